@@ -1,0 +1,11 @@
+export * from './common.js';
+export * from './errors.js';
+export * from './headers.js';
+export * from './descriptor.js';
+export { eventBase } from './event-base.js';
+export * as identityV1 from './identity/v1.js';
+export * as policyV1 from './policy/v1.js';
+export * as approvalV1 from './approval/v1.js';
+export * as credentialV1 from './credential/v1.js';
+export * as proxyV1 from './proxy/v1.js';
+export { allRequests, allEvents } from './registry.js';

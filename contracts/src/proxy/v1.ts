@@ -1,0 +1,84 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Principal } from '../common.js';
+import { event } from '../descriptor.js';
+import { eventBase } from '../event-base.js';
+
+export const Frontend = Type.Union([Type.Literal('pgwire'), Type.Literal('snowflake'), Type.Literal('mcp'), Type.Literal('http')]);
+export type Frontend = Static<typeof Frontend>;
+
+export const SessionOpened = Type.Object(
+  {
+    ...eventBase,
+    sessionId: Type.String(),
+    principal: Principal,
+    connection: Type.String(),
+    frontend: Frontend,
+    client: Type.Optional(Type.String({ description: 'client address' })),
+    proxy: Type.String({ description: 'the proxy instance' }),
+  },
+  { additionalProperties: false },
+);
+export type SessionOpened = Static<typeof SessionOpened>;
+
+export const SessionClosed = Type.Object(
+  {
+    ...eventBase,
+    sessionId: Type.String(),
+    reason: Type.String(),
+    statements: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SessionClosed = Static<typeof SessionClosed>;
+
+export const QueryStarted = Type.Object(
+  {
+    ...eventBase,
+    requestId: Type.String(),
+    sessionId: Type.String(),
+    connection: Type.String(),
+    leaseId: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type QueryStarted = Static<typeof QueryStarted>;
+
+export const QueryCompleted = Type.Object(
+  {
+    ...eventBase,
+    requestId: Type.String(),
+    sessionId: Type.String(),
+    connection: Type.String(),
+    leaseId: Type.Union([Type.String(), Type.Null()]),
+    command: Type.String({ description: 'the command tag, e.g. SELECT 5' }),
+    rows: Type.Integer({ minimum: 0 }),
+    bytes: Type.Integer({ minimum: 0 }),
+    maskedCells: Type.Integer({ minimum: 0 }),
+    detected: Type.Record(Type.String(), Type.Integer()),
+    durationMs: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type QueryCompleted = Static<typeof QueryCompleted>;
+
+export const QueryFailed = Type.Object(
+  {
+    ...eventBase,
+    requestId: Type.String(),
+    sessionId: Type.String(),
+    connection: Type.String(),
+    leaseId: Type.Union([Type.String(), Type.Null()]),
+    code: Type.String(),
+    sqlState: Type.String(),
+    message: Type.String(),
+    durationMs: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type QueryFailed = Static<typeof QueryFailed>;
+
+export const sessionOpened = event('proxy', 'v1', 'session-opened', SessionOpened, 'A client session was authenticated and opened.');
+export const sessionClosed = event('proxy', 'v1', 'session-closed', SessionClosed, 'A client session ended.');
+export const queryStarted = event('proxy', 'v1', 'query-started', QueryStarted, 'An allowed statement started upstream under a lease.');
+export const queryCompleted = event('proxy', 'v1', 'query-completed', QueryCompleted, 'A statement completed; counts of rows, bytes and masked cells.');
+export const queryFailed = event('proxy', 'v1', 'query-failed', QueryFailed, 'A statement failed or was refused.');

@@ -1,0 +1,225 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9_.-]+$', minLength: 1 });
+const Glob = Type.String({ minLength: 1, description: 'a name pattern: * matches any run of characters, ? one character; case-insensitive' });
+const Kind = Type.Union(
+  ['select', 'insert', 'update', 'delete', 'merge', 'ddl', 'grant', 'transaction', 'set', 'show', 'explain', 'copy', 'call', 'utility', 'other'].map(
+    (k) => Type.Literal(k),
+  ),
+);
+
+export const Issuer = Type.Object(
+  {
+    issuer: Type.String({ minLength: 1, description: 'the exact `iss` value; discovery at <issuer>/.well-known/openid-configuration' }),
+    audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    algorithms: Type.Optional(Type.Array(Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))), { minItems: 1 })),
+    jwksUri: Type.Optional(Type.String({ description: 'skips discovery when given' })),
+    groupsClaim: Type.Optional(Type.String()),
+    emailClaim: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type Issuer = Static<typeof Issuer>;
+
+export const DevIssuer = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    issuer: Type.Optional(Type.String({ description: 'default http://127.0.0.1:8083/dev' })),
+    audience: Type.Optional(Type.String({ description: 'default audience of minted tokens: airlock' })),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Identity = Type.Object(
+  {
+    issuers: Type.Array(Issuer),
+    clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+    devIssuer: Type.Optional(DevIssuer),
+  },
+  { additionalProperties: false },
+);
+
+const Leases = Type.Object(
+  {
+    rolePrefix: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]{1,20}$' })),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
+    maxTtlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
+    mode: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('statement')])),
+  },
+  { additionalProperties: false },
+);
+
+const Limits = Type.Object(
+  {
+    maxRows: Type.Optional(Type.Integer({ minimum: 1 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+const Detectors = Type.Object(
+  {
+    email: Type.Optional(Type.Boolean()),
+    card: Type.Optional(Type.Boolean()),
+    ssn: Type.Optional(Type.Boolean()),
+    iban: Type.Optional(Type.Boolean()),
+    phone: Type.Optional(Type.Boolean()),
+    ip: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const connectionCommon = {
+  /** logical role name in policies → the database role of this connection */
+  roles: Type.Record(Name, Type.String({ minLength: 1 })),
+  leases: Type.Optional(Leases),
+  limits: Type.Optional(Limits),
+  detectors: Type.Optional(Detectors),
+};
+
+export const PostgresConnection = Type.Object(
+  {
+    type: Type.Literal('postgres'),
+    /** the privileged URL; read by the credential service alone. `${VAR}` and `${VAR:-default}` are expanded from its environment. */
+    adminUrl: Type.String({ minLength: 1 }),
+    ...connectionCommon,
+  },
+  { additionalProperties: false },
+);
+export type PostgresConnection = Static<typeof PostgresConnection>;
+
+export const SnowflakeConnection = Type.Object(
+  {
+    type: Type.Literal('snowflake'),
+    account: Type.String({ minLength: 1 }),
+    accessUrl: Type.Optional(Type.String({ description: 'https://<account>.snowflakecomputing.com unless given' })),
+    warehouse: Type.Optional(Type.String()),
+    database: Type.Optional(Type.String()),
+    schema: Type.Optional(Type.String()),
+    strategy: Type.Optional(Type.Union([Type.Literal('ephemeral-user'), Type.Literal('external-oauth')])),
+    admin: Type.Object(
+      {
+        user: Type.String({ minLength: 1 }),
+        /** PEM text or `${VAR}`; read by the credential service alone */
+        privateKey: Type.Optional(Type.String()),
+        privateKeyPath: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+        role: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false },
+    ),
+    externalOAuth: Type.Optional(
+      Type.Object(
+        {
+          issuer: Type.String(),
+          audience: Type.String(),
+          /** the pre-created Snowflake user each logical role logs in as */
+          users: Type.Record(Name, Type.String()),
+          /** where the credential service serves its JWKS for Snowflake's security integration */
+          jwksPath: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    ...connectionCommon,
+  },
+  { additionalProperties: false },
+);
+export type SnowflakeConnection = Static<typeof SnowflakeConnection>;
+
+export const Connection = Type.Union([PostgresConnection, SnowflakeConnection]);
+export type Connection = Static<typeof Connection>;
+
+export const Policy = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Type.String()),
+    groups: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'principal groups this rule applies to; "*" for everyone' }),
+    connections: Type.Optional(Type.Array(Glob)),
+    kinds: Type.Array(Kind, { minItems: 1 }),
+    tables: Type.Optional(Type.Array(Glob, { description: 'table or schema.table patterns; every table of the statement must match' })),
+    decision: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('approval')]),
+    reason: Type.Optional(Type.String()),
+    role: Type.Optional(Name),
+    approvers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    quorum: Type.Optional(Type.Integer({ minimum: 1 })),
+    leaseMode: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('statement')])),
+  },
+  { additionalProperties: false },
+);
+export type Policy = Static<typeof Policy>;
+
+const Action = Type.Union([
+  Type.Literal('redact'),
+  Type.Literal('null'),
+  Type.Literal('email'),
+  Type.Literal('hash'),
+  Type.Object({ partial: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+]);
+
+export const MaskingRuleConfig = Type.Object(
+  {
+    name: Name,
+    connections: Type.Optional(Type.Array(Glob)),
+    schema: Type.Optional(Glob),
+    table: Glob,
+    columns: Type.Array(Glob, { minItems: 1 }),
+    action: Action,
+    exemptGroups: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type MaskingRuleConfig = Static<typeof MaskingRuleConfig>;
+
+export const Masking = Type.Object(
+  {
+    /** HMAC key for the `hash` action; `${VAR}` expanded by the proxy */
+    hashKey: Type.Optional(Type.String()),
+    /** what to do with a statement that filters, joins, groups or orders on a masked column */
+    inference: Type.Optional(Type.Union([Type.Literal('deny'), Type.Literal('approval')])),
+    inferenceApprovers: Type.Optional(Type.Array(Type.String())),
+    rules: Type.Array(MaskingRuleConfig),
+  },
+  { additionalProperties: false },
+);
+
+export const Guardrails = Type.Object(
+  {
+    allowMultipleStatements: Type.Optional(Type.Boolean()),
+    forbiddenFunctions: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+
+export const Proxy = Type.Object(
+  {
+    tls: Type.Optional(Type.Object({ certPath: Type.String(), keyPath: Type.String() }, { additionalProperties: false })),
+    /** listen on a non-loopback address without TLS (tokens then cross the network in clear): only when true */
+    allowInsecureNonLoopback: Type.Optional(Type.Boolean()),
+    heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Approval = Type.Object(
+  {
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
+  },
+  { additionalProperties: false },
+);
+
+export const AirlockConfig = Type.Object(
+  {
+    version: Type.Literal(1),
+    identity: Identity,
+    connections: Type.Record(Name, Connection),
+    policies: Type.Array(Policy),
+    masking: Type.Optional(Masking),
+    guardrails: Type.Optional(Guardrails),
+    proxy: Type.Optional(Proxy),
+    approval: Type.Optional(Approval),
+  },
+  { additionalProperties: false },
+);
+export type AirlockConfig = Static<typeof AirlockConfig>;

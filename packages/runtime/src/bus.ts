@@ -1,0 +1,332 @@
+import { randomUUID } from 'node:crypto';
+import { connect, headers as natsHeaders, type MsgHdrs, type NatsConnection, type Msg } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import {
+  ErrorEnvelope,
+  Headers,
+  allEventsSubject,
+  eventSubject,
+  requestSubject,
+  type EventDescriptor,
+  type PayloadOf,
+  type RequestDescriptor,
+  type RequestOf,
+  type ResponseOf,
+} from '@airlock/contracts';
+import { Validator, decodeJson, encodeJson } from './codec.js';
+import { AirlockError, toEnvelope } from './errors.js';
+import { childTraceparent, isTraceparent, newContext, type CallContext } from './context.js';
+import type { Logger } from './logger.js';
+
+export interface BusOptions {
+  url: string;
+  /** subject root, `airlock` by default */
+  root: string;
+  /** the service name: queue group `airlock-<service>` and the NATS connection name */
+  service: string;
+  logger: Logger;
+  /** NATS user credentials when the server enforces per-service permissions */
+  user?: string;
+  pass?: string;
+  /** event stream retention in seconds (0 = unlimited) */
+  eventRetentionSeconds?: number;
+}
+
+export type Handler<D extends RequestDescriptor> = (request: RequestOf<D>, ctx: CallContext) => Promise<ResponseOf<D>>;
+
+export interface ConsumedEvent {
+  subject: string;
+  payload: unknown;
+  ctx: CallContext;
+  /** how many times JetStream delivered this message */
+  deliveryCount: number;
+  /** the stream sequence, strictly increasing in publish order */
+  streamSequence: number;
+}
+
+/** Input of publish: id and time are filled in when absent. */
+export type EventInput<D extends EventDescriptor> = Omit<PayloadOf<D>, 'id' | 'time'> & { id?: string; time?: string };
+
+export function streamName(root: string): string {
+  return `${root.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_EVENTS`;
+}
+
+/**
+ * The NATS wiring every service shares: serve and call request subjects with validation on both sides,
+ * publish events to JetStream, consume them durably. Errors cross the bus as the ErrorEnvelope in the body
+ * plus the `Nats-Service-Error(-Code)` headers.
+ */
+export class Bus {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly root: string;
+  readonly service: string;
+  readonly #jsm: JetStreamManager;
+  readonly #logger: Logger;
+  readonly #validator: Validator = new Validator();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #stops: Array<() => Promise<void>> = [];
+  readonly #retentionSeconds: number;
+  #streamReady: Promise<void> | undefined;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, options: BusOptions) {
+    this.nc = nc;
+    this.#jsm = jsm;
+    this.js = jetstream(nc);
+    this.root = options.root;
+    this.service = options.service;
+    this.#logger = options.logger;
+    this.#retentionSeconds = options.eventRetentionSeconds ?? 0;
+  }
+
+  static async connect(options: BusOptions): Promise<Bus> {
+    const nc = await connect({
+      servers: options.url,
+      name: `airlock-${options.service}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      ...(options.user ? { user: options.user, pass: options.pass ?? '' } : {}),
+    });
+    const jsm = await jetstreamManager(nc);
+    const bus = new Bus(nc, jsm, options);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
+          options.logger.warn({ nats: s.type }, 'nats connection status changed');
+        }
+      }
+    })();
+    return bus;
+  }
+
+  get queueGroup(): string {
+    return `airlock-${this.service}`;
+  }
+
+  get streamName(): string {
+    return streamName(this.root);
+  }
+
+  /** Creates the event stream if it does not exist yet; idempotent and safe across copies. */
+  ensureStream(): Promise<void> {
+    this.#streamReady ??= (async () => {
+      const subjects = [allEventsSubject(this.root)];
+      const config = {
+        name: this.streamName,
+        subjects,
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: this.#retentionSeconds * 1_000_000_000,
+        duplicate_window: 120 * 1_000_000_000,
+      };
+      try {
+        await this.#jsm.streams.info(this.streamName);
+      } catch {
+        try {
+          await this.#jsm.streams.add(config);
+        } catch (err) {
+          // another copy may have created it between info and add
+          await this.#jsm.streams.info(this.streamName).catch(() => {
+            throw err;
+          });
+        }
+      }
+    })().catch((err: unknown) => {
+      this.#streamReady = undefined;
+      throw err;
+    });
+    return this.#streamReady;
+  }
+
+  /** Serves a request subject in the service's queue group; async errors are caught and answered as the envelope. */
+  serve<D extends RequestDescriptor>(descriptor: D, handler: Handler<D>): void {
+    const subject = requestSubject(this.root, descriptor);
+    const sub = this.nc.subscribe(subject, {
+      queue: this.queueGroup,
+      callback: (err, msg) => {
+        if (err) {
+          this.#logger.error({ err: err.message, subject }, 'subscription error');
+          return;
+        }
+        const p = this.#handle(descriptor, handler, msg).finally(() => this.#inflight.delete(p));
+        this.#inflight.add(p);
+      },
+    });
+    this.#stops.push(async () => {
+      await sub.drain();
+    });
+  }
+
+  async #handle<D extends RequestDescriptor>(descriptor: D, handler: Handler<D>, msg: Msg): Promise<void> {
+    const ctx = contextFrom(msg.headers);
+    const started = performance.now();
+    try {
+      const body = decodeJson(msg.data);
+      this.#validator.assert(descriptor.request, body, `${descriptor.family}.${descriptor.operation} request`);
+      const response = await handler(body as RequestOf<D>, ctx);
+      this.#validator.assert(
+        descriptor.response,
+        response,
+        `${descriptor.family}.${descriptor.operation} response`,
+        'runtime.invalid_response',
+      );
+      msg.respond(encodeJson(response), { headers: contextHeaders(ctx) });
+    } catch (err) {
+      const envelope = toEnvelope(err);
+      if (envelope.code === 'runtime.internal' || envelope.code === 'runtime.invalid_response') {
+        this.#logger.error(
+          { requestId: ctx.requestId, subject: msg.subject, err: err instanceof Error ? err.message : String(err) },
+          'request handler failed',
+        );
+      }
+      const h = contextHeaders(ctx);
+      h.set(Headers.errorCode, envelope.code);
+      h.set(Headers.error, envelope.message.slice(0, 200));
+      msg.respond(encodeJson(envelope), { headers: h });
+    } finally {
+      this.#logger.debug(
+        { requestId: ctx.requestId, op: `${descriptor.family}.${descriptor.operation}`, ms: performance.now() - started },
+        'served',
+      );
+    }
+  }
+
+  /** Calls a request subject; resolves with the validated response or rejects with an AirlockError. */
+  async call<D extends RequestDescriptor>(
+    descriptor: D,
+    request: RequestOf<D>,
+    ctx: CallContext,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ResponseOf<D>> {
+    const subject = requestSubject(this.root, descriptor);
+    this.#validator.assert(descriptor.request, request, `${descriptor.family}.${descriptor.operation} request`);
+    const h = contextHeaders({ requestId: ctx.requestId, traceparent: childTraceparent(ctx.traceparent) });
+    let reply: Msg;
+    try {
+      reply = await this.nc.request(subject, encodeJson(request), { timeout: options.timeoutMs ?? 10_000, headers: h });
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      const message = err instanceof Error ? err.message : String(err);
+      if (name === 'TimeoutError' || /timeout/i.test(message)) {
+        throw new AirlockError('runtime.timeout', `the ${descriptor.family} service did not answer in time; retry the statement`);
+      }
+      throw new AirlockError(
+        'runtime.unavailable',
+        `the ${descriptor.family} service is not reachable (${name || 'no responders'}); retry the statement shortly`,
+      );
+    }
+    const body = decodeJson(reply.data);
+    if (reply.headers?.get(Headers.errorCode)) {
+      if (this.#validator.check(ErrorEnvelope, body)) throw AirlockError.fromEnvelope(body);
+      throw new AirlockError('runtime.invalid_response', `the ${descriptor.family} service answered a malformed error`);
+    }
+    this.#validator.assert(
+      descriptor.response,
+      body,
+      `${descriptor.family}.${descriptor.operation} response`,
+      'runtime.invalid_response',
+    );
+    return body as ResponseOf<D>;
+  }
+
+  /** Publishes an event to JetStream, de-duplicated on its id; resolves once the stream stored it. */
+  async publish<D extends EventDescriptor>(descriptor: D, input: EventInput<D>, ctx?: CallContext): Promise<PayloadOf<D>> {
+    const id = input.id ?? randomUUID();
+    const payload = { ...input, id, time: input.time ?? new Date().toISOString() } as unknown as PayloadOf<D>;
+    this.#validator.assert(descriptor.payload, payload, `${descriptor.family}.${descriptor.event} event`);
+    await this.ensureStream();
+    const requestId = (payload as { requestId?: string }).requestId;
+    const h = contextHeaders(ctx ?? newContext(requestId ?? id));
+    await this.js.publish(eventSubject(this.root, descriptor), encodeJson(payload), { msgID: id, headers: h });
+    return payload;
+  }
+
+  /**
+   * Consumes events durably with explicit acks: a message is acknowledged only after `handler` resolves,
+   * and redelivered (after a short delay) when it throws. One message at a time, in stream order.
+   */
+  async consume(
+    durable: string,
+    handler: (event: ConsumedEvent) => Promise<void>,
+    options: { filterSubject?: string } = {},
+  ): Promise<void> {
+    await this.ensureStream();
+    const filter = options.filterSubject ?? allEventsSubject(this.root);
+    try {
+      await this.#jsm.consumers.info(this.streamName, durable);
+    } catch {
+      await this.#jsm.consumers.add(this.streamName, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: filter,
+        ack_wait: 30 * 1_000_000_000,
+        max_ack_pending: 1000,
+      });
+    }
+    const consumer = await this.js.consumers.get(this.streamName, durable);
+    const messages = await consumer.consume({ max_messages: 256 });
+    let current: Promise<void> = Promise.resolve();
+    const loop = (async () => {
+      for await (const m of messages) {
+        const ctx = contextFrom(m.headers);
+        current = (async () => {
+          try {
+            const payload = decodeJson(m.data);
+            await handler({
+              subject: m.subject,
+              payload,
+              ctx,
+              deliveryCount: m.info.deliveryCount,
+              streamSequence: m.info.streamSequence,
+            });
+            m.ack();
+          } catch (err) {
+            this.#logger.warn(
+              { subject: m.subject, seq: m.seq, err: err instanceof Error ? err.message : String(err) },
+              'event handler failed; it will be redelivered',
+            );
+            m.nak(1000);
+          }
+        })();
+        await current;
+      }
+    })();
+    this.#stops.push(async () => {
+      await messages.close();
+      await current;
+      await loop.catch(() => undefined);
+    });
+  }
+
+  /** Stops serving and consuming, waits for in-flight handlers, then drains the connection. */
+  async close(): Promise<void> {
+    for (const stop of this.#stops.splice(0).reverse()) {
+      await stop().catch(() => undefined);
+    }
+    await Promise.allSettled([...this.#inflight]);
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+  }
+}
+
+export function contextHeaders(ctx: CallContext): MsgHdrs {
+  const h = natsHeaders();
+  h.set(Headers.requestId, ctx.requestId);
+  h.set(Headers.traceparent, ctx.traceparent);
+  return h;
+}
+
+export function contextFrom(h: MsgHdrs | undefined): CallContext {
+  const requestId = h?.get(Headers.requestId) || randomUUID();
+  const tp = h?.get(Headers.traceparent) ?? '';
+  return isTraceparent(tp) ? { requestId, traceparent: tp } : newContext(requestId);
+}

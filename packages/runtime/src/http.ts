@@ -1,0 +1,44 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ErrorCodes } from '@airlock/contracts';
+import { AirlockError, toEnvelope } from './errors.js';
+import type { Logger } from './logger.js';
+
+export interface HttpServerOptions {
+  logger: Logger;
+  /** maximum request body in bytes */
+  bodyLimit?: number;
+}
+
+/**
+ * Every HTTP surface is a fastify server whose errors are the ErrorEnvelope with the code's one status.
+ * Schema validation failures become `runtime.invalid_request` (400).
+ */
+export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.setErrorHandler((err: unknown, request, reply) => {
+    if (err instanceof AirlockError) {
+      void reply.status(err.status).send(err.toEnvelope());
+      return;
+    }
+    const e = err as { validation?: unknown; message?: string; statusCode?: number };
+    if (e.validation) {
+      void reply.status(400).send({ code: 'runtime.invalid_request', message: e.message ?? 'invalid request' });
+      return;
+    }
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      void reply.status(e.statusCode).send({ code: 'runtime.invalid_request', message: e.message ?? 'invalid request' });
+      return;
+    }
+    request.log.error({ err: e.message }, 'request failed');
+    void reply.status(ErrorCodes['runtime.internal'].status).send(toEnvelope(err));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ code: 'runtime.invalid_request', message: `no route ${request.method} ${request.url.split('?')[0]}` });
+  });
+  return app;
+}

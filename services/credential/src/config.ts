@@ -1,0 +1,17 @@
+import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
+
+const fields = {
+  ...commonEnv,
+  sweepSeconds: { env: 'AIRLOCK_CREDENTIAL_SWEEP_SECONDS', kind: 'integer', default: '5', min: 1 },
+  heartbeatGraceSeconds: { env: 'AIRLOCK_HEARTBEAT_GRACE_SECONDS', kind: 'integer', default: '15', min: 1 },
+  irrevocableAfter: { env: 'AIRLOCK_REVOKE_ATTEMPTS_BEFORE_ALERT', kind: 'integer', default: '5', min: 1 },
+  httpHost: { env: 'AIRLOCK_CREDENTIAL_HOST', kind: 'string', default: '127.0.0.1' },
+  httpPort: { env: 'AIRLOCK_CREDENTIAL_PORT', kind: 'integer', default: '8084', min: 0 },
+} as const;
+
+export type CredentialEnv = EnvValues<typeof fields>;
+
+/** Pure: the credential service's variables. Admin secrets are not here: they come from the config file's `${VAR}` references. */
+export function loadConfig(env: Record<string, string | undefined>): CredentialEnv {
+  return readEnv(env, fields);
+}

@@ -1,0 +1,4 @@
+export { startCredential, rolePrefix, type CredentialDeps, type CredentialService } from './service.js';
+export { loadConfig, type CredentialEnv } from './config.js';
+export type { CredentialEngine, MintInput } from './engines/engine.js';
+export { PostgresEngine } from './engines/postgres.js';

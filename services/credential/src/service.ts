@@ -1,0 +1,235 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { expandEnv, type AirlockConfig, type Connection } from '@airlock/config';
+import { credentialV1 } from '@airlock/contracts';
+import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import type { CredentialEngine } from './engines/engine.js';
+import { PostgresEngine } from './engines/postgres.js';
+import { LeaseStore, migrateLeases } from './store/leases.js';
+import type { CredentialEnv } from './config.js';
+
+export interface CredentialDeps {
+  bus: Bus;
+  pool: pg.Pool;
+  config: AirlockConfig;
+  logger: Logger;
+  settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter'>;
+  /** the environment the config file's `${VAR}` references expand from: only this service sees admin secrets */
+  env: Record<string, string | undefined>;
+  /** builds engines for non-PostgreSQL connections (Snowflake), injected so tests can choose */
+  engineFactory?: (name: string, connection: Connection, env: Record<string, string | undefined>) => CredentialEngine | undefined;
+}
+
+export interface CredentialService {
+  engines: ReadonlyMap<string, CredentialEngine>;
+  revoke(leaseId: string, reason: string, ctx?: CallContext): Promise<credentialV1.LeaseState>;
+  sweep(): Promise<void>;
+  reconcile(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const defaultPrefix = 'airlock_lease_';
+
+export function rolePrefix(connection: Connection): string {
+  return connection.leases?.rolePrefix ?? defaultPrefix;
+}
+
+/** Mints, records and revokes leases; the only holder of each connection's admin principal. */
+export async function startCredential(deps: CredentialDeps): Promise<CredentialService> {
+  const { bus, config, logger } = deps;
+  await migrateLeases(deps.pool);
+  const store = new LeaseStore(deps.pool);
+  const engines = new Map<string, CredentialEngine>();
+  for (const [name, conn] of Object.entries(config.connections)) {
+    try {
+      if (conn.type === 'postgres') engines.set(name, new PostgresEngine(expandEnv(conn.adminUrl, deps.env)));
+      else {
+        const engine = deps.engineFactory?.(name, conn, deps.env);
+        if (engine) engines.set(name, engine);
+        else logger.warn({ connection: name }, 'no credential engine for this connection: statements on it will be refused');
+      }
+    } catch (err) {
+      logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'connection admin settings are unusable');
+    }
+  }
+
+  const engineFor = (connection: string): CredentialEngine => {
+    const engine = engines.get(connection);
+    if (!engine) throw new AirlockError('credential.unknown_connection', `connection "${connection}" has no credential engine; check its admin settings`);
+    return engine;
+  };
+
+  const revoke = async (leaseId: string, reason: string, ctx: CallContext = newContext()): Promise<credentialV1.LeaseState> => {
+    const started = performance.now();
+    const lease = await store.get(leaseId);
+    if (!lease) throw new AirlockError('credential.lease_not_found', `lease ${leaseId} does not exist`);
+    if (lease.state === 'revoked') return 'revoked';
+    const engine = engines.get(lease.connection);
+    try {
+      if (!engine) throw new Error(`no engine for connection ${lease.connection}`);
+      const result = await store.withLock(leaseId, (l) => engine.revoke(l.username));
+      if (result === undefined) {
+        // another copy holds the lock and is revoking it now, or it was revoked meanwhile
+        const now = await store.get(leaseId);
+        return now?.state === 'revoked' ? 'revoked' : 'revoking';
+      }
+      await bus.publish(
+        credentialV1.credentialRevoked,
+        {
+          leaseId,
+          connection: lease.connection,
+          username: lease.username,
+          reason,
+          terminatedSessions: result.terminatedSessions,
+          attempts: lease.revoke_attempts + 1,
+          durationMs: performance.now() - started,
+          sessionId: lease.session_id,
+          requestId: ctx.requestId,
+        },
+        ctx,
+      );
+      logger.info({ leaseId, connection: lease.connection, reason, ms: Math.round(performance.now() - started) }, 'lease revoked');
+      return 'revoked';
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const { attempts, irrevocable } = await store.recordFailure(leaseId, reason, message, deps.settings.irrevocableAfter);
+      logger.error({ leaseId, connection: lease.connection, attempts, irrevocable, err: message }, 'lease revocation failed; it will be retried');
+      await bus
+        .publish(
+          credentialV1.credentialRevokeFailed,
+          { leaseId, connection: lease.connection, username: lease.username, attempt: attempts, error: message.slice(0, 300), irrevocable, sessionId: lease.session_id },
+          ctx,
+        )
+        .catch(() => undefined);
+      return irrevocable ? 'irrevocable' : 'revoking';
+    }
+  };
+
+  bus.serve(credentialV1.issueLease, async (req, ctx) => {
+    const connection = config.connections[req.connection];
+    if (!connection) throw new AirlockError('credential.unknown_connection', `connection "${req.connection}" is not configured`);
+    const engine = engineFor(req.connection);
+    const maxTtl = connection.leases?.maxTtlSeconds ?? 8 * 3600;
+    const ttl = Math.min(req.scope.ttlSeconds, maxTtl);
+    const expiresAt = new Date(Date.now() + ttl * 1000);
+    const prefix = rolePrefix(connection);
+    // unguessable: 80 random bits after the fixed prefix
+    const suffix = randomBytes(10).toString('hex');
+    const username = engine.type === 'snowflake' ? `${prefix}${suffix}`.toUpperCase() : `${prefix}${suffix}`;
+    const leaseId = randomUUID();
+    await store.insertPending({
+      id: leaseId,
+      connection: req.connection,
+      username,
+      role: req.scope.role,
+      mode: req.scope.leaseMode,
+      subject: req.principal.subject,
+      holder: req.holder,
+      session_id: req.sessionId,
+      request_id: req.requestId,
+      expires_at: expiresAt,
+    });
+    let upstream: credentialV1.LeaseGrant['upstream'];
+    try {
+      upstream = await engine.mint({ username, role: req.scope.role, expiresAt });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.error({ connection: req.connection, leaseId, err: message }, 'minting a credential failed');
+      // it may exist half-made: revoke whatever is there
+      void revoke(leaseId, 'mint-failed', ctx);
+      throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
+    }
+    await store.activate(leaseId);
+    await bus.publish(
+      credentialV1.credentialIssued,
+      {
+        lease: {
+          leaseId,
+          connection: req.connection,
+          username,
+          role: req.scope.role,
+          mode: req.scope.leaseMode,
+          subject: req.principal.subject,
+          holder: req.holder,
+          expiresAt: expiresAt.toISOString(),
+        },
+        sessionId: req.sessionId,
+        requestId: req.requestId,
+      },
+      ctx,
+    );
+    return { leaseId, connection: req.connection, username, expiresAt: expiresAt.toISOString(), upstream };
+  });
+
+  bus.serve(credentialV1.revokeLease, async (req, ctx) => {
+    await store.markReason(req.leaseId, req.reason);
+    const state = await revoke(req.leaseId, req.reason, ctx);
+    return { leaseId: req.leaseId, state };
+  });
+
+  bus.serve(credentialV1.heartbeat, async (req) => {
+    const renewed = await store.heartbeat(req.holder, req.leaseIds);
+    const set = new Set(renewed);
+    return { renewed, unknown: req.leaseIds.filter((id) => !set.has(id)) };
+  });
+
+  bus.serve(credentialV1.catalog, async (req) => {
+    const engine = engineFor(req.connection);
+    return { connection: req.connection, searchPath: engine.searchPath(), tables: await engine.catalog() };
+  });
+
+  const sweep = async (): Promise<void> => {
+    const due = await store.due(deps.settings.heartbeatGraceSeconds);
+    for (const { id, reason } of due) {
+      await store.markReason(id, reason);
+      await revoke(id, reason);
+    }
+  };
+
+  const reconcile = async (): Promise<void> => {
+    for (const [name, engine] of engines) {
+      const connection = config.connections[name]!;
+      try {
+        const live = await store.liveUsernames(name);
+        const prefix = rolePrefix(connection);
+        for (const username of await engine.listWithPrefix(engine.type === 'snowflake' ? prefix.toUpperCase() : prefix)) {
+          if (live.has(username)) continue;
+          logger.warn({ connection: name }, 'found an ephemeral credential without a live lease; revoking it');
+          await engine.revoke(username);
+        }
+        const existing = new Set(await engine.listWithPrefix(engine.type === 'snowflake' ? prefix.toUpperCase() : prefix));
+        for (const lease of await store.activeLeases(name)) {
+          if (!existing.has(lease.username)) await store.closeMissing(lease.id);
+        }
+      } catch (err) {
+        logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'reconciliation failed; retried on the next sweep');
+      }
+    }
+  };
+
+  await reconcile();
+  let running = Promise.resolve();
+  let ticks = 0;
+  const timer = setInterval(() => {
+    running = running
+      .then(async () => {
+        await sweep();
+        ticks += 1;
+        if (ticks % 12 === 0) await reconcile();
+      })
+      .catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed'));
+  }, deps.settings.sweepSeconds * 1000);
+  timer.unref();
+
+  return {
+    engines,
+    revoke,
+    sweep,
+    reconcile,
+    close: async () => {
+      clearInterval(timer);
+      await running;
+      for (const engine of engines.values()) await engine.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,175 @@
+import type pg from 'pg';
+import { migrate } from '@airlock/runtime';
+import type { credentialV1, policyV1 } from '@airlock/contracts';
+
+const migrations = [
+  {
+    id: '001-leases',
+    sql: `CREATE TABLE leases (
+            id uuid PRIMARY KEY,
+            connection text NOT NULL,
+            username text NOT NULL,
+            role text NOT NULL,
+            mode text NOT NULL,
+            subject text NOT NULL,
+            holder text NOT NULL,
+            session_id text NOT NULL,
+            request_id text NOT NULL,
+            -- pending: recorded before the credential exists; active; revoking: a revoke failed and is retried;
+            -- revoked; irrevocable: retries exhausted, an alert was raised, still retried
+            state text NOT NULL CHECK (state IN ('pending', 'active', 'revoking', 'revoked', 'irrevocable')),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL,
+            heartbeat_at timestamptz NOT NULL DEFAULT now(),
+            revoke_reason text,
+            revoke_attempts integer NOT NULL DEFAULT 0,
+            next_attempt_at timestamptz,
+            last_error text,
+            revoked_at timestamptz,
+            UNIQUE (connection, username))`,
+  },
+  { id: '002-leases-open-index', sql: `CREATE INDEX leases_open ON leases (state) WHERE state <> 'revoked'` },
+];
+
+export interface LeaseRow {
+  id: string;
+  connection: string;
+  username: string;
+  role: string;
+  mode: policyV1.LeaseMode;
+  subject: string;
+  holder: string;
+  session_id: string;
+  state: credentialV1.LeaseState | 'pending';
+  expires_at: Date;
+  revoke_attempts: number;
+}
+
+export async function migrateLeases(pool: pg.Pool): Promise<void> {
+  await migrate(pool, 'credential', migrations);
+}
+
+/** The lease table. Every state change goes through here; rows are locked while a revocation runs so copies never collide. */
+export class LeaseStore {
+  readonly #pool: pg.Pool;
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts'> & { request_id: string }): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)`,
+      [row.id, row.connection, row.username, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at],
+    );
+  }
+
+  async activate(id: string): Promise<void> {
+    await this.#pool.query(`UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
+  }
+
+  async get(id: string): Promise<LeaseRow | undefined> {
+    const { rows } = await this.#pool.query<LeaseRow>('SELECT * FROM leases WHERE id = $1', [id]);
+    return rows[0];
+  }
+
+  /**
+   * Runs `work` on the lease while holding its row lock (skipping a lease another copy is already revoking),
+   * then records the outcome. Returns undefined when the lease was locked elsewhere or is already revoked.
+   */
+  async withLock<T>(id: string, work: (lease: LeaseRow) => Promise<T>): Promise<T | undefined> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<LeaseRow>(
+        `SELECT * FROM leases WHERE id = $1 AND state <> 'revoked' FOR UPDATE SKIP LOCKED`,
+        [id],
+      );
+      const lease = rows[0];
+      if (!lease) {
+        await client.query('ROLLBACK');
+        return undefined;
+      }
+      try {
+        const result = await work(lease);
+        await client.query(`UPDATE leases SET state = 'revoked', revoked_at = now(), revoke_attempts = revoke_attempts + 1, last_error = NULL WHERE id = $1`, [id]);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async recordFailure(id: string, reason: string, error: string, irrevocableAfter: number): Promise<{ attempts: number; irrevocable: boolean }> {
+    const { rows } = await this.#pool.query<{ revoke_attempts: number; state: string }>(
+      `UPDATE leases
+          SET revoke_attempts = revoke_attempts + 1,
+              last_error = $3,
+              revoke_reason = COALESCE(revoke_reason, $2),
+              state = CASE WHEN revoke_attempts + 1 >= $4 THEN 'irrevocable' ELSE 'revoking' END,
+              next_attempt_at = now() + make_interval(secs => LEAST(60, power(2, LEAST(revoke_attempts, 6))::int))
+        WHERE id = $1 AND state <> 'revoked'
+        RETURNING revoke_attempts, state`,
+      [id, reason, error.slice(0, 500), irrevocableAfter],
+    );
+    const r = rows[0];
+    return { attempts: r?.revoke_attempts ?? 0, irrevocable: r?.state === 'irrevocable' };
+  }
+
+  async markReason(id: string, reason: string): Promise<void> {
+    await this.#pool.query(`UPDATE leases SET revoke_reason = COALESCE(revoke_reason, $2) WHERE id = $1`, [id, reason]);
+  }
+
+  /** Leases due for revocation: expired, heartbeat stale, or a failed revocation whose retry time has come. */
+  async due(heartbeatGraceSeconds: number): Promise<Array<{ id: string; reason: string }>> {
+    const { rows } = await this.#pool.query<{ id: string; reason: string }>(
+      `SELECT id,
+              CASE WHEN state IN ('revoking', 'irrevocable') THEN COALESCE(revoke_reason, 'retry')
+                   WHEN expires_at <= now() THEN 'expired'
+                   WHEN state = 'pending' THEN 'mint-interrupted'
+                   ELSE 'heartbeat-lost' END AS reason
+         FROM leases
+        WHERE (state = 'active' AND (expires_at <= now() OR heartbeat_at < now() - make_interval(secs => $1)))
+           OR (state = 'pending' AND created_at < now() - interval '60 seconds')
+           OR (state IN ('revoking', 'irrevocable') AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
+        ORDER BY created_at
+        LIMIT 200`,
+      [heartbeatGraceSeconds],
+    );
+    return rows;
+  }
+
+  async heartbeat(holder: string, ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.#pool.query<{ id: string }>(
+      `UPDATE leases SET heartbeat_at = now() WHERE id = ANY($1::uuid[]) AND holder = $2 AND state = 'active' RETURNING id`,
+      [ids, holder],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Usernames of leases that still need their credential (everything not revoked), per connection. */
+  async liveUsernames(connection: string): Promise<Set<string>> {
+    const { rows } = await this.#pool.query<{ username: string }>(
+      `SELECT username FROM leases WHERE connection = $1 AND state <> 'revoked'`,
+      [connection],
+    );
+    return new Set(rows.map((r) => r.username));
+  }
+
+  async activeLeases(connection: string): Promise<Array<{ id: string; username: string }>> {
+    const { rows } = await this.#pool.query<{ id: string; username: string }>(
+      `SELECT id, username FROM leases WHERE connection = $1 AND state = 'active'`,
+      [connection],
+    );
+    return rows;
+  }
+
+  async closeMissing(id: string): Promise<void> {
+    await this.#pool.query(`UPDATE leases SET state = 'revoked', revoked_at = now(), revoke_reason = 'credential-missing' WHERE id = $1 AND state = 'active'`, [id]);
+  }
+}

@@ -1,0 +1,14 @@
+import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
+
+const fields = {
+  ...commonEnv,
+  httpHost: { env: 'AIRLOCK_IDENTITY_HOST', kind: 'string', default: '127.0.0.1' },
+  httpPort: { env: 'AIRLOCK_IDENTITY_PORT', kind: 'integer', default: '8083', min: 0 },
+} as const;
+
+export type IdentityEnv = EnvValues<typeof fields>;
+
+/** Pure: reads the identity service's variables from `env`, reporting every problem at once. */
+export function loadConfig(env: Record<string, string | undefined>): IdentityEnv {
+  return readEnv(env, fields);
+}

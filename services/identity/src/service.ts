@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import type pg from 'pg';
+import type { AirlockConfig } from '@airlock/config';
+import { identityV1 } from '@airlock/contracts';
+import { AirlockError, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
+import { TokenVerifier } from './verifier.js';
+import { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';
+import { defaultDevIssuer } from './dev-issuer.js';
+
+export interface IdentityDeps {
+  bus: Bus;
+  pool: pg.Pool;
+  config: AirlockConfig;
+  logger: Logger;
+  http: { host: string; port: number };
+}
+
+export interface IdentityService {
+  verifier: TokenVerifier;
+  /** the dev issuer's HTTP server, when enabled */
+  http: FastifyInstance | undefined;
+  close(): Promise<void>;
+}
+
+/** Serves `identity.v1.verify` and, when enabled, the development issuer's discovery and JWKS. */
+export async function startIdentity(deps: IdentityDeps): Promise<IdentityService> {
+  const { bus, config, logger } = deps;
+  const dev = config.identity.devIssuer;
+  let devKey: DevKey | undefined;
+  let http: FastifyInstance | undefined;
+  if (dev?.enabled) {
+    devKey = await loadOrCreateDevKey(deps.pool);
+    http = devIssuerHttp(logger, devKey, dev.issuer ?? defaultDevIssuer);
+    await http.listen({ host: deps.http.host, port: deps.http.port });
+    logger.warn({ issuer: dev.issuer ?? defaultDevIssuer }, 'development issuer enabled: for the demo only');
+  }
+  const verifier = new TokenVerifier({ config, ...(devKey ? { devKey } : {}) });
+
+  bus.serve(identityV1.verifyToken, async (req, ctx) => {
+    try {
+      const { principal, expiresAt } = await verifier.verify(req.token, req.audience);
+      await bus.publish(
+        identityV1.tokenVerified,
+        { principal, requestId: ctx.requestId, ...(req.sessionId ? { sessionId: req.sessionId } : {}), ...(req.frontend ? { frontend: req.frontend } : {}) },
+        ctx,
+      );
+      return { principal, expiresAt: expiresAt.toISOString() };
+    } catch (err) {
+      if (err instanceof AirlockError && err.code.startsWith('identity.')) {
+        logger.info({ code: err.code, requestId: ctx.requestId }, 'token refused');
+        await bus.publish(
+          identityV1.tokenRefused,
+          {
+            code: err.code,
+            reason: err.message,
+            requestId: ctx.requestId,
+            ...(req.sessionId ? { sessionId: req.sessionId } : {}),
+            ...(req.frontend ? { frontend: req.frontend } : {}),
+          },
+          ctx,
+        );
+      }
+      throw err;
+    }
+  });
+
+  return {
+    verifier,
+    http,
+    close: async () => {
+      await http?.close();
+    },
+  };
+}
+
+function devIssuerHttp(logger: Logger, key: DevKey, issuer: string): FastifyInstance {
+  const app = createHttpServer({ logger });
+  const base = new URL(issuer);
+  const prefix = base.pathname.replace(/\/$/, '');
+  app.get(`${prefix}/.well-known/openid-configuration`, async () => ({
+    issuer,
+    jwks_uri: `${issuer.replace(/\/$/, '')}/jwks`,
+    id_token_signing_alg_values_supported: ['ES256'],
+    response_types_supported: ['id_token'],
+    subject_types_supported: ['public'],
+  }));
+  app.get(`${prefix}/jwks`, async () => ({ keys: [key.publicJwk] }));
+  app.get('/healthz', async () => ({ ok: true }));
+  return app;
+}

@@ -1,0 +1,153 @@
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { AirlockConfig, Issuer } from '@airlock/config';
+import type { Principal } from '@airlock/contracts';
+import { AirlockError } from '@airlock/runtime';
+import type { DevKey } from './store/dev-keys.js';
+import { defaultDevIssuer } from './dev-issuer.js';
+
+const defaultAlgorithms = ['RS256', 'ES256'];
+
+export interface VerifiedToken {
+  principal: Principal;
+  expiresAt: Date;
+}
+
+export interface VerifierOptions {
+  config: AirlockConfig;
+  devKey?: DevKey;
+  /** injectable for tests; global fetch by default */
+  fetch?: typeof fetch;
+}
+
+/**
+ * Verifies OIDC JWTs against the configured issuers: discovery and JWKS (cached by jose, refetched on an unknown
+ * `kid` so key rotation works), signature with allowed algorithms only, `iss`, `aud`, `exp`/`nbf` with a small skew.
+ */
+export class TokenVerifier {
+  readonly #config: AirlockConfig;
+  readonly #devKey: DevKey | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #keySets = new Map<string, Promise<JWTVerifyGetKey>>();
+
+  constructor(options: VerifierOptions) {
+    this.#config = options.config;
+    this.#devKey = options.devKey;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  async verify(token: string, audience?: string): Promise<VerifiedToken> {
+    let claims: JWTPayload;
+    try {
+      decodeProtectedHeader(token);
+      claims = decodeJwt(token);
+    } catch {
+      throw new AirlockError('identity.invalid_token', 'the token is not a well-formed JWT; send an OIDC access or ID token as the password or bearer token');
+    }
+    const issuer = this.#config.identity.issuers.find((i) => i.issuer === claims.iss);
+    if (!issuer) {
+      throw new AirlockError('identity.unknown_issuer', 'the token was issued by an issuer this Airlock does not trust; use a token from a configured issuer', {
+        issuer: typeof claims.iss === 'string' ? claims.iss.slice(0, 200) : null,
+      });
+    }
+    const expected = audience ?? issuer.audiences[0]!;
+    if (audience !== undefined && !issuer.audiences.includes(audience)) {
+      throw new AirlockError('identity.audience_mismatch', `tokens of this issuer are not accepted for audience ${audience}`);
+    }
+    const keys = await this.#keySet(issuer);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: issuer.issuer,
+        audience: expected,
+        algorithms: issuer.algorithms ?? defaultAlgorithms,
+        clockTolerance: this.#config.identity.clockSkewSeconds ?? 30,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      throw mapJoseError(err, expected);
+    }
+    return { principal: toPrincipal(payload, issuer), expiresAt: new Date((payload.exp ?? 0) * 1000) };
+  }
+
+  #keySet(issuer: Issuer): Promise<JWTVerifyGetKey> {
+    let ks = this.#keySets.get(issuer.issuer);
+    if (!ks) {
+      ks = this.#resolveKeySet(issuer);
+      this.#keySets.set(issuer.issuer, ks);
+      ks.catch(() => this.#keySets.delete(issuer.issuer));
+    }
+    return ks;
+  }
+
+  async #resolveKeySet(issuer: Issuer): Promise<JWTVerifyGetKey> {
+    const dev = this.#config.identity.devIssuer;
+    if (dev?.enabled && this.#devKey && (dev.issuer ?? defaultDevIssuer) === issuer.issuer) {
+      return createLocalJWKSet({ keys: [this.#devKey.publicJwk] });
+    }
+    let jwksUri = issuer.jwksUri;
+    if (!jwksUri) {
+      const url = `${issuer.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      let doc: { issuer?: unknown; jwks_uri?: unknown };
+      try {
+        const res = await this.#fetch(url, { signal: AbortSignal.timeout(5000) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        doc = (await res.json()) as typeof doc;
+      } catch (err) {
+        throw new AirlockError('runtime.unavailable', `OIDC discovery for ${issuer.issuer} failed (${err instanceof Error ? err.message : 'error'}); retry shortly`);
+      }
+      if (doc.issuer !== issuer.issuer || typeof doc.jwks_uri !== 'string') {
+        throw new AirlockError('runtime.unavailable', `OIDC discovery for ${issuer.issuer} returned a document for another issuer or without jwks_uri`);
+      }
+      jwksUri = doc.jwks_uri;
+    }
+    return createRemoteJWKSet(new URL(jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 5000 });
+  }
+}
+
+function mapJoseError(err: unknown, audience: string): AirlockError {
+  if (err instanceof AirlockError) return err;
+  if (err instanceof joseErrors.JWTExpired) {
+    return new AirlockError('identity.expired_token', 'the token has expired; get a fresh token and connect again');
+  }
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') {
+      return new AirlockError('identity.audience_mismatch', `the token was not issued for this audience (${audience}); request a token for it`);
+    }
+    if (err.claim === 'nbf' || err.claim === 'iat') {
+      return new AirlockError('identity.invalid_token', 'the token is not valid yet; check the clock of the issuer');
+    }
+    return new AirlockError('identity.invalid_token', `the token's ${err.claim} claim is invalid`);
+  }
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) {
+    return new AirlockError('identity.invalid_token', 'the token is signed with an algorithm that is not allowed');
+  }
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey) {
+    return new AirlockError('identity.invalid_token', 'the token signature does not verify against the issuer keys');
+  }
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JOSEError === false) {
+    return new AirlockError('runtime.unavailable', 'the issuer keys could not be fetched; retry shortly');
+  }
+  return new AirlockError('identity.invalid_token', 'the token is invalid');
+}
+
+function toPrincipal(payload: JWTPayload, issuer: Issuer): Principal {
+  const groupsClaim = issuer.groupsClaim ?? 'groups';
+  const raw = payload[groupsClaim];
+  const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? raw.split(/[ ,]+/).filter(Boolean) : [];
+  const email = payload[issuer.emailClaim ?? 'email'];
+  return {
+    subject: String(payload.sub),
+    issuer: issuer.issuer,
+    groups,
+    ...(typeof email === 'string' ? { email } : {}),
+  };
+}
