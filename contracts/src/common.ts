@@ -140,6 +140,8 @@ export const MaskingPlan = Type.Object(
           action: Type.Union([MaskAction, Type.Null()]),
           /** the masking rule and source column that made the action, for the explanation */
           reason: Type.Optional(Type.String()),
+          /** false skips the content detectors for this column (a principal exempt from every rule on its sources) */
+          detect: Type.Optional(Type.Boolean()),
         },
         { additionalProperties: false },
       ),

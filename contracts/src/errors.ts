@@ -35,6 +35,8 @@ export const ErrorCodes = {
   'policy.forbidden_command': { status: 403, sqlState: '42501' },
   'policy.inference_on_masked_column': { status: 403, sqlState: '42501' },
   'policy.result_shape_unknown': { status: 403, sqlState: '42501' },
+  'policy.masked_column_copied': { status: 403, sqlState: '42501' },
+  'policy.no_rule': { status: 403, sqlState: '42501' },
   'approval.required': { status: 403, sqlState: '42501' },
   'approval.pending': { status: 202, sqlState: '57014' },
   'approval.denied': { status: 403, sqlState: '42501' },

@@ -242,7 +242,7 @@ export class Bus {
   async publish<D extends EventDescriptor>(descriptor: D, input: EventInput<D>, ctx?: CallContext): Promise<PayloadOf<D>> {
     const id = input.id ?? randomUUID();
     const payload = { ...input, id, time: input.time ?? new Date().toISOString() } as unknown as PayloadOf<D>;
-    this.#validator.assert(descriptor.payload, payload, `${descriptor.family}.${descriptor.event} event`);
+    this.#validator.assert(descriptor.payload, payload, `${descriptor.family}.${descriptor.event} event`, 'runtime.internal');
     await this.ensureStream();
     const requestId = (payload as { requestId?: string }).requestId;
     const h = contextHeaders(ctx ?? newContext(requestId ?? id));

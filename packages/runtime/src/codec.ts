@@ -1,6 +1,13 @@
 import type { TSchema, Static } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { FormatRegistry } from '@sinclair/typebox';
 import { AirlockError } from './errors.js';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const dateTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+// TypeBox keeps formats in one registry per process; registering the same checks again is harmless
+if (!FormatRegistry.Has('uuid')) FormatRegistry.Set('uuid', (v) => uuidPattern.test(v));
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => dateTimePattern.test(v) && !Number.isNaN(Date.parse(v)));
 
 /** Compiles each schema once per owner and validates values against it. */
 export class Validator {
@@ -15,7 +22,7 @@ export class Validator {
     schema: T,
     value: unknown,
     what: string,
-    code: 'runtime.invalid_request' | 'runtime.invalid_response' = 'runtime.invalid_request',
+    code: 'runtime.invalid_request' | 'runtime.invalid_response' | 'runtime.internal' = 'runtime.invalid_request',
   ): asserts value is Static<T> {
     const check = this.#get(schema);
     if (check.Check(value)) return;

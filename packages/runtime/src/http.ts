@@ -16,7 +16,6 @@ export interface HttpServerOptions {
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });

@@ -1,0 +1,44 @@
+import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
+import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv } from '@airlock/runtime';
+import { startStack } from '../stack.js';
+import { seedDemoDatabase } from '../demo/seed.js';
+import { tokenCommand } from './token.js';
+
+/**
+ * `airlock up`: every service in one process over the real NATS and PostgreSQL. On the embedded demo it also
+ * creates and seeds the demo database, then prints how to connect.
+ */
+export async function upCommand(env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
+  const common = readEnv(env, commonEnv);
+  const logger = createLogger({ service: 'airlock', level: common.logLevel });
+  const configPath = common.configPath ?? demoConfigPath;
+  const config = loadConfigFile(configPath);
+  const isDemo = configPath === demoConfigPath;
+  const runEnv = { ...env };
+  if (isDemo) {
+    const demo = config.connections['demo'];
+    if (demo?.type === 'postgres') await seedDemoDatabase(expandEnv(demo.adminUrl, env));
+  }
+  const stack = await startStack(runEnv, { logger });
+  const lifecycle = new Lifecycle();
+  lifecycle.add('stack', stack.close);
+  closeOnSignals(lifecycle, logger);
+
+  const pgPort = stack.ports['pgwire'];
+  out('');
+  out('Airlock is up.');
+  out(`  PostgreSQL front door   127.0.0.1:${pgPort}  (password = your OIDC token, database = connection name)`);
+  if (stack.ports['audit']) out(`  audit API               http://127.0.0.1:${stack.ports['audit']}`);
+  if (config.identity.devIssuer?.enabled) {
+    const lines: string[] = [];
+    await tokenCommand(['--sub', 'agent-1', '--groups', 'analysts'], runEnv, (l) => lines.push(l));
+    const token = lines.at(-1)!;
+    out('');
+    out('Connect as agent-1 (group analysts) with a fresh development token, valid for one hour:');
+    out(`  psql "postgresql://agent-1:${token}@127.0.0.1:${pgPort}/demo?sslmode=disable"`);
+    out('Mint another: npx airlock token --sub <subject> --groups <g1,g2>');
+  }
+  out('Stop with Ctrl-C.');
+  await new Promise<never>(() => undefined);
+  return 0;
+}

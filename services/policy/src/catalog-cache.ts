@@ -1,0 +1,59 @@
+import { credentialV1 } from '@airlock/contracts';
+import { newContext, type Bus, type Logger } from '@airlock/runtime';
+import { staticCatalog, type Catalog } from './analysis/index.js';
+
+interface Entry {
+  catalog: Catalog;
+  fetchedAt: number;
+  refreshing?: Promise<void>;
+}
+
+/**
+ * Each connection's tables and columns, asked of the credential service (the only holder of admin access),
+ * cached and refreshed in the background so decisions never wait on it after the first.
+ */
+export class CatalogCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #bus: Bus;
+  readonly #logger: Logger;
+  readonly #maxAgeMs: number;
+
+  constructor(bus: Bus, logger: Logger, maxAgeMs = 60_000) {
+    this.#bus = bus;
+    this.#logger = logger;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  async get(connection: string): Promise<Catalog> {
+    const entry = this.#entries.get(connection);
+    if (entry) {
+      if (Date.now() - entry.fetchedAt > this.#maxAgeMs && !entry.refreshing) {
+        entry.refreshing = this.#load(connection)
+          .then(() => undefined)
+          .catch(() => undefined)
+          .finally(() => delete entry.refreshing);
+      }
+      return entry.catalog;
+    }
+    try {
+      return await this.#load(connection);
+    } catch (err) {
+      // without a catalogue `*` cannot be expanded: the analysis then fails closed for it
+      this.#logger.warn({ connection, err: err instanceof Error ? err.message : String(err) }, 'catalogue unavailable');
+      return staticCatalog({});
+    }
+  }
+
+  async #load(connection: string): Promise<Catalog> {
+    const res = await this.#bus.call(credentialV1.catalog, { connection }, newContext(), { timeoutMs: 10_000 });
+    const tables: Record<string, string[]> = {};
+    for (const t of res.tables) tables[`${t.schema}.${t.table}`] = t.columns;
+    const catalog = staticCatalog(tables, res.searchPath);
+    this.#entries.set(connection, { catalog, fetchedAt: Date.now() });
+    return catalog;
+  }
+
+  invalidate(connection: string): void {
+    this.#entries.delete(connection);
+  }
+}

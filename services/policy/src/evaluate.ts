@@ -1,0 +1,196 @@
+import { globMatch, type AirlockConfig, type Connection, type MaskingRuleConfig, type Policy } from '@airlock/config';
+import type { Analysis, DetectorName, ErrorCode, MaskAction, Principal, policyV1 } from '@airlock/contracts';
+import { isErrorCode } from '@airlock/contracts';
+import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
+import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
+import { checkGuardrails, type DenyEntry } from './guardrails.js';
+
+export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
+const allDetectors: DetectorName[] = ['email', 'card', 'ssn', 'iban', 'phone', 'ip'];
+
+/** The masking rules of the config in the shape the plan builder takes: one rule per column pattern. */
+export function maskingRules(config: AirlockConfig): MaskingRule[] {
+  return (config.masking?.rules ?? []).flatMap((r: MaskingRuleConfig) =>
+    r.columns.map((column) => ({
+      name: r.name,
+      connections: r.connections ?? ['*'],
+      schema: r.schema ?? '*',
+      table: r.table,
+      column,
+      action: toAction(r.action),
+      exemptGroups: r.exemptGroups ?? [],
+    })),
+  );
+}
+
+function toAction(a: MaskingRuleConfig['action']): MaskAction {
+  if (typeof a === 'object') return { kind: 'partial', keep: a.partial };
+  return { kind: a };
+}
+
+function enabledDetectors(connection: Connection): DetectorName[] {
+  const d = connection.detectors ?? {};
+  return allDetectors.filter((name) => d[name] !== false);
+}
+
+const inGroups = (rule: Policy, principal: Principal) => rule.groups.some((g) => g === '*' || principal.groups.some((mine) => globMatch(g, mine)));
+
+function tableMatches(patterns: readonly string[], t: { schema: string; table: string }): boolean {
+  return patterns.some((p) => {
+    const dot = p.lastIndexOf('.');
+    return dot < 0 ? globMatch(p, t.table) : globMatch(p.slice(0, dot), t.schema) && globMatch(p.slice(dot + 1), t.table);
+  });
+}
+
+/** The first rule, in config order, that applies to this principal, connection, statement kinds and tables. */
+export function findRule(config: AirlockConfig, principal: Principal, connection: string, analysis: Analysis): Policy | undefined {
+  return config.policies.find(
+    (rule) =>
+      inGroups(rule, principal) &&
+      (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
+      analysis.kinds.every((k) => rule.kinds.includes(k)) &&
+      (!rule.tables || analysis.tables.every((t) => tableMatches(rule.tables!, t))),
+  );
+}
+
+export interface EvaluateInput {
+  config: AirlockConfig;
+  principal: Principal;
+  connection: string;
+  sql: string;
+  catalog: Catalog;
+  requestId: string;
+}
+
+/**
+ * Decides one statement: guardrails, then the first matching rule, then the masking plan and the inference guard.
+ * Fails closed: SQL that cannot be analysed is denied.
+ */
+export function evaluate(input: EvaluateInput): policyV1.Decision {
+  const { config, principal, requestId } = input;
+  const connection = config.connections[input.connection];
+  const emptyPlan = { columns: [], maskUnlisted: false, detectors: [] };
+  const base = { requestId, scope: null, approval: null, masking: emptyPlan, maskedSources: [], limits: { ...defaultLimits }, analysis: null };
+  const deny = (code: ErrorCode, reason: string, rule: string | null, analysis: Analysis | null = null): policyV1.Decision => ({
+    ...base,
+    outcome: 'deny',
+    code,
+    reason,
+    rule,
+    analysis,
+  });
+  if (!connection) return deny('policy.unknown_connection', `connection "${input.connection}" is not configured`, null);
+  const limits = { maxRows: connection.limits?.maxRows ?? defaultLimits.maxRows, timeoutMs: connection.limits?.timeoutMs ?? defaultLimits.timeoutMs };
+  const dialect = connection.type === 'postgres' ? 'postgres' : 'snowflake';
+
+  let result: ReturnType<typeof inspect>;
+  try {
+    result = inspect(input.sql, dialect, input.catalog);
+  } catch (err) {
+    if (err instanceof SqlParseError) {
+      return deny('policy.parse_error', `Airlock could not parse this statement (${err.message}), so it cannot check it; fix the syntax`, null);
+    }
+    return deny('policy.parse_error', 'Airlock could not analyse this statement, so it refuses it; simplify it or ask an operator', null);
+  }
+  const { analysis } = result;
+  if (analysis.statementCount === 0) return deny('policy.parse_error', 'the request holds no statement', null, analysis);
+
+  const rules = maskingRules(config);
+  const detectors = enabledDetectors(connection);
+  const { plan, maskedSources } = buildMaskingPlan({
+    analysis,
+    connection: input.connection,
+    groups: principal.groups,
+    rules,
+    detectors,
+    direct: result.direct,
+    writtenSources: result.writtenSources,
+  });
+  // columns that would be masked but for the principal's exemption come back in clear: no detectors on them either
+  const unexempt = buildMaskingPlan({
+    analysis,
+    connection: input.connection,
+    groups: [],
+    rules,
+    detectors,
+    direct: result.direct,
+  }).plan;
+  const columns = plan.columns.map((c) => {
+    const wouldMask = unexempt.columns.find((u) => u.index === c.index)?.action;
+    return c.action === null && wouldMask ? { ...c, detect: false } : c;
+  });
+  const masking = { ...plan, columns };
+
+  const extraDenied: DenyEntry[] = (config.guardrails?.forbiddenFunctions ?? []).map((pattern) => ({
+    dialect,
+    kind: 'function',
+    pattern,
+    reason: 'is on this deployment’s deny list',
+  }));
+  const violation = checkGuardrails({
+    analysis,
+    commands: result.commands,
+    maskedSources,
+    writtenSources: result.writtenSources,
+    allowMultipleStatements: config.guardrails?.allowMultipleStatements ?? false,
+    extraDenied,
+  });
+  const decided = { ...base, masking, maskedSources, limits, analysis };
+  if (violation) {
+    const code: ErrorCode = isErrorCode(violation.code) ? violation.code : 'policy.denied';
+    if (code === 'policy.inference_on_masked_column' && config.masking?.inference === 'approval') {
+      const rule = findRule(config, principal, input.connection, analysis);
+      if (rule && rule.decision !== 'deny' && rule.role && connection.roles[rule.role]) {
+        return {
+          ...decided,
+          outcome: 'approval-required',
+          reason: violation.message,
+          rule: violation.rule,
+          scope: scopeOf(connection, rule),
+          approval: { approverGroups: config.masking.inferenceApprovers ?? rule.approvers ?? [], quorum: rule.quorum ?? 1 },
+        };
+      }
+    }
+    return { ...decided, outcome: 'deny', code, reason: violation.message, rule: violation.rule };
+  }
+
+  if (analysis.kinds.every((k) => k === 'transaction')) {
+    // transaction control needs no credential of its own: it joins the statements around it
+    return { ...decided, outcome: 'allow', reason: 'transaction control', rule: 'builtin:transaction-control' };
+  }
+
+  const rule = findRule(config, principal, input.connection, analysis);
+  if (!rule) {
+    const tables = analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table';
+    return {
+      ...decided,
+      outcome: 'deny',
+      code: 'policy.no_rule',
+      reason: `no policy allows ${analysis.kinds.join('+').toUpperCase()} on ${tables} for your groups (${principal.groups.join(', ') || 'none'}); ask an operator for access`,
+      rule: null,
+    };
+  }
+  if (rule.decision === 'deny') {
+    return { ...decided, outcome: 'deny', code: 'policy.denied', reason: rule.reason ?? rule.description ?? 'denied by policy', rule: rule.name };
+  }
+  const scope = scopeOf(connection, rule);
+  if (rule.decision === 'approval') {
+    return {
+      ...decided,
+      outcome: 'approval-required',
+      reason: rule.reason ?? `statements matching rule "${rule.name}" need approval`,
+      rule: rule.name,
+      scope,
+      approval: { approverGroups: rule.approvers ?? [], quorum: rule.quorum ?? 1 },
+    };
+  }
+  return { ...decided, outcome: 'allow', reason: rule.reason ?? rule.description ?? 'allowed by policy', rule: rule.name, scope };
+}
+
+function scopeOf(connection: Connection, rule: Policy): policyV1.Scope {
+  return {
+    role: connection.roles[rule.role!]!,
+    ttlSeconds: connection.leases?.ttlSeconds ?? 3600,
+    leaseMode: rule.leaseMode ?? connection.leases?.mode ?? 'session',
+  };
+}

@@ -1,0 +1,422 @@
+import { randomUUID } from 'node:crypto';
+import type { AirlockConfig } from '@airlock/config';
+import {
+  approvalV1,
+  credentialV1,
+  policyV1,
+  proxyV1,
+  type MaskingPlan,
+  type Principal,
+} from '@airlock/contracts';
+import { createMasker, type Masker } from '@airlock/masking';
+import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { PostgresUpstream, type UpstreamPortal } from '../engines/postgres/upstream.js';
+import type { FieldDescription } from '../frontends/pgwire/protocol.js';
+import { classify, type ClientError } from './errors.js';
+import type { EventPublisher } from './events.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+
+export interface ProxyContext {
+  bus: Bus;
+  config: AirlockConfig;
+  logger: Logger;
+  events: EventPublisher;
+  keeper: LeaseKeeper;
+  /** this proxy instance: the holder of its leases */
+  proxyId: string;
+  hashKey: string;
+}
+
+/** PostgreSQL type OIDs whose text form is free text: masks keep the type, detectors run on them. */
+const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
+
+interface Upstream {
+  role: string;
+  lease: credentialV1.LeaseGrant;
+  upstream: PostgresUpstream;
+}
+
+/** One statement in flight: rows come out masked and counted; completion and failure are recorded once. */
+export interface ActiveStatement {
+  readonly requestId: string;
+  readonly fields: FieldDescription[] | null;
+  read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
+  /** the client stopped early (closed the portal, disconnected) */
+  close(): Promise<void>;
+  /** records a failure seen by the front door while sending */
+  fail(err: unknown): ClientError;
+}
+
+const txVerb = (sql: string): 'begin' | 'commit' | 'rollback' | 'other' => {
+  const m = /^\s*(\w+)(\s+to\b)?/i.exec(sql);
+  const w = m?.[1]?.toLowerCase();
+  if (w === 'begin' || w === 'start') return 'begin';
+  if (w === 'commit' || w === 'end') return 'commit';
+  if ((w === 'rollback' || w === 'abort') && !m?.[2]) return 'rollback';
+  return 'other';
+};
+
+/**
+ * A client session on a PostgreSQL connection: every statement goes through policy, runs under a lease minted
+ * for this session (or this statement), and comes back masked. Leases are revoked when the session ends.
+ */
+export class PgSession {
+  readonly id: string = randomUUID();
+  readonly principal: Principal;
+  readonly connection: string;
+  readonly #ctx: ProxyContext;
+  readonly #frontend: proxyV1.Frontend;
+  readonly #upstreams = new Map<string, Upstream>();
+  #tx: Upstream | undefined;
+  #pendingBegin: string | undefined;
+  #statements = 0;
+  #running: Upstream | undefined;
+  #closed = false;
+
+  constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined) {
+    this.#ctx = ctx;
+    this.principal = principal;
+    this.connection = connection;
+    this.#frontend = frontend;
+    ctx.events.emit(proxyV1.sessionOpened, {
+      sessionId: this.id,
+      principal,
+      connection,
+      frontend,
+      ...(client ? { client } : {}),
+      proxy: ctx.proxyId,
+    });
+  }
+
+  /** 'T' inside a transaction block, 'E' in a failed one, else 'I' */
+  get txStatus(): 'I' | 'T' | 'E' {
+    if (this.#tx) return this.#tx.upstream.txStatus;
+    return this.#pendingBegin ? 'T' : 'I';
+  }
+
+  async open(sql: string, params: Array<string | null>): Promise<ActiveStatement> {
+    const requestId = randomUUID();
+    const ctx = newContext(requestId);
+    const started = performance.now();
+    this.#statements += 1;
+    let decision: policyV1.Decision | undefined;
+    let entry: Upstream | undefined;
+    const failed = (err: unknown): ClientError => {
+      const e = classify(err, decision?.limits);
+      this.#ctx.events.emit(
+        proxyV1.queryFailed,
+        {
+          requestId,
+          sessionId: this.id,
+          connection: this.connection,
+          leaseId: entry?.lease.leaseId ?? null,
+          code: e.code,
+          sqlState: e.sqlState,
+          message: e.message,
+          durationMs: performance.now() - started,
+        },
+        ctx,
+      );
+      return e;
+    };
+    try {
+      decision = await this.#ctx.bus.call(
+        policyV1.decide,
+        { requestId, sessionId: this.id, principal: this.principal, connection: this.connection, sql, frontend: this.#frontend },
+        ctx,
+      );
+      if (decision.outcome === 'deny') {
+        throw new AirlockError(
+          (decision.code as 'policy.denied' | undefined) ?? 'policy.denied',
+          `Airlock refused this statement${decision.rule ? ` (rule "${decision.rule}")` : ''}: ${decision.reason}`,
+          { rule: decision.rule, requestId },
+        );
+      }
+      if (decision.outcome === 'approval-required') await this.#requestApproval(decision, sql, ctx);
+      if (!decision.scope) return this.#local(sql, requestId, ctx, started);
+      if (decision.scope.leaseMode === 'statement' && this.txStatus !== 'I') {
+        throw new AirlockError(
+          'proxy.transaction_not_allowed',
+          'this connection mints a credential per statement, so transactions across statements are not possible; send each statement on its own',
+        );
+      }
+      const role = decision.scope.role;
+      if (this.#tx && this.#tx.role !== role) {
+        throw new AirlockError(
+          'proxy.transaction_not_allowed',
+          `this transaction runs with the "${this.#tx.role}" role and this statement needs "${role}"; COMMIT or ROLLBACK first, then send it`,
+          { sqlState: '25000' },
+        );
+      }
+      entry = this.#tx ?? (decision.scope.leaseMode === 'session' ? this.#upstreams.get(role) : undefined);
+      if (!entry || entry.upstream.closed) entry = await this.#mint(decision, ctx);
+      const upstream = entry.upstream;
+      await upstream.setTimeout(decision.limits.timeoutMs);
+      if (this.#pendingBegin) {
+        await upstream.simple(this.#pendingBegin);
+        this.#pendingBegin = undefined;
+      }
+      this.#running = entry;
+      this.#ctx.events.emit(proxyV1.queryStarted, { requestId, sessionId: this.id, connection: this.connection, leaseId: entry.lease.leaseId }, ctx);
+      let portal: UpstreamPortal;
+      try {
+        portal = await upstream.open(sql, params);
+      } finally {
+        this.#tx = upstream.txStatus === 'I' ? undefined : entry;
+      }
+      return this.#statement(portal, decision, entry, requestId, ctx, started, failed);
+    } catch (err) {
+      this.#running = undefined;
+      if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+      const e = failed(err);
+      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), requestId });
+    }
+  }
+
+  async #requestApproval(decision: policyV1.Decision, sql: string, ctx: CallContext): Promise<never> {
+    const analysis = decision.analysis;
+    const status = await this.#ctx.bus.call(
+      approvalV1.submitApproval,
+      {
+        requestId: ctx.requestId,
+        sessionId: this.id,
+        principal: this.principal,
+        connection: this.connection,
+        sql: analysis?.normalized ?? sql.trim(),
+        fingerprint: analysis?.fingerprint ?? '',
+        kind: analysis?.kind ?? 'other',
+        tables: analysis?.tables.map((t) => `${t.schema}.${t.table}`) ?? [],
+        rule: decision.rule,
+        approverGroups: decision.approval?.approverGroups ?? [],
+        quorum: decision.approval?.quorum ?? 1,
+      },
+      ctx,
+    );
+    throw new AirlockError(
+      'approval.required',
+      `this statement needs approval${decision.rule ? ` (rule "${decision.rule}")` : ''} by ${decision.approval?.approverGroups.join(', ') ?? 'an approver'}: ` +
+        `approval request ${status.approvalId} is ${status.state}, expires ${status.expiresAt}. Send the same statement again once it is approved.`,
+      { approvalId: status.approvalId, rule: decision.rule },
+    );
+  }
+
+  /** Transaction control before any upstream exists is kept locally and replayed on the upstream that the next statement uses. */
+  #local(sql: string, requestId: string, ctx: CallContext, started: number): ActiveStatement {
+    const verb = txVerb(sql);
+    let tag: string;
+    if (this.#tx) {
+      // an upstream transaction is open: it must see its own COMMIT/ROLLBACK
+      const entry = this.#tx;
+      const run = (async () => {
+        await entry.upstream.simple(sql);
+        this.#tx = entry.upstream.txStatus === 'I' ? undefined : entry;
+      })();
+      return this.#deferred(run, verb === 'begin' ? 'BEGIN' : verb === 'commit' ? 'COMMIT' : verb === 'rollback' ? 'ROLLBACK' : sql.trim().split(/\s+/)[0]!.toUpperCase(), requestId, ctx, started, entry.lease.leaseId);
+    }
+    if (verb === 'begin') {
+      this.#pendingBegin = sql;
+      tag = 'BEGIN';
+    } else if (verb === 'commit') {
+      this.#pendingBegin = undefined;
+      tag = 'COMMIT';
+    } else if (verb === 'rollback') {
+      this.#pendingBegin = undefined;
+      tag = 'ROLLBACK';
+    } else {
+      throw new AirlockError('proxy.transaction_not_allowed', 'no transaction is open on this session; savepoints need a statement inside BEGIN first', { sqlState: '25P01' });
+    }
+    return this.#deferred(Promise.resolve(), tag, requestId, ctx, started, null);
+  }
+
+  #deferred(run: Promise<void>, tag: string, requestId: string, ctx: CallContext, started: number, leaseId: string | null): ActiveStatement {
+    const complete = () =>
+      this.#ctx.events.emit(
+        proxyV1.queryCompleted,
+        { requestId, sessionId: this.id, connection: this.connection, leaseId, command: tag, rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: performance.now() - started },
+        ctx,
+      );
+    return {
+      requestId,
+      fields: null,
+      read: async () => {
+        await run;
+        complete();
+        return { rows: [], done: true, tag };
+      },
+      close: async () => undefined,
+      fail: (err) => classify(err),
+    };
+  }
+
+  async #mint(decision: policyV1.Decision, ctx: CallContext): Promise<Upstream> {
+    const scope = decision.scope!;
+    const lease = await this.#ctx.bus.call(
+      credentialV1.issueLease,
+      { requestId: ctx.requestId, sessionId: this.id, connection: this.connection, principal: this.principal, scope, holder: this.#ctx.proxyId },
+      ctx,
+      { timeoutMs: 20_000 },
+    );
+    this.#ctx.keeper.hold(lease.leaseId);
+    if (lease.upstream.type !== 'postgres') {
+      await this.#revoke(lease.leaseId, 'wrong-engine');
+      throw new AirlockError('proxy.upstream_error', `connection "${this.connection}" is not a PostgreSQL connection; use its own front door`);
+    }
+    let upstream: PostgresUpstream;
+    try {
+      upstream = await PostgresUpstream.connect(lease.upstream, lease.username, {
+        applicationName: `airlock:${this.principal.subject}`,
+        timeoutMs: decision.limits.timeoutMs,
+      });
+    } catch (err) {
+      await this.#revoke(lease.leaseId, 'connect-failed');
+      throw err;
+    }
+    const entry: Upstream = { role: scope.role, lease, upstream };
+    if (scope.leaseMode === 'session') this.#upstreams.set(scope.role, entry);
+    return entry;
+  }
+
+  #statement(
+    portal: UpstreamPortal,
+    decision: policyV1.Decision,
+    entry: Upstream,
+    requestId: string,
+    ctx: CallContext,
+    started: number,
+    failed: (err: unknown) => ClientError,
+  ): ActiveStatement {
+    const fields = portal.fields;
+    const masker = fields ? this.#masker(decision.masking, fields) : undefined;
+    const maxRows = decision.limits.maxRows;
+    let rowCount = 0;
+    let bytes = 0;
+    let finished = false;
+    const finish = async (tag: string | undefined) => {
+      if (finished) return;
+      finished = true;
+      this.#running = undefined;
+      this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx ?? (entry.upstream.txStatus === 'T' ? entry : undefined);
+      this.#ctx.events.emit(
+        proxyV1.queryCompleted,
+        {
+          requestId,
+          sessionId: this.id,
+          connection: this.connection,
+          leaseId: entry.lease.leaseId,
+          command: tag ?? 'SELECT',
+          rows: rowCount,
+          bytes,
+          maskedCells: masker?.stats.maskedCells ?? 0,
+          detected: masker ? { ...masker.stats.detected } : {},
+          durationMs: performance.now() - started,
+        },
+        ctx,
+      );
+      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+    };
+    const fail = async (err: unknown): Promise<never> => {
+      finished = true;
+      this.#running = undefined;
+      this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx;
+      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+      const e = failed(err);
+      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), requestId });
+    };
+    return {
+      requestId,
+      fields,
+      read: async (max) => {
+        let batch;
+        try {
+          batch = await portal.read(Math.min(max, maxRows - rowCount + 1));
+        } catch (err) {
+          return fail(err);
+        }
+        if (rowCount + batch.rows.length > maxRows) {
+          await portal.close().catch(() => undefined);
+          return fail(
+            new AirlockError('proxy.row_limit', `the result has more than ${maxRows} rows, the limit for this connection; add a LIMIT or a narrower filter`),
+          );
+        }
+        rowCount += batch.rows.length;
+        if (masker) {
+          for (const row of batch.rows) {
+            masker.maskRow(row);
+            for (const v of row) if (v !== null) bytes += v.length;
+          }
+        }
+        if (batch.done) await finish(batch.tag);
+        return batch;
+      },
+      close: async () => {
+        if (finished) return;
+        await portal.close().catch(() => undefined);
+        await finish('CLOSED');
+      },
+      fail: (err) => {
+        if (!finished) {
+          finished = true;
+          this.#running = undefined;
+        }
+        return failed(err);
+      },
+    };
+  }
+
+  #masker(plan: MaskingPlan, fields: FieldDescription[]): Masker {
+    let effective: MaskingPlan = plan;
+    const known = plan.columns.length;
+    const anyMask = plan.maskUnlisted || plan.columns.some((c) => c.action !== null);
+    if (anyMask && known !== fields.length) {
+      // the statement's shape differs from what lineage predicted: redact every column (fail closed)
+      effective = { columns: [], maskUnlisted: true, detectors: plan.detectors };
+    }
+    const columns = fields.map((f, index) => {
+      const c = effective.columns.find((x) => x.index === index);
+      const textual = textualTypes.has(f.typeOid);
+      const unlistedMasked = !c && effective.maskUnlisted;
+      let action = c ? c.action : unlistedMasked ? ({ kind: 'redact' } as const) : null;
+      // a masked value of a non-text type must still parse as that type: it becomes NULL
+      if (action && !textual) action = { kind: 'null' };
+      return { index, name: f.name, action, detect: textual && (c?.detect ?? true) };
+    });
+    return createMasker({
+      plan: { columns, maskUnlisted: false, detectors: effective.detectors },
+      hashKey: this.#ctx.hashKey,
+      columnCount: fields.length,
+    });
+  }
+
+  /** Cancels the statement running upstream, if any (client cancel request or disconnect). */
+  async cancel(): Promise<void> {
+    await this.#running?.upstream.cancel();
+  }
+
+  async #retire(entry: Upstream, reason: string): Promise<void> {
+    await entry.upstream.close();
+    await this.#revoke(entry.lease.leaseId, reason);
+  }
+
+  async #revoke(leaseId: string, reason: string): Promise<void> {
+    try {
+      await this.#ctx.bus.call(credentialV1.revokeLease, { leaseId, reason }, newContext(), { timeoutMs: 30_000 });
+      this.#ctx.keeper.release(leaseId);
+    } catch (err) {
+      // the credential service's sweeper revokes it once heartbeats for it stop
+      this.#ctx.keeper.release(leaseId);
+      this.#ctx.logger.warn({ leaseId, err: err instanceof Error ? err.message : String(err) }, 'revoking a lease failed; the sweeper will revoke it');
+    }
+  }
+
+  /** Ends the session: cancels what runs, closes upstream connections, revokes every lease, records the end. */
+  async close(reason: string): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#running) await this.#running.upstream.cancel().catch(() => undefined);
+    const entries = [...new Set([...this.#upstreams.values(), ...(this.#tx ? [this.#tx] : [])])];
+    this.#upstreams.clear();
+    this.#tx = undefined;
+    await Promise.all(entries.map((e) => this.#retire(e, reason)));
+    this.#ctx.events.emit(proxyV1.sessionClosed, { sessionId: this.id, reason, statements: this.#statements });
+  }
+}

@@ -1,0 +1,475 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { randomInt } from 'node:crypto';
+import type { Principal } from '@airlock/contracts';
+import { AirlockError, type Logger } from '@airlock/runtime';
+import type { ActiveStatement, PgSession } from '../../core/session.js';
+import { classify } from '../../core/errors.js';
+import * as P from './protocol.js';
+
+/** What the front door needs from the rest of the proxy. */
+export interface PgwireHandlers {
+  /** verifies the password (an OIDC token); throws an AirlockError with an identity.* code when refused */
+  authenticate(token: string, info: { user: string; database: string; client: string }): Promise<Principal>;
+  /** opens a session on the named connection, or throws (unknown connection, wrong type) */
+  openSession(principal: Principal, database: string, client: string): PgSession;
+}
+
+export interface PgwireOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  handlers: PgwireHandlers;
+  tls?: tls.SecureContextOptions;
+  allowInsecureNonLoopback?: boolean;
+  /** rows read from upstream per batch */
+  batchRows?: number;
+}
+
+const loopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+
+/** The PostgreSQL wire-protocol front door: startup, cleartext password = OIDC token, simple and extended query. */
+export class PgwireServer {
+  readonly #options: PgwireOptions;
+  readonly #server: net.Server;
+  readonly #connections = new Set<PgConnection>();
+  readonly #byKey = new Map<string, PgConnection>();
+
+  constructor(options: PgwireOptions) {
+    if (!loopback(options.host) && !options.tls && !options.allowInsecureNonLoopback) {
+      throw new Error(
+        `refusing to listen on ${options.host} without TLS: tokens travel as passwords. Configure proxy.tls, or set proxy.allowInsecureNonLoopback: true`,
+      );
+    }
+    this.#options = options;
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#options.port, this.#options.host, () => resolve());
+    });
+    return (this.#server.address() as net.AddressInfo).port;
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const conn = new PgConnection(socket, this.#options, {
+      register: (pid, key) => this.#byKey.set(`${pid}:${key}`, conn),
+      unregister: (pid, key) => this.#byKey.delete(`${pid}:${key}`),
+      cancel: (pid, key) => void this.#byKey.get(`${pid}:${key}`)?.cancel(),
+    });
+    this.#connections.add(conn);
+    conn.done.finally(() => this.#connections.delete(conn));
+  }
+
+  /** Stops accepting, ends every session (revoking its leases) and waits for them. */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.all([...this.#connections].map((c) => c.terminate('proxy-shutdown')));
+  }
+}
+
+interface Registry {
+  register(pid: number, key: number): void;
+  unregister(pid: number, key: number): void;
+  cancel(pid: number, key: number): void;
+}
+
+interface Portal {
+  sql: string;
+  params: Array<string | null>;
+  active?: ActiveStatement;
+  /** the statement failed while opening: Execute reports it */
+  finished?: boolean;
+}
+
+class PgConnection {
+  readonly done: Promise<void>;
+  #socket: net.Socket | tls.TLSSocket;
+  readonly #options: PgwireOptions;
+  readonly #registry: Registry;
+  readonly #buffer = new P.MessageBuffer();
+  #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
+  #startup: { user: string; database: string } | undefined;
+  #session: PgSession | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #statements = new Map<string, { sql: string; types: number[] }>();
+  #portals = new Map<string, Portal>();
+  #skipUntilSync = false;
+  #pid = 0;
+  #key = 0;
+  #resolveDone!: () => void;
+  #client: string;
+
+  constructor(socket: net.Socket, options: PgwireOptions, registry: Registry) {
+    this.#socket = socket;
+    this.#options = options;
+    this.#registry = registry;
+    this.#client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.done = new Promise((r) => (this.#resolveDone = r));
+    this.#attach(socket);
+  }
+
+  #attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('data', (d: Buffer) => this.#onData(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => void this.terminate('client-disconnected'));
+  }
+
+  #onData(data: Buffer): void {
+    try {
+      this.#buffer.push(data);
+      if (this.#phase === 'startup') {
+        const packet = this.#buffer.nextStartup();
+        if (packet) this.#enqueue(() => this.#onStartup(packet));
+        return;
+      }
+      for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
+        const msg = m;
+        this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+      }
+      // apply backpressure to a client that pipelines faster than statements complete
+      if (this.#buffer.pending > 1024 * 1024) this.#socket.pause();
+    } catch (err) {
+      this.#fatal('08P01', `protocol violation: ${err instanceof Error ? err.message : 'bad message'}`);
+    }
+  }
+
+  #enqueue(work: () => Promise<void>): void {
+    this.#queue = this.#queue.then(work).catch((err: unknown) => {
+      this.#options.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pgwire connection failed');
+      void this.terminate('protocol-error');
+    });
+  }
+
+  async #onStartup(packet: Buffer): Promise<void> {
+    const r = new P.MessageReader(packet);
+    const code = r.int32();
+    if (code === P.sslRequestCode) {
+      if (this.#options.tls && !(this.#socket instanceof tls.TLSSocket)) {
+        this.#socket.write('S');
+        const plain = this.#socket as net.Socket;
+        plain.removeAllListeners('data');
+        plain.removeAllListeners('close');
+        const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext(this.#options.tls) });
+        this.#socket = secure;
+        this.#attach(secure);
+      } else {
+        this.#socket.write('N');
+      }
+      this.#drainStartup();
+      return;
+    }
+    if (code === P.gssEncRequestCode) {
+      this.#socket.write('N');
+      this.#drainStartup();
+      return;
+    }
+    if (code === P.cancelRequestCode) {
+      this.#registry.cancel(r.int32(), r.int32());
+      this.#socket.end();
+      return;
+    }
+    if (code !== P.protocolVersion) {
+      this.#fatal('08P01', 'unsupported frontend protocol: Airlock speaks protocol 3.0');
+      return;
+    }
+    const params: Record<string, string> = {};
+    for (;;) {
+      const key = r.cstring();
+      if (key === '') break;
+      params[key] = r.cstring();
+    }
+    this.#startup = { user: params['user'] ?? '', database: params['database'] ?? params['user'] ?? '' };
+    this.#phase = 'password';
+    this.#write(P.authenticationRequest(3));
+    this.#drainTyped();
+  }
+
+  #drainStartup(): void {
+    const packet = this.#buffer.nextStartup();
+    if (packet) this.#enqueue(() => this.#onStartup(packet));
+  }
+
+  #drainTyped(): void {
+    for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
+      const msg = m;
+      this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+    }
+  }
+
+  async #onMessage(type: string, body: Buffer): Promise<void> {
+    if (this.#phase === 'closed') return;
+    if (this.#phase === 'password') {
+      if (type !== 'p') return this.#fatal('08P01', 'expected a password message');
+      return this.#onPassword(new P.MessageReader(body).cstring());
+    }
+    if (this.#socket.isPaused() && this.#buffer.pending < 256 * 1024) this.#socket.resume();
+    if (this.#skipUntilSync && type !== 'S') return;
+    try {
+      switch (type) {
+        case 'Q':
+          return await this.#simpleQuery(new P.MessageReader(body).cstring());
+        case 'P':
+          return this.#parse(new P.MessageReader(body));
+        case 'B':
+          return this.#bind(new P.MessageReader(body));
+        case 'D':
+          return await this.#describe(new P.MessageReader(body));
+        case 'E':
+          return await this.#execute(new P.MessageReader(body));
+        case 'S':
+          this.#skipUntilSync = false;
+          await this.#closePortal('');
+          this.#write(P.readyForQuery(this.#session!.txStatus));
+          return;
+        case 'C': {
+          const r = new P.MessageReader(body);
+          const kind = String.fromCharCode(r.byte());
+          const name = r.cstring();
+          if (kind === 'S') this.#statements.delete(name);
+          else await this.#closePortal(name);
+          this.#write(P.closeComplete);
+          return;
+        }
+        case 'H':
+          return;
+        case 'X':
+          return this.terminate('client-terminated');
+        case 'd':
+        case 'c':
+        case 'f':
+          throw new AirlockError('runtime.invalid_request', 'COPY is not supported through Airlock', { sqlState: '0A000' });
+        default:
+          throw new AirlockError('runtime.invalid_request', `unsupported protocol message "${type}"`, { sqlState: '08P01' });
+      }
+    } catch (err) {
+      this.#sendError(err);
+      if (type !== 'Q') this.#skipUntilSync = true;
+      else this.#write(P.readyForQuery(this.#session!.txStatus));
+    }
+  }
+
+  async #onPassword(token: string): Promise<void> {
+    const startup = this.#startup!;
+    let principal: Principal;
+    try {
+      principal = await this.#options.handlers.authenticate(token, { ...startup, client: this.#client });
+    } catch (err) {
+      const e = classify(err);
+      const sqlState = e.code.startsWith('identity.') ? '28P01' : e.sqlState;
+      return this.#fatal(sqlState, `Airlock could not authenticate you: ${e.message}`);
+    }
+    try {
+      this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client);
+    } catch (err) {
+      const e = classify(err);
+      return this.#fatal(e.sqlState, e.message);
+    }
+    this.#pid = randomInt(1, 2 ** 31 - 1);
+    this.#key = randomInt(1, 2 ** 31 - 1);
+    this.#registry.register(this.#pid, this.#key);
+    this.#phase = 'ready';
+    this.#write(
+      Buffer.concat([
+        P.authenticationRequest(0),
+        P.parameterStatus('server_version', '15.0'),
+        P.parameterStatus('server_encoding', 'UTF8'),
+        P.parameterStatus('client_encoding', 'UTF8'),
+        P.parameterStatus('DateStyle', 'ISO, MDY'),
+        P.parameterStatus('integer_datetimes', 'on'),
+        P.parameterStatus('standard_conforming_strings', 'on'),
+        P.parameterStatus('is_superuser', 'off'),
+        P.parameterStatus('session_authorization', principal.subject),
+        P.parameterStatus('application_name', 'airlock'),
+        P.backendKeyData(this.#pid, this.#key),
+        P.readyForQuery('I'),
+      ]),
+    );
+  }
+
+  async #simpleQuery(sql: string): Promise<void> {
+    const session = this.#session!;
+    if (sql.trim() === '' || /^[\s;]*$/.test(sql)) {
+      this.#write(P.emptyQueryResponse);
+      this.#write(P.readyForQuery(session.txStatus));
+      return;
+    }
+    const active = await session.open(sql, []);
+    if (active.fields) this.#write(P.rowDescription(active.fields));
+    await this.#stream(active, 0);
+    this.#write(P.readyForQuery(session.txStatus));
+  }
+
+  #parse(r: P.MessageReader): void {
+    const name = r.cstring();
+    const sql = r.cstring();
+    const n = r.int16();
+    const types: number[] = [];
+    for (let i = 0; i < n; i++) types.push(r.int32());
+    this.#statements.set(name, { sql, types });
+    this.#write(P.parseComplete);
+  }
+
+  #bind(r: P.MessageReader): void {
+    const portal = r.cstring();
+    const statement = r.cstring();
+    const stmt = this.#statements.get(statement);
+    if (!stmt) throw new AirlockError('runtime.invalid_request', `prepared statement "${statement}" does not exist`, { sqlState: '26000' });
+    const nFormats = r.int16();
+    const formats: number[] = [];
+    for (let i = 0; i < nFormats; i++) formats.push(r.int16());
+    const nParams = r.int16();
+    const params: Array<string | null> = [];
+    for (let i = 0; i < nParams; i++) {
+      const len = r.int32();
+      const format = nFormats === 0 ? 0 : nFormats === 1 ? formats[0] : formats[i];
+      if (len < 0) {
+        params.push(null);
+        continue;
+      }
+      const bytes = r.bytes(len);
+      if (format === 1) {
+        throw new AirlockError('runtime.invalid_request', 'binary parameters are not supported through Airlock; send parameters in text format', { sqlState: '0A000' });
+      }
+      params.push(bytes.toString('utf8'));
+    }
+    const nResult = r.int16();
+    for (let i = 0; i < nResult; i++) {
+      if (r.int16() !== 0) {
+        throw new AirlockError('runtime.invalid_request', 'binary result columns are not supported through Airlock; request text format', { sqlState: '0A000' });
+      }
+    }
+    if (portal !== '' && this.#portals.has(portal)) {
+      throw new AirlockError('runtime.invalid_request', `portal "${portal}" already exists`, { sqlState: '42P03' });
+    }
+    this.#portals.set(portal, { sql: stmt.sql, params });
+    this.#write(P.bindComplete);
+  }
+
+  async #describe(r: P.MessageReader): Promise<void> {
+    const kind = String.fromCharCode(r.byte());
+    const name = r.cstring();
+    if (kind === 'S') {
+      const stmt = this.#statements.get(name);
+      if (!stmt) throw new AirlockError('runtime.invalid_request', `prepared statement "${name}" does not exist`, { sqlState: '26000' });
+      const count = Math.max(stmt.types.length, ...[...stmt.sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])), 0);
+      // the row shape of a statement is known only once it runs under a lease; clients that need it describe the portal
+      this.#write(P.parameterDescription(Array.from({ length: count }, (_, i) => stmt.types[i] || 25)));
+      this.#write(P.noData);
+      return;
+    }
+    const portal = this.#portals.get(name);
+    if (!portal) throw new AirlockError('runtime.invalid_request', `portal "${name}" does not exist`, { sqlState: '34000' });
+    const active = await this.#activate(portal);
+    this.#write(active.fields ? P.rowDescription(active.fields) : P.noData);
+  }
+
+  async #activate(portal: Portal): Promise<ActiveStatement> {
+    if (!portal.active) {
+      if (portal.sql.trim() === '') throw new AirlockError('runtime.invalid_request', 'empty statement', { sqlState: '42601' });
+      portal.active = await this.#session!.open(portal.sql, portal.params);
+    }
+    return portal.active;
+  }
+
+  async #execute(r: P.MessageReader): Promise<void> {
+    const name = r.cstring();
+    const maxRows = r.int32();
+    const portal = this.#portals.get(name);
+    if (!portal) throw new AirlockError('runtime.invalid_request', `portal "${name}" does not exist`, { sqlState: '34000' });
+    if (portal.sql.trim() === '') {
+      this.#write(P.emptyQueryResponse);
+      return;
+    }
+    if (portal.finished) throw new AirlockError('runtime.invalid_request', `portal "${name}" has completed`, { sqlState: '34000' });
+    const active = await this.#activate(portal);
+    const completed = await this.#stream(active, maxRows);
+    if (completed) portal.finished = true;
+  }
+
+  /** Streams rows to the client, waiting for the socket to drain between batches: memory stays bounded. */
+  async #stream(active: ActiveStatement, maxRows: number): Promise<boolean> {
+    const batch = this.#options.batchRows ?? 1000;
+    let sent = 0;
+    for (;;) {
+      const want = maxRows > 0 ? Math.min(batch, maxRows - sent) : batch;
+      const { rows, done, tag } = await active.read(want);
+      if (rows.length > 0) {
+        sent += rows.length;
+        await this.#writeAndDrain(P.dataRows(rows));
+      }
+      if (done) {
+        this.#write(P.commandComplete(tag ?? `SELECT ${sent}`));
+        return true;
+      }
+      if (maxRows > 0 && sent >= maxRows) {
+        this.#write(P.portalSuspended);
+        return false;
+      }
+    }
+  }
+
+  async #closePortal(name: string): Promise<void> {
+    const portal = this.#portals.get(name);
+    if (!portal) return;
+    this.#portals.delete(name);
+    await portal.active?.close();
+  }
+
+  #sendError(err: unknown): void {
+    const e = classify(err);
+    this.#write(P.errorResponse({ code: e.sqlState, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }));
+  }
+
+  #fatal(code: string, message: string): void {
+    if (this.#phase === 'closed') return;
+    this.#write(P.errorResponse({ severity: 'FATAL', code, message }));
+    this.#socket.end();
+    void this.terminate('refused');
+  }
+
+  #write(b: Buffer | string): boolean {
+    if (this.#socket.destroyed || !this.#socket.writable) return false;
+    return this.#socket.write(b);
+  }
+
+  async #writeAndDrain(b: Buffer): Promise<void> {
+    if (this.#write(b)) return;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new AirlockError('runtime.invalid_request', 'the client went away'));
+      };
+      const cleanup = () => {
+        this.#socket.off('drain', onDrain);
+        this.#socket.off('close', onClose);
+      };
+      this.#socket.on('drain', onDrain);
+      this.#socket.on('close', onClose);
+      if (this.#socket.destroyed) onClose();
+    });
+  }
+
+  async cancel(): Promise<void> {
+    await this.#session?.cancel();
+  }
+
+  async terminate(reason: string): Promise<void> {
+    if (this.#phase === 'closed') return this.done;
+    this.#phase = 'closed';
+    if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
+    if (!this.#socket.destroyed) this.#socket.end();
+    try {
+      await this.#session?.close(reason);
+    } finally {
+      this.#resolveDone();
+    }
+  }
+}

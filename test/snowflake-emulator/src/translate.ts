@@ -1,0 +1,290 @@
+/**
+ * The small, honest Snowflake → PostgreSQL translator for ordinary statements (queries, DML, table DDL). It rewrites
+ * tokens, never parses the grammar: Snowflake spellings Airlock depends on become their PostgreSQL equivalents, and
+ * everything else passes through so that PostgreSQL itself reports what it does not understand.
+ */
+import { SnowflakeError, sfErrors } from './errors.js';
+import { identName, kw, pgIdent, quoteIdent, tokenize, type Token } from './sql-tokens.js';
+
+/** Snowflake types that PostgreSQL cannot tell apart in result metadata; recorded as column comments. */
+export type MarkedType = 'TIMESTAMP_TZ' | 'OBJECT' | 'ARRAY';
+export const COLUMN_MARKER_PREFIX = 'sfemu:';
+
+export type StatementKind = 'select' | 'insert' | 'update' | 'delete' | 'merge' | 'ddl' | 'tcl' | 'other';
+
+export interface Translation {
+  /** PostgreSQL text with $n placeholders. */
+  text: string;
+  /** Number of distinct placeholders. */
+  paramCount: number;
+  kind: StatementKind;
+  /** Statements to run first in the same transaction (CREATE OR REPLACE TABLE drops the old table). */
+  before: string[];
+  /** Statements to run after (column markers for TIMESTAMP_TZ/OBJECT/ARRAY columns). */
+  after: string[];
+  /** The status text a DDL statement answers with. */
+  status: string;
+}
+
+export interface TranslateContext {
+  /** The emulated Snowflake database name; `DB.PUBLIC.T` loses its `DB.` qualifier. */
+  database: string;
+}
+
+/** Session-scoped functions, installed by the store in schema _sfemu_fn and reading transaction-local settings. */
+const FUNCTION_RENAMES: Record<string, string> = {
+  CURRENT_ROLE: '_sfemu_fn."current_role"',
+  CURRENT_USER: '_sfemu_fn."current_user"',
+  CURRENT_DATABASE: '_sfemu_fn."current_database"',
+  CURRENT_WAREHOUSE: '_sfemu_fn."current_warehouse"',
+  CURRENT_SCHEMA: '_sfemu_fn."current_schema"',
+  CURRENT_ACCOUNT: '_sfemu_fn."current_account"',
+  CURRENT_SESSION: '_sfemu_fn."current_session"',
+  PARSE_JSON: '_sfemu_fn.parse_json',
+  TRY_PARSE_JSON: '_sfemu_fn.try_parse_json',
+  IFF: '_sfemu_fn.iff',
+  ARRAY_CONSTRUCT: 'jsonb_build_array',
+  OBJECT_CONSTRUCT: 'jsonb_build_object',
+  TO_VARIANT: 'to_jsonb',
+  NVL: 'coalesce',
+  IFNULL: 'coalesce',
+  LEN: 'length',
+};
+
+/** PostgreSQL rejects `CURRENT_TIMESTAMP()`; these take the bare keyword there. */
+const PARENLESS = new Set(['CURRENT_TIMESTAMP', 'CURRENT_DATE', 'CURRENT_TIME', 'LOCALTIMESTAMP', 'LOCALTIME']);
+
+interface TypeMapping {
+  pg: string;
+  /** Drop a following `(n)` argument (PostgreSQL has no length for bytea). */
+  dropArgs?: boolean;
+  /** Clamp a following `(n)` to PostgreSQL's maximum fractional-second precision. */
+  clampPrecision?: boolean;
+  marker?: MarkedType;
+  /** The bare name means NUMBER(38,0). */
+  defaultArgs?: string;
+}
+
+const TYPES: Record<string, TypeMapping> = {
+  NUMBER: { pg: 'numeric', defaultArgs: '(38,0)' },
+  DECIMAL: { pg: 'numeric', defaultArgs: '(38,0)' },
+  NUMERIC: { pg: 'numeric', defaultArgs: '(38,0)' },
+  TINYINT: { pg: 'smallint' },
+  BYTEINT: { pg: 'smallint' },
+  FLOAT: { pg: 'double precision', dropArgs: true },
+  FLOAT4: { pg: 'double precision' },
+  FLOAT8: { pg: 'double precision' },
+  REAL: { pg: 'double precision' },
+  STRING: { pg: 'text' },
+  BINARY: { pg: 'bytea', dropArgs: true },
+  VARBINARY: { pg: 'bytea', dropArgs: true },
+  DATETIME: { pg: 'timestamp', clampPrecision: true },
+  TIMESTAMP: { pg: 'timestamp', clampPrecision: true },
+  TIMESTAMP_NTZ: { pg: 'timestamp', clampPrecision: true },
+  TIMESTAMP_LTZ: { pg: 'timestamptz', clampPrecision: true },
+  TIMESTAMP_TZ: { pg: 'timestamptz', clampPrecision: true, marker: 'TIMESTAMP_TZ' },
+  TIME: { pg: 'time', clampPrecision: true },
+  VARIANT: { pg: 'jsonb' },
+  OBJECT: { pg: 'jsonb', marker: 'OBJECT' },
+  ARRAY: { pg: 'jsonb', marker: 'ARRAY' },
+};
+
+interface Sig {
+  /** Index into the full token list. */
+  at: number;
+  tok: Token;
+}
+
+/** Translate one Snowflake statement. Throws SnowflakeError for what the emulator deliberately refuses. */
+export function translate(sql: string, ctx: TranslateContext): Translation {
+  const tokens = tokenize(sql);
+  const out = tokens.map((t) => t.text);
+  const sig: Sig[] = [];
+  tokens.forEach((tok, at) => {
+    if (tok.kind !== 'ws') sig.push({ at, tok });
+  });
+  // A trailing semicolon is common in agent SQL; PostgreSQL's extended protocol refuses it.
+  while (sig.length > 0 && sig[sig.length - 1].tok.text === ';') {
+    out[sig[sig.length - 1].at] = '';
+    sig.pop();
+  }
+  if (sig.some((s) => s.tok.text === ';')) {
+    throw new SnowflakeError(
+      '000008',
+      'Actual statement count 2 did not match the desired statement count 1.',
+      '0A000',
+    );
+  }
+
+  const analysis = analyse(sig);
+  const before: string[] = [];
+  const after: string[] = [];
+  const isTableDdl = analysis.verb === 'CREATE' || analysis.verb === 'ALTER';
+  const markers: Array<{ column: string; type: MarkedType }> = [];
+
+  // CREATE OR REPLACE TABLE and TRANSIENT tables have no PostgreSQL spelling; rewrite the prefix.
+  if (analysis.verb === 'CREATE') {
+    for (let k = 1; k < analysis.objectIndex; k++) {
+      const word = kw(sig[k].tok);
+      if (word === 'TRANSIENT' || word === 'VOLATILE') out[sig[k].at] = '';
+      if (word === 'OR' && analysis.objectType === 'TABLE') {
+        out[sig[k].at] = '';
+        out[sig[k + 1].at] = '';
+        before.push(`DROP TABLE IF EXISTS ${analysis.pgName}`);
+      }
+    }
+  }
+
+  let paramSeq = 0;
+  let paramMax = 0;
+  const parenStack: string[] = [];
+  for (let s = 0; s < sig.length; s++) {
+    const { at, tok } = sig[s];
+    const prev = sig[s - 1]?.tok;
+    const next = sig[s + 1]?.tok;
+    if (tok.kind === 'param') {
+      const n = tok.text === '?' ? ++paramSeq : Number(tok.text.slice(1));
+      paramMax = Math.max(paramMax, n);
+      out[at] = `$${n}`;
+      continue;
+    }
+    if (tok.text === '(') {
+      parenStack.push(kw(prev));
+      continue;
+    }
+    if (tok.text === ')') {
+      parenStack.pop();
+      continue;
+    }
+    if (tok.kind !== 'ident' && tok.kind !== 'qident') continue;
+    const word = kw(tok);
+    const qualified = prev?.text === '.';
+
+    // DB.PUBLIC.T → PUBLIC.T: the emulated database is the PostgreSQL database itself.
+    if (!qualified && next?.text === '.' && sig[s + 3]?.tok.text === '.' && identName(tok).toUpperCase() === ctx.database.toUpperCase()) {
+      out[at] = '';
+      out[sig[s + 1].at] = '';
+      continue;
+    }
+    if (tok.kind === 'qident' && tok.text === '"PUBLIC"' && next?.text === '.') {
+      out[at] = 'public';
+      continue;
+    }
+    if (tok.kind !== 'ident' || qualified) continue;
+
+    if (next?.text === '(') {
+      if (FUNCTION_RENAMES[word]) {
+        out[at] = FUNCTION_RENAMES[word];
+        continue;
+      }
+      if (PARENLESS.has(word) && sig[s + 2]?.tok.text === ')') {
+        out[sig[s + 1].at] = '';
+        out[sig[s + 2].at] = '';
+        s += 2;
+        continue;
+      }
+      if (word === 'SYSDATE' && sig[s + 2]?.tok.text === ')') {
+        out[at] = "(now() AT TIME ZONE 'UTC')";
+        out[sig[s + 1].at] = '';
+        out[sig[s + 2].at] = '';
+        s += 2;
+        continue;
+      }
+    }
+
+    const mapping = TYPES[word];
+    if (!mapping) continue;
+    if (word === 'ARRAY' && (next?.text === '[' || next?.text === '(')) continue;
+    const inCast = prev?.text === '::' || (kw(prev) === 'AS' && ['CAST', 'TRY_CAST'].includes(parenStack[parenStack.length - 1] ?? ''));
+    const isColumnType =
+      isTableDdl && (prev?.kind === 'ident' || prev?.kind === 'qident') && analysis.objectType === 'TABLE' && kw(prev) !== 'AS';
+    const isAlterType = isTableDdl && kw(prev) === 'TYPE';
+    if (!inCast && !isColumnType && !isAlterType) continue;
+    out[at] = mapping.pg;
+    if (next?.text === '(' && (mapping.dropArgs || mapping.clampPrecision)) {
+      const close = sig.findIndex((x, k) => k > s && x.tok.text === ')');
+      if (close > 0) {
+        if (mapping.dropArgs) {
+          for (let k = s + 1; k <= close; k++) out[sig[k].at] = '';
+        } else {
+          for (let k = s + 2; k < close; k++) {
+            if (sig[k].tok.kind === 'number') out[sig[k].at] = String(Math.min(6, Number(sig[k].tok.text)));
+          }
+        }
+        s = close;
+      }
+    } else if (next?.text !== '(' && mapping.defaultArgs) {
+      out[at] = mapping.pg + mapping.defaultArgs;
+    }
+    const before2 = sig[s - 2]?.tok.text;
+    if (mapping.marker && isColumnType && (before2 === '(' || before2 === ',')) {
+      markers.push({ column: pgIdent(prev as Token), type: mapping.marker });
+    }
+  }
+
+  if (analysis.verb === 'CREATE' && analysis.objectType === 'TABLE') {
+    for (const m of markers) {
+      after.push(`COMMENT ON COLUMN ${analysis.pgName}.${m.column} IS '${COLUMN_MARKER_PREFIX}${m.type}'`);
+    }
+  }
+
+  return {
+    text: out.join('').trim(),
+    paramCount: paramMax,
+    kind: analysis.kind,
+    before,
+    after,
+    status: analysis.status,
+  };
+}
+
+interface Analysis {
+  verb: string;
+  kind: StatementKind;
+  objectType: string;
+  objectIndex: number;
+  pgName: string;
+  status: string;
+}
+
+const DDL_VERBS = new Set(['CREATE', 'DROP', 'ALTER', 'TRUNCATE', 'COMMENT', 'GRANT', 'REVOKE']);
+const OBJECT_TYPES = new Set(['TABLE', 'VIEW', 'SCHEMA', 'SEQUENCE', 'INDEX', 'FUNCTION', 'DATABASE', 'MATERIALIZED', 'TYPE', 'PROCEDURE']);
+
+/** Statement kind, and for CREATE/DROP the object and the status line Snowflake answers with. */
+function analyse(sig: Sig[]): Analysis {
+  const verb = kw(sig[0]?.tok);
+  const result: Analysis = { verb, kind: 'other', objectType: '', objectIndex: 0, pgName: '', status: 'Statement executed successfully.' };
+  if (verb === 'SELECT' || verb === 'WITH' || verb === 'VALUES' || verb === 'TABLE' || verb === 'EXPLAIN') result.kind = 'select';
+  else if (verb === 'INSERT') result.kind = 'insert';
+  else if (verb === 'UPDATE') result.kind = 'update';
+  else if (verb === 'DELETE') result.kind = 'delete';
+  else if (verb === 'MERGE') result.kind = 'merge';
+  else if (verb === 'BEGIN' || verb === 'START' || verb === 'COMMIT' || verb === 'ROLLBACK') result.kind = 'tcl';
+  else if (DDL_VERBS.has(verb)) result.kind = 'ddl';
+  if (sig.length === 0) throw sfErrors.syntax('Empty SQL statement.');
+  if (verb !== 'CREATE' && verb !== 'DROP') return result;
+
+  let k = 1;
+  while (k < sig.length && !OBJECT_TYPES.has(kw(sig[k].tok))) k++;
+  if (k >= sig.length) return result;
+  result.objectIndex = k;
+  result.objectType = kw(sig[k].tok) === 'MATERIALIZED' ? 'VIEW' : kw(sig[k].tok);
+  k++;
+  if (kw(sig[k]?.tok) === 'VIEW') k++;
+  if (kw(sig[k]?.tok) === 'IF') k += kw(sig[k + 1]?.tok) === 'NOT' ? 3 : 2;
+  // Qualified name: collect ident . ident . ident
+  const parts: Token[] = [];
+  while (k < sig.length && (sig[k].tok.kind === 'ident' || sig[k].tok.kind === 'qident')) {
+    parts.push(sig[k].tok);
+    if (sig[k + 1]?.tok.text === '.') k += 2;
+    else break;
+  }
+  if (parts.length === 0) return result;
+  const last = parts[parts.length - 1];
+  const display = identName(last);
+  const schema = parts.length >= 2 ? pgIdent(parts[parts.length - 2]) : quoteIdent('public');
+  result.pgName = `${schema === '"public"' ? 'public' : schema}.${pgIdent(last)}`;
+  const label = result.objectType.charAt(0) + result.objectType.slice(1).toLowerCase();
+  result.status = verb === 'CREATE' ? `${label} ${display} successfully created.` : `${display} successfully dropped.`;
+  return result;
+}
