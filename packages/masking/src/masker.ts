@@ -34,6 +34,7 @@ const OP_NULL = 2;
 const OP_PARTIAL = 3;
 const OP_EMAIL = 4;
 const OP_HASH = 5;
+const OP_PASS = 6; // `detect: false`: the principal may see this column in clear, detectors included
 
 const OP_BY_KIND = { redact: OP_REDACT, null: OP_NULL, partial: OP_PARTIAL, email: OP_EMAIL, hash: OP_HASH } as const;
 
@@ -64,6 +65,7 @@ class PlanMasker implements Masker {
       const value = row[i];
       if (value === null || value === undefined) continue;
       const op = i < known ? ops[i] : this.unlistedOp;
+      if (op === OP_PASS) continue;
       if (op === OP_CLEAR) {
         if (scanner !== null && scanner.scan(value) > 0) {
           row[i] = scanner.render(value);
@@ -138,7 +140,7 @@ export function createMasker(options: MaskerOptions): Masker {
     if (listed[column.index] === 1) throw new MaskingPlanError(`${where}: listed more than once`);
     listed[column.index] = 1;
     if (column.action === null) {
-      ops[column.index] = OP_CLEAR;
+      ops[column.index] = column.detect === false ? OP_PASS : OP_CLEAR;
       continue;
     }
     assertAction(column.action, where);

@@ -65,6 +65,7 @@ const positives: Array<{ kind: DetectorName; value: string; want: string; count?
   { kind: 'ip', value: '2001:0db8:85a3:0000:0000:8a2e:0370:7334', want: '[ip]' },
   { kind: 'ip', value: '::ffff:192.168.1.1', want: '[ip]' },
   { kind: 'ip', value: '::1', want: '[ip]' },
+  { kind: 'ip', value: 'release 1.2.3.4', want: 'release [ip]' }, // a four-part version is a valid address: documented
 ];
 
 for (const c of positives) {
@@ -119,6 +120,9 @@ const negatives: Array<{ why: string; value: string }> = [
   { why: 'phone separators mixed', value: '415-555.2671' },
   { why: 'card fragment groups', value: '4111-1111-1111' },
   { why: 'plain number list', value: '100 200 3000' },
+  { why: 'space-only phone groups (documented)', value: '415 555 2671' },
+  { why: 'lower-case IBAN (documented)', value: 'gb82 west 1234 5698 7654 32' },
+  { why: 'SSN with spaces (documented)', value: '123 45 6789' },
   { why: 'plus and short number', value: '+12345' },
   { why: 'at sign without domain', value: 'meet @ noon' },
   { why: 'handle', value: '@ann_lee' },

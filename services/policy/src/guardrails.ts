@@ -4,6 +4,7 @@
  * WHERE clause could itself be a secret.
  */
 import type { Analysis, ColumnRef, ColumnUsageClause, Dialect } from '@airlock/contracts';
+import { lexicalFunctions } from './analysis/commands.js';
 import { globPattern } from './masking-plan.js';
 
 export interface GuardrailViolation {
@@ -117,8 +118,8 @@ export function multipleStatementsViolation(analysis: Analysis, allowMultiple = 
 
 /**
  * The first function or command of the deny list (built-in plus `extra`) that the statement uses. `commands` are the
- * statement-level commands from the analysis' in-process result (`inspect()`); `functions` adds names found
- * elsewhere (the Snowflake lexer) to `analysis.functions`.
+ * statement-level commands from the analysis' in-process result (`inspect()`); for Snowflake the functions the lexer
+ * finds in `analysis.normalized` are added to `analysis.functions`, and `functions` adds any others.
  */
 export function forbiddenViolation(input: {
   analysis: Analysis;
@@ -132,7 +133,9 @@ export function forbiddenViolation(input: {
     (e) => e.dialect === analysis.dialect,
   );
   const compiled = entries.map((e) => ({ entry: e, pattern: globPattern(e.pattern) }));
-  const functions = [...new Set([...analysis.functions, ...(input.functions ?? [])].map((f) => f.toLowerCase()))];
+  // Snowflake text the parser could not fully read may still call functions: the lexer finds every `name(`
+  const lexical = analysis.dialect === 'snowflake' ? lexicalFunctions(analysis.normalized) : [];
+  const functions = [...new Set([...analysis.functions, ...lexical, ...(input.functions ?? [])].map((f) => f.toLowerCase()))];
   for (const fn of functions) {
     const bare = fn.slice(fn.lastIndexOf('.') + 1);
     const hit = compiled.find((c) => c.entry.kind === 'function' && (c.pattern.test(fn) || c.pattern.test(bare)));

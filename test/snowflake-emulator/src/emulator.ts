@@ -554,9 +554,10 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
       for (const sql of t.before) await client.query(sql);
       let result: pg.QueryArrayResult | null = null;
       let rowCount = 0;
+      let text = t.text;
       for (const values of valueRows) {
         if (q.canceled) throw sfErrors.canceled();
-        result = await client.query({ text: t.text, values, rowMode: 'array', types: RAW_TEXT });
+        ({ result, text } = await runWithTypedParams(client, text, values, bindings));
         rowCount += result.rowCount ?? 0;
       }
       if (q.canceled) throw sfErrors.canceled();
@@ -739,4 +740,50 @@ function bindValues(bindings: Map<number, Binding>, paramCount: number): Array<A
     rows.push(cols.map((b) => bindValue(b.type, Array.isArray(b.value) ? b.value[r] : b.value)));
   }
   return rows;
+}
+
+/** PostgreSQL type for a parameter whose type PostgreSQL cannot infer (e.g. `SELECT ? AS x`), from the bind type. */
+const BIND_PG_TYPES: Record<string, string> = {
+  FIXED: 'numeric',
+  REAL: 'float8',
+  BOOLEAN: 'boolean',
+  TEXT: 'text',
+  VARIANT: 'jsonb',
+  OBJECT: 'jsonb',
+  ARRAY: 'jsonb',
+  DATE: 'date',
+  TIME: 'time',
+  TIMESTAMP_NTZ: 'timestamp',
+  TIMESTAMP_LTZ: 'timestamptz',
+  TIMESTAMP_TZ: 'timestamptz',
+  BINARY: 'bytea',
+};
+
+/**
+ * Run a parameterised statement. Snowflake types every binding, PostgreSQL infers parameter types from context; where
+ * it cannot (42P18), cast that parameter to the binding's type and retry inside a savepoint. Returns the text that
+ * worked so that array bindings reuse it.
+ */
+async function runWithTypedParams(
+  client: pg.PoolClient,
+  text: string,
+  values: Array<string | null>,
+  bindings: Map<number, Binding>,
+): Promise<{ result: pg.QueryArrayResult; text: string }> {
+  if (values.length === 0) return { result: await client.query({ text, rowMode: 'array', types: RAW_TEXT }), text };
+  for (let attempt = 0; ; attempt++) {
+    await client.query('SAVEPOINT sfemu_bind');
+    try {
+      const result = await client.query({ text, values, rowMode: 'array', types: RAW_TEXT });
+      await client.query('RELEASE SAVEPOINT sfemu_bind');
+      return { result, text };
+    } catch (err) {
+      const m = /parameter \$(\d+)/.exec(err instanceof Error ? err.message : '');
+      if ((err as { code?: string }).code !== '42P18' || !m || attempt > values.length) throw err;
+      await client.query('ROLLBACK TO SAVEPOINT sfemu_bind');
+      const n = Number(m[1]);
+      const pgType = BIND_PG_TYPES[bindings.get(n)?.type ?? 'TEXT'] ?? 'text';
+      text = text.replace(new RegExp(`\\$${n}(?![0-9])(?!::)`, 'g'), `$${n}::${pgType}`);
+    }
+  }
 }

@@ -140,7 +140,7 @@ CREATE OR REPLACE FUNCTION _sfemu_fn."current_session"() RETURNS text LANGUAGE s
 CREATE OR REPLACE FUNCTION _sfemu_fn.parse_json(text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$ SELECT $1::jsonb $$;
 CREATE OR REPLACE FUNCTION _sfemu_fn.try_parse_json(text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN RETURN $1::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$;
-CREATE OR REPLACE FUNCTION _sfemu_fn.iff(boolean, anyelement, anyelement) RETURNS anyelement LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 THEN $2 ELSE $3 END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.iff(boolean, anycompatible, anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 THEN $2 ELSE $3 END $$;
 `;
 
 /** The default prefix: derived from the database name so that emulators on different databases never share roles. */

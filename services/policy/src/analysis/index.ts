@@ -1,7 +1,7 @@
 /** SQL analysis for both dialects behind one dialect-neutral result. */
 import { loadModule } from 'libpg-query';
 import type { Analysis, ColumnRef, Dialect } from '@airlock/contracts';
-import type { Catalog } from './catalog.js';
+import { staticCatalog, type Catalog } from './catalog.js';
 import { inspectPostgres } from './postgres.js';
 import { analyzeSnowflake } from './snowflake.js';
 import { snowflakeCommands } from './commands.js';
@@ -11,10 +11,17 @@ export { SqlParseError } from './errors.js';
 export { analyzePostgres, inspectPostgres, statementKind, type PostgresAnalysisResult } from './postgres.js';
 export { snowflakeCommands, lexicalFunctions } from './commands.js';
 
-/** Loads the PostgreSQL parser (WebAssembly); call once at start-up before analysing. */
+/**
+ * Loads the PostgreSQL parser (WebAssembly); call once at start-up before analysing. It also analyses one statement,
+ * because the first parse after loading compiles the WebAssembly code (about 100 ms) and no agent's statement should
+ * pay for that.
+ */
 export async function initParsers(): Promise<void> {
   await loadModule();
+  inspectPostgres(WARM_UP, staticCatalog({ 'public.t': ['a', 'b'] }));
 }
+
+const WARM_UP = 'WITH w AS (SELECT a, b FROM t WHERE a > 1) SELECT w.a, count(*) OVER (PARTITION BY b) FROM w JOIN t USING (a) ORDER BY 1';
 
 /** Analyses one SQL text in the given dialect. Throws SqlParseError when it does not parse. */
 export function analyze(sql: string, dialect: Dialect, catalog: Catalog): Analysis {

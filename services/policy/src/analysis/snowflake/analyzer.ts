@@ -1,7 +1,7 @@
 import type { ColumnRef, ColumnUsage, ColumnUsageClause, StatementKind, TableRef } from '@airlock/contracts';
 import type { Catalog } from '../catalog.js';
-import { type AstNode, isNode, listAt, nameOf, nodeAt, sourceOf, stringAt } from './ast.js';
 import { SqlParseError } from '../errors.js';
+import { type AstNode, isNode, listAt, nameOf, nodeAt, sourceOf, stringAt } from './ast.js';
 import { endsWithQuotedIdent, fold, type Ident, leadingIdents, snowflakeExpressionName } from './lexer.js';
 
 /** Where a value comes from: a set of column keys, and whether that set could be established. */
@@ -439,6 +439,13 @@ export class StatementAnalyzer {
   }
 
   private fromItem(item: AstNode, scope: Scope, access: TableRef['access']): void {
+    if (item.type === 'var') {
+      // `FROM @stage` reads staged files, not a table; the grammar reports it as a table of the same name.
+      throw new SqlParseError(
+        'The statement reads files from a stage (FROM @…), which Airlock cannot check column by column. ' +
+          'Query the loaded table instead, or ask an approver.',
+      );
+    }
     let alias = this.aliasIdent(item);
     let renames: Ident[] = [];
     // The grammar reads `AS d(a, b)` as the alias text "d(a)": split off the column list.

@@ -129,7 +129,6 @@ export interface StatementText {
 export function splitStatements(text: string): StatementText[] {
   const tokens = tokenize(text);
   const out: StatementText[] = [];
-  let from = 0;
   let current: Token[] = [];
   const flush = (end: number): void => {
     if (current.length > 0) {
@@ -146,12 +145,11 @@ export function splitStatements(text: string): StatementText[] {
   for (const token of tokens) {
     if (token.type === 'punct' && token.value === ';') {
       flush(token.start);
-      from = token.end;
       continue;
     }
     current.push(token);
   }
-  flush(Math.max(from, text.length));
+  flush(text.length);
   return out;
 }
 

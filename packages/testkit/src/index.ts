@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { demoConfigPath, parseConfig } from '@airlock/config';
+import { createLogger, ensureDatabase, streamName, type Logger } from '@airlock/runtime';
+import { startStack, seedDemoDatabase, type Stack, type ServiceName } from '@airlock/cli';
+import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
+
+export const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+export const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A random lower-case suffix for names that must not collide between test files running at once. */
+export function uniqueSuffix(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** A URL for another database on the same server as DATABASE_URL. */
+export function databaseUrl(name: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Creates a fresh, empty database; `drop()` removes it, ending its connections. */
+export async function freshDatabase(prefix = 'airlock_t'): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${uniqueSuffix()}`;
+  const url = databaseUrl(name);
+  await ensureDatabase(url);
+  return { name, url, drop: () => dropDatabase(name) };
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Roles (cluster-wide) whose names start with the prefix. */
+export async function rolesWithPrefix(prefix: string): Promise<string[]> {
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [prefix]);
+    return rows.map((r) => r.rolname);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Backends logged in as any role with the prefix. */
+export async function backendsWithPrefix(prefix: string): Promise<number> {
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE starts_with(usename, $1)', [prefix]);
+    return Number(rows[0]!.n);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Collected log lines of a stack, for assertions that no secret was logged. */
+export class LogCapture {
+  readonly lines: string[] = [];
+  readonly stream = new PassThrough();
+  constructor() {
+    let rest = '';
+    this.stream.on('data', (d: Buffer) => {
+      const parts = (rest + d.toString('utf8')).split('\n');
+      rest = parts.pop() ?? '';
+      this.lines.push(...parts.filter(Boolean));
+    });
+  }
+  text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestStackOptions {
+  /** change the demo config (parsed YAML object) before it is written */
+  configure?: (config: Record<string, any>) => void;
+  env?: Record<string, string>;
+  names?: readonly ServiceName[];
+  /** keep the Snowflake `warehouse` connection (the test must start an emulator and set its variables) */
+  keepWarehouse?: boolean;
+}
+
+export interface TestStack {
+  stack: Stack;
+  env: Record<string, string>;
+  root: string;
+  rolePrefix: string;
+  stateDb: string;
+  demoDb: string;
+  demoUrl: string;
+  logs: LogCapture;
+  logger: Logger;
+  configPath: string;
+  ports: Record<string, number>;
+  token(options: DevTokenOptions): Promise<string>;
+  /** a connection string for the PostgreSQL front door */
+  pgUrl(token: string, database?: string): string;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole Airlock stack on the real NATS and PostgreSQL, isolated for one test file: its own state and demo
+ * databases, subject root, lease role prefix and ports.
+ */
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
+  const suffix = uniqueSuffix();
+  const root = `t${suffix}`;
+  const rolePrefix = `airlock_t${suffix}_`;
+  const stateDb = `airlock_state_${suffix}`;
+  const demoDb = `airlock_demo_${suffix}`;
+  const demoUrl = databaseUrl(demoDb);
+  await seedDemoDatabase(demoUrl);
+  const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
+  config['connections']['demo']['adminUrl'] = demoUrl;
+  config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
+  if (options.keepWarehouse) config['connections']['warehouse']['leases']['rolePrefix'] = rolePrefix;
+  else delete config['connections']['warehouse'];
+  options.configure?.(config);
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-test-'));
+  const configPath = join(dir, 'config.yaml');
+  const text = stringify(config);
+  parseConfig(text, configPath);
+  writeFileSync(configPath, text);
+  const env: Record<string, string> = {
+    NATS_URL: natsUrl,
+    DATABASE_URL: databaseUrl(stateDb),
+    AIRLOCK_CONFIG: configPath,
+    AIRLOCK_SUBJECT_ROOT: root,
+    AIRLOCK_LOG_LEVEL: 'info',
+    AIRLOCK_PGWIRE_PORT: '0',
+    AIRLOCK_HTTP_PORT: '0',
+    AIRLOCK_IDENTITY_PORT: '0',
+    AIRLOCK_AUDIT_PORT: '0',
+    AIRLOCK_APPROVAL_PORT: '0',
+    AIRLOCK_CREDENTIAL_PORT: '0',
+    AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
+    ...options.env,
+  };
+  const logs = new LogCapture();
+  const logger = createLogger({ service: 'airlock', level: 'info', destination: logs.stream });
+  const stack = await startStack(env, { logger, ...(options.names ? { names: options.names } : {}) });
+  const pool = new pg.Pool({ connectionString: env['DATABASE_URL'], max: 2 });
+  const parsed = parseConfig(text, configPath);
+  const key = await loadOrCreateDevKey(pool);
+  const settings = devIssuerSettings(parsed);
+  return {
+    stack,
+    env,
+    root,
+    rolePrefix,
+    stateDb,
+    demoDb,
+    demoUrl,
+    logs,
+    logger,
+    configPath,
+    ports: stack.ports,
+    token: (o) => mintDevToken(key, settings, o),
+    pgUrl: (token, database = 'demo') => `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${stack.ports['pgwire']}/${database}?sslmode=disable`,
+    close: async () => {
+      await stack.close();
+      await pool.end();
+      await deleteStream(root);
+      await dropRoles(rolePrefix);
+      await dropDatabase(demoDb);
+      await dropDatabase(stateDb);
+    },
+  };
+}
+
+async function dropRoles(prefix: string): Promise<void> {
+  for (const role of await rolesWithPrefix(prefix)) {
+    const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
+/** Removes a test root's event stream. */
+export async function deleteStream(root: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(streamName(root)).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
