@@ -6,6 +6,17 @@ import { eventBase } from '../event-base.js';
 export const Frontend = Type.Union([Type.Literal('pgwire'), Type.Literal('snowflake'), Type.Literal('mcp'), Type.Literal('http')]);
 export type Frontend = Static<typeof Frontend>;
 
+export const RecordedResult = Type.Object(
+  {
+    columns: Type.Array(Type.String()),
+    rows: Type.Array(Type.Array(Type.Union([Type.String(), Type.Null()]))),
+    /** true when rows or bytes beyond the recording limits were left out */
+    truncated: Type.Boolean(),
+  },
+  { $id: 'RecordedResult', additionalProperties: false },
+);
+export type RecordedResult = Static<typeof RecordedResult>;
+
 export const SessionOpened = Type.Object(
   {
     ...eventBase,
@@ -56,6 +67,8 @@ export const QueryCompleted = Type.Object(
     maskedCells: Type.Integer({ minimum: 0 }),
     detected: Type.Record(Type.String(), Type.Integer()),
     durationMs: Type.Number({ minimum: 0 }),
+    /** the result as the client received it (masked), kept up to the connection's recording limits, for replay */
+    result: Type.Optional(RecordedResult),
   },
   { additionalProperties: false },
 );

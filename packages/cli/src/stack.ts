@@ -74,6 +74,7 @@ export async function startService(
         const own = proxyEnv(env);
         const svc = await startProxy({ bus, config, logger, settings: own, env });
         ports['pgwire'] = svc.pgwirePort;
+        ports['http'] = svc.httpPort;
         lifecycle.add('proxy', svc.close);
         break;
       }

@@ -70,7 +70,17 @@ const Detectors = Type.Object(
   { additionalProperties: false },
 );
 
+const Recording = Type.Object(
+  {
+    /** rows of each result kept in the audit log for replay (masked values only); 0 keeps none */
+    rows: Type.Optional(Type.Integer({ minimum: 0 })),
+    bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
 const connectionCommon = {
+  recording: Type.Optional(Recording),
   /** logical role name in policies → the database role of this connection */
   roles: Type.Record(Name, Type.String({ minLength: 1 })),
   leases: Type.Optional(Leases),

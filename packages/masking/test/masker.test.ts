@@ -105,6 +105,20 @@ const rowCases: Array<{ name: string; plan: MaskingPlan; columnCount: number; ro
     want: ['**** **** **** 1111'],
   },
   {
+    name: 'a column listed with detect: false skips the detectors, the others still run',
+    plan: plan({
+      columns: [
+        { index: 0, name: 'exempt', action: null, detect: false },
+        { index: 1, name: 'clear', action: null },
+      ],
+      maskUnlisted: true,
+      detectors: [...allDetectors],
+    }),
+    columnCount: 3,
+    row: ['4111 1111 1111 1111', '4111 1111 1111 1111', 'x'],
+    want: ['4111 1111 1111 1111', '[card]', '[REDACTED]'],
+  },
+  {
     name: 'no detectors listed: PII in clear columns passes',
     plan: plan({}),
     columnCount: 2,

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
-import { identityV1 } from '@airlock/contracts';
+import { identityV1, type Principal, type proxyV1 } from '@airlock/contracts';
 import { AirlockError, newContext, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from './core/events.js';
 import { LeaseKeeper } from './core/lease-keeper.js';
-import { PgSession, type ProxyContext } from './core/session.js';
+import { Session, type ProxyContext } from './core/session.js';
+import { postgresEngine } from './engines/postgres/upstream.js';
 import { PgwireServer } from './frontends/pgwire/server.js';
+import { startHttp, type FrontDoor, type HttpFrontDoorPlugin } from './frontends/http/server.js';
 import type { ProxyEnv } from './config.js';
 
 export interface ProxyDeps {
@@ -16,11 +18,14 @@ export interface ProxyDeps {
   logger: Logger;
   settings: Pick<ProxyEnv, 'pgwireHost' | 'pgwirePort' | 'httpHost' | 'httpPort' | 'proxyId'>;
   env: Record<string, string | undefined>;
+  /** HTTP front doors to mount (Snowflake REST, MCP, …) */
+  plugins?: readonly HttpFrontDoorPlugin[];
 }
 
 export interface ProxyService {
   proxyId: string;
   pgwirePort: number;
+  httpPort: number;
   close(): Promise<void>;
 }
 
@@ -31,7 +36,20 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const events = new EventPublisher(bus, logger);
   const keeper = new LeaseKeeper(bus, proxyId, config.proxy?.heartbeatSeconds ?? 5, logger);
   const hashKey = expandEnv(config.masking?.hashKey ?? '${AIRLOCK_MASKING_KEY}', deps.env);
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey };
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, engines: { postgres: postgresEngine } };
+
+  const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined): Session => {
+    const connection = config.connections[database];
+    if (!connection) {
+      throw new AirlockError('policy.unknown_connection', `connection "${database}" is not configured in Airlock; use the name of a configured connection`);
+    }
+    return new Session(ctx, principal, database, frontend, client);
+  };
+  const authenticate = async (token: string, frontend: proxyV1.Frontend, audience?: string): Promise<Principal> => {
+    if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
+    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, ...(audience ? { audience } : {}) }, newContext());
+    return principal;
+  };
 
   const tlsConfig = config.proxy?.tls;
   const pgwire = new PgwireServer({
@@ -41,30 +59,34 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     ...(tlsConfig ? { tls: { cert: readFileSync(tlsConfig.certPath), key: readFileSync(tlsConfig.keyPath) } } : {}),
     allowInsecureNonLoopback: config.proxy?.allowInsecureNonLoopback ?? false,
     handlers: {
-      authenticate: async (token) => {
-        if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token as the password');
-        const { principal } = await bus.call(identityV1.verifyToken, { token, frontend: 'pgwire' }, newContext());
-        return principal;
-      },
+      authenticate: (token) => authenticate(token, 'pgwire'),
       openSession: (principal, database, client) => {
-        const connection = config.connections[database];
-        if (!connection) {
-          throw new AirlockError('policy.unknown_connection', `connection "${database}" is not configured in Airlock; use the database name of a configured connection`);
+        if (config.connections[database] && config.connections[database].type !== 'postgres') {
+          throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${config.connections[database].type} connection; connect to it through its own front door`);
         }
-        if (connection.type !== 'postgres') {
-          throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${connection.type} connection; connect to it through its own front door`);
-        }
-        return new PgSession(ctx, principal, database, 'pgwire', client);
+        return openSession(principal, database, 'pgwire', client);
       },
     },
   });
   const pgwirePort = await pgwire.listen();
   logger.info({ host: deps.settings.pgwireHost, port: pgwirePort }, 'PostgreSQL front door listening');
+  let httpPort = 0;
+  const door: FrontDoor = {
+    ctx,
+    authenticate,
+    openSession,
+    baseUrl: () => `http://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
+  };
+  const http = await startHttp({ host: deps.settings.httpHost, port: deps.settings.httpPort, logger, door, plugins: deps.plugins ?? [] });
+  httpPort = http.port;
+  logger.info({ host: deps.settings.httpHost, port: httpPort }, 'HTTP front doors listening');
 
   return {
     proxyId,
     pgwirePort,
+    httpPort,
     close: async () => {
+      await http.close();
       await pgwire.close();
       keeper.stop();
       await events.flush();

@@ -181,11 +181,11 @@ describe('queries', () => {
 
   it('records QUERY_TAG from the connection option, ALTER SESSION and statement parameters', async () => {
     const opts = { username: 'AGT', authenticator: 'SNOWFLAKE_JWT', privateKey: agentKey.privateKeyPem };
-    // The driver's queryTag option travels as a statement parameter, so it wins over ALTER SESSION.
+    // The driver's queryTag option travels in the login's SESSION_PARAMETERS; ALTER SESSION replaces it.
     const tagged = await connect(f.emulator.url, { ...opts, queryTag: '{"grant":"g-1"}' } as never);
     await exec(tagged, "SELECT 'option-tag' AS q");
-    await exec(tagged, "ALTER SESSION SET QUERY_TAG = 'ignored'");
-    await exec(tagged, "SELECT 'option-tag-2' AS q");
+    await exec(tagged, "ALTER SESSION SET QUERY_TAG = 'altered'");
+    await exec(tagged, "SELECT 'altered' AS q");
     await destroy(tagged);
     const plain = await connect(f.emulator.url, opts);
     await exec(plain, "SELECT 'untagged' AS q");
@@ -200,7 +200,7 @@ describe('queries', () => {
       history.map((h) => [h.sqlText, h.queryTag, h.user, h.role, h.status]),
       [
         ["SELECT 'option-tag' AS q", '{"grant":"g-1"}', 'AGT', 'READER', 'SUCCESS'],
-        ["SELECT 'option-tag-2' AS q", '{"grant":"g-1"}', 'AGT', 'READER', 'SUCCESS'],
+        ["SELECT 'altered' AS q", 'altered', 'AGT', 'READER', 'SUCCESS'],
         ["SELECT 'untagged' AS q", null, 'AGT', 'READER', 'SUCCESS'],
         ["SELECT 'session-tag' AS q", 'session-tag', 'AGT', 'READER', 'SUCCESS'],
         ["SELECT 'statement-tag' AS q", 'statement-tag', 'AGT', 'READER', 'SUCCESS'],

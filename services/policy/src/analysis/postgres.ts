@@ -1215,9 +1215,14 @@ function parse(sql: string): unknown[] {
     const message = err instanceof Error ? err.message : String(err);
     if (message.includes('not initialized')) throw new Error('the PostgreSQL parser is not loaded: call initParsers() at start-up');
     const position = typeof details?.cursorPosition === 'number' ? details.cursorPosition : undefined;
-    throw new SqlParseError(message, position);
+    throw new SqlParseError(withoutConstant(message), position);
   }
   return [...list(obj(tree)?.stmts)];
+}
+
+/** The parser quotes the token it stopped at; when that token is a constant it may be a secret, so it is not repeated. */
+function withoutConstant(message: string): string {
+  return message.replace(/at or near "((?:[eEbBxXuU]&?)?'[\s\S]*|\$[\s\S]*|[0-9.][\s\S]*)"$/, 'at or near a constant');
 }
 
 function normalize(sql: string): string {

@@ -375,5 +375,10 @@ describe('PostgreSQL analysis details', () => {
       (err: unknown) => err instanceof SqlParseError && err.message === 'syntax error at end of input' && err.position === 30,
     );
     assert.throws(() => analyze('   ', 'postgres', demoCatalog), SqlParseError);
+    // the token the parser stopped at is not repeated when it is a constant: it could be a secret
+    assert.throws(
+      () => analyze("SELECT id FROM customers WHERE ssn = '123-45-6789' '1'", 'postgres', demoCatalog),
+      (err: unknown) => err instanceof SqlParseError && err.message === 'syntax error at or near a constant' && !err.message.includes('123'),
+    );
   });
 });

@@ -10,8 +10,7 @@ import {
 } from '@airlock/contracts';
 import { createMasker, type Masker } from '@airlock/masking';
 import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
-import { PostgresUpstream, type UpstreamPortal } from '../engines/postgres/upstream.js';
-import type { FieldDescription } from '../frontends/pgwire/protocol.js';
+import type { ColumnInfo, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engines/engine.js';
 import { classify, type ClientError } from './errors.js';
 import type { EventPublisher } from './events.js';
 import type { LeaseKeeper } from './lease-keeper.js';
@@ -25,21 +24,20 @@ export interface ProxyContext {
   /** this proxy instance: the holder of its leases */
   proxyId: string;
   hashKey: string;
+  /** how to reach each kind of upstream */
+  engines: Partial<Record<'postgres' | 'snowflake', UpstreamEngine>>;
 }
-
-/** PostgreSQL type OIDs whose text form is free text: masks keep the type, detectors run on them. */
-const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
 
 interface Upstream {
   role: string;
   lease: credentialV1.LeaseGrant;
-  upstream: PostgresUpstream;
+  upstream: UpstreamConnection;
 }
 
 /** One statement in flight: rows come out masked and counted; completion and failure are recorded once. */
 export interface ActiveStatement {
   readonly requestId: string;
-  readonly fields: FieldDescription[] | null;
+  readonly columns: ColumnInfo[] | null;
   read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
   /** the client stopped early (closed the portal, disconnected) */
   close(): Promise<void>;
@@ -60,10 +58,11 @@ const txVerb = (sql: string): 'begin' | 'commit' | 'rollback' | 'other' => {
  * A client session on a PostgreSQL connection: every statement goes through policy, runs under a lease minted
  * for this session (or this statement), and comes back masked. Leases are revoked when the session ends.
  */
-export class PgSession {
+export class Session {
   readonly id: string = randomUUID();
   readonly principal: Principal;
   readonly connection: string;
+  readonly #engine: UpstreamEngine;
   readonly #ctx: ProxyContext;
   readonly #frontend: proxyV1.Frontend;
   readonly #upstreams = new Map<string, Upstream>();
@@ -75,6 +74,10 @@ export class PgSession {
 
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined) {
     this.#ctx = ctx;
+    const type = ctx.config.connections[connection]?.type;
+    const engine = type ? ctx.engines[type] : undefined;
+    if (!engine) throw new AirlockError('policy.unknown_connection', `connection "${connection}" cannot be served by this proxy`);
+    this.#engine = engine;
     this.principal = principal;
     this.connection = connection;
     this.#frontend = frontend;
@@ -160,7 +163,9 @@ export class PgSession {
       this.#ctx.events.emit(proxyV1.queryStarted, { requestId, sessionId: this.id, connection: this.connection, leaseId: entry.lease.leaseId }, ctx);
       let portal: UpstreamPortal;
       try {
-        portal = await upstream.open(sql, params);
+        portal = await upstream.open(sql, params, {
+          queryTag: JSON.stringify({ airlock: { subject: this.principal.subject, requestId, leaseId: entry.lease.leaseId, session: this.id } }),
+        });
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
@@ -237,7 +242,7 @@ export class PgSession {
       );
     return {
       requestId,
-      fields: null,
+      columns: null,
       read: async () => {
         await run;
         complete();
@@ -257,13 +262,9 @@ export class PgSession {
       { timeoutMs: 20_000 },
     );
     this.#ctx.keeper.hold(lease.leaseId);
-    if (lease.upstream.type !== 'postgres') {
-      await this.#revoke(lease.leaseId, 'wrong-engine');
-      throw new AirlockError('proxy.upstream_error', `connection "${this.connection}" is not a PostgreSQL connection; use its own front door`);
-    }
-    let upstream: PostgresUpstream;
+    let upstream: UpstreamConnection;
     try {
-      upstream = await PostgresUpstream.connect(lease.upstream, lease.username, {
+      upstream = await this.#engine.connect(lease, {
         applicationName: `airlock:${this.principal.subject}`,
         timeoutMs: decision.limits.timeoutMs,
       });
@@ -285,9 +286,15 @@ export class PgSession {
     started: number,
     failed: (err: unknown) => ClientError,
   ): ActiveStatement {
-    const fields = portal.fields;
-    const masker = fields ? this.#masker(decision.masking, fields) : undefined;
+    const columns = portal.columns;
+    const masker = columns ? this.#masker(decision.masking, columns) : undefined;
     const maxRows = decision.limits.maxRows;
+    const recording = this.#ctx.config.connections[this.connection]?.recording;
+    const keepRows = recording?.rows ?? 100;
+    const keepBytes = recording?.bytes ?? 64 * 1024;
+    const kept: Array<Array<string | null>> = [];
+    let keptBytes = 0;
+    let truncated = false;
     let rowCount = 0;
     let bytes = 0;
     let finished = false;
@@ -309,6 +316,7 @@ export class PgSession {
           maskedCells: masker?.stats.maskedCells ?? 0,
           detected: masker ? { ...masker.stats.detected } : {},
           durationMs: performance.now() - started,
+          ...(columns ? { result: { columns: columns.map((c) => c.name), rows: kept, truncated } } : {}),
         },
         ctx,
       );
@@ -324,7 +332,7 @@ export class PgSession {
     };
     return {
       requestId,
-      fields,
+      columns,
       read: async (max) => {
         let batch;
         try {
@@ -339,11 +347,16 @@ export class PgSession {
           );
         }
         rowCount += batch.rows.length;
-        if (masker) {
-          for (const row of batch.rows) {
-            masker.maskRow(row);
-            for (const v of row) if (v !== null) bytes += v.length;
-          }
+        for (const row of batch.rows) {
+          masker?.maskRow(row);
+          let size = 0;
+          for (const v of row) if (v !== null) size += v.length;
+          bytes += size;
+          // the recording keeps the masked row exactly as the client gets it, within the connection's limits
+          if (kept.length < keepRows && keptBytes + size <= keepBytes) {
+            kept.push(row.slice());
+            keptBytes += size;
+          } else truncated = true;
         }
         if (batch.done) await finish(batch.tag);
         return batch;
@@ -363,7 +376,7 @@ export class PgSession {
     };
   }
 
-  #masker(plan: MaskingPlan, fields: FieldDescription[]): Masker {
+  #masker(plan: MaskingPlan, fields: ColumnInfo[]): Masker {
     let effective: MaskingPlan = plan;
     const known = plan.columns.length;
     const anyMask = plan.maskUnlisted || plan.columns.some((c) => c.action !== null);
@@ -373,7 +386,7 @@ export class PgSession {
     }
     const columns = fields.map((f, index) => {
       const c = effective.columns.find((x) => x.index === index);
-      const textual = textualTypes.has(f.typeOid);
+      const textual = f.textual;
       const unlistedMasked = !c && effective.maskUnlisted;
       let action = c ? c.action : unlistedMasked ? ({ kind: 'redact' } as const) : null;
       // a masked value of a non-text type must still parse as that type: it becomes NULL

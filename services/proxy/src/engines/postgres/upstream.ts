@@ -3,6 +3,10 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { credentialV1 } from '@airlock/contracts';
 import type { FieldDescription } from '../../frontends/pgwire/protocol.js';
+import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
+
+/** PostgreSQL type OIDs whose text form is free text. */
+const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
@@ -77,16 +81,8 @@ class TaggedCursor extends CursorBase {
   }
 }
 
-export interface UpstreamPortal {
-  /** null when the statement returns no rows */
-  readonly fields: FieldDescription[] | null;
-  /** up to `max` rows; `done` once the statement completed, with its command tag */
-  read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
-  close(): Promise<void>;
-}
-
 /** One upstream PostgreSQL connection, authenticated with a lease's ephemeral role. */
-export class PostgresUpstream {
+export class PostgresUpstream implements UpstreamConnection {
   readonly #client: pg.Client;
   readonly #grant: PgGrant;
   #txStatus: 'I' | 'T' | 'E' = 'I';
@@ -148,8 +144,9 @@ export class PostgresUpstream {
     const cursor = new TaggedCursor(sql, params.length > 0 ? params : undefined);
     this.#client.query(cursor as never);
     const fields = await cursor.fieldsKnown;
+    const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), pg: f })) ?? null;
     return {
-      fields,
+      columns,
       read: (max) =>
         new Promise((resolve, reject) => {
           cursor.read(max, (err, rows) => {
@@ -189,3 +186,12 @@ export class PostgresUpstream {
     await this.#client.end().catch(() => undefined);
   }
 }
+
+/** Upstream PostgreSQL connections under a lease's ephemeral role. */
+export const postgresEngine: UpstreamEngine = {
+  type: 'postgres',
+  connect: async (lease, options: ConnectOptions) => {
+    if (lease.upstream.type !== 'postgres') throw new Error('not a PostgreSQL lease');
+    return PostgresUpstream.connect(lease.upstream, lease.username, options);
+  },
+};

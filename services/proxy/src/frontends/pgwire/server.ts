@@ -3,8 +3,9 @@ import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { Principal } from '@airlock/contracts';
 import { AirlockError, type Logger } from '@airlock/runtime';
-import type { ActiveStatement, PgSession } from '../../core/session.js';
+import type { ActiveStatement, Session } from '../../core/session.js';
 import { classify } from '../../core/errors.js';
+import type { ColumnInfo } from '../../engines/engine.js';
 import * as P from './protocol.js';
 
 /** What the front door needs from the rest of the proxy. */
@@ -12,7 +13,7 @@ export interface PgwireHandlers {
   /** verifies the password (an OIDC token); throws an AirlockError with an identity.* code when refused */
   authenticate(token: string, info: { user: string; database: string; client: string }): Promise<Principal>;
   /** opens a session on the named connection, or throws (unknown connection, wrong type) */
-  openSession(principal: Principal, database: string, client: string): PgSession;
+  openSession(principal: Principal, database: string, client: string): Session;
 }
 
 export interface PgwireOptions {
@@ -24,6 +25,11 @@ export interface PgwireOptions {
   allowInsecureNonLoopback?: boolean;
   /** rows read from upstream per batch */
   batchRows?: number;
+}
+
+/** RowDescription fields; a column from another engine is described as text. */
+function pgFields(columns: readonly ColumnInfo[]): P.FieldDescription[] {
+  return columns.map((c) => c.pg ?? { name: c.name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeModifier: -1 });
 }
 
 const loopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
@@ -93,7 +99,7 @@ class PgConnection {
   readonly #buffer = new P.MessageBuffer();
   #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
   #startup: { user: string; database: string } | undefined;
-  #session: PgSession | undefined;
+  #session: Session | undefined;
   #queue: Promise<void> = Promise.resolve();
   #statements = new Map<string, { sql: string; types: number[] }>();
   #portals = new Map<string, Portal>();
@@ -298,7 +304,7 @@ class PgConnection {
       return;
     }
     const active = await session.open(sql, []);
-    if (active.fields) this.#write(P.rowDescription(active.fields));
+    if (active.columns) this.#write(P.rowDescription(pgFields(active.columns)));
     await this.#stream(active, 0);
     this.#write(P.readyForQuery(session.txStatus));
   }
@@ -364,7 +370,7 @@ class PgConnection {
     const portal = this.#portals.get(name);
     if (!portal) throw new AirlockError('runtime.invalid_request', `portal "${name}" does not exist`, { sqlState: '34000' });
     const active = await this.#activate(portal);
-    this.#write(active.fields ? P.rowDescription(active.fields) : P.noData);
+    this.#write(active.columns ? P.rowDescription(pgFields(active.columns)) : P.noData);
   }
 
   async #activate(portal: Portal): Promise<ActiveStatement> {

@@ -1,0 +1,45 @@
+import type { credentialV1 } from '@airlock/contracts';
+import type { FieldDescription } from '../frontends/pgwire/protocol.js';
+
+/** One output column as the upstream described it; front doors use their own engine's description. */
+export interface ColumnInfo {
+  name: string;
+  /** values are free text: masks keep the type and detectors run; otherwise a masked value becomes NULL */
+  textual: boolean;
+  /** the PostgreSQL field description, when the upstream is PostgreSQL */
+  pg?: FieldDescription;
+  /** the Snowflake rowtype entry, when the upstream is Snowflake */
+  snowflake?: Record<string, unknown>;
+}
+
+export interface UpstreamPortal {
+  /** null when the statement returns no rows */
+  readonly columns: ColumnInfo[] | null;
+  /** up to `max` rows as text; `done` once the statement completed, with its command tag */
+  read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
+  close(): Promise<void>;
+}
+
+/** One upstream connection authenticated with a lease. */
+export interface UpstreamConnection {
+  readonly txStatus: 'I' | 'T' | 'E';
+  readonly closed: boolean;
+  setTimeout(ms: number): Promise<void>;
+  /** runs a statement whose result is not needed (a deferred BEGIN) */
+  simple(sql: string): Promise<void>;
+  open(sql: string, params: Array<string | null>, context: { queryTag: string }): Promise<UpstreamPortal>;
+  /** asks the upstream to cancel the running statement */
+  cancel(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  applicationName: string;
+  timeoutMs: number;
+}
+
+/** How the proxy reaches one kind of upstream. */
+export interface UpstreamEngine {
+  readonly type: 'postgres' | 'snowflake';
+  connect(lease: credentialV1.LeaseGrant, options: ConnectOptions): Promise<UpstreamConnection>;
+}

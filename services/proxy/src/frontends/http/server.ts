@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import type { Principal } from '@airlock/contracts';
+import { createHttpServer, type Logger } from '@airlock/runtime';
+import type { ProxyContext, Session } from '../../core/session.js';
+import type { proxyV1 } from '@airlock/contracts';
+
+/** What every HTTP front door (Snowflake REST, SQL API, MCP, /v1) gets from the proxy. */
+export interface FrontDoor {
+  ctx: ProxyContext;
+  /** verifies a bearer token for the given audience (the configured default when absent) */
+  authenticate(token: string, frontend: proxyV1.Frontend, audience?: string): Promise<Principal>;
+  /** opens a session on a configured connection; throws for an unknown one */
+  openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined): Session;
+  /** the proxy's own public base URL, e.g. http://127.0.0.1:8080 */
+  baseUrl(): string;
+}
+
+/** A front door mounted on the proxy's HTTP server; each lives in its own folder under frontends/. */
+export type HttpFrontDoorPlugin = (app: FastifyInstance, door: FrontDoor) => Promise<{ close(): Promise<void> }>;
+
+export async function startHttp(options: {
+  host: string;
+  port: number;
+  logger: Logger;
+  door: FrontDoor;
+  plugins: readonly HttpFrontDoorPlugin[];
+}): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
+  const app = createHttpServer({ logger: options.logger, bodyLimit: 16 * 1024 * 1024 });
+  app.get('/healthz', async () => ({ ok: true }));
+  const mounted: Array<{ close(): Promise<void> }> = [];
+  for (const plugin of options.plugins) mounted.push(await plugin(app, options.door));
+  await app.listen({ host: options.host, port: options.port });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    app,
+    port,
+    close: async () => {
+      for (const m of mounted) await m.close();
+      await app.close();
+    },
+  };
+}
