@@ -46,6 +46,7 @@ export const ErrorCodes = {
   'approval.not_approver': { status: 403, sqlState: '42501' },
   'approval.already_decided': { status: 409, sqlState: '55000' },
   'approval.reason_required': { status: 400, sqlState: '22023' },
+  'approval.invalid_window': { status: 400, sqlState: '22023' },
   'credential.unknown_connection': { status: 404, sqlState: '3D000' },
   'credential.mint_failed': { status: 503, sqlState: '08004' },
   'credential.revoke_failed': { status: 503, sqlState: '08006' },
@@ -55,6 +56,7 @@ export const ErrorCodes = {
   'proxy.upstream_error': { status: 502, sqlState: 'XX000' },
   'proxy.upstream_unavailable': { status: 503, sqlState: '08006' },
   'proxy.transaction_not_allowed': { status: 400, sqlState: '25000' },
+  'proxy.unknown_table': { status: 404, sqlState: '42P01' },
   'audit.forbidden': { status: 403, sqlState: '42501' },
   'audit.not_found': { status: 404, sqlState: '42704' },
 } as const satisfies Record<string, { status: number; sqlState: string }>;

@@ -45,7 +45,7 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
   const customers = demoCustomers();
 
   before(async () => {
-    t = await startTestStack();
+    t = await startTestStack({ configure: (c) => (c['approval'] = { ...c['approval'], holdSeconds: 1 }) });
     analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
   });
   after(async () => {
@@ -178,14 +178,19 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
     }
   });
 
-  it('answers a statement that needs approval with an error carrying the approval request', async () => {
+  it('holds a statement that needs approval, tells the client at once, then answers pending with the request id', async () => {
     const c = await connect(t.pgUrl(analyst));
+    const notices: string[] = [];
+    c.on('notice', (n) => notices.push(n.message ?? ''));
     try {
       await assert.rejects(c.query('DELETE FROM orders WHERE id = 1'), (e: { code: string; message: string }) => {
-        assert.equal(e.code, '42501');
-        assert.match(e.message, /needs approval \(rule "orders-writes-need-dba"\) by dba: approval request [0-9a-f-]{36} is pending/);
+        assert.equal(e.code, '57014');
+        assert.match(e.message, /^this statement needs approval \(rule "orders-writes-need-dba"\) by dba: request [0-9a-f-]{36} is pending until .+ Send the same statement again once it is approved and it will run\.$/);
         return true;
       });
+      assert.equal(notices.length, 1);
+      assert.match(notices[0]!, /^Airlock is holding this statement for approval \(rule "orders-writes-need-dba"\) by dba: request [0-9a-f-]{36}\. An approver runs: npx airlock approvals approve [0-9a-f-]{36}$/);
+      assert.deepEqual((await c.query('SELECT count(*)::int AS n FROM orders')).rows, [{ n: orders.length }]);
     } finally {
       await c.end();
     }

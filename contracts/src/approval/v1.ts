@@ -12,6 +12,10 @@ export const ApprovalState = Type.Union([
 ]);
 export type ApprovalState = Static<typeof ApprovalState>;
 
+/** `one-shot`: the exact statement, once, within a short window; `window`: statements of one scope for a bounded time. */
+export const GrantKind = Type.Union([Type.Literal('one-shot'), Type.Literal('window')]);
+export type GrantKind = Static<typeof GrantKind>;
+
 export const SubmitApprovalRequest = Type.Object(
   {
     requestId: Type.String(),
@@ -53,6 +57,18 @@ export const submitApproval = request(
   'Records a statement that policy holds for approval (or finds the existing request for the same principal and statement) and returns its state.',
 );
 
+export const GetApprovalStatusRequest = Type.Object({ approvalId: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+export type GetApprovalStatusRequest = Static<typeof GetApprovalStatusRequest>;
+
+export const getApprovalStatus = request(
+  'approval',
+  'v1',
+  'status',
+  GetApprovalStatusRequest,
+  ApprovalStatus,
+  'The current state of one approval request (`approval.not_found` for an unknown id); what a front door polls while it holds a statement.',
+);
+
 export const ApprovalRequested = Type.Object(
   {
     ...eventBase,
@@ -67,6 +83,7 @@ export const ApprovalRequested = Type.Object(
     quorum: Type.Integer(),
     expiresAt: Type.String({ format: 'date-time' }),
     justification: Type.Optional(Type.String()),
+    kind: Type.Optional(StatementKind),
   },
   { additionalProperties: false },
 );
@@ -80,6 +97,16 @@ export const ApprovalDecided = Type.Object(
     approver: Type.Optional(Principal),
     reason: Type.Optional(Type.String()),
     windowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** distinct approving votes so far, and how many are needed */
+    approvals: Type.Optional(Type.Integer({ minimum: 0 })),
+    quorum: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** the grant a `granted` decision created */
+    grant: Type.Optional(
+      Type.Object(
+        { grantId: Type.String(), kind: GrantKind, expiresAt: Type.String({ format: 'date-time' }) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -93,3 +120,102 @@ export const approvalDecided = event(
   ApprovalDecided,
   'An approval request changed state (an approver voted, it was granted, denied, expired or cancelled).',
 );
+
+export const ApprovalGrantUsed = Type.Object(
+  {
+    ...eventBase,
+    approvalId: Type.String(),
+    grantId: Type.String(),
+    kind: GrantKind,
+    principal: Principal,
+    connection: Type.String(),
+    fingerprint: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type ApprovalGrantUsed = Static<typeof ApprovalGrantUsed>;
+
+export const approvalGrantUsed = event(
+  'approval',
+  'v1',
+  'grant-used',
+  ApprovalGrantUsed,
+  'A held statement was let through by a grant (a one-shot grant is consumed; a time-window grant covers it).',
+);
+
+// ---- HTTP API of the approval service (127.0.0.1:8081) ----
+
+export const VoteView = Type.Object(
+  {
+    approver: Type.Object(
+      { subject: Type.String(), issuer: Type.String(), email: Type.Optional(Type.String()) },
+      { additionalProperties: false },
+    ),
+    decision: Type.Union([Type.Literal('approve'), Type.Literal('deny')]),
+    reason: Type.Optional(Type.String()),
+    windowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    at: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+export type VoteView = Static<typeof VoteView>;
+
+/** One approval request as approvers and the requester see it. */
+export const ApprovalView = Type.Object(
+  {
+    approvalId: Type.String(),
+    state: ApprovalState,
+    requester: Type.Object(
+      { subject: Type.String(), issuer: Type.String(), email: Type.Optional(Type.String()), groups: Type.Array(Type.String()) },
+      { additionalProperties: false },
+    ),
+    connection: Type.String(),
+    sql: Type.String(),
+    fingerprint: Type.String(),
+    kind: StatementKind,
+    tables: Type.Array(Type.String()),
+    rule: Type.Union([Type.String(), Type.Null()]),
+    justification: Type.Optional(Type.String()),
+    approverGroups: Type.Array(Type.String()),
+    quorum: Type.Integer({ minimum: 1 }),
+    approvals: Type.Integer({ minimum: 0 }),
+    votes: Type.Array(VoteView),
+    reason: Type.Optional(Type.String()),
+    windowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+    decidedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+export type ApprovalView = Static<typeof ApprovalView>;
+
+export const ApprovalList = Type.Object({ approvals: Type.Array(ApprovalView) }, { additionalProperties: false });
+export type ApprovalList = Static<typeof ApprovalList>;
+
+export const ApprovalListQuery = Type.Object(
+  { state: Type.Optional(Type.Union([ApprovalState, Type.Literal('all')])) },
+  { additionalProperties: false },
+);
+export type ApprovalListQuery = Static<typeof ApprovalListQuery>;
+
+/** `for`: a time window (`"1h"`, `"30m"`, `"1h30m"`, `"90s"` or a number of seconds) instead of a one-shot grant. */
+export const ApproveBody = Type.Object(
+  {
+    for: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Integer({ minimum: 1 })])),
+    reason: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type ApproveBody = Static<typeof ApproveBody>;
+
+/** `reason` is required; it is optional in the schema only so that its absence answers `approval.reason_required`. */
+export const DenyBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+export type DenyBody = Static<typeof DenyBody>;
+
+/** `already_recorded`: this approver had voted on the request before, and the vote did not count twice. */
+export const DecisionReply = Type.Object(
+  { approval: ApprovalView, vote: Type.Union([Type.Literal('recorded'), Type.Literal('already_recorded')]) },
+  { additionalProperties: false },
+);
+export type DecisionReply = Static<typeof DecisionReply>;

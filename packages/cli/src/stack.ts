@@ -3,7 +3,7 @@ import { identityV1 } from '@airlock/contracts';
 import { commonEnv, createLogger, newContext, readEnv, startHost, type Host, type Logger } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
-import { startApproval } from '@airlock/approval';
+import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
 import { startCredential, loadConfig as credentialEnv } from '@airlock/credential';
 import { startProxy, loadConfig as proxyEnv } from '@airlock/proxy';
 import { startAudit, loadConfig as auditEnv } from '@airlock/audit';
@@ -43,7 +43,8 @@ export async function startService(
         break;
       }
       case 'approval': {
-        const svc = await startApproval({ bus, pool, config, logger });
+        const svc = await startApproval({ bus, pool, config, logger, settings: approvalEnv(env) });
+        ports['approval'] = svc.port;
         lifecycle.add('approval', svc.close);
         break;
       }

@@ -212,12 +212,47 @@ export const Proxy = Type.Object(
   { additionalProperties: false },
 );
 
-export const Approval = Type.Object(
+export const ApprovalWebhook = Type.Object(
   {
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
+    url: Type.String({ pattern: '^https?://' }),
+    /** `json`: the generic JSON body; `slack`: a Slack-compatible incoming-webhook message (`text` + `blocks`) */
+    format: Type.Union([Type.Literal('json'), Type.Literal('slack')]),
   },
   { additionalProperties: false },
 );
+export type ApprovalWebhook = Static<typeof ApprovalWebhook>;
+
+export const Approval = Type.Object(
+  {
+    /** how long a request stays pending before it expires (default 900) */
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** how long a front door holds a statement waiting for the decision before it answers "pending" (default 30) */
+    holdSeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** how long a one-shot grant waits for its statement to be sent again (default 600) */
+    oneShotSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** the longest time window an approver may grant with `--for` (default 28800, 8 h) */
+    maxWindowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** where each new request and each decision is announced, retried with backoff through a durable outbox */
+    webhooks: Type.Optional(Type.Array(ApprovalWebhook)),
+  },
+  { additionalProperties: false },
+);
+
+/** Airlock's own MCP endpoint (`/mcp` on the proxy's HTTP server), an OAuth 2.1 protected resource. */
+export const Mcp = Type.Object(
+  {
+    /** the canonical URL of the endpoint: tokens must carry it as audience; default http://127.0.0.1:8080/mcp */
+    resource: Type.Optional(Type.String({ minLength: 1 })),
+    /** named in the protected resource metadata; default the configured issuers */
+    authorizationServers: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    /** browser origins allowed besides the endpoint's own (absent Origin is always allowed) */
+    allowedOrigins: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** the most rows one `query` call returns; default 1000 */
+    maxRows: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type Mcp = Static<typeof Mcp>;
 
 export const AirlockConfig = Type.Object(
   {
@@ -229,6 +264,7 @@ export const AirlockConfig = Type.Object(
     guardrails: Type.Optional(Guardrails),
     proxy: Type.Optional(Proxy),
     approval: Type.Optional(Approval),
+    mcp: Type.Optional(Mcp),
   },
   { additionalProperties: false },
 );

@@ -9,6 +9,7 @@ import {
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
 } from '@nats-io/jetstream';
 import {
   ErrorEnvelope,
@@ -94,7 +95,8 @@ export class Bus {
       name: `airlock-${options.service}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
-      ...(options.user ? { user: options.user, pass: options.pass ?? '' } : {}),
+      // a per-service inbox prefix lets the server's permissions grant each user replies on its own inboxes only
+      ...(options.user ? { user: options.user, pass: options.pass ?? '', inboxPrefix: `_INBOX_${options.service}` } : {}),
     });
     const jsm = await jetstreamManager(nc);
     const bus = new Bus(nc, jsm, options);
@@ -308,6 +310,89 @@ export class Bus {
     });
   }
 
+  /**
+   * Consumes events durably in stream order, handing `handler` bounded batches of what has arrived (at most
+   * `maxBatch`). A batch whose handler throws is retried in place with backoff, never skipped and never overtaken
+   * by later messages (a nak would let them pass), and acknowledged only after the handler resolves: delivery is
+   * at least once and in order, so the handler de-duplicates. Redelivery after a crash resumes at the first
+   * unacknowledged message.
+   */
+  async consumeBatches(
+    durable: string,
+    handler: (events: ConsumedEvent[]) => Promise<void>,
+    options: { filterSubject?: string; maxBatch?: number } = {},
+  ): Promise<void> {
+    await this.ensureStream();
+    const maxBatch = options.maxBatch ?? 100;
+    await this.#ensureConsumer(durable, options.filterSubject ?? allEventsSubject(this.root), Math.max(1000, maxBatch * 4));
+    const consumer = await this.js.consumers.get(this.streamName, durable);
+    const messages = await consumer.consume({ max_messages: Math.max(256, maxBatch * 2) });
+    const stop = new AbortController();
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    const reader = (async () => {
+      for await (const m of messages) {
+        queue.push(m);
+        wake?.();
+      }
+    })().finally(() => wake?.());
+    const worker = (async () => {
+      while (!stop.signal.aborted) {
+        if (queue.length === 0) {
+          await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          continue;
+        }
+        const batch = queue.splice(0, maxBatch);
+        const events = batch.map((m) => ({
+          subject: m.subject,
+          payload: decodeOrUndefined(m.data),
+          ctx: contextFrom(m.headers),
+          deliveryCount: m.info.deliveryCount,
+          streamSequence: m.info.streamSequence,
+        }));
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await handler(events);
+            for (const m of batch) m.ack();
+            break;
+          } catch (err) {
+            this.#logger.warn(
+              { durable, first: batch[0]!.seq, size: batch.length, attempt, err: err instanceof Error ? err.message : String(err) },
+              'event batch handler failed; retrying the same batch',
+            );
+            // keep the messages ours while retrying, so JetStream does not hand them out again meanwhile
+            for (const m of batch) m.working();
+            await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), stop.signal);
+            if (stop.signal.aborted) return;
+          }
+        }
+      }
+    })();
+    this.#stops.push(async () => {
+      stop.abort();
+      wake?.();
+      await messages.close();
+      await worker.catch(() => undefined);
+      await reader.catch(() => undefined);
+    });
+  }
+
+  async #ensureConsumer(durable: string, filter: string, maxAckPending: number): Promise<void> {
+    try {
+      await this.#jsm.consumers.info(this.streamName, durable);
+    } catch {
+      await this.#jsm.consumers.add(this.streamName, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: filter,
+        ack_wait: 30 * 1_000_000_000,
+        max_ack_pending: maxAckPending,
+      });
+    }
+  }
+
   /** Stops serving and consuming, waits for in-flight handlers, then drains the connection. */
   async close(): Promise<void> {
     for (const stop of this.#stops.splice(0).reverse()) {
@@ -316,6 +401,24 @@ export class Bus {
     await Promise.allSettled([...this.#inflight]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
+}
+
+function decodeOrUndefined(data: Uint8Array): unknown {
+  try {
+    return decodeJson(data);
+  } catch {
+    return undefined;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
 }
 
 export function contextHeaders(ctx: CallContext): MsgHdrs {

@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { demoConfigPath, parseConfig } from '@airlock/config';
 import { createLogger, ensureDatabase, streamName, type Logger } from '@airlock/runtime';
-import { startStack, seedDemoDatabase, type Stack, type ServiceName } from '@airlock/cli';
+import { startStack, seedDemoDatabase, startDemoWarehouse, type DemoWarehouse, type Stack, type ServiceName } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
 
 export const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -107,6 +107,8 @@ export interface TestStack {
   logger: Logger;
   configPath: string;
   ports: Record<string, number>;
+  /** the Snowflake emulator behind the `warehouse` connection, with `keepWarehouse` */
+  warehouse: DemoWarehouse | undefined;
   token(options: DevTokenOptions): Promise<string>;
   /** a connection string for the PostgreSQL front door */
   pgUrl(token: string, database?: string): string;
@@ -125,6 +127,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const demoDb = `airlock_demo_${suffix}`;
   const demoUrl = databaseUrl(demoDb);
   await seedDemoDatabase(demoUrl);
+  let warehouse: DemoWarehouse | undefined;
+  const warehouseDb = `airlock_wh_${suffix}`;
+  if (options.keepWarehouse) warehouse = await startDemoWarehouse({ databaseUrl: databaseUrl(warehouseDb) });
   const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
   config['connections']['demo']['adminUrl'] = demoUrl;
   config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
@@ -149,6 +154,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     AIRLOCK_APPROVAL_PORT: '0',
     AIRLOCK_CREDENTIAL_PORT: '0',
     AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
+    ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
     ...options.env,
   };
   const logs = new LogCapture();
@@ -170,6 +176,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     logger,
     configPath,
     ports: stack.ports,
+    warehouse,
     token: (o) => mintDevToken(key, settings, o),
     pgUrl: (token, database = 'demo') => `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${stack.ports['pgwire']}/${database}?sslmode=disable`,
     close: async () => {
@@ -177,6 +184,11 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       await pool.end();
       await deleteStream(root);
       await dropRoles(rolePrefix);
+      if (warehouse) {
+        await warehouse.close();
+        await warehouse.emulator.dropBackingRoles();
+        await dropDatabase(warehouseDb);
+      }
       await dropDatabase(demoDb);
       await dropDatabase(stateDb);
     },

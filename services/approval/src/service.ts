@@ -1,64 +1,112 @@
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { FastifyInstance } from 'fastify';
 import type { AirlockConfig } from '@airlock/config';
 import { approvalV1 } from '@airlock/contracts';
 import type { Bus, Logger } from '@airlock/runtime';
-import { ApprovalStore, migrateApproval, type ApprovalRow } from './store/requests.js';
+import { Approvals } from './approvals.js';
+import type { ApprovalEnv } from './config.js';
+import { Delivery } from './delivery.js';
+import { approvalHttp } from './http.js';
+import { migrateApproval } from './store/migrations.js';
+
+export type ApprovalSettings = Pick<
+  ApprovalEnv,
+  'httpHost' | 'httpPort' | 'publicUrl' | 'sweepMs' | 'deliveryAttempts' | 'deliveryBackoffMs' | 'deliveryMaxBackoffMs' | 'deliveryTimeoutMs'
+>;
 
 export interface ApprovalDeps {
   bus: Bus;
   pool: pg.Pool;
   config: AirlockConfig;
   logger: Logger;
+  settings: ApprovalSettings;
 }
 
 export interface ApprovalService {
-  store: ApprovalStore;
+  approvals: Approvals;
+  delivery: Delivery;
+  http: FastifyInstance;
+  /** the port the HTTP API listens on */
+  port: number;
   close(): Promise<void>;
 }
 
-const status = (row: ApprovalRow): approvalV1.ApprovalStatus => ({
-  approvalId: row.id,
-  state: row.state,
-  expiresAt: new Date(row.expires_at).toISOString(),
-  approvals: 0,
-  quorum: row.quorum,
-  ...(row.reason ? { reason: row.reason } : {}),
-});
-
-/** Persists statements that policy holds for approval and announces them on the bus. */
+/**
+ * Holds statements for human approval: serves submit and status on the bus, the approvers' HTTP API, the expiry
+ * sweep, and the outbox that announces every transition (bus events, webhooks). Several copies may run at once.
+ */
 export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService> {
   await migrateApproval(deps.pool);
-  const store = new ApprovalStore(deps.pool);
-  const ttlSeconds = deps.config.approval?.ttlSeconds ?? 900;
-
-  deps.bus.serve(approvalV1.submitApproval, async (req, ctx) => {
-    const open = await store.findOpen(req);
-    if (open) return status(open);
-    const id = randomUUID();
-    const row = await store.insert(id, req, new Date(Date.now() + ttlSeconds * 1000));
-    await deps.bus.publish(
-      approvalV1.approvalRequested,
-      {
-        approvalId: id,
-        principal: req.principal,
-        connection: req.connection,
-        sql: req.sql,
-        fingerprint: req.fingerprint,
-        tables: req.tables,
-        rule: req.rule,
-        approverGroups: req.approverGroups,
-        quorum: req.quorum,
-        expiresAt: new Date(row.expires_at).toISOString(),
-        requestId: req.requestId,
-        sessionId: req.sessionId,
-        ...(req.justification ? { justification: req.justification } : {}),
-      },
-      ctx,
-    );
-    deps.logger.info({ approvalId: id, connection: req.connection, rule: req.rule }, 'statement held for approval');
-    return status(row);
+  const { settings } = deps;
+  const logger = deps.logger.child({ component: 'approval' });
+  const cfg = deps.config.approval ?? {};
+  const delivery = new Delivery({
+    pool: deps.pool,
+    bus: deps.bus,
+    logger,
+    settings: {
+      attempts: settings.deliveryAttempts,
+      backoffMs: settings.deliveryBackoffMs,
+      maxBackoffMs: settings.deliveryMaxBackoffMs,
+      timeoutMs: settings.deliveryTimeoutMs,
+    },
+  });
+  let port = settings.httpPort;
+  const approvals = new Approvals({
+    pool: deps.pool,
+    settings: {
+      ttlSeconds: cfg.ttlSeconds ?? 900,
+      oneShotSeconds: cfg.oneShotSeconds ?? 600,
+      maxWindowSeconds: cfg.maxWindowSeconds ?? 28_800,
+      webhooks: cfg.webhooks ?? [],
+      apiBaseUrl: () => settings.publicUrl ?? `http://${settings.httpHost.includes(':') ? `[${settings.httpHost}]` : settings.httpHost}:${port}`,
+    },
+    announce: () => void delivery.kick(),
   });
 
-  return { store, close: async () => undefined };
+  deps.bus.serve(approvalV1.submitApproval, async (req, ctx) => {
+    const status = await approvals.submit(req, ctx);
+    logger.info({ approvalId: status.approvalId, state: status.state, connection: req.connection, rule: req.rule, requestId: ctx.requestId }, 'approval submit');
+    return status;
+  });
+  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId));
+
+  const http = approvalHttp({ approvals, bus: deps.bus, logger });
+  await http.listen({ host: settings.httpHost, port: settings.httpPort });
+  port = (http.server.address() as { port: number }).port;
+
+  // one chain of timers, never overlapping: expire what is due, then deliver what is waiting (including after a restart)
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let tick: Promise<void> = Promise.resolve();
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      tick = (async () => {
+        try {
+          await approvals.expireDue();
+          await delivery.kick();
+        } catch (err) {
+          logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'approval sweep failed; it runs again shortly');
+        }
+        schedule();
+      })();
+    }, settings.sweepMs);
+  };
+  schedule();
+  void delivery.kick();
+
+  return {
+    approvals,
+    delivery,
+    http,
+    port,
+    close: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await tick;
+      await http.close();
+      await delivery.idle();
+    },
+  };
 }

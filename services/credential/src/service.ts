@@ -2,9 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expandEnv, type AirlockConfig, type Connection } from '@airlock/config';
 import { credentialV1 } from '@airlock/contracts';
-import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { AirlockError, createHttpServer, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { PostgresEngine } from './engines/postgres.js';
+import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
+import { loadOrCreateOAuthKey } from './store/oauth-keys.js';
+import type { FastifyInstance } from 'fastify';
 import { LeaseStore, migrateLeases } from './store/leases.js';
 import type { CredentialEnv } from './config.js';
 
@@ -13,15 +16,15 @@ export interface CredentialDeps {
   pool: pg.Pool;
   config: AirlockConfig;
   logger: Logger;
-  settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter'>;
+  settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter' | 'httpHost' | 'httpPort'>;
   /** the environment the config file's `${VAR}` references expand from: only this service sees admin secrets */
   env: Record<string, string | undefined>;
-  /** builds engines for non-PostgreSQL connections (Snowflake), injected so tests can choose */
-  engineFactory?: (name: string, connection: Connection, env: Record<string, string | undefined>) => CredentialEngine | undefined;
 }
 
 export interface CredentialService {
   engines: ReadonlyMap<string, CredentialEngine>;
+  /** the HTTP server that serves the External-OAuth JWKS, when a connection uses that strategy */
+  http: FastifyInstance | undefined;
   revoke(leaseId: string, reason: string, ctx?: CallContext): Promise<credentialV1.LeaseState>;
   sweep(): Promise<void>;
   reconcile(): Promise<void>;
@@ -40,14 +43,24 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   await migrateLeases(deps.pool);
   const store = new LeaseStore(deps.pool);
   const engines = new Map<string, CredentialEngine>();
+  const needsOAuth = Object.values(config.connections).some((c) => c.type === 'snowflake' && c.strategy === 'external-oauth');
+  let signer: OAuthSigner | undefined;
+  let http: FastifyInstance | undefined;
+  if (needsOAuth) {
+    const key = await loadOrCreateOAuthKey(deps.pool);
+    signer = oauthSigner(key.privateJwk, key.publicJwk);
+    http = createHttpServer({ logger });
+    for (const [name, conn] of Object.entries(config.connections)) {
+      if (conn.type !== 'snowflake' || conn.strategy !== 'external-oauth') continue;
+      const s = signer;
+      http.get(conn.externalOAuth?.jwksPath ?? `/snowflake/${name}/jwks.json`, async () => s.jwks());
+    }
+    await http.listen({ host: deps.settings.httpHost, port: deps.settings.httpPort });
+  }
   for (const [name, conn] of Object.entries(config.connections)) {
     try {
       if (conn.type === 'postgres') engines.set(name, new PostgresEngine(expandEnv(conn.adminUrl, deps.env)));
-      else {
-        const engine = deps.engineFactory?.(name, conn, deps.env);
-        if (engine) engines.set(name, engine);
-        else logger.warn({ connection: name }, 'no credential engine for this connection: statements on it will be refused');
-      }
+      else engines.set(name, new SnowflakeEngine(conn, deps.env, signer));
     } catch (err) {
       logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'connection admin settings are unusable');
     }
@@ -223,12 +236,14 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
 
   return {
     engines,
+    http,
     revoke,
     sweep,
     reconcile,
     close: async () => {
       clearInterval(timer);
       await running;
+      await http?.close();
       for (const engine of engines.values()) await engine.close().catch(() => undefined);
     },
   };

@@ -8,6 +8,7 @@ import { EventPublisher } from './core/events.js';
 import { LeaseKeeper } from './core/lease-keeper.js';
 import { Session, type ProxyContext } from './core/session.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
+import { snowflakeEngine } from './engines/snowflake/upstream.js';
 import { PgwireServer } from './frontends/pgwire/server.js';
 import { startHttp, type FrontDoor, type HttpFrontDoorPlugin } from './frontends/http/server.js';
 import type { ProxyEnv } from './config.js';
@@ -36,7 +37,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const events = new EventPublisher(bus, logger);
   const keeper = new LeaseKeeper(bus, proxyId, config.proxy?.heartbeatSeconds ?? 5, logger);
   const hashKey = expandEnv(config.masking?.hashKey ?? '${AIRLOCK_MASKING_KEY}', deps.env);
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, engines: { postgres: postgresEngine } };
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
   const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined): Session => {
     const connection = config.connections[database];

@@ -2,6 +2,7 @@ import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv } from '@airlock/runtime';
 import { startStack } from '../stack.js';
 import { seedDemoDatabase } from '../demo/seed.js';
+import { startDemoWarehouse } from '../demo/warehouse.js';
 import { tokenCommand } from './token.js';
 
 /**
@@ -15,12 +16,21 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   const config = loadConfigFile(configPath);
   const isDemo = configPath === demoConfigPath;
   const runEnv = { ...env };
+  const lifecycle = new Lifecycle();
   if (isDemo) {
     const demo = config.connections['demo'];
     if (demo?.type === 'postgres') await seedDemoDatabase(expandEnv(demo.adminUrl, env));
+    if (config.connections['warehouse'] && !env['AIRLOCK_WAREHOUSE_URL']) {
+      // the demo's Snowflake is the protocol emulator; its admin key exists only in this process
+      const url = new URL(common.databaseUrl);
+      url.pathname = '/airlock_warehouse';
+      const warehouse = await startDemoWarehouse({ databaseUrl: url.toString(), port: Number(env['AIRLOCK_WAREHOUSE_PORT'] ?? 8090) });
+      lifecycle.add('warehouse', warehouse.close);
+      runEnv['AIRLOCK_WAREHOUSE_URL'] = warehouse.url;
+      runEnv['AIRLOCK_WAREHOUSE_ADMIN_KEY'] = warehouse.adminPrivateKeyPem;
+    }
   }
   const stack = await startStack(runEnv, { logger });
-  const lifecycle = new Lifecycle();
   lifecycle.add('stack', stack.close);
   closeOnSignals(lifecycle, logger);
 
@@ -28,6 +38,8 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out('');
   out('Airlock is up.');
   out(`  PostgreSQL front door   127.0.0.1:${pgPort}  (password = your OIDC token, database = connection name)`);
+  out(`  HTTP front doors        http://127.0.0.1:${stack.ports['http']}  (Snowflake clients: accessUrl, account = connection name)`);
+  if (runEnv['AIRLOCK_WAREHOUSE_URL']) out(`  demo Snowflake (emulator) ${runEnv['AIRLOCK_WAREHOUSE_URL']}`);
   if (stack.ports['audit']) out(`  audit API               http://127.0.0.1:${stack.ports['audit']}`);
   if (config.identity.devIssuer?.enabled) {
     const lines: string[] = [];

@@ -1,71 +1,76 @@
 import type pg from 'pg';
-import { migrate } from '@airlock/runtime';
-import type { approvalV1 } from '@airlock/contracts';
+import type { Principal, approvalV1 } from '@airlock/contracts';
 
-const migrations = [
-  {
-    id: '001-approval-requests',
-    sql: `CREATE TABLE approval_requests (
-            id uuid PRIMARY KEY,
-            request_id text NOT NULL,
-            session_id text NOT NULL,
-            subject text NOT NULL,
-            issuer text NOT NULL,
-            principal jsonb NOT NULL,
-            connection text NOT NULL,
-            sql text NOT NULL,
-            fingerprint text NOT NULL,
-            kind text NOT NULL,
-            tables text[] NOT NULL,
-            rule text,
-            approver_groups text[] NOT NULL,
-            quorum integer NOT NULL,
-            justification text,
-            state text NOT NULL CHECK (state IN ('pending', 'granted', 'denied', 'expired', 'cancelled')),
-            reason text,
-            created_at timestamptz NOT NULL DEFAULT now(),
-            expires_at timestamptz NOT NULL,
-            decided_at timestamptz);
-          CREATE INDEX approval_requests_lookup ON approval_requests (subject, issuer, connection, fingerprint, state);`,
-  },
-];
+export type Queryable = pg.Pool | pg.PoolClient;
 
-export async function migrateApproval(pool: pg.Pool): Promise<void> {
-  await migrate(pool, 'approval', migrations);
-}
-
-export interface ApprovalRow {
+export interface RequestRow {
   id: string;
-  state: approvalV1.ApprovalState;
-  expires_at: Date;
+  request_id: string;
+  session_id: string;
+  subject: string;
+  issuer: string;
+  principal: Principal;
+  connection: string;
+  sql: string;
+  fingerprint: string;
+  kind: approvalV1.SubmitApprovalRequest['kind'];
+  tables: string[];
+  rule: string | null;
+  approver_groups: string[];
   quorum: number;
+  justification: string | null;
+  state: approvalV1.ApprovalState;
   reason: string | null;
+  window_seconds: number | null;
+  created_at: Date;
+  expires_at: Date;
+  decided_at: Date | null;
 }
 
-export class ApprovalStore {
-  readonly #pool: pg.Pool;
-  constructor(pool: pg.Pool) {
-    this.#pool = pool;
-  }
+export interface VoteRow {
+  approval_id: string;
+  subject: string;
+  issuer: string;
+  principal: Principal;
+  decision: 'approve' | 'deny';
+  reason: string | null;
+  window_seconds: number | null;
+  created_at: Date;
+}
 
-  /** Expires what is past its time, then finds the open request for this principal and statement, if any. */
-  async findOpen(req: approvalV1.SubmitApprovalRequest): Promise<ApprovalRow | undefined> {
-    await this.#pool.query(`UPDATE approval_requests SET state = 'expired', decided_at = now() WHERE state = 'pending' AND expires_at <= now()`);
-    const { rows } = await this.#pool.query<ApprovalRow>(
-      `SELECT id, state, expires_at, quorum, reason FROM approval_requests
-        WHERE subject = $1 AND issuer = $2 AND connection = $3 AND fingerprint = $4 AND state = 'pending'
-        ORDER BY created_at DESC LIMIT 1`,
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Approval ids are UUIDs; anything else is simply not found (and never reaches SQL as a malformed uuid). */
+export function isApprovalId(id: string): boolean {
+  return uuid.test(id);
+}
+
+/** The requests, and their votes, as SQL. Every state change is conditional on `state = 'pending'`. */
+export const requests = {
+  async get(db: Queryable, id: string, options: { lock?: boolean } = {}): Promise<RequestRow | undefined> {
+    if (!isApprovalId(id)) return undefined;
+    const { rows } = await db.query<RequestRow>(`SELECT * FROM approval_requests WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`, [id]);
+    return rows[0];
+  },
+
+  /** The open request for this principal and statement that is still within its time. */
+  async findOpen(db: Queryable, req: approvalV1.SubmitApprovalRequest): Promise<RequestRow | undefined> {
+    const { rows } = await db.query<RequestRow>(
+      `SELECT * FROM approval_requests
+        WHERE subject = $1 AND issuer = $2 AND connection = $3 AND fingerprint = $4 AND state = 'pending' AND expires_at > now()`,
       [req.principal.subject, req.principal.issuer, req.connection, req.fingerprint],
     );
     return rows[0];
-  }
+  },
 
-  async insert(id: string, req: approvalV1.SubmitApprovalRequest, expiresAt: Date): Promise<ApprovalRow> {
-    const { rows } = await this.#pool.query<ApprovalRow>(
+  /** Inserts a pending request; undefined when another copy inserted the open one for the same statement first. */
+  async insert(db: Queryable, id: string, req: approvalV1.SubmitApprovalRequest, ttlSeconds: number): Promise<RequestRow | undefined> {
+    const { rows } = await db.query<RequestRow>(
       `INSERT INTO approval_requests (id, request_id, session_id, subject, issuer, principal, connection, sql, fingerprint, kind, tables, rule,
                                       approver_groups, quorum, justification, state, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', $16)
-       RETURNING id, state, expires_at, quorum, reason`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', now() + make_interval(secs => $16))
+       ON CONFLICT (subject, issuer, connection, fingerprint) WHERE state = 'pending' DO NOTHING
+       RETURNING *`,
       [
         id,
         req.requestId,
@@ -82,9 +87,73 @@ export class ApprovalStore {
         req.approverGroups,
         req.quorum,
         req.justification ?? null,
-        expiresAt,
+        ttlSeconds,
       ],
     );
-    return rows[0]!;
-  }
-}
+    return rows[0];
+  },
+
+  /** Moves pending requests past their time to `expired`; `id` limits it to one. Returns the rows it changed. */
+  async expireDue(db: Queryable, id?: string): Promise<RequestRow[]> {
+    if (id !== undefined && !isApprovalId(id)) return [];
+    const { rows } = await db.query<RequestRow>(
+      `UPDATE approval_requests
+          SET state = 'expired', decided_at = now(),
+              reason = format('no decision within %s s: send the statement again to ask anew', round(extract(epoch FROM expires_at - created_at)))
+        WHERE state = 'pending' AND expires_at <= now() ${id ? 'AND id = $1' : ''}
+        RETURNING *`,
+      id ? [id] : [],
+    );
+    return rows;
+  },
+
+  async decide(
+    db: Queryable,
+    id: string,
+    state: 'granted' | 'denied',
+    reason: string | null,
+    windowSeconds: number | null,
+  ): Promise<RequestRow | undefined> {
+    const { rows } = await db.query<RequestRow>(
+      `UPDATE approval_requests SET state = $2, reason = $3, window_seconds = $4, decided_at = now()
+        WHERE id = $1 AND state = 'pending' RETURNING *`,
+      [id, state, reason, windowSeconds],
+    );
+    return rows[0];
+  },
+
+  /** Requests the caller may decide (one of its groups approves them) or made themselves, newest first. */
+  async list(db: Queryable, caller: Principal, state: approvalV1.ApprovalState | undefined, limit = 200): Promise<RequestRow[]> {
+    const { rows } = await db.query<RequestRow>(
+      `SELECT * FROM approval_requests
+        WHERE ($1::text IS NULL OR state = $1)
+          AND (approver_groups && $2::text[] OR (subject = $3 AND issuer = $4))
+        ORDER BY created_at DESC LIMIT $5`,
+      [state ?? null, caller.groups, caller.subject, caller.issuer, limit],
+    );
+    return rows;
+  },
+
+  /** Records one vote per distinct approver; false when this approver had already voted. */
+  async insertVote(
+    db: Queryable,
+    id: string,
+    approver: Principal,
+    decision: 'approve' | 'deny',
+    reason: string | null,
+    windowSeconds: number | null,
+  ): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `INSERT INTO approval_votes (approval_id, subject, issuer, principal, decision, reason, window_seconds)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (approval_id, subject, issuer) DO NOTHING`,
+      [id, approver.subject, approver.issuer, approver, decision, reason, windowSeconds],
+    );
+    return rowCount === 1;
+  },
+
+  async votes(db: Queryable, ids: readonly string[]): Promise<VoteRow[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await db.query<VoteRow>('SELECT * FROM approval_votes WHERE approval_id = ANY($1::uuid[]) ORDER BY created_at, subject', [ids]);
+    return rows;
+  },
+};

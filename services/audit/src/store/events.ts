@@ -2,6 +2,12 @@ import type pg from 'pg';
 import { migrate } from '@airlock/runtime';
 import { chainHash, genesisHash } from '../canonical.js';
 
+/**
+ * The role every append runs under (`SET LOCAL ROLE`): it may INSERT and SELECT audit rows and nothing else, so a
+ * bug or an injected statement in the writer cannot UPDATE, DELETE or TRUNCATE them even with the triggers disabled.
+ */
+export const writerRole = 'airlock_audit_writer';
+
 const migrations = [
   {
     id: '001-audit-events',
@@ -29,6 +35,27 @@ const migrations = [
           CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
             FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();`,
   },
+  {
+    id: '002-writer-role',
+    // roles are cluster-wide: several databases (or copies) may race to create it, and either outcome is fine
+    sql: `DO $$
+          BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${writerRole}') THEN
+              CREATE ROLE ${writerRole} NOLOGIN;
+            END IF;
+          EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+          END $$;
+          REVOKE ALL ON audit_events FROM ${writerRole};
+          GRANT SELECT, INSERT ON audit_events TO ${writerRole};
+          DO $$
+          BEGIN
+            -- the migrating user must be able to SET ROLE to the writer; a superuser always can
+            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+              EXECUTE format('GRANT ${writerRole} TO %I', current_user);
+            END IF;
+          END $$;
+          CREATE INDEX audit_events_type_time ON audit_events (event_type, event_time);`,
+  },
 ];
 
 export async function migrateAudit(pool: pg.Pool): Promise<void> {
@@ -49,6 +76,64 @@ export interface AuditRow {
   hash: string;
 }
 
+/** One event to append, as it came off the stream. */
+export interface IncomingEvent {
+  subject: string;
+  payload: unknown;
+  /** the stream sequence: names the event when its payload carries no usable id */
+  streamSequence: number;
+}
+
+export interface EventFilter {
+  sessionId?: string;
+  requestId?: string;
+  principal?: string;
+  type?: string;
+  afterSeq?: number;
+  from?: Date;
+  to?: Date;
+  limit?: number;
+  /** the last n matching events (still in ascending order) instead of the first */
+  tail?: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** rows checked before the first problem (all rows when ok) */
+  rows: number;
+  lastSeq: number;
+  firstBad?: { seq: number; problem: 'altered' | 'missing' | 'relinked'; message: string; eventId?: string; type?: string };
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The row columns of one event; the payload is stored exactly as received (made storable, never reinterpreted). */
+function toRecord(e: IncomingEvent) {
+  const raw = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : { undecodable: true, value: e.payload ?? null };
+  const payload = storable(raw);
+  const id = payload['id'];
+  // a foreign publisher's event without a uuid still gets a stable id, so its redelivery stays a duplicate
+  const eventId = typeof id === 'string' && uuid.test(id) ? id.toLowerCase() : `00000000-0000-4000-8000-${String(e.streamSequence).padStart(12, '0')}`;
+  const time = typeof payload['time'] === 'string' && !Number.isNaN(Date.parse(payload['time'])) ? payload['time'] : new Date().toISOString();
+  const principal = payload['principal'] as { subject?: unknown } | undefined;
+  return {
+    eventId,
+    subject: e.subject,
+    eventType: e.subject.split('.').slice(-3).join('.'),
+    time,
+    requestId: typeof payload['requestId'] === 'string' ? payload['requestId'] : null,
+    sessionId: typeof payload['sessionId'] === 'string' ? payload['sessionId'] : null,
+    principal: typeof principal?.subject === 'string' ? principal.subject : null,
+    payload,
+  };
+}
+
+/** jsonb refuses NUL in strings: such a payload would block the chain forever, so NUL becomes U+FFFD before hashing. */
+function storable(payload: Record<string, unknown>): Record<string, unknown> {
+  const text = JSON.stringify(payload);
+  return text.includes('\\u0000') ? (JSON.parse(text.replaceAll('\\u0000', '\\ufffd')) as Record<string, unknown>) : payload;
+}
+
 /** The append-only, hash-chained audit table. Appends are serialised by an advisory lock so copies keep one chain. */
 export class AuditStore {
   readonly #pool: pg.Pool;
@@ -57,41 +142,65 @@ export class AuditStore {
   }
 
   /** Appends an event once: a second append of the same event id is a no-op. Returns false for a duplicate. */
-  async append(subject: string, payload: Record<string, unknown>): Promise<boolean> {
-    const eventId = String(payload['id']);
+  async append(subject: string, payload: Record<string, unknown>, streamSequence = 0): Promise<boolean> {
+    return (await this.appendBatch([{ subject, payload, streamSequence }])) === 1;
+  }
+
+  /**
+   * Appends events in the given order in one transaction, skipping any whose id is already recorded (or repeated
+   * in the batch). Runs as the writer role. Returns how many rows were added.
+   */
+  async appendBatch(events: readonly IncomingEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    const records = events.map(toRecord);
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
+      await client.query(`SET LOCAL ROLE ${writerRole}`);
       await client.query("SELECT pg_advisory_xact_lock(hashtext('airlock-audit-chain'))");
-      const dup = await client.query('SELECT 1 FROM audit_events WHERE event_id = $1', [eventId]);
-      if (dup.rowCount) {
+      const { rows: known } = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [
+        records.map((r) => r.eventId),
+      ]);
+      const seen = new Set(known.map((k) => k.event_id));
+      const fresh = records.filter((r) => (seen.has(r.eventId) ? false : (seen.add(r.eventId), true)));
+      if (fresh.length === 0) {
         await client.query('COMMIT');
-        return false;
+        return 0;
       }
       const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-      const prev = rows[0]?.hash ?? genesisHash;
-      const seq = Number(rows[0]?.seq ?? 0) + 1;
-      const hash = chainHash(prev, { seq, eventId, subject, payload });
-      const principal = payload['principal'] as { subject?: unknown } | undefined;
+      let prev = rows[0]?.hash ?? genesisHash;
+      let seq = Number(rows[0]?.seq ?? 0);
+      const cols = { seq: [] as number[], prev: [] as string[], hash: [] as string[], payload: [] as string[] };
+      for (const r of fresh) {
+        seq += 1;
+        const hash = chainHash(prev, { seq, eventId: r.eventId, subject: r.subject, payload: r.payload });
+        cols.seq.push(seq);
+        cols.prev.push(prev);
+        cols.hash.push(hash);
+        cols.payload.push(JSON.stringify(r.payload));
+        prev = hash;
+      }
       await client.query(
         `INSERT INTO audit_events (seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+         SELECT seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload::jsonb, prev_hash, hash
+         FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+           AS t(seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)`,
         [
-          seq,
-          eventId,
-          subject,
-          subject.split('.').slice(-3).join('.'),
-          String(payload['time']),
-          typeof payload['requestId'] === 'string' ? payload['requestId'] : null,
-          typeof payload['sessionId'] === 'string' ? payload['sessionId'] : null,
-          typeof principal?.subject === 'string' ? principal.subject : null,
-          payload,
-          prev,
-          hash,
+          cols.seq,
+          fresh.map((r) => r.eventId),
+          fresh.map((r) => r.subject),
+          fresh.map((r) => r.eventType),
+          fresh.map((r) => r.time),
+          fresh.map((r) => r.requestId),
+          fresh.map((r) => r.sessionId),
+          fresh.map((r) => r.principal),
+          cols.payload,
+          cols.prev,
+          cols.hash,
         ],
       );
       await client.query('COMMIT');
-      return true;
+      return fresh.length;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -100,7 +209,7 @@ export class AuditStore {
     }
   }
 
-  async search(filter: { sessionId?: string; requestId?: string; principal?: string; type?: string; limit?: number; afterSeq?: number }): Promise<AuditRow[]> {
+  async search(filter: EventFilter): Promise<AuditRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const add = (sql: string, v: unknown) => {
@@ -112,16 +221,27 @@ export class AuditStore {
     if (filter.principal) add('subject_principal = ?', filter.principal);
     if (filter.type) add('event_type = ?', filter.type);
     if (filter.afterSeq !== undefined) add('seq > ?', filter.afterSeq);
-    args.push(Math.min(filter.limit ?? 500, 5000));
-    const { rows } = await this.#pool.query<AuditRow>(
-      `SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${args.length}`,
-      args,
-    );
+    if (filter.from) add('event_time >= ?', filter.from);
+    if (filter.to) add('event_time < ?', filter.to);
+    const cond = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    let sql: string;
+    if (filter.tail !== undefined) {
+      args.push(Math.min(filter.tail, 5000));
+      sql = `SELECT * FROM (SELECT * FROM audit_events ${cond} ORDER BY seq DESC LIMIT $${args.length}) t ORDER BY seq`;
+    } else {
+      args.push(Math.min(filter.limit ?? 500, 5000));
+      sql = `SELECT * FROM audit_events ${cond} ORDER BY seq LIMIT $${args.length}`;
+    }
+    const { rows } = await this.#pool.query<AuditRow>(sql, args);
     return rows.map((r) => ({ ...r, seq: Number(r.seq) }));
   }
 
-  /** Walks the whole chain; names the first row whose link or content does not verify, or a gap in the sequence. */
-  async verify(): Promise<{ ok: boolean; rows: number; firstBad?: { seq: number; problem: string } }> {
+  /**
+   * Walks the whole chain from the first row and names the first row that does not verify: `altered` (its content
+   * no longer matches its hash), `missing` (a gap in the sequence), or `relinked` (its hash was recomputed after
+   * an edit, so the next row no longer links to it).
+   */
+  async verify(): Promise<VerifyResult> {
     const client = await this.#pool.connect();
     try {
       let prev = genesisHash;
@@ -130,22 +250,33 @@ export class AuditStore {
       const batch = 5000;
       for (;;) {
         const { rows } = await client.query<AuditRow>(
-          'SELECT seq, event_id, subject, payload, prev_hash, hash FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2',
+          'SELECT seq, event_id, subject, event_type, payload, prev_hash, hash FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2',
           [expectedSeq, batch],
         );
         for (const r of rows) {
           const seq = Number(r.seq);
-          if (seq !== expectedSeq) return { ok: false, rows: count, firstBad: { seq: expectedSeq, problem: `row ${expectedSeq} is missing` } };
-          if (r.prev_hash !== prev) return { ok: false, rows: count, firstBad: { seq, problem: `row ${seq} does not link to row ${seq - 1}` } };
-          const h = chainHash(prev, { seq, eventId: r.event_id, subject: r.subject, payload: r.payload });
-          if (h !== r.hash) return { ok: false, rows: count, firstBad: { seq, problem: `row ${seq} was altered` } };
+          const bad = (at: number, problem: 'altered' | 'missing' | 'relinked', message: string, row?: AuditRow): VerifyResult => ({
+            ok: false,
+            rows: count,
+            lastSeq: expectedSeq - 1,
+            firstBad: { seq: at, problem, message, ...(row ? { eventId: row.event_id, type: row.event_type } : {}) },
+          });
+          if (seq !== expectedSeq) return bad(expectedSeq, 'missing', `row ${expectedSeq} is missing (the next row present is ${seq})`);
+          const record = { seq, eventId: r.event_id, subject: r.subject, payload: r.payload };
+          if (chainHash(prev, record) !== r.hash) {
+            // intact against the link it recorded: the previous row was edited and re-hashed
+            if (seq > 1 && r.prev_hash !== prev && chainHash(r.prev_hash, record) === r.hash) {
+              return bad(seq - 1, 'relinked', `row ${seq - 1} was altered and re-hashed: row ${seq} no longer links to it`);
+            }
+            return bad(seq, 'altered', `row ${seq} was altered: its content does not match its hash`, r);
+          }
           prev = r.hash;
           expectedSeq += 1;
           count += 1;
         }
         if (rows.length < batch) break;
       }
-      return { ok: true, rows: count };
+      return { ok: true, rows: count, lastSeq: expectedSeq - 1 };
     } finally {
       client.release();
     }

@@ -1,6 +1,7 @@
 import { ErrorCodes, type ErrorCode } from '@airlock/contracts';
 import { AirlockError } from '@airlock/runtime';
 import { upstreamErrorOf } from '../engines/postgres/upstream.js';
+import { SnowflakeError } from '../engines/snowflake/wire-client.js';
 
 /** An error as every front door reports it: an Airlock code plus what the client protocol needs. */
 export interface ClientError {
@@ -8,13 +9,19 @@ export interface ClientError {
   sqlState: string;
   message: string;
   hint?: string;
+  /** the upstream Snowflake error code, passed through to Snowflake clients */
+  snowflakeCode?: string;
 }
 
 /** Classifies anything thrown on the data path. Never includes a credential or a row value. */
 export function classify(err: unknown, limits?: { timeoutMs: number }): ClientError {
   if (err instanceof AirlockError) {
     const hint = typeof err.details?.['hint'] === 'string' ? (err.details['hint'] as string) : undefined;
-    return { code: err.code, sqlState: err.sqlState, message: err.message, ...(hint ? { hint } : {}) };
+    const snowflakeCode = typeof err.details?.['snowflakeCode'] === 'string' ? (err.details['snowflakeCode'] as string) : undefined;
+    return { code: err.code, sqlState: err.sqlState, message: err.message, ...(hint ? { hint } : {}), ...(snowflakeCode ? { snowflakeCode } : {}) };
+  }
+  if (err instanceof SnowflakeError) {
+    return { code: 'proxy.upstream_error', sqlState: err.sqlState, message: err.message, snowflakeCode: err.code };
   }
   const upstream = upstreamErrorOf(err);
   if (upstream) {

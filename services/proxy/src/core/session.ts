@@ -34,6 +34,16 @@ interface Upstream {
   upstream: UpstreamConnection;
 }
 
+/** How a front door takes part in a statement's life: what to tell the client while it is held for approval. */
+export interface OpenHooks {
+  /** called once when the statement is held: the client may be told at once (a PostgreSQL NoticeResponse) */
+  onHold?(approvalId: string, message: string): void;
+  /** how long to hold before answering "pending"; the config's approval.holdSeconds by default, 0 answers at once */
+  holdMs?: number;
+  /** the agent's reason, shown to approvers */
+  justification?: string;
+}
+
 /** One statement in flight: rows come out masked and counted; completion and failure are recorded once. */
 export interface ActiveStatement {
   readonly requestId: string;
@@ -97,7 +107,7 @@ export class Session {
     return this.#pendingBegin ? 'T' : 'I';
   }
 
-  async open(sql: string, params: Array<string | null>): Promise<ActiveStatement> {
+  async open(sql: string, params: Array<string | null>, hooks: OpenHooks = {}): Promise<ActiveStatement> {
     const requestId = randomUUID();
     const ctx = newContext(requestId);
     const started = performance.now();
@@ -135,7 +145,7 @@ export class Session {
           { rule: decision.rule, requestId },
         );
       }
-      if (decision.outcome === 'approval-required') await this.#requestApproval(decision, sql, ctx);
+      if (decision.outcome === 'approval-required') await this.#requestApproval(decision, sql, ctx, hooks);
       if (!decision.scope) return this.#local(sql, requestId, ctx, started);
       if (decision.scope.leaseMode === 'statement' && this.txStatus !== 'I') {
         throw new AirlockError(
@@ -174,34 +184,70 @@ export class Session {
       this.#running = undefined;
       if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
       const e = failed(err);
-      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), requestId });
+      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     }
   }
 
-  async #requestApproval(decision: policyV1.Decision, sql: string, ctx: CallContext): Promise<never> {
+  /**
+   * Holds a statement that policy sends to approval: submits it (which consumes a matching grant at once),
+   * tells the client, polls the request until it is decided or the hold time passes, and returns only when the
+   * statement may run. Otherwise it throws: denied, expired, or still pending (the client retries later).
+   */
+  async #requestApproval(decision: policyV1.Decision, sql: string, ctx: CallContext, hooks: OpenHooks): Promise<void> {
     const analysis = decision.analysis;
-    const status = await this.#ctx.bus.call(
-      approvalV1.submitApproval,
-      {
-        requestId: ctx.requestId,
-        sessionId: this.id,
-        principal: this.principal,
-        connection: this.connection,
-        sql: analysis?.normalized ?? sql.trim(),
-        fingerprint: analysis?.fingerprint ?? '',
-        kind: analysis?.kind ?? 'other',
-        tables: analysis?.tables.map((t) => `${t.schema}.${t.table}`) ?? [],
-        rule: decision.rule,
-        approverGroups: decision.approval?.approverGroups ?? [],
-        quorum: decision.approval?.quorum ?? 1,
-      },
-      ctx,
-    );
+    const submit = () =>
+      this.#ctx.bus.call(
+        approvalV1.submitApproval,
+        {
+          requestId: ctx.requestId,
+          sessionId: this.id,
+          principal: this.principal,
+          connection: this.connection,
+          sql: analysis?.normalized ?? sql.trim(),
+          fingerprint: analysis?.fingerprint ?? '',
+          kind: analysis?.kind ?? 'other',
+          tables: analysis?.tables.map((t) => `${t.schema}.${t.table}`) ?? [],
+          rule: decision.rule,
+          approverGroups: decision.approval?.approverGroups ?? [],
+          quorum: decision.approval?.quorum ?? 1,
+          ...(hooks.justification ? { justification: hooks.justification } : {}),
+        },
+        ctx,
+      );
+    let status = await submit();
+    if (status.state === 'granted') return;
+    const who = decision.approval?.approverGroups.join(', ') ?? 'an approver';
+    const rule = decision.rule ? ` (rule "${decision.rule}")` : '';
+    const holdMs = hooks.holdMs ?? (this.#ctx.config.approval?.holdSeconds ?? 30) * 1000;
+    if (status.state === 'pending') {
+      hooks.onHold?.(
+        status.approvalId,
+        `Airlock is holding this statement for approval${rule} by ${who}: request ${status.approvalId}. ` +
+          `An approver runs: npx airlock approvals approve ${status.approvalId}`,
+      );
+      const deadline = Date.now() + holdMs;
+      while (status.state === 'pending' && Date.now() < deadline && !this.#closed) {
+        await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
+        status = await this.#ctx.bus.call(approvalV1.getApprovalStatus, { approvalId: status.approvalId }, ctx);
+      }
+      if (status.state === 'granted') {
+        // the approval left a one-shot grant for exactly this statement: consume it
+        status = await submit();
+        if (status.state === 'granted') return;
+      }
+    }
+    const details = { approvalId: status.approvalId, rule: decision.rule };
+    if (status.state === 'denied') {
+      throw new AirlockError('approval.denied', `an approver denied this statement (request ${status.approvalId}): ${status.reason ?? 'no reason given'}`, details);
+    }
+    if (status.state === 'expired' || status.state === 'cancelled') {
+      throw new AirlockError('approval.expired', `approval request ${status.approvalId} ${status.state} before anyone approved it; send the statement again to ask anew`, details);
+    }
     throw new AirlockError(
-      'approval.required',
-      `this statement needs approval${decision.rule ? ` (rule "${decision.rule}")` : ''} by ${decision.approval?.approverGroups.join(', ') ?? 'an approver'}: ` +
-        `approval request ${status.approvalId} is ${status.state}, expires ${status.expiresAt}. Send the same statement again once it is approved.`,
-      { approvalId: status.approvalId, rule: decision.rule },
+      'approval.pending',
+      `this statement needs approval${rule} by ${who}: request ${status.approvalId} is pending until ${status.expiresAt}. ` +
+        'Send the same statement again once it is approved and it will run.',
+      details,
     );
   }
 
@@ -328,7 +374,7 @@ export class Session {
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx;
       if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
       const e = failed(err);
-      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), requestId });
+      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
     return {
       requestId,

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { Principal } from '@airlock/contracts';
 import { AirlockError, type Logger } from '@airlock/runtime';
-import type { ActiveStatement, Session } from '../../core/session.js';
+import type { ActiveStatement, OpenHooks, Session } from '../../core/session.js';
 import { classify } from '../../core/errors.js';
 import type { ColumnInfo } from '../../engines/engine.js';
 import * as P from './protocol.js';
@@ -303,7 +303,7 @@ class PgConnection {
       this.#write(P.readyForQuery(session.txStatus));
       return;
     }
-    const active = await session.open(sql, []);
+    const active = await session.open(sql, [], this.#hooks());
     if (active.columns) this.#write(P.rowDescription(pgFields(active.columns)));
     await this.#stream(active, 0);
     this.#write(P.readyForQuery(session.txStatus));
@@ -376,7 +376,7 @@ class PgConnection {
   async #activate(portal: Portal): Promise<ActiveStatement> {
     if (!portal.active) {
       if (portal.sql.trim() === '') throw new AirlockError('runtime.invalid_request', 'empty statement', { sqlState: '42601' });
-      portal.active = await this.#session!.open(portal.sql, portal.params);
+      portal.active = await this.#session!.open(portal.sql, portal.params, this.#hooks());
     }
     return portal.active;
   }
@@ -423,6 +423,11 @@ class PgConnection {
     if (!portal) return;
     this.#portals.delete(name);
     await portal.active?.close();
+  }
+
+  /** A held statement is announced at once with a NoticeResponse, so the agent knows whom it waits for. */
+  #hooks(): OpenHooks {
+    return { onHold: (_id, message) => this.#write(P.noticeResponse({ severity: 'NOTICE', code: '01000', message })) };
   }
 
   #sendError(err: unknown): void {

@@ -1,0 +1,205 @@
+import { createHash, createPublicKey, randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { importPKCS8, SignJWT } from 'jose';
+
+/** A Snowflake error as the server shaped it: code, message and SQLSTATE pass through to the client unchanged. */
+export class SnowflakeError extends Error {
+  readonly code: string;
+  readonly sqlState: string;
+  constructor(code: string, message: string, sqlState: string) {
+    super(message);
+    this.name = 'SnowflakeError';
+    this.code = code;
+    this.sqlState = sqlState;
+  }
+}
+
+export interface QueryResult {
+  queryId: string;
+  rowtype: Array<Record<string, unknown>>;
+  /** the first rows, inline */
+  rowset: Array<Array<string | null>>;
+  chunks: Array<{ url: string; rowCount: number }>;
+  chunkHeaders: Record<string, string>;
+  statementTypeId: number;
+  parameters: Array<{ name: string; value: unknown }>;
+  total: number;
+}
+
+export interface LoginOptions {
+  accessUrl: string;
+  account: string;
+  user: string;
+  role: string;
+  warehouse?: string;
+  database?: string;
+  schema?: string;
+  /** key-pair login (an ephemeral service user) */
+  privateKeyPem?: string;
+  /** External OAuth login */
+  token?: string;
+}
+
+interface Envelope {
+  success: boolean;
+  code: string | null;
+  message: string | null;
+  data: Record<string, unknown> | null;
+}
+
+/**
+ * The Snowflake connector REST protocol, client side, kept to what a proxy needs: the raw `rowtype` and `rowset`
+ * strings pass through untouched (the driver's public API only gives converted values, which lose NUMBER(38)
+ * precision, nanoseconds and TIMESTAMP_TZ offsets), and rows are read chunk by chunk so memory stays bounded.
+ */
+export class SnowflakeWireClient {
+  readonly #base: string;
+  #token: string;
+  #closed = false;
+
+  private constructor(base: string, token: string) {
+    this.#base = base;
+    this.#token = token;
+  }
+
+  static async login(o: LoginOptions): Promise<SnowflakeWireClient> {
+    const base = o.accessUrl.replace(/\/$/, '');
+    const params = new URLSearchParams({ requestId: randomUUID(), roleName: o.role });
+    if (o.warehouse) params.set('warehouse', o.warehouse);
+    if (o.database) params.set('databaseName', o.database);
+    if (o.schema) params.set('schemaName', o.schema);
+    const data: Record<string, unknown> = {
+      ACCOUNT_NAME: o.account,
+      CLIENT_APP_ID: 'Airlock',
+      CLIENT_APP_VERSION: '0.1.0',
+      SESSION_PARAMETERS: {},
+    };
+    if (o.privateKeyPem) {
+      data['AUTHENTICATOR'] = 'SNOWFLAKE_JWT';
+      data['LOGIN_NAME'] = o.user;
+      data['TOKEN'] = await keyPairJwt(o.account, o.user, o.privateKeyPem);
+    } else if (o.token) {
+      data['AUTHENTICATOR'] = 'OAUTH';
+      data['TOKEN'] = o.token;
+    } else {
+      throw new Error('a Snowflake login needs a private key or an OAuth token');
+    }
+    const body = await post(`${base}/session/v1/login-request?${params}`, { data }, undefined);
+    const token = body.data?.['token'];
+    if (!body.success || typeof token !== 'string') throw errorOf(body);
+    return new SnowflakeWireClient(base, token);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Runs one statement; polls while the server says it is still running. */
+  async query(
+    sqlText: string,
+    params: Array<string | null>,
+    options: { requestId: string; queryTag?: string; timeoutMs?: number },
+  ): Promise<QueryResult> {
+    const bindings: Record<string, { type: string; value: string | null }> = {};
+    params.forEach((v, i) => (bindings[String(i + 1)] = { type: 'TEXT', value: v }));
+    const parameters: Record<string, unknown> = {};
+    if (options.queryTag !== undefined) parameters['QUERY_TAG'] = options.queryTag;
+    if (options.timeoutMs !== undefined) parameters['STATEMENT_TIMEOUT_IN_SECONDS'] = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    let body = await post(
+      `${this.#base}/queries/v1/query-request?requestId=${encodeURIComponent(options.requestId)}`,
+      { sqlText, asyncExec: false, ...(params.length ? { bindings } : {}), parameters, queryContextDTO: { entries: [] } },
+      this.#token,
+    );
+    while (body.success && (body.code === '333333' || body.code === '333334')) {
+      const url = body.data?.['getResultUrl'];
+      if (typeof url !== 'string') throw new SnowflakeError('000000', 'the server answered in progress without a result URL', 'XX000');
+      await new Promise((r) => setTimeout(r, 250));
+      body = await get(`${this.#base}${url}`, this.#token);
+    }
+    if (!body.success || !body.data) throw errorOf(body);
+    const d = body.data;
+    return {
+      queryId: String(d['queryId'] ?? ''),
+      rowtype: (d['rowtype'] as Array<Record<string, unknown>>) ?? [],
+      rowset: (d['rowset'] as Array<Array<string | null>>) ?? [],
+      chunks: ((d['chunks'] as Array<{ url: string; rowCount: number }>) ?? []).map((c) => ({ url: c.url, rowCount: c.rowCount })),
+      chunkHeaders: (d['chunkHeaders'] as Record<string, string>) ?? {},
+      statementTypeId: Number(d['statementTypeId'] ?? 0),
+      parameters: (d['parameters'] as Array<{ name: string; value: unknown }>) ?? [],
+      total: Number(d['total'] ?? 0),
+    };
+  }
+
+  /** Downloads one result chunk: the rows without the outer brackets, possibly gzipped. */
+  async chunk(url: string, headers: Record<string, string>): Promise<Array<Array<string | null>>> {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(120_000) });
+    if (!res.ok) throw new SnowflakeError('000000', `result chunk download failed with HTTP ${res.status}`, 'XX000');
+    let buf = Buffer.from(await res.arrayBuffer());
+    if (buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+    return JSON.parse(`[${buf.toString('utf8')}]`) as Array<Array<string | null>>;
+  }
+
+  async abort(requestId: string): Promise<void> {
+    await post(`${this.#base}/queries/v1/abort-request?requestId=${randomUUID()}`, { requestId }, this.#token).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await post(`${this.#base}/session?delete=true&requestId=${randomUUID()}`, undefined, this.#token).catch(() => undefined);
+  }
+}
+
+function errorOf(body: Envelope): SnowflakeError {
+  const data = body.data ?? {};
+  const code = String(body.code ?? data['errorCode'] ?? '000000');
+  const sqlState = String(data['sqlState'] ?? 'XX000');
+  return new SnowflakeError(code, body.message ?? 'Snowflake refused the request', sqlState);
+}
+
+async function post(url: string, payload: unknown, token: string | undefined): Promise<Envelope> {
+  return send(url, 'POST', payload, token);
+}
+
+async function get(url: string, token: string): Promise<Envelope> {
+  return send(url, 'GET', undefined, token);
+}
+
+async function send(url: string, method: string, payload: unknown, token: string | undefined): Promise<Envelope> {
+  const headers: Record<string, string> = { accept: 'application/snowflake', 'content-type': 'application/json' };
+  if (token) headers['authorization'] = `Snowflake Token="${token}"`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
+      signal: AbortSignal.timeout(300_000),
+    });
+  } catch (err) {
+    throw new SnowflakeError('000000', `Snowflake is not reachable (${err instanceof Error ? err.message : 'error'})`, '08001');
+  }
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as Envelope;
+  } catch {
+    throw new SnowflakeError('000000', `Snowflake answered HTTP ${res.status} without a JSON body`, '08001');
+  }
+}
+
+/** The key-pair login JWT: `iss = ACCOUNT.USER.SHA256:<fingerprint>`, `sub = ACCOUNT.USER`, one minute of validity. */
+export async function keyPairJwt(account: string, user: string, privateKeyPem: string): Promise<string> {
+  const acct = account.toUpperCase().split('.')[0]!;
+  const u = user.toUpperCase();
+  const der = createPublicKey(privateKeyPem).export({ type: 'spki', format: 'der' });
+  const fp = createHash('sha256').update(der).digest('base64');
+  const key = await importPKCS8(privateKeyPem, 'RS256');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'RS256' })
+    .setIssuer(`${acct}.${u}.SHA256:${fp}`)
+    .setSubject(`${acct}.${u}`)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(key);
+}

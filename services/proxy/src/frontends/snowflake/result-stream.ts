@@ -1,0 +1,188 @@
+import type { ColumnInfo } from '../../engines/engine.js';
+import { toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
+import { failureData, rowtypeOf, statementTypeOf, statementTypes, synthesizedResult, type Parameter, type SessionInfo } from './responses.js';
+
+export interface Batch {
+  rows: Array<Array<string | null>>;
+  done: boolean;
+  tag: string | undefined;
+}
+
+/** A statement whose first batch has been read: the rest is pulled as the client's socket drains. */
+export interface ResultSource {
+  columns: ColumnInfo[] | null;
+  first: Batch;
+  read(max: number): Promise<Batch>;
+}
+
+/** How a stream ended; `abandoned` when the client went away before the end (the stream was destroyed). */
+export type StreamEnd = { kind: 'succeeded'; rows: number } | { kind: 'failed'; error: unknown; failure: SnowflakeFailure } | { kind: 'abandoned' };
+
+const json = (v: unknown): string => JSON.stringify(v);
+
+function rowsText(rows: Array<Array<string | null>>, first: boolean): string {
+  let out = '';
+  for (let i = 0; i < rows.length; i++) out += (first && i === 0 ? '' : ',') + json(rows[i]);
+  return out;
+}
+
+/**
+ * Pulls every batch once, calls `end` exactly once (also when the consumer stops early), and yields JSON text.
+ * `rowset` is written first and everything that depends on the whole result (counts, statement type, the rowtype of
+ * a statement that returned no columns, success or failure) after it, so nothing but one batch is ever held.
+ */
+async function* pull(
+  source: ResultSource,
+  batchRows: number,
+  end: (e: StreamEnd) => Promise<void>,
+  parts: {
+    open: string;
+    row?: (row: Array<string | null>) => Array<string | null>;
+    success: (r: { count: number; bytes: number; tag: string | undefined }) => string;
+    failure: (f: SnowflakeFailure, count: number) => string;
+  },
+): AsyncGenerator<string> {
+  let ended = false;
+  let count = 0;
+  let bytes = 0;
+  try {
+    yield parts.open;
+    let batch = source.first;
+    for (;;) {
+      if (batch.rows.length > 0) {
+        const rows = parts.row ? batch.rows.map(parts.row) : batch.rows;
+        const text = rowsText(rows, count === 0);
+        bytes += text.length;
+        count += rows.length;
+        yield text;
+      }
+      if (batch.done) break;
+      batch = await source.read(batchRows);
+    }
+    const tail = parts.success({ count, bytes, tag: batch.tag });
+    ended = true;
+    await end({ kind: 'succeeded', rows: count });
+    yield tail;
+  } catch (err) {
+    if (ended) throw err;
+    const f = toSnowflakeFailure(err);
+    ended = true;
+    await end({ kind: 'failed', error: err, failure: f });
+    yield parts.failure(f, count);
+  } finally {
+    if (!ended) await end({ kind: 'abandoned' });
+  }
+}
+
+/**
+ * The connector protocol's JSON result (`rowset` of strings, `rowtype`, `returned`, `statementTypeId`, …) as a
+ * stream of text. A failure after rows were sent still ends as a well-formed `success:false` body.
+ */
+export function connectorResult(
+  source: ResultSource,
+  context: { queryId: string; parameters: readonly Parameter[]; sessionInfo: SessionInfo; batchRows: number },
+  end: (e: StreamEnd) => Promise<void>,
+): AsyncGenerator<string> {
+  const names = source.columns?.map((c) => c.name) ?? null;
+  const common = `"queryId":${json(context.queryId)},"queryResultFormat":"json","version":1,"parameters":${json(context.parameters)}`;
+  return pull(source, context.batchRows, end, {
+    open: '{"data":{"rowset":[',
+    success: ({ count, tag }) => {
+      let rowtype: unknown[];
+      let statementTypeId: number;
+      let returned = count;
+      let extra = '';
+      if (source.columns) {
+        rowtype = source.columns.map(rowtypeOf);
+        statementTypeId = statementTypeOf(names, tag);
+      } else {
+        const s = synthesizedResult(tag);
+        rowtype = s.rowtype;
+        statementTypeId = s.statementTypeId;
+        extra = (count > 0 ? ',' : '') + json(s.row);
+        returned = count + 1;
+      }
+      const info = context.sessionInfo;
+      return (
+        `${extra}],"rowtype":${json(rowtype)},"total":${returned},"returned":${returned},"statementTypeId":${statementTypeId},${common},` +
+        `"finalDatabaseName":${json(info.databaseName)},"finalSchemaName":${json(info.schemaName)},` +
+        `"finalWarehouseName":${json(info.warehouseName)},"finalRoleName":${json(info.roleName)}},` +
+        `"success":true,"code":null,"message":null}`
+      );
+    },
+    failure: (f, count) =>
+      `],"rowtype":[],"total":${count},"returned":${count},${common},${json(failureData(f, context.queryId)).slice(1, -1)}},` +
+      `"success":false,"code":${json(f.code)},"message":${json(f.message)},"headers":null}`,
+  });
+}
+
+const DML_STATS: Record<number, string[]> = {
+  [statementTypes.insert]: ['numRowsInserted'],
+  [statementTypes.update]: ['numRowsUpdated', 'numDmlDuplicates'],
+  [statementTypes.delete]: ['numRowsDeleted'],
+  [statementTypes.merge]: ['numRowsInserted', 'numRowsUpdated', 'numRowsDeleted'],
+};
+
+/** The SQL API renders BOOLEAN as "true"/"false"; the connector protocol's "1"/"0" is converted per column. */
+function sqlApiRowMapper(columns: ColumnInfo[] | null): ((row: Array<string | null>) => Array<string | null>) | undefined {
+  if (!columns) return undefined;
+  const booleans = columns.map((c, i) => (String(rowtypeOf(c)['type']).toLowerCase() === 'boolean' ? i : -1)).filter((i) => i >= 0);
+  if (booleans.length === 0) return undefined;
+  return (row) => {
+    const out = row.slice();
+    for (const i of booleans) {
+      const v = out[i];
+      if (v !== null && v !== undefined) out[i] = v === '1' || v.toLowerCase() === 'true' ? 'true' : 'false';
+    }
+    return out;
+  };
+}
+
+/**
+ * The SQL API's ResultSet (`data`, `resultSetMetaData` with `numRows`, `rowType` and one partition, `stats` for DML)
+ * as a stream of text. The HTTP status (200) is sent before the rows: a failure after that still ends as a
+ * well-formed body whose `code`, `sqlState` and `message` carry the error.
+ */
+export function sqlApiResult(
+  source: ResultSource,
+  context: { handle: string; requestId: string | null; createdOn: number; batchRows: number },
+  end: (e: StreamEnd) => Promise<void>,
+): AsyncGenerator<string> {
+  const names = source.columns?.map((c) => c.name) ?? null;
+  const statusUrl = `/api/v2/statements/${context.handle}`;
+  const common = `"statementHandle":${json(context.handle)},"statementStatusUrl":${json(statusUrl)},"requestId":${json(context.requestId)},"createdOn":${context.createdOn}`;
+  const mapper = sqlApiRowMapper(source.columns);
+  let last: Array<string | null> | null = null;
+  return pull(source, context.batchRows, end, {
+    open: '{"data":[',
+    row: (row) => {
+      last = row;
+      return mapper ? mapper(row) : row;
+    },
+    success: ({ count, bytes, tag }) => {
+      let rowtype: unknown[];
+      let statementTypeId: number;
+      let numRows = count;
+      let extra = '';
+      if (source.columns) {
+        rowtype = source.columns.map(rowtypeOf);
+        statementTypeId = statementTypeOf(names, tag);
+      } else {
+        const s = synthesizedResult(tag);
+        rowtype = s.rowtype;
+        statementTypeId = s.statementTypeId;
+        last = s.row;
+        extra = (count > 0 ? ',' : '') + json(s.row);
+        numRows = count + 1;
+      }
+      const statNames = DML_STATS[statementTypeId];
+      const stats = statNames && last ? `,"stats":${json(Object.fromEntries(statNames.map((n, i) => [n, Number(last![i] ?? 0)])))}` : '';
+      const meta = { numRows, format: 'jsonv2', rowType: rowtype, partitionInfo: [{ rowCount: numRows, uncompressedSize: bytes }] };
+      return (
+        `${extra}],"resultSetMetaData":${json(meta)},"code":"090001","sqlState":"00000","message":"Statement executed successfully.",` +
+        `${common}${stats}}`
+      );
+    },
+    failure: (f) => `],"code":${json(f.code)},"sqlState":${json(f.sqlState)},"message":${json(f.message)},${common}}`,
+  });
+}
