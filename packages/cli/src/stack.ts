@@ -66,6 +66,18 @@ export async function startService(
             const { principal } = await bus.call(identityV1.verifyToken, { token, frontend: 'http' }, newContext());
             return principal;
           },
+          batchSize: own.batchSize,
+          migrate: own.migrate,
+          ...(own.forwardUrl
+            ? {
+                forward: {
+                  url: own.forwardUrl,
+                  timeoutMs: own.forwardTimeoutMs,
+                  maxBackoffMs: own.forwardMaxBackoffMs,
+                  ...(own.forwardAuthorization ? { authorization: own.forwardAuthorization } : {}),
+                },
+              }
+            : {}),
         });
         ports['audit'] = svc.port;
         lifecycle.add('audit', svc.close);

@@ -319,7 +319,7 @@ export class Bus {
    */
   async consumeBatches(
     durable: string,
-    handler: (events: ConsumedEvent[]) => Promise<void>,
+    handler: (events: ConsumedEvent[], working: () => void) => Promise<void>,
     options: { filterSubject?: string; maxBatch?: number } = {},
   ): Promise<void> {
     await this.ensureStream();
@@ -351,9 +351,11 @@ export class Bus {
           deliveryCount: m.info.deliveryCount,
           streamSequence: m.info.streamSequence,
         }));
+        // a handler that takes long (retrying a webhook) keeps the batch from being redelivered meanwhile
+        const working = () => batch.forEach((m) => m.working());
         for (let attempt = 1; ; attempt++) {
           try {
-            await handler(events);
+            await handler(events, working);
             for (const m of batch) m.ack();
             break;
           } catch (err) {
@@ -361,8 +363,7 @@ export class Bus {
               { durable, first: batch[0]!.seq, size: batch.length, attempt, err: err instanceof Error ? err.message : String(err) },
               'event batch handler failed; retrying the same batch',
             );
-            // keep the messages ours while retrying, so JetStream does not hand them out again meanwhile
-            for (const m of batch) m.working();
+            working();
             await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), stop.signal);
             if (stop.signal.aborted) return;
           }

@@ -5,6 +5,14 @@ const fields = {
   httpHost: { env: 'AIRLOCK_AUDIT_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_AUDIT_PORT', kind: 'integer', default: '8082', min: 0 },
   readerGroups: { env: 'AIRLOCK_AUDIT_READER_GROUPS', kind: 'string', default: 'auditors' },
+  /** events appended per transaction at most: bounds memory and lock time while catching up */
+  batchSize: { env: 'AIRLOCK_AUDIT_BATCH_SIZE', kind: 'integer', default: '200', min: 1 },
+  /** false when an owner account applies the migrations and the service logs in as a writer-only user */
+  migrate: { env: 'AIRLOCK_AUDIT_MIGRATE', kind: 'boolean', default: 'true' },
+  forwardUrl: { env: 'AIRLOCK_AUDIT_FORWARD_URL', kind: 'url' },
+  forwardAuthorization: { env: 'AIRLOCK_AUDIT_FORWARD_AUTHORIZATION', kind: 'string' },
+  forwardTimeoutMs: { env: 'AIRLOCK_AUDIT_FORWARD_TIMEOUT_MS', kind: 'integer', default: '5000', min: 1 },
+  forwardMaxBackoffMs: { env: 'AIRLOCK_AUDIT_FORWARD_MAX_BACKOFF_MS', kind: 'integer', default: '30000', min: 1 },
 } as const;
 
 export type AuditEnv = EnvValues<typeof fields>;

@@ -1,7 +1,10 @@
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { AirlockError, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
-import { AuditStore, migrateAudit } from './store/events.js';
+import { AuditStore, migrateAudit, type EventFilter } from './store/events.js';
+import { SessionStore, type SessionFilter } from './store/sessions.js';
+import { formatTranscript } from './transcript.js';
+import { startForwarder, type Forwarder, type ForwarderSettings } from './forwarder.js';
 
 export interface AuditDeps {
   bus: Bus;
@@ -12,27 +15,74 @@ export interface AuditDeps {
   authenticate: (token: string) => Promise<{ subject: string; groups: string[] }>;
   readerGroups: string[];
   durableName?: string;
+  /** events appended per transaction at most (200 by default) */
+  batchSize?: number;
+  /** false when the schema is managed by an owner account (the service then needs only the writer role) */
+  migrate?: boolean;
+  /** forward every event to a webhook as OCSF JSON */
+  forward?: ForwarderSettings;
 }
 
 export interface AuditService {
   store: AuditStore;
+  sessions: SessionStore;
   http: FastifyInstance;
   port: number;
+  forwarder: Forwarder | undefined;
   close(): Promise<void>;
+}
+
+type Query = Record<string, string | undefined>;
+
+const decisions = ['allow', 'deny', 'approval-required'] as const;
+const outcomes = ['completed', 'failed'] as const;
+
+function integer(q: Query, name: string, min: number): number | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new AirlockError('runtime.invalid_request', `${name} must be an integer of at least ${min}`);
+  return n;
+}
+
+function date(q: Query, name: string): Date | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return undefined;
+  const t = Date.parse(raw);
+  if (Number.isNaN(t)) throw new AirlockError('runtime.invalid_request', `${name} must be an ISO 8601 date-time, e.g. 2025-01-31T12:00:00Z`);
+  return new Date(t);
+}
+
+function oneOf<T extends string>(q: Query, name: string, allowed: readonly T[]): T | undefined {
+  const raw = q[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw new AirlockError('runtime.invalid_request', `${name} must be one of: ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+function text(q: Query, name: string): string | undefined {
+  const raw = q[name];
+  return raw === undefined || raw === '' ? undefined : raw;
 }
 
 /** Writes every lifecycle event, exactly once and in stream order, to the hash-chained audit table; serves reads. */
 export async function startAudit(deps: AuditDeps): Promise<AuditService> {
-  await migrateAudit(deps.pool);
+  if (deps.migrate !== false) await migrateAudit(deps.pool);
   const store = new AuditStore(deps.pool);
-  await deps.bus.consume(deps.durableName ?? 'airlock-audit', async (event) => {
-    if (typeof event.payload !== 'object' || event.payload === null || typeof (event.payload as { id?: unknown }).id !== 'string') {
-      deps.logger.warn({ subject: event.subject }, 'event without an id: recorded under its stream sequence');
-    }
-    const payload = event.payload as Record<string, unknown>;
-    const withId = typeof payload?.['id'] === 'string' ? payload : { ...payload, id: `00000000-0000-4000-8000-${String(event.streamSequence).padStart(12, '0')}`, time: new Date().toISOString() };
-    await store.append(event.subject, withId);
-  });
+  const sessions = new SessionStore(deps.pool);
+  await deps.bus.consumeBatches(
+    deps.durableName ?? 'airlock-audit',
+    async (events) => {
+      for (const e of events) {
+        if (typeof (e.payload as { id?: unknown } | undefined)?.id !== 'string') {
+          deps.logger.warn({ subject: e.subject, streamSequence: e.streamSequence }, 'event without an id: recorded under its stream sequence');
+        }
+      }
+      await store.appendBatch(events.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })));
+    },
+    { maxBatch: deps.batchSize ?? 200 },
+  );
+  const forwarder = deps.forward ? await startForwarder(deps.bus, deps.logger, deps.forward) : undefined;
 
   const http = createHttpServer({ logger: deps.logger });
   const reader = async (authorization: string | undefined) => {
@@ -44,34 +94,72 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
     }
     return who;
   };
+  const session = async (id: string) => {
+    const found = await sessions.get(id);
+    if (!found) throw new AirlockError('audit.not_found', `no session ${id} is recorded; list sessions with GET /v1/sessions`);
+    return found;
+  };
+
   http.get('/healthz', async () => ({ ok: true }));
-  http.get<{ Querystring: { sessionId?: string; requestId?: string; principal?: string; type?: string; limit?: string; afterSeq?: string } }>(
-    '/v1/events',
-    async (req) => {
-      await reader(req.headers.authorization);
-      const q = req.query;
-      const rows = await store.search({
-        ...(q.sessionId ? { sessionId: q.sessionId } : {}),
-        ...(q.requestId ? { requestId: q.requestId } : {}),
-        ...(q.principal ? { principal: q.principal } : {}),
-        ...(q.type ? { type: q.type } : {}),
-        ...(q.limit ? { limit: Number(q.limit) } : {}),
-        ...(q.afterSeq ? { afterSeq: Number(q.afterSeq) } : {}),
-      });
-      return { events: rows.map((r) => ({ seq: r.seq, subject: r.subject, type: r.event_type, time: r.event_time, hash: r.hash, payload: r.payload })) };
-    },
-  );
+  http.get<{ Querystring: Query }>('/v1/events', async (req) => {
+    await reader(req.headers.authorization);
+    const q = req.query;
+    const filter: EventFilter = {};
+    const set = <K extends keyof EventFilter>(k: K, v: EventFilter[K] | undefined) => {
+      if (v !== undefined) filter[k] = v;
+    };
+    set('sessionId', text(q, 'sessionId'));
+    set('requestId', text(q, 'requestId'));
+    set('principal', text(q, 'principal'));
+    set('type', text(q, 'type'));
+    set('afterSeq', integer(q, 'afterSeq', 0));
+    set('from', date(q, 'from'));
+    set('to', date(q, 'to'));
+    set('limit', integer(q, 'limit', 1));
+    set('tail', integer(q, 'tail', 1));
+    const rows = await store.search(filter);
+    return { events: rows.map((r) => ({ seq: r.seq, subject: r.subject, type: r.event_type, time: r.event_time, hash: r.hash, payload: r.payload })) };
+  });
   http.get('/v1/verify', async (req) => {
     await reader(req.headers.authorization);
     return store.verify();
+  });
+  http.get<{ Querystring: Query }>('/v1/sessions', async (req) => {
+    await reader(req.headers.authorization);
+    const q = req.query;
+    const filter: SessionFilter = {};
+    const set = <K extends keyof SessionFilter>(k: K, v: SessionFilter[K] | undefined) => {
+      if (v !== undefined) filter[k] = v;
+    };
+    set('principal', text(q, 'principal'));
+    set('connection', text(q, 'connection'));
+    set('table', text(q, 'table'));
+    set('decision', oneOf(q, 'decision', decisions));
+    set('outcome', oneOf(q, 'outcome', outcomes));
+    set('from', date(q, 'from'));
+    set('to', date(q, 'to'));
+    set('limit', integer(q, 'limit', 1));
+    return { sessions: await sessions.list(filter) };
+  });
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req) => {
+    await reader(req.headers.authorization);
+    return session(req.params.id);
+  });
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id/replay', async (req, reply) => {
+    await reader(req.headers.authorization);
+    const transcript = formatTranscript(await session(req.params.id));
+    return reply.type('text/plain; charset=utf-8').send(transcript);
   });
   await http.listen({ host: deps.http.host, port: deps.http.port });
   const port = (http.server.address() as { port: number }).port;
   return {
     store,
+    sessions,
     http,
     port,
+    forwarder,
     close: async () => {
+      await forwarder?.close();
       await http.close();
     },
   };

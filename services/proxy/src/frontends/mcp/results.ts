@@ -71,8 +71,3 @@ export function refusal(err: unknown): CallToolResult {
   if (requestId) lines.push(`request id: ${requestId}`);
   return { content: [{ type: 'text', text: lines.join('\n') }], isError: true };
 }
-
-/** Tool arguments that do not match the tool's input schema. */
-export function invalidArguments(tool: string, problems: string[]): CallToolResult {
-  return refusal(new AirlockError('runtime.invalid_request', `the arguments of ${tool} do not match its input schema: ${problems.join('; ')}`));
-}
