@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { seedDemoDatabase } from '../../packages/cli/src/demo/seed.ts';
 import { randomBytes } from 'node:crypto';
-import { demoSqlPath, renderDemoSql } from '../../scripts/demo-sql.ts';
+import { composeConfigPath, demoSqlPath, renderComposeConfig, renderDemoSql } from '../../scripts/demo-sql.ts';
+import { parse } from 'yaml';
+import { parseConfig } from '@airlock/config';
 
 const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -60,6 +62,18 @@ describe('deploy/compose/demo.sql', () => {
 
   it('is what scripts/demo-sql.ts generates', () => {
     assert.equal(readFileSync(demoSqlPath, 'utf8'), renderDemoSql());
+  });
+
+  it('deploy/compose/airlock.yaml is the demo config with only proxy.allowInsecureNonLoopback turned on', () => {
+    const text = readFileSync(composeConfigPath, 'utf8');
+    assert.equal(text, renderComposeConfig());
+    parseConfig(text, composeConfigPath);
+    const compose = parse(text) as Record<string, any>;
+    const demo = parse(readFileSync(new URL('../../deploy/config/demo.yaml', import.meta.url), 'utf8')) as Record<string, any>;
+    assert.equal(compose['proxy']['allowInsecureNonLoopback'], true);
+    assert.equal(demo['proxy']['allowInsecureNonLoopback'], false);
+    compose['proxy']['allowInsecureNonLoopback'] = false;
+    assert.deepEqual(compose, demo);
   });
 
   it('builds the same tables, constraints, grants and rows as seedDemoDatabase()', async () => {

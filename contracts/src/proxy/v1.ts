@@ -85,6 +85,10 @@ export const QueryFailed = Type.Object(
     sqlState: Type.String(),
     message: Type.String(),
     durationMs: Type.Number({ minimum: 0 }),
+    /** rows, bytes and masked cells already sent to the client when the statement failed mid-result */
+    rows: Type.Optional(Type.Integer({ minimum: 0 })),
+    bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+    maskedCells: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

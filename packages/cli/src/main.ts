@@ -1,12 +1,13 @@
-import { upCommand } from './commands/up.js';
-import { runCommand } from './commands/run.js';
-import { tokenCommand, tokenUsage } from './commands/token.js';
+// commands are loaded when used, so a quick one (`token`) does not load every service and driver
+const tokenUsage = 'airlock token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>] [--email <email>]';
+const policyUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--json]';
 
 const usage = `usage: airlock <command>
 
   up                      run every service in one process (the embedded demo by default)
   run <service>           run one service: identity, policy, approval, credential, audit, proxy
   token                   ${tokenUsage}
+  policy check            ${policyUsage}
 
 Environment: NATS_URL, DATABASE_URL, AIRLOCK_CONFIG (see README.md).`;
 
@@ -16,11 +17,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const out = (line: string) => process.stdout.write(`${line}\n`);
   switch (command) {
     case 'up':
-      return upCommand(env, out);
+      return (await import('./commands/up.js')).upCommand(env, out);
     case 'run':
-      return runCommand(rest, env);
+      return (await import('./commands/run.js')).runCommand(rest, env);
     case 'token':
-      return tokenCommand(rest, env, out);
+      return (await import('./commands/token.js')).tokenCommand(rest, env, out);
+    case 'policy':
+      return (await import('./commands/policy.js')).policyCommand(rest, env, out);
     case undefined:
     case 'help':
     case '--help':

@@ -5,7 +5,7 @@ import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
 import { startCredential, loadConfig as credentialEnv } from '@airlock/credential';
-import { startProxy, loadConfig as proxyEnv } from '@airlock/proxy';
+import { startProxy, mcpFrontDoor, snowflakeFrontDoor, loadConfig as proxyEnv } from '@airlock/proxy';
 import { startAudit, loadConfig as auditEnv } from '@airlock/audit';
 
 export const serviceNames = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy'] as const;
@@ -85,7 +85,7 @@ export async function startService(
       }
       case 'proxy': {
         const own = proxyEnv(env);
-        const svc = await startProxy({ bus, config, logger, settings: own, env });
+        const svc = await startProxy({ bus, config, logger, settings: own, env, plugins: [mcpFrontDoor, snowflakeFrontDoor] });
         ports['pgwire'] = svc.pgwirePort;
         ports['http'] = svc.httpPort;
         lifecycle.add('proxy', svc.close);

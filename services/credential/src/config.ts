@@ -4,9 +4,16 @@ const fields = {
   ...commonEnv,
   sweepSeconds: { env: 'AIRLOCK_CREDENTIAL_SWEEP_SECONDS', kind: 'integer', default: '5', min: 1 },
   heartbeatGraceSeconds: { env: 'AIRLOCK_HEARTBEAT_GRACE_SECONDS', kind: 'integer', default: '15', min: 1 },
+  /** a lease still `pending` this long after it was recorded was abandoned by a copy that died while minting */
+  pendingGraceSeconds: { env: 'AIRLOCK_CREDENTIAL_PENDING_GRACE_SECONDS', kind: 'integer', default: '60', min: 5 },
   irrevocableAfter: { env: 'AIRLOCK_REVOKE_ATTEMPTS_BEFORE_ALERT', kind: 'integer', default: '5', min: 1 },
   httpHost: { env: 'AIRLOCK_CREDENTIAL_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_CREDENTIAL_PORT', kind: 'integer', default: '8084', min: 0 },
+  /**
+   * Test-only fault injection: when `1`, the process kills itself right after a credential exists upstream and
+   * before its lease becomes active, to prove that reconciliation removes such orphans. Never set it in production.
+   */
+  faultExitAfterCreate: { env: 'AIRLOCK_FAULT_CREDENTIAL_EXIT_AFTER_CREATE', kind: 'boolean', default: 'false' },
 } as const;
 
 export type CredentialEnv = EnvValues<typeof fields>;

@@ -16,7 +16,8 @@ export interface CredentialDeps {
   pool: pg.Pool;
   config: AirlockConfig;
   logger: Logger;
-  settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter' | 'httpHost' | 'httpPort'>;
+  settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter' | 'httpHost' | 'httpPort'> &
+    Partial<Pick<CredentialEnv, 'pendingGraceSeconds' | 'faultExitAfterCreate'>>;
   /** the environment the config file's `${VAR}` references expand from: only this service sees admin secrets */
   env: Record<string, string | undefined>;
 }
@@ -152,6 +153,11 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
       void revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
     }
+    if (deps.settings.faultExitAfterCreate) {
+      // test-only (AIRLOCK_FAULT_CREDENTIAL_EXIT_AFTER_CREATE): die as `kill -9` would, the credential made, its lease not yet active
+      logger.warn({ leaseId }, 'fault injection: exiting between creating a credential and activating its lease');
+      process.kill(process.pid, 'SIGKILL');
+    }
     await store.activate(leaseId);
     await bus.publish(
       credentialV1.credentialIssued,
@@ -192,7 +198,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   });
 
   const sweep = async (): Promise<void> => {
-    const due = await store.due(deps.settings.heartbeatGraceSeconds);
+    const due = await store.due(deps.settings.heartbeatGraceSeconds, deps.settings.pendingGraceSeconds ?? 60);
     for (const { id, reason } of due) {
       await store.markReason(id, reason);
       await revoke(id, reason);
@@ -202,17 +208,37 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   const reconcile = async (): Promise<void> => {
     for (const [name, engine] of engines) {
       const connection = config.connections[name]!;
+      const prefix = engine.type === 'snowflake' ? rolePrefix(connection).toUpperCase() : rolePrefix(connection);
       try {
+        // The order of these reads closes the races with copies minting meanwhile: a lease row is written before its
+        // credential is created and activated after, so a lease active before the listing has its credential in it,
+        // and a credential in the listing has its row in the live set read after.
+        const active = await store.activeLeases(name);
+        const existing = await engine.listWithPrefix(prefix);
         const live = await store.liveUsernames(name);
-        const prefix = rolePrefix(connection);
-        for (const username of await engine.listWithPrefix(engine.type === 'snowflake' ? prefix.toUpperCase() : prefix)) {
+        for (const username of existing) {
           if (live.has(username)) continue;
           logger.warn({ connection: name }, 'found an ephemeral credential without a live lease; revoking it');
           await engine.revoke(username);
         }
-        const existing = new Set(await engine.listWithPrefix(engine.type === 'snowflake' ? prefix.toUpperCase() : prefix));
-        for (const lease of await store.activeLeases(name)) {
-          if (!existing.has(lease.username)) await store.closeMissing(lease.id);
+        const present = new Set(existing);
+        for (const lease of active) {
+          if (present.has(lease.username)) continue;
+          const closed = await store.closeMissing(lease.id);
+          if (!closed) continue;
+          logger.warn({ connection: name, leaseId: lease.id }, 'a live lease had lost its credential; closed it');
+          await bus
+            .publish(credentialV1.credentialRevoked, {
+              leaseId: closed.id,
+              connection: name,
+              username: closed.username,
+              reason: 'credential-missing',
+              terminatedSessions: 0,
+              attempts: closed.revoke_attempts,
+              durationMs: 0,
+              sessionId: closed.session_id,
+            })
+            .catch(() => undefined);
         }
       } catch (err) {
         logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'reconciliation failed; retried on the next sweep');

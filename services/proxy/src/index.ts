@@ -1,5 +1,7 @@
 export { startProxy, type ProxyDeps, type ProxyService } from './service.js';
 export { loadConfig, type ProxyEnv } from './config.js';
 export type { FrontDoor, HttpFrontDoorPlugin } from './frontends/http/server.js';
+export { mcpFrontDoor, mcpSettings, type McpSettings } from './frontends/mcp/index.js';
+export { snowflakeFrontDoor, createSnowflakeFrontDoor, type SnowflakeFrontDoorOptions } from './frontends/snowflake/index.js';
 export { Session, type ActiveStatement, type OpenHooks, type ProxyContext } from './core/session.js';
 export { classify, type ClientError } from './core/errors.js';

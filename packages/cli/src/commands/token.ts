@@ -9,7 +9,8 @@ export const tokenUsage = 'airlock token --sub <subject> [--groups g1,g2] [--ttl
 /** Mints a token from the development issuer (only when the config enables it) and prints it on the last line. */
 export async function tokenCommand(args: string[], env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
-    args,
+    // `--ttl -60` is a value, not an option: parseArgs would refuse it, so join it to its flag
+    args: joinNegativeValues(args, ['--ttl']),
     options: {
       sub: { type: 'string' },
       groups: { type: 'string', default: '' },
@@ -41,4 +42,18 @@ export async function tokenCommand(args: string[], env: Record<string, string | 
   } finally {
     await pool.end();
   }
+}
+
+/** Turns `--flag -5` into `--flag=-5` for flags whose value may be a negative number. */
+export function joinNegativeValues(args: string[], flags: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    if (flags.includes(a) && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${a}=${next}`);
+      i += 1;
+    } else out.push(a);
+  }
+  return out;
 }

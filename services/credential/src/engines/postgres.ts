@@ -13,6 +13,7 @@ export class PostgresEngine implements CredentialEngine {
   readonly #pool: pg.Pool;
   readonly #target: { host: string; port: number; database: string; ssl: boolean };
   readonly #adminUser: string;
+  readonly #adminUrl: string;
 
   constructor(adminUrl: string) {
     const url = new URL(adminUrl);
@@ -23,7 +24,9 @@ export class PostgresEngine implements CredentialEngine {
       ssl: url.searchParams.get('sslmode') === 'require' || url.searchParams.get('sslmode') === 'verify-full',
     };
     this.#adminUser = decodeURIComponent(url.username || 'postgres');
-    this.#pool = new pg.Pool({ connectionString: adminUrl, max: 4, application_name: 'airlock-credential' });
+    this.#adminUrl = adminUrl;
+    // bounded waits: an unreachable upstream fails the attempt (it is retried) instead of holding a lease lock forever
+    this.#pool = new pg.Pool({ connectionString: adminUrl, max: 4, application_name: 'airlock-credential', connectionTimeoutMillis: 5000, query_timeout: 30_000 });
     this.#pool.on('error', () => undefined);
   }
 
@@ -38,24 +41,70 @@ export class PostgresEngine implements CredentialEngine {
   }
 
   async revoke(username: string): Promise<{ terminatedSessions: number }> {
-    const exists = await this.#pool.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username]);
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      // copies of the service and reconciliation may revoke the same role at once: one at a time per role, cluster-wide
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`airlock-revoke:${username}`]);
+      try {
+        return await this.#revokeLocked(client, username);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`airlock-revoke:${username}`]).catch(() => undefined);
+      }
+    } catch (err) {
+      // a role that vanished meanwhile is revoked; anything else is retried by the caller
+      if ((err as { code?: string }).code === '42704') return { terminatedSessions: 0 };
+      broken = err instanceof Error ? err : new Error(String(err));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #revokeLocked(client: pg.PoolClient, username: string): Promise<{ terminatedSessions: number }> {
+    const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username]);
     if (exists.rowCount === 0) return { terminatedSessions: 0 };
-    await this.#pool.query(`ALTER ROLE ${ident(username)} NOLOGIN`);
+    // first no new session can start, then the live ones (and their running queries) end, then the role goes
+    await client.query(`ALTER ROLE ${ident(username)} NOLOGIN CONNECTION LIMIT 0`);
     let terminated = 0;
-    for (let i = 0; i < 50; i++) {
-      const { rows } = await this.#pool.query<{ ok: boolean }>(
-        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+    for (let i = 0; ; i++) {
+      const { rows } = await client.query<{ ok: boolean }>(
+        // waits up to 2 s for each backend to exit, so its temporary objects are gone before the drop
+        'SELECT pg_terminate_backend(pid, 2000) AS ok FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
         [username],
       );
       terminated += rows.filter((r) => r.ok).length;
       if (rows.length === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
+      if (i >= 20) throw new Error(`${rows.length} session(s) of the lease role would not end`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-    // objects the lease created (temp tables, anything its grants allowed) must not block the drop
-    await this.#pool.query(`REASSIGN OWNED BY ${ident(username)} TO ${ident(this.#adminUser)}`);
-    await this.#pool.query(`DROP OWNED BY ${ident(username)}`);
-    await this.#pool.query(`DROP ROLE IF EXISTS ${ident(username)}`);
+    // objects the lease owns or was granted in other databases of the cluster block DROP ROLE there: clear them first
+    const { rows: elsewhere } = await client.query<{ datname: string }>(
+      `SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+        WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)
+          AND d.datname <> current_database() AND d.datallowconn`,
+      [username],
+    );
+    for (const { datname } of elsewhere) {
+      const url = new URL(this.#adminUrl);
+      url.pathname = `/${encodeURIComponent(datname)}`;
+      const other = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000, application_name: 'airlock-credential' });
+      await other.connect();
+      try {
+        await this.#dropOwned(other, username);
+      } finally {
+        await other.end().catch(() => undefined);
+      }
+    }
+    await this.#dropOwned(client, username);
+    await client.query(`DROP ROLE IF EXISTS ${ident(username)}`);
     return { terminatedSessions: terminated };
+  }
+
+  /** What the lease created is kept (owned by the admin); what it was granted goes with it, so the drop cannot fail half-way. */
+  async #dropOwned(client: pg.ClientBase, username: string): Promise<void> {
+    await client.query(`REASSIGN OWNED BY ${ident(username)} TO ${ident(this.#adminUser)}`);
+    await client.query(`DROP OWNED BY ${ident(username)}`);
   }
 
   async listWithPrefix(prefix: string): Promise<string[]> {

@@ -124,8 +124,11 @@ export class LeaseStore {
     await this.#pool.query(`UPDATE leases SET revoke_reason = COALESCE(revoke_reason, $2) WHERE id = $1`, [id, reason]);
   }
 
-  /** Leases due for revocation: expired, heartbeat stale, or a failed revocation whose retry time has come. */
-  async due(heartbeatGraceSeconds: number): Promise<Array<{ id: string; reason: string }>> {
+  /**
+   * Leases due for revocation: past their hard expiry (heartbeats never extend it), heartbeat stale, still pending
+   * long after a copy began minting (it died between create and record), or a failed revocation whose retry time has come.
+   */
+  async due(heartbeatGraceSeconds: number, pendingGraceSeconds: number): Promise<Array<{ id: string; reason: string }>> {
     const { rows } = await this.#pool.query<{ id: string; reason: string }>(
       `SELECT id,
               CASE WHEN state IN ('revoking', 'irrevocable') THEN COALESCE(revoke_reason, 'retry')
@@ -134,11 +137,11 @@ export class LeaseStore {
                    ELSE 'heartbeat-lost' END AS reason
          FROM leases
         WHERE (state = 'active' AND (expires_at <= now() OR heartbeat_at < now() - make_interval(secs => $1)))
-           OR (state = 'pending' AND created_at < now() - interval '60 seconds')
+           OR (state = 'pending' AND created_at < now() - make_interval(secs => $2))
            OR (state IN ('revoking', 'irrevocable') AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
         ORDER BY created_at
         LIMIT 200`,
-      [heartbeatGraceSeconds],
+      [heartbeatGraceSeconds, pendingGraceSeconds],
     );
     return rows;
   }
@@ -169,7 +172,13 @@ export class LeaseStore {
     return rows;
   }
 
-  async closeMissing(id: string): Promise<void> {
-    await this.#pool.query(`UPDATE leases SET state = 'revoked', revoked_at = now(), revoke_reason = 'credential-missing' WHERE id = $1 AND state = 'active'`, [id]);
+  /** Closes an active lease whose credential is gone; the row, or undefined when it changed meanwhile. */
+  async closeMissing(id: string): Promise<LeaseRow | undefined> {
+    const { rows } = await this.#pool.query<LeaseRow>(
+      `UPDATE leases SET state = 'revoked', revoked_at = now(), revoke_reason = 'credential-missing', revoke_attempts = revoke_attempts + 1
+        WHERE id = $1 AND state = 'active' RETURNING *`,
+      [id],
+    );
+    return rows[0];
   }
 }

@@ -52,7 +52,7 @@ export function ruleOf(err: AirlockError): string | null {
 export function approvalIdOf(err: AirlockError): string | null {
   const detail = err.details?.['approvalId'];
   if (typeof detail === 'string') return detail;
-  return /approval request ([0-9a-f-]{36})\b/i.exec(err.message)?.[1] ?? null;
+  return /\brequest ([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\b/i.exec(err.message)?.[1] ?? null;
 }
 
 /**

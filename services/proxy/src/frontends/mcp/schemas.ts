@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { approvalV1, MaskAction, StatementKind } from '@airlock/contracts';
+import { approvalV1, MaskAction } from '@airlock/contracts';
 
 // The input and output schemas of the MCP tools. Tools/list publishes them as JSON Schema; the MCP SDK client
 // validates `structuredContent` against the output schema, so each must describe exactly what the tool returns.
@@ -22,7 +22,7 @@ export const ListConnectionsOutput = Type.Object(
               {
                 rule: Type.String(),
                 decision: Type.Union([Type.Literal('allow'), Type.Literal('approval')]),
-                kinds: Type.Array(StatementKind),
+                kinds: Type.Array(Type.String(), { description: 'statement kinds: select, insert, update, delete, …' }),
                 tables: Type.Array(Type.String(), { description: 'table patterns; ["*"] for any table' }),
                 approvers: Type.Array(Type.String(), { description: 'groups that approve, for an approval rule' }),
               },
@@ -98,6 +98,9 @@ export const QueryInput = Type.Object(
     connection: Connection,
     sql: Sql,
     maxRows: Type.Optional(Type.Integer({ minimum: 1, description: 'the most rows to return (default 100, capped by the operator)' })),
+    justification: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 2000, description: 'why the statement must run, shown to approvers when policy holds it for approval' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -241,7 +241,8 @@ const query = defineTool({
     return inSession(env, caller, args.connection, async (session) => {
       let statement;
       try {
-        statement = await session.open(args.sql, []);
+        // answer "pending" at once rather than hold the HTTP request: the agent follows the request with approval_status
+        statement = await session.open(args.sql, [], { holdMs: 0, ...(args.justification ? { justification: args.justification } : {}) });
       } catch (err) {
         if (err instanceof AirlockError && (err.code === 'approval.required' || err.code === 'approval.pending')) {
           const approval = await pending(env, err);

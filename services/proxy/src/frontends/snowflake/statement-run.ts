@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ActiveStatement } from '../../core/session.js';
+import type { ActiveStatement, OpenHooks } from '../../core/session.js';
 import { failures, toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
 import type { QueryStatus } from './responses.js';
 import type { Batch, ResultSource, StreamEnd } from './result-stream.js';
 
-/** What `session.open` accepts besides the statement: told when the statement is held for approval. */
-export interface OpenHooks {
-  onHold?(approvalId: string, message: string): void;
-}
-
-/**
- * The part of a proxy `Session` this front door uses. `open` takes the hooks argument that lets a statement wait
- * for its approval; a session that does not take it yet simply ignores it.
- */
+/** The part of a proxy `Session` this front door uses. */
 export interface StatementSession {
   readonly id: string;
   open(sql: string, params: Array<string | null>, hooks?: OpenHooks): Promise<ActiveStatement>;
@@ -51,6 +43,8 @@ export interface RunOptions {
   sql: string;
   params: Array<string | null>;
   batchRows: number;
+  /** how long a statement held for approval waits for the decision before it fails as pending */
+  holdMs: number;
   /** the driver's requestId of the query-request, for abort-request */
   clientRequestId: string | null;
   /** called once when the statement reaches a final state (its session may be closed then) */
@@ -121,13 +115,14 @@ export class StatementRun {
   }
 
   async #run(): Promise<void> {
-    const { session, lock, sql, params, batchRows } = this.#options;
+    const { session, lock, sql, params, batchRows, holdMs } = this.#options;
     let active: ActiveStatement | undefined;
     try {
       this.#release = await lock.acquire();
-      if (this.#state === 'cancelled') return this.#end();
+      if (this.#cancelled()) return this.#end();
       this.#opened = true;
       active = await session.open(sql, params, {
+        holdMs,
         onHold: (approvalId, message) => {
           if (this.#state !== 'running') return;
           this.#state = 'held';
@@ -136,7 +131,7 @@ export class StatementRun {
         },
       });
       const first = await active.read(batchRows);
-      if (this.#state === 'cancelled') {
+      if (this.#cancelled()) {
         await active.close().catch(() => undefined);
         return this.#end();
       }
@@ -144,7 +139,7 @@ export class StatementRun {
       this.#state = 'ready';
       this.#readyAt = Date.now();
     } catch (err) {
-      if (this.#state === 'cancelled') return this.#end();
+      if (this.#cancelled()) return this.#end();
       this.#failure = toSnowflakeFailure(err);
       this.#outcome = { ok: false, failure: this.#failure };
       this.#state = 'failed';
@@ -152,6 +147,11 @@ export class StatementRun {
     } finally {
       this.#wake();
     }
+  }
+
+  /** a cancel may land while the statement is awaited: read the state afresh */
+  #cancelled(): boolean {
+    return this.#state === 'cancelled';
   }
 
   #wake(): void {
@@ -189,7 +189,7 @@ export class StatementRun {
    * second fetch of a streamed result is refused: Airlock never keeps a result to serve it again.
    */
   take(): { source: ResultSource; end: (e: StreamEnd) => Promise<void> } | { failure: SnowflakeFailure } | null {
-    if (this.#state === 'cancelled') return { failure: failures.canceled() };
+    if (this.#cancelled()) return { failure: failures.canceled() };
     const outcome = this.#outcome;
     if (!outcome) return null;
     if (!outcome.ok) return { failure: outcome.failure };

@@ -1,0 +1,69 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { freshDatabase } from '@airlock/testkit';
+import { joinNegativeValues } from '../src/commands/token.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../bin/airlock.js', import.meta.url));
+
+describe('airlock command line', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  before(async () => {
+    db = await freshDatabase('airlock_cli');
+  });
+  after(async () => {
+    await db.drop();
+  });
+  const airlock = (...args: string[]) => run(process.execPath, [bin, ...args], { env: { ...process.env, DATABASE_URL: db.url } });
+
+  it('token prints one dev JWT on the last line with the requested claims', async () => {
+    const { stdout } = await airlock('token', '--sub', 'agent-1', '--groups', 'analysts,pii-readers');
+    const token = stdout.trim().split('\n').at(-1)!;
+    const claims = decodeJwt(token);
+    assert.equal(decodeProtectedHeader(token).alg, 'ES256');
+    assert.equal(claims.sub, 'agent-1');
+    assert.equal(claims.iss, 'http://127.0.0.1:8083/dev');
+    assert.equal(claims.aud, 'airlock');
+    assert.deepEqual(claims['groups'], ['analysts', 'pii-readers']);
+    assert.equal(claims.exp! - claims.iat!, 3600);
+  });
+
+  it('token accepts a negative --ttl and another audience', async () => {
+    const { stdout } = await airlock('token', '--sub', 'a', '--groups', 'analysts', '--ttl', '-60', '--aud', 'http://127.0.0.1:8080/mcp');
+    const claims = decodeJwt(stdout.trim().split('\n').at(-1)!);
+    const now = Math.floor(Date.now() / 1000);
+    assert.ok(claims.exp! <= now - 55 && claims.exp! >= now - 70, 'expired about a minute ago');
+    assert.equal(claims.aud, 'http://127.0.0.1:8080/mcp');
+  });
+
+  it('token without --sub fails with the usage', async () => {
+    await assert.rejects(airlock('token'), (e: { code: number; stderr: string }) => e.code === 1 && /--sub is required/.test(e.stderr));
+  });
+
+  it('policy check explains a decision, lineage and masking offline', async () => {
+    const { stdout } = await airlock(
+      'policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts',
+      '--sql', 'SELECT c.name, upper(c.email) AS e, c.card_number FROM customers c',
+    );
+    assert.match(stdout, /^decision: {2}allow$/m);
+    assert.match(stdout, /^rule: {6}analysts-read$/m);
+    assert.match(stdout, /^ {2}2\. e {2}← public\.customers\.email {2}→ redact$/m);
+    assert.match(stdout, /^ {2}3\. card_number {2}← public\.customers\.card_number {2}→ partial 4$/m);
+  });
+
+  it('policy check exits 2 and names the rule for a denial', async () => {
+    await assert.rejects(
+      airlock('policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts', '--sql', 'DROP TABLE orders'),
+      (e: { code: number; stdout: string }) => e.code === 2 && /^rule: {6}refuse-ddl$/m.test(e.stdout),
+    );
+  });
+
+  it('joins negative values to their flag only', () => {
+    assert.deepEqual(joinNegativeValues(['--ttl', '-60', '--sub', 'x'], ['--ttl']), ['--ttl=-60', '--sub', 'x']);
+    assert.deepEqual(joinNegativeValues(['--sub', '-x'], ['--ttl']), ['--sub', '-x']);
+  });
+});
