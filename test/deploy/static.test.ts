@@ -25,7 +25,10 @@ interface Field {
 
 function fieldsIn(path: string): Field[] {
   const text = read(path);
-  return [...text.matchAll(/env: '([A-Z0-9_]+)'[^}]*?(?:default: '([^']*)')?[^}]*\}/g)].map((m) => ({ env: m[1]!, ...(m[2] !== undefined ? { default: m[2] } : {}) }));
+  return [...text.matchAll(/env: '([A-Z0-9_]+)'([^}]*)\}/g)].map((m) => {
+    const def = /default: '([^']*)'/.exec(m[2]!)?.[1];
+    return { env: m[1]!, ...(def !== undefined ? { default: def } : {}) };
+  });
 }
 
 const commonFields = fieldsIn('packages/runtime/src/env.ts');

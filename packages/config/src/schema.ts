@@ -31,11 +31,34 @@ export const DevIssuer = Type.Object(
   { additionalProperties: false },
 );
 
+/** A SAML 2.0 IdP whose signed assertions are accepted as bearer credentials, beside the OIDC issuers. */
+export const SamlIdp = Type.Object(
+  {
+    /** the IdP's entityID: the assertion's `<Issuer>` */
+    issuer: Type.String({ minLength: 1 }),
+    /** the IdP's metadata XML (its signing certificates are read from it), or `idpCert` */
+    idpMetadata: Type.Optional(Type.String({ minLength: 1 })),
+    /** PEM certificate(s) or bare base64 DER of the IdP's signing key; `${VAR}` expanded */
+    idpCert: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
+    /** the `<Audience>` the assertion must name (Airlock's SP entityID) */
+    audience: Type.String({ minLength: 1 }),
+    /** the `Recipient` of its bearer `<SubjectConfirmationData>` */
+    recipient: Type.String({ minLength: 1 }),
+    /** the attribute holding the principal's groups (default `groups`) */
+    groupsAttribute: Type.Optional(Type.String({ minLength: 1 })),
+    /** the attribute holding the e-mail address (default `email`) */
+    emailAttribute: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type SamlIdp = Static<typeof SamlIdp>;
+
 export const Identity = Type.Object(
   {
     issuers: Type.Array(Issuer),
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
     devIssuer: Type.Optional(DevIssuer),
+    saml: Type.Optional(Type.Array(SamlIdp)),
   },
   { additionalProperties: false },
 );
@@ -46,6 +69,8 @@ const Leases = Type.Object(
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
     maxTtlSeconds: Type.Optional(Type.Integer({ minimum: 10 })),
     mode: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('statement')])),
+    /** a per-session lease unused this long is revoked; the session's next statement mints a new one (default 900) */
+    idleSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );
@@ -254,6 +279,58 @@ export const Mcp = Type.Object(
 );
 export type Mcp = Static<typeof Mcp>;
 
+/** The web console for approvers, auditors and admins (`services/console`). Sign-in by OIDC, SAML or both. */
+export const Console = Type.Object(
+  {
+    oidc: Type.Optional(
+      Type.Object(
+        {
+          issuer: Type.String({ minLength: 1 }),
+          clientId: Type.String({ minLength: 1 }),
+          /** absent for a public client (PKCE only); `${VAR}` expanded */
+          clientSecret: Type.Optional(Type.String()),
+          redirectUri: Type.String({ pattern: '^https?://' }),
+          scopes: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    saml: Type.Optional(
+      Type.Object(
+        {
+          /** the IdP's single sign-on URL (HTTP-Redirect binding) */
+          entryPoint: Type.String({ pattern: '^https?://' }),
+          /** the console's SP entityID */
+          issuer: Type.String({ minLength: 1 }),
+          /** PEM certificate of the IdP's signing key; `${VAR}` expanded */
+          idpCert: Type.String({ minLength: 1 }),
+          audience: Type.String({ minLength: 1 }),
+          /** the console's assertion consumer service: <console>/auth/saml/callback */
+          callbackUrl: Type.String({ pattern: '^https?://' }),
+          groupsAttribute: Type.Optional(Type.String({ minLength: 1 })),
+          /** the issuer of the short-lived tokens the console signs for SAML users; list it in identity.issuers */
+          tokenIssuer: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** IdP groups per console role: approvers decide, auditors read audit and sessions, admins revoke leases */
+    groups: Type.Object(
+      {
+        approvers: Type.Array(Type.String({ minLength: 1 })),
+        auditors: Type.Array(Type.String({ minLength: 1 })),
+        admins: Type.Array(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    /** signs cookies and seals session data; `${VAR}`, expanded by the console alone; 32 characters at least */
+    sessionSecret: Type.String({ minLength: 1 }),
+    sessionTtlSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+  },
+  { additionalProperties: false },
+);
+export type Console = Static<typeof Console>;
+
 export const AirlockConfig = Type.Object(
   {
     version: Type.Literal(1),
@@ -265,6 +342,7 @@ export const AirlockConfig = Type.Object(
     proxy: Type.Optional(Proxy),
     approval: Type.Optional(Approval),
     mcp: Type.Optional(Mcp),
+    console: Type.Optional(Console),
   },
   { additionalProperties: false },
 );

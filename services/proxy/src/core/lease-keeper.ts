@@ -1,10 +1,20 @@
 import { credentialV1 } from '@airlock/contracts';
 import { newContext, type Bus, type Logger } from '@airlock/runtime';
 
-/** Renews the leases this proxy instance holds; when renewals stop, the credential service revokes them. */
+/** A session whose leases end when it stays idle too long. */
+export interface IdleWatched {
+  retireIfIdle(now: number): Promise<void>;
+}
+
+/**
+ * Renews the leases this proxy instance holds; when renewals stop, the credential service revokes them.
+ * Also asks every open session once a second to give up its leases if it has been idle past its limit.
+ */
 export class LeaseKeeper {
   readonly #held = new Set<string>();
+  readonly #sessions = new Set<IdleWatched>();
   readonly #timer: NodeJS.Timeout;
+  readonly #idleTimer: NodeJS.Timeout;
   readonly #bus: Bus;
   readonly #holder: string;
   readonly #logger: Logger;
@@ -15,6 +25,23 @@ export class LeaseKeeper {
     this.#logger = logger;
     this.#timer = setInterval(() => void this.beat(), intervalSeconds * 1000);
     this.#timer.unref();
+    this.#idleTimer = setInterval(() => void this.#retireIdle(), 1000);
+    this.#idleTimer.unref();
+  }
+
+  watch(session: IdleWatched): void {
+    this.#sessions.add(session);
+  }
+
+  unwatch(session: IdleWatched): void {
+    this.#sessions.delete(session);
+  }
+
+  async #retireIdle(): Promise<void> {
+    const now = Date.now();
+    for (const session of this.#sessions) {
+      session.retireIfIdle(now).catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'retiring an idle session lease failed'));
+    }
   }
 
   hold(leaseId: string): void {
@@ -40,5 +67,6 @@ export class LeaseKeeper {
 
   stop(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#idleTimer);
   }
 }

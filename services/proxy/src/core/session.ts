@@ -81,6 +81,12 @@ export class Session {
   #statements = 0;
   #running: Upstream | undefined;
   #closed = false;
+  /** statements between their arrival and their upstream start: the session is not idle while any is */
+  #opening = 0;
+  #lastActive = Date.now();
+  readonly #idleMs: number;
+  /** set when the idle limit ended an open transaction: the client must ROLLBACK before anything else */
+  #idleEndedTx = false;
 
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined) {
     this.#ctx = ctx;
@@ -91,6 +97,8 @@ export class Session {
     this.principal = principal;
     this.connection = connection;
     this.#frontend = frontend;
+    this.#idleMs = (ctx.config.connections[connection]?.leases?.idleSeconds ?? 900) * 1000;
+    ctx.keeper.watch(this);
     ctx.events.emit(proxyV1.sessionOpened, {
       sessionId: this.id,
       principal,
@@ -103,6 +111,7 @@ export class Session {
 
   /** 'T' inside a transaction block, 'E' in a failed one, else 'I' */
   get txStatus(): 'I' | 'T' | 'E' {
+    if (this.#idleEndedTx) return 'E';
     if (this.#tx) return this.#tx.upstream.txStatus;
     return this.#pendingBegin ? 'T' : 'I';
   }
@@ -112,6 +121,8 @@ export class Session {
     const ctx = newContext(requestId);
     const started = performance.now();
     this.#statements += 1;
+    this.#lastActive = Date.now();
+    this.#opening += 1;
     let decision: policyV1.Decision | undefined;
     let entry: Upstream | undefined;
     const failed = (err: unknown): ClientError => {
@@ -133,6 +144,17 @@ export class Session {
       return e;
     };
     try {
+      if (this.#idleEndedTx) {
+        if (txVerb(sql) === 'commit' || txVerb(sql) === 'rollback') {
+          this.#idleEndedTx = false;
+          return this.#deferred(Promise.resolve(), 'ROLLBACK', requestId, ctx, started, null);
+        }
+        throw new AirlockError(
+          'proxy.transaction_not_allowed',
+          `the open transaction was rolled back and its credential revoked because the session was idle for more than ${this.#idleMs / 1000} s; send ROLLBACK, then start again`,
+          { sqlState: '25P02' },
+        );
+      }
       decision = await this.#ctx.bus.call(
         policyV1.decide,
         { requestId, sessionId: this.id, principal: this.principal, connection: this.connection, sql, frontend: this.#frontend },
@@ -185,6 +207,9 @@ export class Session {
       if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
       const e = failed(err);
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
+    } finally {
+      this.#opening -= 1;
+      this.#lastActive = Date.now();
     }
   }
 
@@ -348,6 +373,7 @@ export class Session {
       if (finished) return;
       finished = true;
       this.#running = undefined;
+      this.#lastActive = Date.now();
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx ?? (entry.upstream.txStatus === 'T' ? entry : undefined);
       this.#ctx.events.emit(
         proxyV1.queryCompleted,
@@ -371,6 +397,7 @@ export class Session {
     const fail = async (err: unknown): Promise<never> => {
       finished = true;
       this.#running = undefined;
+      this.#lastActive = Date.now();
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx;
       if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
       const e = failed(err);
@@ -467,10 +494,25 @@ export class Session {
     }
   }
 
+  /**
+   * Revokes the session's leases once it has been idle past the connection's limit (`leases.idleSeconds`), so an
+   * abandoned session holds no credential; the session stays open and its next statement mints a new lease.
+   */
+  async retireIfIdle(now: number): Promise<void> {
+    if (this.#closed || this.#running || this.#opening > 0 || now - this.#lastActive < this.#idleMs) return;
+    const entries = [...new Set([...this.#upstreams.values(), ...(this.#tx ? [this.#tx] : [])])];
+    if (entries.length === 0) return;
+    if (this.#tx) this.#idleEndedTx = true;
+    this.#upstreams.clear();
+    this.#tx = undefined;
+    await Promise.all(entries.map((e) => this.#retire(e, 'idle-timeout')));
+  }
+
   /** Ends the session: cancels what runs, closes upstream connections, revokes every lease, records the end. */
   async close(reason: string): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#ctx.keeper.unwatch(this);
     if (this.#running) await this.#running.upstream.cancel().catch(() => undefined);
     const entries = [...new Set([...this.#upstreams.values(), ...(this.#tx ? [this.#tx] : [])])];
     this.#upstreams.clear();
