@@ -27,6 +27,7 @@ export const ErrorCodes = {
   'identity.unknown_issuer': { status: 401, sqlState: '28P01' },
   'identity.audience_mismatch': { status: 401, sqlState: '28P01' },
   'identity.forbidden': { status: 403, sqlState: '42501' },
+  'identity.replayed_token': { status: 401, sqlState: '28P01' },
   'policy.denied': { status: 403, sqlState: '42501' },
   'policy.parse_error': { status: 400, sqlState: '42601' },
   'policy.unknown_connection': { status: 404, sqlState: '3D000' },
@@ -59,6 +60,10 @@ export const ErrorCodes = {
   'proxy.unknown_table': { status: 404, sqlState: '42P01' },
   'audit.forbidden': { status: 403, sqlState: '42501' },
   'audit.not_found': { status: 404, sqlState: '42704' },
+  'console.not_signed_in': { status: 401, sqlState: '28000' },
+  'console.forbidden': { status: 403, sqlState: '42501' },
+  'console.csrf_rejected': { status: 403, sqlState: '42501' },
+  'console.sign_in_failed': { status: 401, sqlState: '28000' },
 } as const satisfies Record<string, { status: number; sqlState: string }>;
 export type ErrorCode = keyof typeof ErrorCodes;
 

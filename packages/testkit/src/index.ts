@@ -12,6 +12,8 @@ import { createLogger, ensureDatabase, streamName, type Logger } from '@airlock/
 import { startStack, seedDemoDatabase, startDemoWarehouse, type DemoWarehouse, type Stack, type ServiceName } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
 
+export { startNatsServer, startPostgresCluster, freePort, type OwnServer, type PostgresClusterOptions } from './servers.js';
+
 export const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 export const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 

@@ -6,6 +6,7 @@ import { AirlockError, createHttpServer, type Bus, type Logger } from '@airlock/
 import { TokenVerifier } from './verifier.js';
 import { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';
 import { defaultDevIssuer } from './dev-issuer.js';
+import { SamlVerifier } from './saml.js';
 
 export interface IdentityDeps {
   bus: Bus;
@@ -34,7 +35,9 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     await http.listen({ host: deps.http.host, port: deps.http.port });
     logger.warn({ issuer: dev.issuer ?? defaultDevIssuer }, 'development issuer enabled: for the demo only');
   }
-  const verifier = new TokenVerifier({ config, ...(devKey ? { devKey } : {}) });
+  const samlIdps = config.identity.saml ?? [];
+  const saml = samlIdps.length > 0 ? new SamlVerifier({ idps: samlIdps, pool: deps.pool, clockSkewSeconds: config.identity.clockSkewSeconds ?? 30 }) : undefined;
+  const verifier = new TokenVerifier({ config, ...(devKey ? { devKey } : {}), ...(saml ? { saml } : {}) });
 
   bus.serve(identityV1.verifyToken, async (req, ctx) => {
     try {

@@ -13,6 +13,7 @@ import type { Principal } from '@airlock/contracts';
 import { AirlockError } from '@airlock/runtime';
 import type { DevKey } from './store/dev-keys.js';
 import { defaultDevIssuer } from './dev-issuer.js';
+import { looksLikeSaml, type SamlVerifier } from './saml.js';
 
 const defaultAlgorithms = ['RS256', 'ES256'];
 
@@ -26,6 +27,8 @@ export interface VerifierOptions {
   devKey?: DevKey;
   /** injectable for tests; global fetch by default */
   fetch?: typeof fetch;
+  /** accepts signed SAML assertions beside JWTs when the config names SAML IdPs */
+  saml?: SamlVerifier;
 }
 
 /**
@@ -37,14 +40,17 @@ export class TokenVerifier {
   readonly #devKey: DevKey | undefined;
   readonly #fetch: typeof fetch;
   readonly #keySets = new Map<string, Promise<JWTVerifyGetKey>>();
+  readonly #saml: SamlVerifier | undefined;
 
   constructor(options: VerifierOptions) {
     this.#config = options.config;
+    this.#saml = options.saml;
     this.#devKey = options.devKey;
     this.#fetch = options.fetch ?? fetch;
   }
 
   async verify(token: string, audience?: string): Promise<VerifiedToken> {
+    if (this.#saml && looksLikeSaml(token)) return this.#saml.verify(token, audience);
     let claims: JWTPayload;
     try {
       decodeProtectedHeader(token);

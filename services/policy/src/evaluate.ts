@@ -4,6 +4,7 @@ import { isErrorCode } from '@airlock/contracts';
 import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
 import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 import { checkGuardrails, type DenyEntry } from './guardrails.js';
+import type { AnalysisCache } from './analysis-cache.js';
 
 export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
 const allDetectors: DetectorName[] = ['email', 'card', 'ssn', 'iban', 'phone', 'ip'];
@@ -60,6 +61,8 @@ export interface EvaluateInput {
   sql: string;
   catalog: Catalog;
   requestId: string;
+  /** recent analyses; the statement is analysed afresh when absent */
+  cache?: AnalysisCache;
 }
 
 /**
@@ -85,7 +88,7 @@ export function evaluate(input: EvaluateInput): policyV1.Decision {
 
   let result: ReturnType<typeof inspect>;
   try {
-    result = inspect(input.sql, dialect, input.catalog);
+    result = input.cache ? input.cache.inspect(input.sql, dialect, input.catalog) : inspect(input.sql, dialect, input.catalog);
   } catch (err) {
     if (err instanceof SqlParseError) {
       return deny('policy.parse_error', `Airlock could not parse this statement (${err.message}), so it cannot check it; fix the syntax`, null);

@@ -4,3 +4,4 @@ export { CatalogCache } from './catalog-cache.js';
 export { analyze, inspect, initParsers, staticCatalog, SqlParseError, type Catalog } from './analysis/index.js';
 export { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 export { checkGuardrails } from './guardrails.js';
+export { AnalysisCache } from './analysis-cache.js';

@@ -4,6 +4,7 @@ import type { Bus, Logger } from '@airlock/runtime';
 import { initParsers } from './analysis/index.js';
 import { CatalogCache } from './catalog-cache.js';
 import { evaluate } from './evaluate.js';
+import { AnalysisCache } from './analysis-cache.js';
 
 export interface PolicyDeps {
   bus: Bus;
@@ -20,9 +21,10 @@ export interface PolicyService {
 export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
   await initParsers();
   const catalogs = new CatalogCache(deps.bus, deps.logger);
+  const cache = new AnalysisCache();
   deps.bus.serve(policyV1.decide, async (req, ctx) => {
     const catalog = await catalogs.get(req.connection);
-    const decision = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId });
+    const decision = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
     await deps.bus.publish(
       policyV1.decided,
       { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },

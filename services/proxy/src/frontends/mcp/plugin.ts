@@ -118,6 +118,8 @@ export const mcpFrontDoor: HttpFrontDoorPlugin = async (app, door) => {
     const server = serverFor({ principal, client: request.ip });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     reply.hijack();
+    // headers set on the reply so far (CORS) are fastify's to write, and it no longer writes: hand them to the transport
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.raw.on('close', () => {
       void transport.close();
       void server.close();

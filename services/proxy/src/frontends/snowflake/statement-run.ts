@@ -223,7 +223,7 @@ export class StatementRun {
     if (state === 'ready' && this.#outcome?.ok) {
       await this.#outcome.active.close().catch(() => undefined);
       this.#end();
-    } else if ((state === 'running' && this.#opened) || state === 'streaming') {
+    } else if (((state === 'running' || state === 'held') && this.#opened) || state === 'streaming') {
       await this.#options.session.cancel().catch(() => undefined);
     }
     return true;
