@@ -22,28 +22,33 @@ import {
 export const services = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy'] as const;
 export type Service = (typeof services)[number];
 
-/** The durable consumer of the audit service (services/audit/src/service.ts). */
+/** The durable consumers of the audit service: the audit log (service.ts) and the optional forwarder (forwarder.ts). */
 export const auditDurable = 'airlock-audit';
+export const auditForwardDurable = 'airlock-audit-forward';
 
 interface Usage {
   /** request subjects the service calls */
   calls: readonly RequestDescriptor[];
-  /** the durable JetStream consumer it reads, if any */
-  consumes?: string;
+  /** the durable JetStream consumers it creates and reads */
+  consumes?: readonly string[];
 }
 
 /** Which requests each service calls and which consumer it reads; serving and publishing follow from the family. */
 export const usage: Readonly<Record<Service, Usage>> = {
   identity: { calls: [] },
   policy: { calls: [credentialV1.catalog] },
-  approval: { calls: [] },
+  // approvers authenticate with their own OIDC token on the approval API
+  approval: { calls: [identityV1.verifyToken] },
   credential: { calls: [] },
-  audit: { calls: [identityV1.verifyToken], consumes: auditDurable },
+  audit: { calls: [identityV1.verifyToken], consumes: [auditDurable, auditForwardDurable] },
   proxy: {
     calls: [
       identityV1.verifyToken,
       policyV1.decide,
       approvalV1.submitApproval,
+      approvalV1.getApprovalStatus,
+      // the MCP front door lists a connection's tables
+      credentialV1.catalog,
       credentialV1.issueLease,
       credentialV1.revokeLease,
       credentialV1.heartbeat,
@@ -89,12 +94,12 @@ export function permissionsFor(service: Service, root: string): Permissions {
     // jetstreamManager() reads the account info on connect
     '$JS.API.INFO',
   ];
-  if (publishes.length > 0 || own.consumes) {
+  const durables = own.consumes ?? [];
+  if (publishes.length > 0 || durables.length > 0) {
     // Bus.ensureStream: look the stream up, create it when missing; no update, purge or delete
     publish.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`);
   }
-  if (own.consumes) {
-    const c = own.consumes;
+  for (const c of durables) {
     publish.push(
       `$JS.API.CONSUMER.INFO.${stream}.${c}`,
       `$JS.API.CONSUMER.CREATE.${stream}.${c}`,

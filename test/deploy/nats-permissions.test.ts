@@ -69,7 +69,7 @@ async function startNatsServer(): Promise<NatsServer> {
   replace(/^(\s*)store_dir: .*$/m, `$1store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`);
   writeFileSync(join(dir, 'nats-server.conf'), conf);
   writeFileSync(join(dir, 'permissions.conf'), readFileSync(permissionsPath, 'utf8'));
-  const passwords = Object.fromEntries(services.map((s) => [s, randomBytes(12).toString('hex')])) as Record<Service, string>;
+  const passwords = Object.fromEntries(services.map((s) => [s, `pw${randomBytes(12).toString('hex')}`])) as Record<Service, string>;
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
   for (const s of services) env[passwordVariable(s)] = passwords[s];
   const child: ChildProcess = spawn(natsServerBinary, ['-c', join(dir, 'nats-server.conf')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -133,7 +133,7 @@ function references(text: string, verbs: string[]): string[] {
 }
 
 /** What each service's code serves, calls and publishes: its own folder plus its wiring in the CLI's stack.ts. */
-function scanSources(): Record<Service, { serves: string[]; calls: string[]; publishes: string[]; consumes: boolean }> {
+function scanSources(): Record<Service, { serves: string[]; calls: string[]; publishes: string[]; consumes: string[] }> {
   const stack = readFileSync(join(repo, 'packages/cli/src/stack.ts'), 'utf8');
   const wiring: Record<string, string> = {};
   const parts = stack.split(/case '(\w+)': \{/);
@@ -147,7 +147,8 @@ function scanSources(): Record<Service, { serves: string[]; calls: string[]; pub
       serves: references(text, ['serve']),
       calls: references(text, ['call']),
       publishes: references(text, ['publish', 'emit']),
-      consumes: text.includes(`'${auditDurable}'`) && /\.consume\(/.test(text),
+      // the durable name literal in the first argument of consume()/consumeBatches()
+      consumes: [...text.matchAll(/\.consume(?:Batches)?\(\s*[^,]*?'([a-z0-9-]+)'/g)].map((m) => m[1]!).sort(),
     };
   }
   return out;
@@ -163,15 +164,15 @@ describe('NATS permissions are generated and match what the services do', () => 
     const code = scanSources();
     for (const s of services) {
       assert.deepEqual(code[s].calls, usage[s].calls.map((d) => `${d.family}.${d.operation}`).sort(), `${s}: calls`);
-      assert.deepEqual(code[s].consumes, usage[s].consumes === auditDurable, `${s}: consumes the audit consumer`);
+      assert.deepEqual(code[s].consumes, [...(usage[s].consumes ?? [])].sort(), `${s}: durable consumers`);
       // serving and publishing are granted per family: the code may use no subject outside its family
       for (const x of code[s].serves) assert.ok(served(s).some((d) => `${d.family}.${d.operation}` === x), `${s} serves ${x} outside its family`);
       for (const x of code[s].publishes) assert.ok(published(s).some((d) => `evt.${d.family}.${d.event}` === x), `${s} publishes ${x} outside its family`);
     }
     // the table is not vacuous: the proxy's calls and the audit's consumer are seen in the code
-    assert.deepEqual(code.proxy.calls, ['approval.submit', 'credential.heartbeat', 'credential.issue', 'credential.revoke', 'identity.verify', 'policy.decide']);
+    assert.deepEqual(code.proxy.calls, ['approval.status', 'approval.submit', 'credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke', 'identity.verify', 'policy.decide']);
     assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
-    assert.equal(code.audit.consumes, true);
+    assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });
 });
 

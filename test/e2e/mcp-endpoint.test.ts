@@ -246,7 +246,7 @@ describe('Airlock MCP endpoint (Streamable HTTP, OAuth protected resource)', () 
     assert.match(text(bad), /\ncode: policy\.parse_error\nnext: fix the SQL: Airlock parses every statement before it runs\n/);
     const args = await call(await connect(analyst), 'query', { connection: 'demo' });
     assert.equal(args.isError, true);
-    assert.match(text(args), /^the arguments of query does not match its schema: .*sql.*\ncode: runtime\.invalid_request$/);
+    assert.match(text(args), /^the input of query does not match its schema: .*sql.*\ncode: runtime\.invalid_request$/);
   });
 
   it('a statement held for approval answers "pending" with the request id, and does not run', async () => {

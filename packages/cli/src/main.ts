@@ -1,15 +1,18 @@
 // commands are loaded when used, so a quick one (`token`) does not load every service and driver
-const tokenUsage = 'airlock token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>] [--email <email>]';
-const policyUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--json]';
-
 const usage = `usage: airlock <command>
 
-  up                      run every service in one process (the embedded demo by default)
-  run <service>           run one service: identity, policy, approval, credential, audit, proxy
-  token                   ${tokenUsage}
-  policy check            ${policyUsage}
+  up                                   run every service in one process (the embedded demo by default)
+  run <service>                        run one service: identity, policy, approval, credential, audit, proxy, console
+  token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>]
+                                       print a development token (demo issuer only) on the last line
+  policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>"
+                                       explain a decision: rule, column lineage, masking plan
+  approvals list | approve <id> [--for 1h] [--reason …] | deny <id> --reason …
+  audit tail | verify
+  sessions list | show <id> | replay <id>
 
-Environment: NATS_URL, DATABASE_URL, AIRLOCK_CONFIG (see README.md).`;
+The caller's own token comes from --token or AIRLOCK_TOKEN. Environment: NATS_URL, DATABASE_URL, AIRLOCK_CONFIG
+(see README.md). \`airlock <command> --help\` shows a command's options.`;
 
 /** The `airlock` command line. Returns the exit code. */
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -24,6 +27,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return (await import('./commands/token.js')).tokenCommand(rest, env, out);
     case 'policy':
       return (await import('./commands/policy.js')).policyCommand(rest, env, out);
+    case 'approvals':
+      return (await import('./commands/approvals.js')).approvalsCommand(rest, env, out);
+    case 'audit':
+      return (await import('./commands/audit.js')).auditCommand(rest, env, out);
+    case 'sessions':
+      return (await import('./commands/sessions.js')).sessionsCommand(rest, env, out);
     case undefined:
     case 'help':
     case '--help':

@@ -1,20 +1,21 @@
 import { loadConfigFile, demoConfigPath, type AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { commonEnv, createLogger, newContext, readEnv, startHost, type Host, type Logger } from '@airlock/runtime';
+import { commonEnv, createLogger, newContext, readEnv, startHost, startTelemetry, type Host, type Logger, type Telemetry } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
 import { startCredential, loadConfig as credentialEnv } from '@airlock/credential';
 import { startProxy, mcpFrontDoor, snowflakeFrontDoor, loadConfig as proxyEnv } from '@airlock/proxy';
 import { startAudit, loadConfig as auditEnv } from '@airlock/audit';
+import { startConsole, loadConfig as consoleEnv } from '@airlock/console';
 
-export const serviceNames = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy'] as const;
+export const serviceNames = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy', 'console'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 export interface RunningService {
   name: ServiceName;
   host: Host;
-  /** ports this service listens on */
+  /** ports this service listens on; `<name>Metrics` is its /metrics port */
   ports: Record<string, number>;
   close(): Promise<void>;
 }
@@ -23,34 +24,34 @@ export interface RunningService {
 export async function startService(
   name: ServiceName,
   env: Record<string, string | undefined>,
-  shared: { config?: AirlockConfig; logger?: Logger } = {},
+  shared: { config?: AirlockConfig; logger?: Logger; telemetry?: Telemetry } = {},
 ): Promise<RunningService> {
   const host = await startHost({ service: name, env, ...shared });
-  const { bus, config, logger, pool, lifecycle } = host;
-  const ports: Record<string, number> = {};
+  const { bus, config, logger, pool, lifecycle, metrics } = host;
+  const ports: Record<string, number> = { [`${name}Metrics`]: host.metricsPort };
   try {
     switch (name) {
       case 'identity': {
         const own = identityEnv(env);
-        const svc = await startIdentity({ bus, pool, config, logger, http: { host: own.httpHost, port: own.httpPort } });
+        const svc = await startIdentity({ bus, pool, config, logger, metrics, http: { host: own.httpHost, port: own.httpPort } });
         if (svc.http) ports['identity'] = (svc.http.server.address() as { port: number }).port;
         lifecycle.add('identity', svc.close);
         break;
       }
       case 'policy': {
-        const svc = await startPolicy({ bus, config, logger });
+        const svc = await startPolicy({ bus, config, logger, metrics });
         lifecycle.add('policy', svc.close);
         break;
       }
       case 'approval': {
-        const svc = await startApproval({ bus, pool, config, logger, settings: approvalEnv(env) });
+        const svc = await startApproval({ bus, pool, config, logger, metrics, settings: approvalEnv(env) });
         ports['approval'] = svc.port;
         lifecycle.add('approval', svc.close);
         break;
       }
       case 'credential': {
         const own = credentialEnv(env);
-        const svc = await startCredential({ bus, pool, config, logger, settings: own, env });
+        const svc = await startCredential({ bus, pool, config, logger, metrics, settings: own, env });
         lifecycle.add('credential', svc.close);
         break;
       }
@@ -60,6 +61,7 @@ export async function startService(
           bus,
           pool,
           logger,
+          metrics,
           http: { host: own.httpHost, port: own.httpPort },
           readerGroups: own.readerGroups.split(',').map((g) => g.trim()).filter(Boolean),
           authenticate: async (token) => {
@@ -85,10 +87,17 @@ export async function startService(
       }
       case 'proxy': {
         const own = proxyEnv(env);
-        const svc = await startProxy({ bus, config, logger, settings: own, env, plugins: [mcpFrontDoor, snowflakeFrontDoor] });
+        const svc = await startProxy({ bus, config, logger, metrics, settings: own, env, plugins: [mcpFrontDoor, snowflakeFrontDoor] });
         ports['pgwire'] = svc.pgwirePort;
         ports['http'] = svc.httpPort;
         lifecycle.add('proxy', svc.close);
+        break;
+      }
+      case 'console': {
+        // serves nothing unless the config file has a console section
+        const svc = await startConsole({ bus, pool, config, logger, settings: consoleEnv(env), env });
+        if (svc.port !== undefined) ports['console'] = svc.port;
+        lifecycle.add('console', svc.close);
         break;
       }
     }
@@ -111,13 +120,18 @@ export async function startStack(env: Record<string, string | undefined>, option
   const common = readEnv(env, commonEnv);
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   const logger = options.logger ?? createLogger({ service: 'airlock', level: common.logLevel });
+  // one trace exporter for the process: the OpenTelemetry API has one global tracer provider
+  const telemetry = await startTelemetry({ serviceName: 'airlock', env, logger });
+  // one port cannot serve six registries: each service keeps its own default (or an ephemeral port with 0)
+  const serviceEnv = env['AIRLOCK_METRICS_PORT'] && env['AIRLOCK_METRICS_PORT'] !== '0' ? { ...env, AIRLOCK_METRICS_PORT: undefined } : env;
   const services: RunningService[] = [];
   const close = async () => {
     // the data path first, so its sessions revoke their leases while the credential service still runs
     for (const s of [...services].reverse()) await s.close();
+    await telemetry.shutdown();
   };
   try {
-    for (const name of options.names ?? serviceNames) services.push(await startService(name, env, { config, logger }));
+    for (const name of options.names ?? serviceNames) services.push(await startService(name, serviceEnv, { config, logger, telemetry }));
   } catch (err) {
     await close();
     throw err;

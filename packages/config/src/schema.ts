@@ -38,7 +38,7 @@ export const SamlIdp = Type.Object(
     issuer: Type.String({ minLength: 1 }),
     /** the IdP's metadata XML (its signing certificates are read from it), or `idpCert` */
     idpMetadata: Type.Optional(Type.String({ minLength: 1 })),
-    /** PEM certificate(s) or bare base64 DER of the IdP's signing key; `${VAR}` expanded */
+    /** PEM certificate(s) or bare base64 DER of the IdP's signing key */
     idpCert: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })])),
     /** the `<Audience>` the assertion must name (Airlock's SP entityID) */
     audience: Type.String({ minLength: 1 }),
@@ -302,7 +302,7 @@ export const Console = Type.Object(
           entryPoint: Type.String({ pattern: '^https?://' }),
           /** the console's SP entityID */
           issuer: Type.String({ minLength: 1 }),
-          /** PEM certificate of the IdP's signing key; `${VAR}` expanded */
+          /** PEM certificate of the IdP's signing key */
           idpCert: Type.String({ minLength: 1 }),
           audience: Type.String({ minLength: 1 }),
           /** the console's assertion consumer service: <console>/auth/saml/callback */

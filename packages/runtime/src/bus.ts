@@ -25,8 +25,10 @@ import {
 } from '@airlock/contracts';
 import { Validator, decodeJson, encodeJson } from './codec.js';
 import { AirlockError, toEnvelope } from './errors.js';
-import { childTraceparent, isTraceparent, newContext, type CallContext } from './context.js';
+import { isTraceparent, newContext, type CallContext } from './context.js';
 import type { Logger } from './logger.js';
+import { Counter, Histogram, Registry, latencyBuckets } from './metrics.js';
+import { SpanKind, Tracing } from './telemetry.js';
 
 export interface BusOptions {
   url: string;
@@ -40,6 +42,8 @@ export interface BusOptions {
   pass?: string;
   /** event stream retention in seconds (0 = unlimited) */
   eventRetentionSeconds?: number;
+  /** the service's metrics registry: requests served, by operation and outcome */
+  metrics?: Registry;
 }
 
 export type Handler<D extends RequestDescriptor> = (request: RequestOf<D>, ctx: CallContext) => Promise<ResponseOf<D>>;
@@ -71,12 +75,16 @@ export class Bus {
   readonly js: JetStreamClient;
   readonly root: string;
   readonly service: string;
+  /** the service's spans: one server span per request served, one client span per call */
+  readonly tracing: Tracing;
   readonly #jsm: JetStreamManager;
   readonly #logger: Logger;
   readonly #validator: Validator = new Validator();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #stops: Array<() => Promise<void>> = [];
   readonly #retentionSeconds: number;
+  readonly #served: Counter<'operation' | 'code'>;
+  readonly #serveSeconds: Histogram<'operation'>;
   #streamReady: Promise<void> | undefined;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, options: BusOptions) {
@@ -87,6 +95,21 @@ export class Bus {
     this.service = options.service;
     this.#logger = options.logger;
     this.#retentionSeconds = options.eventRetentionSeconds ?? 0;
+    this.tracing = new Tracing(options.service);
+    const registers = [options.metrics ?? new Registry()];
+    this.#served = new Counter({
+      name: 'airlock_bus_requests_total',
+      help: 'Bus requests this process served, by operation and outcome (ok or the Airlock error code)',
+      labelNames: ['operation', 'code'],
+      registers,
+    });
+    this.#serveSeconds = new Histogram({
+      name: 'airlock_bus_request_duration_seconds',
+      help: 'Time to serve one bus request, by operation',
+      labelNames: ['operation'],
+      buckets: latencyBuckets,
+      registers,
+    });
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
@@ -169,8 +192,14 @@ export class Bus {
   }
 
   async #handle<D extends RequestDescriptor>(descriptor: D, handler: Handler<D>, msg: Msg): Promise<void> {
-    const ctx = contextFrom(msg.headers);
+    const operation = `${descriptor.family}.${descriptor.version}.${descriptor.operation}`;
+    const span = this.tracing.start(`serve ${operation}`, contextFrom(msg.headers), {
+      kind: SpanKind.SERVER,
+      attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'process', 'messaging.destination.name': msg.subject },
+    });
+    const ctx = span.ctx;
     const started = performance.now();
+    let code = 'ok';
     try {
       const body = decodeJson(msg.data);
       this.#validator.assert(descriptor.request, body, `${descriptor.family}.${descriptor.operation} request`);
@@ -182,8 +211,11 @@ export class Bus {
         'runtime.invalid_response',
       );
       msg.respond(encodeJson(response), { headers: contextHeaders(ctx) });
+      span.end();
     } catch (err) {
       const envelope = toEnvelope(err);
+      code = envelope.code;
+      span.end(err);
       if (envelope.code === 'runtime.internal' || envelope.code === 'runtime.invalid_response') {
         this.#logger.error(
           { requestId: ctx.requestId, subject: msg.subject, err: err instanceof Error ? err.message : String(err) },
@@ -195,10 +227,10 @@ export class Bus {
       h.set(Headers.error, envelope.message.slice(0, 200));
       msg.respond(encodeJson(envelope), { headers: h });
     } finally {
-      this.#logger.debug(
-        { requestId: ctx.requestId, op: `${descriptor.family}.${descriptor.operation}`, ms: performance.now() - started },
-        'served',
-      );
+      const ms = performance.now() - started;
+      this.#served.inc({ operation, code });
+      this.#serveSeconds.observe({ operation }, ms / 1000);
+      this.#logger.debug({ requestId: ctx.requestId, op: `${descriptor.family}.${descriptor.operation}`, ms }, 'served');
     }
   }
 
@@ -210,11 +242,21 @@ export class Bus {
     options: { timeoutMs?: number } = {},
   ): Promise<ResponseOf<D>> {
     const subject = requestSubject(this.root, descriptor);
+    return this.tracing.run(
+      `call ${descriptor.family}.${descriptor.version}.${descriptor.operation}`,
+      ctx,
+      { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.destination.name': subject } },
+      (span) => this.#call(descriptor, subject, request, span.ctx, options.timeoutMs ?? 10_000),
+    );
+  }
+
+  async #call<D extends RequestDescriptor>(descriptor: D, subject: string, request: RequestOf<D>, ctx: CallContext, timeoutMs: number): Promise<ResponseOf<D>> {
     this.#validator.assert(descriptor.request, request, `${descriptor.family}.${descriptor.operation} request`);
-    const h = contextHeaders({ requestId: ctx.requestId, traceparent: childTraceparent(ctx.traceparent) });
+    // the client span's own context: the server span becomes its child
+    const h = contextHeaders(ctx);
     let reply: Msg;
     try {
-      reply = await this.nc.request(subject, encodeJson(request), { timeout: options.timeoutMs ?? 10_000, headers: h });
+      reply = await this.nc.request(subject, encodeJson(request), { timeout: timeoutMs, headers: h });
     } catch (err) {
       const name = err instanceof Error ? err.name : '';
       const message = err instanceof Error ? err.message : String(err);
@@ -426,11 +468,14 @@ export function contextHeaders(ctx: CallContext): MsgHdrs {
   const h = natsHeaders();
   h.set(Headers.requestId, ctx.requestId);
   h.set(Headers.traceparent, ctx.traceparent);
+  if (ctx.tracestate) h.set(Headers.tracestate, ctx.tracestate);
   return h;
 }
 
 export function contextFrom(h: MsgHdrs | undefined): CallContext {
   const requestId = h?.get(Headers.requestId) || randomUUID();
   const tp = h?.get(Headers.traceparent) ?? '';
-  return isTraceparent(tp) ? { requestId, traceparent: tp } : newContext(requestId);
+  if (!isTraceparent(tp)) return newContext(requestId);
+  const ts = h?.get(Headers.tracestate);
+  return ts ? { requestId, traceparent: tp, tracestate: ts } : { requestId, traceparent: tp };
 }

@@ -4,19 +4,19 @@ import { randomBytes, randomUUID } from 'node:crypto';
 export interface CallContext {
   requestId: string;
   traceparent: string;
+  /** vendor trace state, passed on unchanged */
+  tracestate?: string;
+  /**
+   * Set by newContext: no span was recorded under this traceparent, so the first span started from it begins a new
+   * trace rather than pointing at a parent that no tracer exported. With tracing off the traceparent itself is used.
+   */
+  fresh?: true;
 }
 
 const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 export function newTraceparent(): string {
   return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
-}
-
-/** A child span id in the same trace, so each hop is visible while the trace id stays one per statement. */
-export function childTraceparent(parent: string): string {
-  const m = traceparentPattern.exec(parent);
-  if (!m) return newTraceparent();
-  return `00-${m[1]}-${randomBytes(8).toString('hex')}-${m[3]}`;
 }
 
 export function traceIdOf(traceparent: string): string | undefined {
@@ -27,6 +27,7 @@ export function isTraceparent(value: string): boolean {
   return traceparentPattern.test(value);
 }
 
+/** The context of work that starts here (a statement, a sweep); spans started from it begin a new trace. */
 export function newContext(requestId: string = randomUUID()): CallContext {
-  return { requestId, traceparent: newTraceparent() };
+  return { requestId, traceparent: newTraceparent(), fresh: true };
 }

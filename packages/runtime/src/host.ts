@@ -5,6 +5,8 @@ import { commonEnv, readEnv, type EnvValues } from './env.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { ensureDatabase } from './database.js';
+import { createMetricsRegistry, serveServiceMetrics, type MetricsServer, type Registry } from './metrics.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 
 export type CommonEnv = EnvValues<typeof commonEnv>;
 
@@ -16,6 +18,10 @@ export interface Host {
   bus: Bus;
   pool: pg.Pool;
   lifecycle: Lifecycle;
+  /** the service's Prometheus registry, served at /metrics */
+  metrics: Registry;
+  /** the port /metrics listens on */
+  metricsPort: number;
 }
 
 export interface HostOptions {
@@ -25,6 +31,11 @@ export interface HostOptions {
   config?: AirlockConfig;
   logger?: Logger;
   poolSize?: number;
+  /**
+   * the process's trace exporter when the caller started it (airlock up starts one for all services); absent, the
+   * host starts one for this service from the OTEL_* variables and stops it on close
+   */
+  telemetry?: Telemetry;
 }
 
 export async function startHost(options: HostOptions): Promise<Host> {
@@ -32,6 +43,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const logger = options.logger?.child({ service: options.service }) ?? createLogger({ service: options.service, level: env.logLevel });
   const config = options.config ?? loadConfigFile(env.configPath ?? demoConfigPath);
   const lifecycle = new Lifecycle();
+  if (!options.telemetry) {
+    const telemetry = await startTelemetry({ serviceName: `airlock-${options.service}`, env: options.env, logger });
+    // added first so it closes last, after every span of the shutdown has ended
+    lifecycle.add('telemetry', () => telemetry.shutdown());
+  }
+  const metrics = createMetricsRegistry();
   await ensureDatabase(env.databaseUrl);
   const pool = new pg.Pool({ connectionString: env.databaseUrl, max: options.poolSize ?? 10, application_name: `airlock-${options.service}` });
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle database connection failed'));
@@ -43,7 +60,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
     logger,
     ...(env.natsUser ? { user: env.natsUser, pass: env.natsPassword ?? '' } : {}),
     eventRetentionSeconds: env.eventRetentionSeconds,
+    metrics,
   });
   lifecycle.add('bus', () => bus.close());
-  return { env, config, logger, bus, pool, lifecycle };
+  let metricsServer: MetricsServer;
+  try {
+    metricsServer = await serveServiceMetrics({ service: options.service, registry: metrics, env: options.env, logger });
+  } catch (err) {
+    await lifecycle.close(logger);
+    throw err;
+  }
+  lifecycle.add('metrics', () => metricsServer.close());
+  return { env, config, logger, bus, pool, lifecycle, metrics, metricsPort: metricsServer.port };
 }

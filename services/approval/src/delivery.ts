@@ -44,10 +44,19 @@ export class Delivery {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #settings: DeliverySettings;
+  readonly #onAttempt: (channel: 'bus' | 'webhook', result: 'delivered' | 'retry' | 'failed') => void;
   #running: Promise<void> | undefined;
   #again = false;
 
-  constructor(deps: { pool: pg.Pool; bus: Bus; logger: Logger; settings: DeliverySettings }) {
+  constructor(deps: {
+    pool: pg.Pool;
+    bus: Bus;
+    logger: Logger;
+    settings: DeliverySettings;
+    /** told of every attempt, for metrics */
+    onAttempt?: (channel: 'bus' | 'webhook', result: 'delivered' | 'retry' | 'failed') => void;
+  }) {
+    this.#onAttempt = deps.onAttempt ?? (() => undefined);
     this.#pool = deps.pool;
     this.#bus = deps.bus;
     this.#logger = deps.logger;
@@ -102,7 +111,9 @@ export class Delivery {
         // the payload keeps its id, so JetStream de-duplicates a publish repeated after a crash
         await this.#bus.publish(descriptor, row.payload as never, ctx);
         await outbox.delivered(this.#pool, row, null);
+        this.#onAttempt('bus', 'delivered');
       } catch (err) {
+        this.#onAttempt('bus', 'retry');
         const message = err instanceof Error ? err.message : String(err);
         this.#logger.warn({ event: row.topic, attempts: row.attempts, err: message }, 'approval event not published yet; retrying');
         // later events wait for this one, so the audit log sees transitions in order
@@ -134,9 +145,11 @@ export class Delivery {
     await outbox.recordAttempt(this.#pool, row, status, error);
     if (error === null) {
       await outbox.delivered(this.#pool, row, status);
+      this.#onAttempt('webhook', 'delivered');
       return;
     }
     const final = row.attempts >= this.#settings.attempts;
+    this.#onAttempt('webhook', final ? 'failed' : 'retry');
     await outbox.failedAttempt(this.#pool, row, status, error, backoffDelay(row.attempts, this.#settings.backoffMs, this.#settings.maxBackoffMs), final);
     const fields = { webhook: origin(url), format: row.topic, attempts: row.attempts, error };
     if (final) this.#logger.error(fields, 'approval webhook gave up after its last attempt; the failure is recorded in approval_outbox');

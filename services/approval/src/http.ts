@@ -16,6 +16,11 @@ export function approvalHttp(deps: { approvals: Approvals; bus: Bus; logger: Log
     return principal;
   };
 
+  // a decision without a body (`curl -X POST …/approve`) is a plain one-shot approval, not a malformed request
+  http.addHook('preValidation', async (req) => {
+    if (req.method === 'POST' && (req.body === undefined || req.body === null)) req.body = {};
+  });
+
   http.get('/healthz', async () => ({ ok: true }));
 
   http.get<{ Querystring: approvalV1.ApprovalListQuery }>(

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import type { AirlockConfig } from '@airlock/config';
 import { approvalV1 } from '@airlock/contracts';
-import type { Bus, Logger } from '@airlock/runtime';
+import { Counter, Gauge, Registry, type Bus, type Logger } from '@airlock/runtime';
 import { Approvals } from './approvals.js';
 import type { ApprovalEnv } from './config.js';
 import { Delivery } from './delivery.js';
@@ -20,6 +20,8 @@ export interface ApprovalDeps {
   config: AirlockConfig;
   logger: Logger;
   settings: ApprovalSettings;
+  /** the service's Prometheus registry */
+  metrics?: Registry;
 }
 
 export interface ApprovalService {
@@ -41,6 +43,7 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
   const logger = deps.logger.child({ component: 'approval' });
   const cfg = deps.config.approval ?? {};
   const delivery = new Delivery({
+    onAttempt: (channel, result) => deliveries.inc({ channel, result }),
     pool: deps.pool,
     bus: deps.bus,
     logger,
@@ -64,8 +67,34 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
     announce: () => void delivery.kick(),
   });
 
+  const registers = [deps.metrics ?? new Registry()];
+  const submissions = new Counter({
+    name: 'airlock_approval_submissions_total',
+    help: 'Statements submitted for approval through this copy, by the state they were answered with',
+    labelNames: ['state'],
+    registers,
+  });
+  const deliveries = new Counter({
+    name: 'airlock_approval_deliveries_total',
+    help: 'Outbox delivery attempts, by channel (bus, webhook) and result (delivered, retry, failed)',
+    labelNames: ['channel', 'result'],
+    registers,
+  });
+  const states = ['pending', 'granted', 'denied', 'expired', 'cancelled'] as const;
+  new Gauge({
+    name: 'airlock_approval_requests',
+    help: 'Approval requests by state, read from the table that every copy shares (aggregate with max, not sum)',
+    labelNames: ['state'],
+    registers,
+    async collect() {
+      const { rows } = await deps.pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM approval_requests GROUP BY state');
+      for (const state of states) this.set({ state }, rows.find((r) => r.state === state)?.n ?? 0);
+    },
+  });
+
   deps.bus.serve(approvalV1.submitApproval, async (req, ctx) => {
     const status = await approvals.submit(req, ctx);
+    submissions.inc({ state: status.state });
     logger.info({ approvalId: status.approvalId, state: status.state, connection: req.connection, rule: req.rule, requestId: ctx.requestId }, 'approval submit');
     return status;
   });

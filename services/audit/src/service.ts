@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
-import { AirlockError, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, Counter, Histogram, Registry, createHttpServer, latencyBuckets, type Bus, type Logger } from '@airlock/runtime';
 import { AuditStore, migrateAudit, type EventFilter } from './store/events.js';
 import { SessionStore, type SessionFilter } from './store/sessions.js';
 import { formatTranscript } from './transcript.js';
@@ -21,6 +21,8 @@ export interface AuditDeps {
   migrate?: boolean;
   /** forward every event to a webhook as OCSF JSON */
   forward?: ForwarderSettings;
+  /** the service's Prometheus registry */
+  metrics?: Registry;
 }
 
 export interface AuditService {
@@ -70,6 +72,15 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   if (deps.migrate !== false) await migrateAudit(deps.pool);
   const store = new AuditStore(deps.pool);
   const sessions = new SessionStore(deps.pool);
+  const registers = [deps.metrics ?? new Registry()];
+  const appended = new Counter({ name: 'airlock_audit_events_appended_total', help: 'Events appended to the audit chain (duplicates not counted)', registers });
+  const appendSeconds = new Histogram({
+    name: 'airlock_audit_append_duration_seconds',
+    help: 'Time to append one batch of events in one transaction',
+    buckets: latencyBuckets,
+    registers,
+  });
+  const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500], registers });
   await deps.bus.consumeBatches(
     deps.durableName ?? 'airlock-audit',
     async (events) => {
@@ -78,7 +89,10 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
           deps.logger.warn({ subject: e.subject, streamSequence: e.streamSequence }, 'event without an id: recorded under its stream sequence');
         }
       }
-      await store.appendBatch(events.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })));
+      const started = performance.now();
+      appended.inc(await store.appendBatch(events.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence }))));
+      appendSeconds.observe((performance.now() - started) / 1000);
+      batchSize.observe(events.length);
     },
     { maxBatch: deps.batchSize ?? 200 },
   );

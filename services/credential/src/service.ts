@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expandEnv, type AirlockConfig, type Connection } from '@airlock/config';
 import { credentialV1 } from '@airlock/contracts';
-import { AirlockError, createHttpServer, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { AirlockError, Counter, Gauge, Histogram, Registry, createHttpServer, latencyBuckets, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { PostgresEngine } from './engines/postgres.js';
 import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
@@ -20,6 +20,8 @@ export interface CredentialDeps {
     Partial<Pick<CredentialEnv, 'pendingGraceSeconds' | 'faultExitAfterCreate'>>;
   /** the environment the config file's `${VAR}` references expand from: only this service sees admin secrets */
   env: Record<string, string | undefined>;
+  /** the service's Prometheus registry */
+  metrics?: Registry;
 }
 
 export interface CredentialService {
@@ -73,7 +75,52 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     return engine;
   };
 
-  const revoke = async (leaseId: string, reason: string, ctx: CallContext = newContext()): Promise<credentialV1.LeaseState> => {
+  const { tracing } = bus;
+  const registers = [deps.metrics ?? new Registry()];
+  const mintSeconds = new Histogram({
+    name: 'airlock_credential_mint_duration_seconds',
+    help: 'Time to create one ephemeral credential upstream, by connection and outcome (ok, failed)',
+    labelNames: ['connection', 'outcome'],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const revokeSeconds = new Histogram({
+    name: 'airlock_credential_revoke_duration_seconds',
+    help: 'Time to revoke one lease upstream (disable, end its sessions, drop), by connection and outcome (revoked, failed)',
+    labelNames: ['connection', 'outcome'],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const revocationFailures = new Counter({
+    name: 'airlock_credential_revocation_failures_total',
+    help: 'Revocation attempts that failed and will be retried, by connection',
+    labelNames: ['connection'],
+    registers,
+  });
+  new Gauge({
+    name: 'airlock_credential_leases_live',
+    help: 'Leases not yet revoked, by connection and state, read from the lease table that every copy shares (aggregate with max, not sum)',
+    labelNames: ['connection', 'state'],
+    registers,
+    async collect() {
+      // read at scrape time: the table, not this copy's memory, knows what every copy minted
+      const { rows } = await deps.pool.query<{ connection: string; state: string; n: number }>(
+        `SELECT connection, state, count(*)::int AS n FROM leases WHERE state <> 'revoked' GROUP BY 1, 2`,
+      );
+      this.reset();
+      for (const name of Object.keys(config.connections)) this.set({ connection: name, state: 'active' }, 0);
+      for (const r of rows) this.set({ connection: r.connection, state: r.state }, r.n);
+    },
+  });
+
+  const revoke = (leaseId: string, reason: string, ctx: CallContext = newContext()): Promise<credentialV1.LeaseState> =>
+    tracing.run('revoke', ctx, {}, async (span) => {
+      const state = await revokeOnce(leaseId, reason, span.ctx);
+      span.set({ 'airlock.lease.state': state });
+      return state;
+    });
+
+  const revokeOnce = async (leaseId: string, reason: string, ctx: CallContext): Promise<credentialV1.LeaseState> => {
     const started = performance.now();
     const lease = await store.get(leaseId);
     if (!lease) throw new AirlockError('credential.lease_not_found', `lease ${leaseId} does not exist`);
@@ -102,10 +149,13 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
         },
         ctx,
       );
+      revokeSeconds.observe({ connection: lease.connection, outcome: 'revoked' }, (performance.now() - started) / 1000);
       logger.info({ leaseId, connection: lease.connection, reason, ms: Math.round(performance.now() - started) }, 'lease revoked');
       return 'revoked';
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
+      revokeSeconds.observe({ connection: lease.connection, outcome: 'failed' }, (performance.now() - started) / 1000);
+      revocationFailures.inc({ connection: lease.connection });
       const { attempts, irrevocable } = await store.recordFailure(leaseId, reason, message, deps.settings.irrevocableAfter);
       logger.error({ leaseId, connection: lease.connection, attempts, irrevocable, err: message }, 'lease revocation failed; it will be retried');
       await bus
@@ -145,7 +195,17 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     });
     let upstream: credentialV1.LeaseGrant['upstream'];
     try {
-      upstream = await engine.mint({ username, role: req.scope.role, expiresAt });
+      upstream = await tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': req.scope.leaseMode } }, async () => {
+        const timer = mintSeconds.startTimer({ connection: req.connection });
+        try {
+          const made = await engine.mint({ username, role: req.scope.role, expiresAt });
+          timer({ outcome: 'ok' });
+          return made;
+        } catch (err) {
+          timer({ outcome: 'failed' });
+          throw err;
+        }
+      });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       logger.error({ connection: req.connection, leaseId, err: message }, 'minting a credential failed');

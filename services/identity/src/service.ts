@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { AirlockError, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, Counter, Registry, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
 import { TokenVerifier } from './verifier.js';
 import { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';
 import { defaultDevIssuer } from './dev-issuer.js';
@@ -14,6 +14,8 @@ export interface IdentityDeps {
   config: AirlockConfig;
   logger: Logger;
   http: { host: string; port: number };
+  /** the service's Prometheus registry */
+  metrics?: Registry;
 }
 
 export interface IdentityService {
@@ -38,10 +40,17 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
   const samlIdps = config.identity.saml ?? [];
   const saml = samlIdps.length > 0 ? new SamlVerifier({ idps: samlIdps, pool: deps.pool, clockSkewSeconds: config.identity.clockSkewSeconds ?? 30 }) : undefined;
   const verifier = new TokenVerifier({ config, ...(devKey ? { devKey } : {}), ...(saml ? { saml } : {}) });
+  const verifications = new Counter({
+    name: 'airlock_identity_verifications_total',
+    help: 'Bearer tokens verified, by outcome (ok or the identity error code)',
+    labelNames: ['outcome'],
+    registers: [deps.metrics ?? new Registry()],
+  });
 
   bus.serve(identityV1.verifyToken, async (req, ctx) => {
     try {
       const { principal, expiresAt } = await verifier.verify(req.token, req.audience);
+      verifications.inc({ outcome: 'ok' });
       await bus.publish(
         identityV1.tokenVerified,
         { principal, requestId: ctx.requestId, ...(req.sessionId ? { sessionId: req.sessionId } : {}), ...(req.frontend ? { frontend: req.frontend } : {}) },
@@ -50,6 +59,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
       return { principal, expiresAt: expiresAt.toISOString() };
     } catch (err) {
       if (err instanceof AirlockError && err.code.startsWith('identity.')) {
+        verifications.inc({ outcome: err.code });
         logger.info({ code: err.code, requestId: ctx.requestId }, 'token refused');
         await bus.publish(
           identityV1.tokenRefused,

@@ -1,6 +1,6 @@
 import type { AirlockConfig } from '@airlock/config';
 import { policyV1 } from '@airlock/contracts';
-import type { Bus, Logger } from '@airlock/runtime';
+import { AirlockError, EventPublisher, Counter, Histogram, Registry, latencyBuckets, type Bus, type Logger } from '@airlock/runtime';
 import { initParsers } from './analysis/index.js';
 import { CatalogCache } from './catalog-cache.js';
 import { evaluate } from './evaluate.js';
@@ -10,6 +10,8 @@ export interface PolicyDeps {
   bus: Bus;
   config: AirlockConfig;
   logger: Logger;
+  /** the service's Prometheus registry */
+  metrics?: Registry;
 }
 
 export interface PolicyService {
@@ -22,15 +24,60 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
   await initParsers();
   const catalogs = new CatalogCache(deps.bus, deps.logger);
   const cache = new AnalysisCache();
+  // decisions are recorded off the reply's path; the event is written to the connection before the reply, so the
+  // stream still holds it before anything the caller does next
+  const events = new EventPublisher(deps.bus, deps.logger);
+  const registers = [deps.metrics ?? new Registry()];
+  const decisions = new Counter({
+    name: 'airlock_policy_decisions_total',
+    help: 'Statements decided, by connection and outcome (allow, deny, approval-required)',
+    labelNames: ['connection', 'outcome'],
+    registers,
+  });
+  const decideSeconds = new Histogram({
+    name: 'airlock_policy_decision_duration_seconds',
+    help: 'Time to analyse and decide one statement, by outcome',
+    labelNames: ['outcome'],
+    buckets: latencyBuckets,
+    registers,
+  });
+  const { tracing } = deps.bus;
   deps.bus.serve(policyV1.decide, async (req, ctx) => {
     const catalog = await catalogs.get(req.connection);
-    const decision = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
-    await deps.bus.publish(
+    const started = performance.now();
+    const type = deps.config.connections[req.connection]?.type;
+    if (type) {
+      // the analysis lands in the cache, so evaluate() below reuses it: the parse span times the parse alone
+      tracing.runSync('parse', ctx, {}, (span) => {
+        try {
+          const { analysis } = cache.inspect(req.sql, type === 'postgres' ? 'postgres' : 'snowflake', catalog);
+          span.set({ 'airlock.statement.kind': analysis.kind, 'airlock.statement.count': analysis.statementCount, 'airlock.tables.count': analysis.tables.length });
+        } catch {
+          // evaluate() analyses it again and refuses it with the reason
+          span.end(new AirlockError('policy.parse_error', 'unparsable'));
+        }
+      });
+    }
+    const decision = tracing.runSync('decide', ctx, { attributes: { 'airlock.connection': req.connection } }, (span) => {
+      const d = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
+      span.set({
+        'airlock.decision': d.outcome,
+        ...(d.rule ? { 'airlock.rule': d.rule } : {}),
+        ...(d.code ? { 'airlock.decision.code': d.code } : {}),
+        ...(d.analysis ? { 'airlock.statement.kind': d.analysis.kind } : {}),
+        'airlock.masked_columns.count': d.masking.columns.filter((c) => c.action !== null).length,
+      });
+      return d;
+    });
+    // a connection nobody configured is one label, not one per name a client tries
+    decisions.inc({ connection: type ? req.connection : 'unknown', outcome: decision.outcome });
+    decideSeconds.observe({ outcome: decision.outcome }, (performance.now() - started) / 1000);
+    events.emit(
       policyV1.decided,
       { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },
       ctx,
     );
     return decision;
   });
-  return { catalogs, close: async () => undefined };
+  return { catalogs, close: () => events.flush() };
 }

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
 import { identityV1, type Principal, type proxyV1 } from '@airlock/contracts';
-import { AirlockError, newContext, type Bus, type Logger } from '@airlock/runtime';
-import { EventPublisher } from './core/events.js';
+import { AirlockError, Counter, Histogram, Registry, latencyBuckets, newContext, type Bus, type Logger } from '@airlock/runtime';
+import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
 import { Session, type ProxyContext } from './core/session.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
@@ -19,6 +19,8 @@ export interface ProxyDeps {
   logger: Logger;
   settings: Pick<ProxyEnv, 'pgwireHost' | 'pgwirePort' | 'httpHost' | 'httpPort' | 'proxyId'>;
   env: Record<string, string | undefined>;
+  /** the service's Prometheus registry */
+  metrics?: Registry;
   /** HTTP front doors to mount (Snowflake REST, MCP, …) */
   plugins?: readonly HttpFrontDoorPlugin[];
 }
@@ -37,7 +39,23 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const events = new EventPublisher(bus, logger);
   const keeper = new LeaseKeeper(bus, proxyId, config.proxy?.heartbeatSeconds ?? 5, logger);
   const hashKey = expandEnv(config.masking?.hashKey ?? '${AIRLOCK_MASKING_KEY}', deps.env);
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
+  const registers = [deps.metrics ?? new Registry()];
+  const metrics = {
+    statementSeconds: new Histogram({
+      name: 'airlock_proxy_statement_duration_seconds',
+      help: 'Statements from arrival to last row (and the revocation of a per-statement lease), by connection and outcome (completed, failed)',
+      labelNames: ['connection', 'outcome'] as const,
+      buckets: latencyBuckets,
+      registers,
+    }),
+    maskedCells: new Counter({
+      name: 'airlock_proxy_masked_cells_total',
+      help: 'Result cells masked on the way back, by connection',
+      labelNames: ['connection'] as const,
+      registers,
+    }),
+  };
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
   const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined): Session => {
     const connection = config.connections[database];

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startService, type RunningService } from '@airlock/cli';
 import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { approvalsCommand } from '../../../../packages/cli/src/commands/approvals.js';
 import { Front, Receiver, api, rejectsWith, stateQuery } from './helpers.js';
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -261,7 +262,8 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     const req = await front.held(agent, "UPDATE customers SET name = 'Ada' WHERE id = 1");
     assert.deepEqual([req.rule, req.quorum], ['customer-updates-need-two-dbas', 2]);
     const { approvalId } = await front.submit(req);
-    const one = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, dba1, {});
+    // no body at all is a plain one-shot approval
+    const one = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, dba1);
     assert.deepEqual([one.body.vote, one.body.approval.state, one.body.approval.approvals], ['recorded', 'pending', 1]);
     const twice = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, dba1, {});
     assert.deepEqual([twice.status, twice.body.vote, twice.body.approval.state, twice.body.approval.approvals], [200, 'already_recorded', 'pending', 1]);
@@ -340,6 +342,56 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
       'one-shot',
     ]);
     assert.equal(rows[2]!.payload.kind, 'one-shot');
+  });
+
+  it('the CLI lists, shows, approves for a window and denies, with clear refusals and exit codes', async () => {
+    const cli = async (args: string[], token?: string) => {
+      const lines: string[] = [];
+      const code = await approvalsCommand(args, { AIRLOCK_APPROVAL_URL: `http://127.0.0.1:${port}`, ...(token ? { AIRLOCK_TOKEN: token } : {}) }, (l) => lines.push(l));
+      return { code, text: lines.join('\n') };
+    };
+    const agent5 = await t.token({ subject: 'agent-5', groups: ['analysts'] });
+    const one = await front.submit(await front.held(agent5, 'DELETE FROM orders WHERE id = 11', { justification: 'cleanup' }));
+    const two = await front.submit(await front.held(agent5, 'DELETE FROM orders WHERE id = 12'));
+
+    const list = await cli(['list'], dba2);
+    assert.equal(list.code, 0);
+    assert.ok(list.text.includes(`${one.approvalId}  pending   0/1  agent-5  demo  delete  public.orders  expires `), list.text);
+    assert.ok(list.text.includes(two.approvalId));
+    const shown = await cli(['show', one.approvalId], dba2);
+    assert.equal(shown.code, 0);
+    assert.ok(shown.text.includes('sql        DELETE FROM orders WHERE id = 11'));
+    assert.ok(shown.text.includes('why        cleanup'));
+
+    const approved = await cli(['approve', one.approvalId, '--for', '30m', '--reason', 'cleanup week'], dba2);
+    assert.deepEqual(approved, { code: 0, text: `granted ${one.approvalId}: agent-5 may run delete on public.orders (demo) for 1800 s` });
+    const denyNoReason = await cli(['deny', two.approvalId], dba2);
+    assert.equal(denyNoReason.code, 2);
+    assert.match(denyNoReason.text, /^a denial needs --reason/);
+    // the time window granted above already covers the second statement's scope, but its request stays pending until decided
+    const denied = await cli(['deny', two.approvalId, '--reason', 'use the window'], dba2);
+    assert.deepEqual(denied, { code: 0, text: `denied ${two.approvalId}: use the window` });
+
+    const again = await cli(['approve', one.approvalId], dba1);
+    assert.deepEqual(again, { code: 1, text: `refused: approval request ${one.approvalId} is already granted; it cannot change [approval.already_decided]` });
+    const three = await front.submit(await front.held(agent5, 'UPDATE orders SET total = 1 WHERE id = 12'));
+    const self = await cli(['approve', three.approvalId], agent5);
+    assert.deepEqual(self, { code: 1, text: 'refused: nobody may approve or deny their own request; ask another approver [approval.self_approval]' });
+    const outsider = await cli(['approve', three.approvalId], analyst2);
+    assert.deepEqual(outsider, { code: 1, text: 'refused: deciding this request needs membership of one of the groups: dba [approval.not_approver]' });
+    const tooLong = await cli(['approve', three.approvalId, '--for', '9h'], dba1);
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.text, /^refused: the window may be at most 2h \(7200 s\); ask for a shorter one \[approval.invalid_window\]$/);
+    const noToken = await cli(['list']);
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.text, /^your own token is required: --token <jwt> or AIRLOCK_TOKEN/);
+    const badToken = await cli(['list'], 'not-a-jwt');
+    assert.equal(badToken.code, 1);
+    assert.match(badToken.text, /^refused: .+ \[identity.invalid_token\]$/);
+    assert.equal((await cli(['frobnicate'], dba1)).code, 2);
+    assert.equal((await cli(['approve'], dba1)).code, 2);
+    const down = await approvalsCommand(['list'], { AIRLOCK_APPROVAL_URL: 'http://127.0.0.1:9', AIRLOCK_TOKEN: dba1 }, () => undefined);
+    assert.equal(down, 3);
   });
 
   it('survives a restart of the approval service while a request is pending, and delivers what was waiting', async () => {

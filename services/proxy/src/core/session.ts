@@ -9,14 +9,22 @@ import {
   type Principal,
 } from '@airlock/contracts';
 import { createMasker, type Masker } from '@airlock/masking';
-import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { AirlockError, SpanKind, newContext, type ActiveSpan, type Bus, type CallContext, type Counter, type Histogram, type Logger } from '@airlock/runtime';
 import type { ColumnInfo, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engines/engine.js';
 import { classify, type ClientError } from './errors.js';
-import type { EventPublisher } from './events.js';
+import type { EventPublisher } from '@airlock/runtime';
 import type { LeaseKeeper } from './lease-keeper.js';
+
+/** What the proxy counts about statements. */
+export interface ProxyMetrics {
+  /** from policy call to last row (and the per-statement lease's revocation), by connection and outcome */
+  statementSeconds: Histogram<'connection' | 'outcome'>;
+  maskedCells: Counter<'connection'>;
+}
 
 export interface ProxyContext {
   bus: Bus;
+  metrics?: ProxyMetrics;
   config: AirlockConfig;
   logger: Logger;
   events: EventPublisher;
@@ -76,6 +84,8 @@ export class Session {
   readonly #ctx: ProxyContext;
   readonly #frontend: proxyV1.Frontend;
   readonly #upstreams = new Map<string, Upstream>();
+  /** each open statement's root span, by request id, until it settles */
+  readonly #spans = new Map<string, ActiveSpan>();
   #tx: Upstream | undefined;
   #pendingBegin: string | undefined;
   #statements = 0;
@@ -118,7 +128,13 @@ export class Session {
 
   async open(sql: string, params: Array<string | null>, hooks: OpenHooks = {}): Promise<ActiveStatement> {
     const requestId = randomUUID();
-    const ctx = newContext(requestId);
+    // the statement's root span: policy, approval, credential and upstream steps hang under it, in every service
+    const statement = this.#ctx.bus.tracing.start('statement', newContext(requestId), {
+      kind: SpanKind.SERVER,
+      attributes: { 'airlock.connection': this.connection, 'airlock.frontend': this.#frontend },
+    });
+    this.#spans.set(requestId, statement);
+    const ctx = statement.ctx;
     const started = performance.now();
     this.#statements += 1;
     this.#lastActive = Date.now();
@@ -141,6 +157,7 @@ export class Session {
         },
         ctx,
       );
+      this.#settle(requestId, started, e);
       return e;
     };
     try {
@@ -160,6 +177,11 @@ export class Session {
         { requestId, sessionId: this.id, principal: this.principal, connection: this.connection, sql, frontend: this.#frontend },
         ctx,
       );
+      statement.set({
+        'airlock.decision': decision.outcome,
+        ...(decision.rule ? { 'airlock.rule': decision.rule } : {}),
+        ...(decision.analysis ? { 'airlock.statement.kind': decision.analysis.kind } : {}),
+      });
       if (decision.outcome === 'deny') {
         throw new AirlockError(
           (decision.code as 'policy.denied' | undefined) ?? 'policy.denied',
@@ -167,7 +189,12 @@ export class Session {
           { rule: decision.rule, requestId },
         );
       }
-      if (decision.outcome === 'approval-required') await this.#requestApproval(decision, sql, ctx, hooks);
+      if (decision.outcome === 'approval-required') {
+        const held = decision;
+        await this.#ctx.bus.tracing.run('approve', ctx, held.rule ? { attributes: { 'airlock.rule': held.rule } } : {}, (span) =>
+          this.#requestApproval(held, sql, span.ctx, hooks),
+        );
+      }
       if (!decision.scope) return this.#local(sql, requestId, ctx, started);
       if (decision.scope.leaseMode === 'statement' && this.txStatus !== 'I') {
         throw new AirlockError(
@@ -195,16 +222,19 @@ export class Session {
       this.#ctx.events.emit(proxyV1.queryStarted, { requestId, sessionId: this.id, connection: this.connection, leaseId: entry.lease.leaseId }, ctx);
       let portal: UpstreamPortal;
       try {
-        portal = await upstream.open(sql, params, {
-          queryTag: JSON.stringify({ airlock: { subject: this.principal.subject, requestId, leaseId: entry.lease.leaseId, session: this.id } }),
-        });
+        const leaseId = entry.lease.leaseId;
+        portal = await this.#ctx.bus.tracing.run('execute', ctx, {}, () =>
+          upstream.open(sql, params, {
+            queryTag: JSON.stringify({ airlock: { subject: this.principal.subject, requestId, leaseId, session: this.id } }),
+          }),
+        );
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
       return this.#statement(portal, decision, entry, requestId, ctx, started, failed);
     } catch (err) {
       this.#running = undefined;
-      if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+      if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete', ctx);
       const e = failed(err);
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     } finally {
@@ -317,6 +347,7 @@ export class Session {
       read: async () => {
         await run;
         complete();
+        this.#settle(requestId, started);
         return { rows: [], done: true, tag };
       },
       close: async () => undefined,
@@ -335,12 +366,14 @@ export class Session {
     this.#ctx.keeper.hold(lease.leaseId);
     let upstream: UpstreamConnection;
     try {
-      upstream = await this.#engine.connect(lease, {
-        applicationName: `airlock:${this.principal.subject}`,
-        timeoutMs: decision.limits.timeoutMs,
-      });
+      upstream = await this.#ctx.bus.tracing.run('connect', ctx, {}, () =>
+        this.#engine.connect(lease, {
+          applicationName: `airlock:${this.principal.subject}`,
+          timeoutMs: decision.limits.timeoutMs,
+        }),
+      );
     } catch (err) {
-      await this.#revoke(lease.leaseId, 'connect-failed');
+      await this.#revoke(lease.leaseId, 'connect-failed', ctx);
       throw err;
     }
     const entry: Upstream = { role: scope.role, lease, upstream };
@@ -369,6 +402,12 @@ export class Session {
     let rowCount = 0;
     let bytes = 0;
     let finished = false;
+    // rows streaming through the masking plan, from the first batch to the last
+    let mask: ActiveSpan | undefined;
+    const counted = () => {
+      mask?.set({ 'airlock.rows': rowCount, 'airlock.masked_cells': masker?.stats.maskedCells ?? 0 });
+      if (masker) this.#ctx.metrics?.maskedCells.inc({ connection: this.connection }, masker.stats.maskedCells);
+    };
     const finish = async (tag: string | undefined) => {
       if (finished) return;
       finished = true;
@@ -392,14 +431,19 @@ export class Session {
         },
         ctx,
       );
-      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+      counted();
+      mask?.end();
+      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete', ctx);
+      this.#settle(requestId, started);
     };
     const fail = async (err: unknown): Promise<never> => {
       finished = true;
       this.#running = undefined;
       this.#lastActive = Date.now();
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx;
-      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete');
+      counted();
+      mask?.end(err);
+      if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete', ctx);
       const e = failed(err);
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
@@ -408,6 +452,7 @@ export class Session {
       columns,
       read: async (max) => {
         let batch;
+        mask ??= columns ? this.#ctx.bus.tracing.start('mask', ctx) : undefined;
         try {
           batch = await portal.read(Math.min(max, maxRows - rowCount + 1));
         } catch (err) {
@@ -478,14 +523,15 @@ export class Session {
     await this.#running?.upstream.cancel();
   }
 
-  async #retire(entry: Upstream, reason: string): Promise<void> {
+  /** `ctx` is the statement's when its per-statement lease ends, so the revocation joins the statement's trace */
+  async #retire(entry: Upstream, reason: string, ctx: CallContext = newContext()): Promise<void> {
     await entry.upstream.close();
-    await this.#revoke(entry.lease.leaseId, reason);
+    await this.#revoke(entry.lease.leaseId, reason, ctx);
   }
 
-  async #revoke(leaseId: string, reason: string): Promise<void> {
+  async #revoke(leaseId: string, reason: string, ctx: CallContext): Promise<void> {
     try {
-      await this.#ctx.bus.call(credentialV1.revokeLease, { leaseId, reason }, newContext(), { timeoutMs: 30_000 });
+      await this.#ctx.bus.call(credentialV1.revokeLease, { leaseId, reason }, ctx, { timeoutMs: 30_000 });
       this.#ctx.keeper.release(leaseId);
     } catch (err) {
       // the credential service's sweeper revokes it once heartbeats for it stop
@@ -518,6 +564,18 @@ export class Session {
     this.#upstreams.clear();
     this.#tx = undefined;
     await Promise.all(entries.map((e) => this.#retire(e, reason)));
+    // a statement the client abandoned without a close still ends its trace
+    for (const span of this.#spans.values()) span.end();
+    this.#spans.clear();
     this.#ctx.events.emit(proxyV1.sessionClosed, { sessionId: this.id, reason, statements: this.#statements });
+  }
+
+  /** Ends a statement's root span and times it: once, after its per-statement lease was revoked. */
+  #settle(requestId: string, started: number, failure?: ClientError): void {
+    const span = this.#spans.get(requestId);
+    if (!span) return;
+    this.#spans.delete(requestId);
+    this.#ctx.metrics?.statementSeconds.observe({ connection: this.connection, outcome: failure ? 'failed' : 'completed' }, (performance.now() - started) / 1000);
+    span.end(failure ? new AirlockError(failure.code, 'the statement failed') : undefined);
   }
 }

@@ -406,7 +406,7 @@ export function listedTools(): Tool[] {
 /** Runs one tool call; every refusal or failure is a tool result the agent can act on, never a protocol error. */
 export async function callTool(env: ToolEnv, caller: Caller, tool: ToolDef, args: unknown): Promise<CallToolResult> {
   try {
-    env.validator.assert(tool.input, args, `the arguments of ${tool.name}`);
+    env.validator.assert(tool.input, args, `the input of ${tool.name}`);
     return await tool.run(env, caller, args);
   } catch (err) {
     if (!(err instanceof AirlockError)) {

@@ -28,7 +28,7 @@ import {
   RequestIdQuery,
   TokenRequest,
 } from './schemas.js';
-import { registerSqlApi } from './sql-api.js';
+import { SQL_API_PATH, registerSqlApi, sqlApiFailure, sqlApiStatus } from './sql-api.js';
 import { StatementRun, type Mutex, type StatementSession } from './statement-run.js';
 
 export interface SnowflakeFrontDoorOptions {
@@ -200,6 +200,12 @@ export class SnowflakeFrontDoor {
             ? failures.badRequest(e.message ?? 'invalid request')
             : toSnowflakeFailure(err);
         if (f.airlockCode === 'runtime.internal') request.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Snowflake request failed');
+        if (request.url.startsWith(SQL_API_PATH)) {
+          // the SQL API has status codes of its own: 400 for a request it cannot read, 422 for a statement that failed
+          const status = f.airlockCode === 'runtime.invalid_request' ? 400 : sqlApiStatus(f);
+          void reply.code(status).type('application/json').send(sqlApiFailure(f, null, Date.now()));
+          return;
+        }
         void answer(reply, request.url.startsWith(LOGIN_PATH) ? loginFailureBody(f) : failureBody(f, null));
       });
       this.#connectorRoutes(scope);

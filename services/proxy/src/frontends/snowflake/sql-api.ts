@@ -13,6 +13,8 @@ import { Mutex, type StatementRun } from './statement-run.js';
 /** The header that names the Airlock connection: the SQL API has no account field, Snowflake takes it from the host. */
 export const CONNECTION_HEADER = 'x-airlock-connection';
 
+export const SQL_API_PATH = '/api/v2/';
+
 const statusUrl = (handle: string): string => `/api/v2/statements/${handle}`;
 
 /** SQL API status codes: 422 for a failed statement, 408 when it was cancelled or timed out. */

@@ -1,5 +1,7 @@
 import type { EventDescriptor } from '@airlock/contracts';
-import type { Bus, CallContext, EventInput, Logger } from '@airlock/runtime';
+import type { Bus, EventInput } from './bus.js';
+import type { CallContext } from './context.js';
+import type { Logger } from './logger.js';
 
 /**
  * Publishes lifecycle events off the statement's critical path, retrying each until JetStream stores it;

@@ -1,0 +1,6 @@
+export { startConsole, type ConsoleDeps, type ConsoleService, type ConsoleSettings } from './service.js';
+export { loadConfig, type ConsoleEnv } from './config.js';
+export { highlightSql } from './highlight.js';
+export { html, escape, raw, Html } from './html.js';
+export { Secrets, parseCookies, serializeCookie } from './crypto.js';
+export { consoleTokenAudience } from './token-issuer.js';

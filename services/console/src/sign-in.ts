@@ -1,0 +1,151 @@
+import * as oidc from 'openid-client';
+import { SAML, ValidateInResponseTo, type CacheProvider } from '@node-saml/node-saml';
+import type { Console } from '@airlock/config';
+import type { Principal } from '@airlock/contracts';
+import { AirlockError } from '@airlock/runtime';
+import type { Secrets } from './crypto.js';
+
+type OidcSettings = NonNullable<Console['oidc']>;
+type SamlSettings = NonNullable<Console['saml']>;
+
+/** What a finished sign-in yields: who, and (OIDC) the IdP's ID token that the services verify themselves. */
+export interface SignedIn {
+  principal: Principal;
+  idToken?: string;
+  expiresAt?: Date;
+}
+
+interface OidcFlow {
+  verifier: string;
+  state: string;
+  nonce: string;
+  exp: number;
+}
+
+/**
+ * OIDC authorization code with PKCE (S256), state and nonce. The flow's secrets travel in a sealed, short-lived
+ * cookie scoped to the callback path, so any copy of the console can finish what another started.
+ */
+export class OidcSignIn {
+  readonly #settings: OidcSettings;
+  readonly #secret: string | undefined;
+  readonly #secrets: Secrets;
+  #discovered: Promise<oidc.Configuration> | undefined;
+
+  constructor(settings: OidcSettings, clientSecret: string | undefined, secrets: Secrets) {
+    this.#settings = settings;
+    this.#secret = clientSecret;
+    this.#secrets = secrets;
+  }
+
+  #config(): Promise<oidc.Configuration> {
+    this.#discovered ??= oidc
+      .discovery(
+        new URL(this.#settings.issuer),
+        this.#settings.clientId,
+        this.#secret,
+        this.#secret ? oidc.ClientSecretPost(this.#secret) : oidc.None(),
+        // plain http is accepted for an issuer on the loopback interface only (a laptop or a test)
+        new URL(this.#settings.issuer).protocol === 'http:' && isLoopback(new URL(this.#settings.issuer).hostname) ? { execute: [oidc.allowInsecureRequests] } : {},
+      )
+      .catch((err: unknown) => {
+        this.#discovered = undefined;
+        throw new AirlockError('runtime.unavailable', `OIDC discovery at ${this.#settings.issuer} failed (${err instanceof Error ? err.message : 'error'}); retry shortly`);
+      });
+    return this.#discovered;
+  }
+
+  async start(): Promise<{ url: string; flow: string }> {
+    const config = await this.#config();
+    const verifier = oidc.randomPKCECodeVerifier();
+    const flow: OidcFlow = { verifier, state: oidc.randomState(), nonce: oidc.randomNonce(), exp: Date.now() + 600_000 };
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: this.#settings.redirectUri,
+      scope: (this.#settings.scopes ?? ['openid', 'email', 'profile', 'groups']).join(' '),
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: flow.state,
+      nonce: flow.nonce,
+    });
+    return { url: url.href, flow: this.#secrets.seal(JSON.stringify(flow)) };
+  }
+
+  async finish(callbackUrl: URL, sealedFlow: string | undefined): Promise<SignedIn> {
+    const opened = sealedFlow ? this.#secrets.unseal(sealedFlow) : undefined;
+    const flow = opened ? (JSON.parse(opened) as OidcFlow) : undefined;
+    if (!flow || flow.exp < Date.now()) {
+      throw new AirlockError('console.sign_in_failed', 'the sign-in took too long or was started in another browser; sign in again');
+    }
+    const config = await this.#config();
+    // the IdP redirects to the configured redirect URI; the path and query are what this request received
+    const current = new URL(this.#settings.redirectUri);
+    current.search = callbackUrl.search;
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: flow.verifier, expectedState: flow.state, expectedNonce: flow.nonce, idTokenExpected: true });
+    } catch (err) {
+      throw new AirlockError('console.sign_in_failed', `the identity provider's answer was refused (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); sign in again`);
+    }
+    const claims = tokens.claims();
+    if (!claims || !tokens.id_token) throw new AirlockError('console.sign_in_failed', 'the identity provider sent no ID token; enable the openid scope for this client');
+    const raw = claims['groups'];
+    const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? raw.split(/[ ,]+/).filter(Boolean) : [];
+    return {
+      principal: { subject: claims.sub, issuer: claims.iss, groups, ...(typeof claims['email'] === 'string' ? { email: claims['email'] } : {}) },
+      idToken: tokens.id_token,
+      expiresAt: new Date(claims.exp * 1000),
+    };
+  }
+}
+
+/** SAML 2.0 Web SSO: AuthnRequest by HTTP-Redirect, signed Response by HTTP-POST, InResponseTo checked against PostgreSQL. */
+export class SamlSignIn {
+  readonly #settings: SamlSettings;
+  readonly #sp: SAML;
+
+  constructor(settings: SamlSettings, cache: CacheProvider, clockSkewSeconds: number) {
+    this.#settings = settings;
+    this.#sp = new SAML({
+      entryPoint: settings.entryPoint,
+      issuer: settings.issuer,
+      idpCert: settings.idpCert,
+      audience: settings.audience,
+      callbackUrl: settings.callbackUrl,
+      wantAssertionsSigned: true,
+      wantAuthnResponseSigned: false,
+      acceptedClockSkewMs: clockSkewSeconds * 1000,
+      validateInResponseTo: ValidateInResponseTo.always,
+      requestIdExpirationPeriodMs: 600_000,
+      cacheProvider: cache,
+    });
+  }
+
+  start(): Promise<string> {
+    return this.#sp.getAuthorizeUrlAsync('', undefined, {});
+  }
+
+  async finish(samlResponse: string | undefined): Promise<SignedIn> {
+    if (!samlResponse) throw new AirlockError('console.sign_in_failed', 'the SAML callback carried no SAMLResponse; sign in again');
+    let profile;
+    try {
+      ({ profile } = await this.#sp.validatePostResponseAsync({ SAMLResponse: samlResponse }));
+    } catch (err) {
+      throw new AirlockError('console.sign_in_failed', `the SAML response was refused (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); sign in again`);
+    }
+    if (!profile?.nameID || !profile.issuer) throw new AirlockError('console.sign_in_failed', 'the SAML assertion names no subject or issuer');
+    const assertion = (profile.getAssertion?.() as { Assertion?: { Subject?: Array<{ SubjectConfirmation?: Array<{ SubjectConfirmationData?: Array<{ $?: { Recipient?: string } }> }> }> } } | undefined)?.Assertion;
+    const recipients = (assertion?.Subject?.[0]?.SubjectConfirmation ?? []).map((s) => s.SubjectConfirmationData?.[0]?.$?.Recipient);
+    if (!recipients.includes(this.#settings.callbackUrl)) {
+      throw new AirlockError('console.sign_in_failed', 'the SAML assertion was issued for another recipient than this console; check the IdP\'s ACS URL');
+    }
+    const attributes = (profile.attributes ?? {}) as Record<string, unknown>;
+    const raw = attributes[this.#settings.groupsAttribute ?? 'groups'];
+    const groups = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((g): g is string => typeof g === 'string' && g !== '');
+    const email = attributes['email'] ?? profile.email;
+    return { principal: { subject: profile.nameID, issuer: profile.issuer, groups, ...(typeof email === 'string' ? { email } : {}) } };
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === '127.0.0.1' || host === 'localhost' || host === '[::1]';
+}

@@ -1,0 +1,31 @@
+import type pg from 'pg';
+import { migrate } from '@airlock/runtime';
+
+const migrations = [
+  {
+    id: '001-console',
+    sql: `CREATE TABLE console_sessions (
+            id_hash text PRIMARY KEY,
+            method text NOT NULL CHECK (method IN ('oidc', 'saml')),
+            principal jsonb NOT NULL,
+            -- the IdP's ID token of an OIDC user, sealed with the session secret; null for SAML users
+            bearer_sealed text,
+            csrf text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz NOT NULL);
+          CREATE INDEX console_sessions_expiry ON console_sessions (expires_at);
+          -- AuthnRequest IDs in flight, so that a SAML response answers a request this console made (InResponseTo)
+          CREATE TABLE console_saml_requests (
+            request_id text PRIMARY KEY,
+            created_at timestamptz NOT NULL DEFAULT now());
+          CREATE TABLE console_signing_keys (
+            kid text PRIMARY KEY,
+            private_jwk jsonb NOT NULL,
+            public_jwk jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now())`,
+  },
+];
+
+export async function migrateConsole(pool: pg.Pool): Promise<void> {
+  await migrate(pool, 'console', migrations);
+}

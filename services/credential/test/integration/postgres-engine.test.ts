@@ -1,0 +1,130 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { seedDemoDatabase } from '@airlock/cli';
+import { backendsWithPrefix, databaseUrl, freshDatabase, rolesWithPrefix, uniqueSuffix } from '@airlock/testkit';
+import { PostgresEngine } from '../../src/engines/postgres.js';
+
+async function login(url: string, username: string, password: string): Promise<pg.Client> {
+  const u = new URL(url);
+  u.username = username;
+  u.password = password;
+  const c = new pg.Client({ connectionString: u.toString() });
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}
+
+describe('PostgreSQL credential engine: backstops and revocation that ends access now', () => {
+  const prefix = `airlock_e${uniqueSuffix()}_`;
+  let demo: Awaited<ReturnType<typeof freshDatabase>>;
+  let other: Awaited<ReturnType<typeof freshDatabase>>;
+  let engine: PostgresEngine;
+
+  before(async () => {
+    demo = await freshDatabase('airlock_engine');
+    other = await freshDatabase('airlock_engine_other');
+    await seedDemoDatabase(demo.url);
+    engine = new PostgresEngine(demo.url);
+  });
+  after(async () => {
+    await engine?.close();
+    await other?.drop();
+    await demo?.drop();
+    const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+    await admin.connect();
+    for (const r of await rolesWithPrefix(prefix)) await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(r)}`).catch(() => undefined);
+    await admin.end();
+  });
+
+  it('sets VALID UNTIL, a connection limit and the scope role on every credential', async () => {
+    const username = `${prefix}backstop`;
+    const expiresAt = new Date(Math.floor(Date.now() / 1000) * 1000 + 600_000);
+    const grant = await engine.mint({ username, role: 'demo_reader', expiresAt });
+    assert.equal(grant.type, 'postgres');
+    const admin = new pg.Client({ connectionString: demo.url });
+    await admin.connect();
+    const { rows } = await admin.query(
+      `SELECT r.rolvaliduntil, r.rolconnlimit, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
+              array(SELECT b.rolname FROM pg_auth_members m JOIN pg_roles b ON b.oid = m.roleid WHERE m.member = r.oid) AS member_of
+         FROM pg_roles r WHERE r.rolname = $1`,
+      [username],
+    );
+    await admin.end();
+    assert.deepEqual(rows, [
+      { rolvaliduntil: expiresAt, rolconnlimit: 8, rolcanlogin: true, rolsuper: false, rolcreaterole: false, rolcreatedb: false, member_of: ['demo_reader'] },
+    ]);
+    assert.deepEqual(await engine.revoke(username), { terminatedSessions: 0 });
+    assert.deepEqual(await rolesWithPrefix(username), []);
+  });
+
+  it('ends live sessions in every database, handles owned objects here and in another database, and drops the role', async () => {
+    const username = `${prefix}owner`;
+    const grant = await engine.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    assert.equal(grant.type, 'postgres');
+    const password = grant.type === 'postgres' ? grant.password : '';
+    const admin = new pg.Client({ connectionString: demo.url });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA scratch; GRANT USAGE, CREATE ON SCHEMA scratch TO ${pg.escapeIdentifier(username)}`);
+    const otherAdmin = new pg.Client({ connectionString: other.url });
+    await otherAdmin.connect();
+    await otherAdmin.query(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(username)}`);
+
+    // the lease creates a temp table and a table here, a table in another database, and keeps a query running
+    const here = await login(demo.url, username, password);
+    await here.query('CREATE TEMP TABLE t_scratch (x int)');
+    await here.query('CREATE TABLE scratch.kept (x int)');
+    const there = await login(other.url, username, password);
+    await there.query('CREATE TABLE made_elsewhere (x int)');
+    await admin.query('BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE');
+    const running = here.query('SELECT count(*) FROM orders').then(
+      () => 'completed',
+      (err: { code: string }) => err.code,
+    );
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await otherAdmin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND state = 'active'", [username]);
+      if (rows[0].n === 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    const started = performance.now();
+    const result = await engine.revoke(username);
+    const ms = performance.now() - started;
+    await admin.query('ROLLBACK');
+    console.log(`[faults] engine revoke with 2 live sessions and objects in 2 databases: ${Math.round(ms)} ms`);
+    assert.deepEqual(result, { terminatedSessions: 2 });
+    assert.equal(await running, '57P01');
+    assert.deepEqual(await rolesWithPrefix(username), []);
+    assert.equal(await backendsWithPrefix(username), 0);
+    // what the lease created is kept and owned by the admin, in both databases; the temp table went with its session
+    const owner = async (c: pg.Client, table: string) =>
+      (await c.query<{ o: string }>('SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname = $1', [table])).rows.map((r) => r.o);
+    assert.deepEqual(await owner(admin, 'kept'), ['postgres']);
+    assert.deepEqual(await owner(otherAdmin, 'made_elsewhere'), ['postgres']);
+    assert.deepEqual(await owner(admin, 't_scratch'), []);
+    await admin.end();
+    await otherAdmin.end();
+    await here.end().catch(() => undefined);
+    await there.end().catch(() => undefined);
+  });
+
+  it('is idempotent: revoking a revoked, a missing, or the same credential twice at once succeeds', async () => {
+    const username = `${prefix}twice`;
+    await engine.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    const both = await Promise.all([engine.revoke(username), engine.revoke(username)]);
+    assert.deepEqual(both, [{ terminatedSessions: 0 }, { terminatedSessions: 0 }]);
+    assert.deepEqual(await engine.revoke(username), { terminatedSessions: 0 });
+    assert.deepEqual(await engine.revoke(`${prefix}never_existed`), { terminatedSessions: 0 });
+    assert.deepEqual(await rolesWithPrefix(username), []);
+  });
+
+  it('refuses the login of a revoked credential', async () => {
+    const username = `${prefix}refused`;
+    const grant = await engine.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    const password = grant.type === 'postgres' ? grant.password : '';
+    const c = await login(demo.url, username, password);
+    await c.end();
+    await engine.revoke(username);
+    await assert.rejects(login(demo.url, username, password), (err: { code: string }) => err.code === '28P01');
+  });
+});
