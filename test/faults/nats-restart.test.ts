@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { demoOrders } from '@airlock/cli';
 import { startNatsServer, type OwnServer } from '@airlock/testkit';
 import { auditEvents, backendsAt, holdOrdersLock, report, rolesAt, runningAt, startFaultStack, waitUntil } from './helpers.js';
 
@@ -42,7 +43,7 @@ describe('fault: NATS restarted mid-session', () => {
     assert.ok(failedAfter < 15_000, `the statement failed after ${failedAfter} ms`);
     await lock.release();
     // the data path needs no bus: the query already running finishes
-    assert.deepEqual((await running).rows, [{ n: 20 }]);
+    assert.deepEqual((await running).rows, [{ n: demoOrders().length }]);
 
     await nats.start();
     const recovered = await waitUntil(

@@ -14,6 +14,7 @@ export const defaultMetricsPorts: Readonly<Record<string, number>> = Object.free
   credential: 9104,
   audit: 9105,
   proxy: 9106,
+  console: 9107,
 });
 
 /** The variables of the metrics endpoint; the port's default depends on the service (see defaultMetricsPorts). */

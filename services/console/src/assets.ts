@@ -63,7 +63,7 @@ export const consoleJs = `'use strict';
     var s = Math.round((t - Date.now()) / 1000), a = Math.abs(s), text;
     if (a < 60) text = a + ' s'; else if (a < 3600) text = Math.round(a / 60) + ' min'; else if (a < 86400) text = Math.round(a / 3600) + ' h'; else text = Math.round(a / 86400) + ' d';
     if (!el.title) el.title = el.textContent;
-    el.textContent = s < 0 ? text + ' ago' : 'in ' + text;
+    el.textContent = s <= 0 ? text + ' ago' : 'in ' + text;
   }
   function tick() { document.querySelectorAll('time[data-relative]').forEach(relative); }
   tick();

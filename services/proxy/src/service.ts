@@ -57,16 +57,16 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   };
   const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
-  const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined): Session => {
+  const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session => {
     const connection = config.connections[database];
     if (!connection) {
       throw new AirlockError('policy.unknown_connection', `connection "${database}" is not configured in Airlock; use the name of a configured connection`);
     }
-    return new Session(ctx, principal, database, frontend, client);
+    return new Session(ctx, principal, database, frontend, client, sessionId);
   };
-  const authenticate = async (token: string, frontend: proxyV1.Frontend, audience?: string): Promise<Principal> => {
+  const authenticate = async (token: string, frontend: proxyV1.Frontend, audience?: string, sessionId?: string): Promise<Principal> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
-    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, ...(audience ? { audience } : {}) }, newContext());
+    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, ...(audience ? { audience } : {}), ...(sessionId ? { sessionId } : {}) }, newContext());
     return principal;
   };
 
@@ -78,12 +78,12 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     ...(tlsConfig ? { tls: { cert: readFileSync(tlsConfig.certPath), key: readFileSync(tlsConfig.keyPath) } } : {}),
     allowInsecureNonLoopback: config.proxy?.allowInsecureNonLoopback ?? false,
     handlers: {
-      authenticate: (token) => authenticate(token, 'pgwire'),
-      openSession: (principal, database, client) => {
+      authenticate: (token, info) => authenticate(token, 'pgwire', undefined, info.sessionId),
+      openSession: (principal, database, client, sessionId) => {
         if (config.connections[database] && config.connections[database].type !== 'postgres') {
           throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${config.connections[database].type} connection; connect to it through its own front door`);
         }
-        return openSession(principal, database, 'pgwire', client);
+        return openSession(principal, database, 'pgwire', client, sessionId);
       },
     },
   });

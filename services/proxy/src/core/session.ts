@@ -77,7 +77,7 @@ const txVerb = (sql: string): 'begin' | 'commit' | 'rollback' | 'other' => {
  * for this session (or this statement), and comes back masked. Leases are revoked when the session ends.
  */
 export class Session {
-  readonly id: string = randomUUID();
+  readonly id: string;
   readonly principal: Principal;
   readonly connection: string;
   readonly #engine: UpstreamEngine;
@@ -98,7 +98,9 @@ export class Session {
   /** set when the idle limit ended an open transaction: the client must ROLLBACK before anything else */
   #idleEndedTx = false;
 
-  constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined) {
+  /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
+  constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
+    this.id = id;
     this.#ctx = ctx;
     const type = ctx.config.connections[connection]?.type;
     const engine = type ? ctx.engines[type] : undefined;
@@ -141,7 +143,7 @@ export class Session {
     this.#opening += 1;
     let decision: policyV1.Decision | undefined;
     let entry: Upstream | undefined;
-    const failed = (err: unknown): ClientError => {
+    const failed = (err: unknown, sent?: { rows: number; bytes: number; maskedCells: number }): ClientError => {
       const e = classify(err, decision?.limits);
       this.#ctx.events.emit(
         proxyV1.queryFailed,
@@ -154,6 +156,7 @@ export class Session {
           sqlState: e.sqlState,
           message: e.message,
           durationMs: performance.now() - started,
+          ...(sent ?? {}),
         },
         ctx,
       );
@@ -236,7 +239,15 @@ export class Session {
       this.#running = undefined;
       if (entry && decision?.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete', ctx);
       const e = failed(err);
-      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
+      // keep what the refusal said (approval id, rule) for front doors that show it in their own shape
+      const details = err instanceof AirlockError ? err.details : undefined;
+      throw new AirlockError(e.code, e.message, {
+        ...details,
+        sqlState: e.sqlState,
+        ...(e.hint ? { hint: e.hint } : {}),
+        ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}),
+        requestId,
+      });
     } finally {
       this.#opening -= 1;
       this.#lastActive = Date.now();
@@ -388,7 +399,7 @@ export class Session {
     requestId: string,
     ctx: CallContext,
     started: number,
-    failed: (err: unknown) => ClientError,
+    failed: (err: unknown, sent?: { rows: number; bytes: number; maskedCells: number }) => ClientError,
   ): ActiveStatement {
     const columns = portal.columns;
     const masker = columns ? this.#masker(decision.masking, columns) : undefined;
@@ -444,7 +455,7 @@ export class Session {
       counted();
       mask?.end(err);
       if (decision.scope?.leaseMode === 'statement') await this.#retire(entry, 'statement-complete', ctx);
-      const e = failed(err);
+      const e = failed(err, { rows: rowCount, bytes, maskedCells: masker?.stats.maskedCells ?? 0 });
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
     return {
@@ -489,7 +500,7 @@ export class Session {
           finished = true;
           this.#running = undefined;
         }
-        return failed(err);
+        return failed(err, { rows: rowCount, bytes, maskedCells: masker?.stats.maskedCells ?? 0 });
       },
     };
   }

@@ -8,9 +8,9 @@ import type { proxyV1 } from '@airlock/contracts';
 export interface FrontDoor {
   ctx: ProxyContext;
   /** verifies a bearer token for the given audience (the configured default when absent) */
-  authenticate(token: string, frontend: proxyV1.Frontend, audience?: string): Promise<Principal>;
+  authenticate(token: string, frontend: proxyV1.Frontend, audience?: string, sessionId?: string): Promise<Principal>;
   /** opens a session on a configured connection; throws for an unknown one */
-  openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined): Session;
+  openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session;
   /** the proxy's own public base URL, e.g. http://127.0.0.1:8080 */
   baseUrl(): string;
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { randomInt } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { Principal } from '@airlock/contracts';
 import { AirlockError, type Logger } from '@airlock/runtime';
 import type { ActiveStatement, OpenHooks, Session } from '../../core/session.js';
@@ -11,9 +11,9 @@ import * as P from './protocol.js';
 /** What the front door needs from the rest of the proxy. */
 export interface PgwireHandlers {
   /** verifies the password (an OIDC token); throws an AirlockError with an identity.* code when refused */
-  authenticate(token: string, info: { user: string; database: string; client: string }): Promise<Principal>;
+  authenticate(token: string, info: { user: string; database: string; client: string; sessionId: string }): Promise<Principal>;
   /** opens a session on the named connection, or throws (unknown connection, wrong type) */
-  openSession(principal: Principal, database: string, client: string): Session;
+  openSession(principal: Principal, database: string, client: string, sessionId: string): Session;
 }
 
 export interface PgwireOptions {
@@ -108,6 +108,8 @@ class PgConnection {
   #key = 0;
   #resolveDone!: () => void;
   #client: string;
+  /** chosen at connect, so the token check and the session share one id in the audit log */
+  readonly #sessionId = randomUUID();
 
   constructor(socket: net.Socket, options: PgwireOptions, registry: Registry) {
     this.#socket = socket;
@@ -262,14 +264,14 @@ class PgConnection {
     const startup = this.#startup!;
     let principal: Principal;
     try {
-      principal = await this.#options.handlers.authenticate(token, { ...startup, client: this.#client });
+      principal = await this.#options.handlers.authenticate(token, { ...startup, client: this.#client, sessionId: this.#sessionId });
     } catch (err) {
       const e = classify(err);
       const sqlState = e.code.startsWith('identity.') ? '28P01' : e.sqlState;
       return this.#fatal(sqlState, `Airlock could not authenticate you: ${e.message}`);
     }
     try {
-      this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client);
+      this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client, this.#sessionId);
     } catch (err) {
       const e = classify(err);
       return this.#fatal(e.sqlState, e.message);
