@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startNatsServer, startPostgresCluster, type OwnServer } from '@airlock/testkit';
-import { auditEvents, backendsAt, report, rolesAt, startFaultStack, waitUntil } from './helpers.js';
+import { auditEvents, backendsAt, leaseRows, report, rolesAt, startFaultStack, waitUntil } from './helpers.js';
 
 const sessions = 200;
 
@@ -49,7 +49,12 @@ describe('fault: 200 sessions opened and closed concurrently through the proxy',
     assert.deepEqual(errors, []);
     assert.equal(results.filter(Boolean).length, sessions);
     const lastClose = Math.max(...closedAt);
-    await waitUntil(async () => (await rolesAt(t.demoAdminUrl, t.rolePrefix)).length === 0, 30_000, 'every lease role to be dropped');
+    await waitUntil(async () => (await rolesAt(t.demoAdminUrl, t.rolePrefix)).length === 0, 30_000, 'every lease role to be dropped').catch(async (err) => {
+      const rows = await leaseRows(t);
+      const states = new Map<string, number>();
+      for (const r of rows) states.set(`${r.state}/${r.revoke_reason}/${r.revoke_attempts}`, (states.get(`${r.state}/${r.revoke_reason}/${r.revoke_attempts}`) ?? 0) + 1);
+      throw new Error(`${(err as Error).message}; leases by state/reason/attempts: ${JSON.stringify([...states])}`);
+    });
     const drainMs = Date.now() - lastClose;
     assert.equal(await backendsAt(t.demoAdminUrl, t.rolePrefix), 0);
     await waitUntil(async () => (await auditEvents(t, ['credential.v1.revoked'])).length === sessions, 30_000, `${sessions} revoked events`);

@@ -93,8 +93,10 @@ export interface TestStackOptions {
   configure?: (config: Record<string, any>) => void;
   env?: Record<string, string>;
   names?: readonly ServiceName[];
-  /** keep the Snowflake `warehouse` connection (the test must start an emulator and set its variables) */
+  /** keep the Snowflake `warehouse` connection, served by an emulator started for the test */
   keepWarehouse?: boolean;
+  /** make the emulator trust an External-OAuth issuer (Airlock's credential service JWKS) with pre-created users */
+  warehouseOAuth?: { jwksUrl: string; issuer: string; audience: string; users: Record<string, string> };
 }
 
 export interface TestStack {
@@ -111,6 +113,8 @@ export interface TestStack {
   ports: Record<string, number>;
   /** the Snowflake emulator behind the `warehouse` connection, with `keepWarehouse` */
   warehouse: DemoWarehouse | undefined;
+  /** the PostgreSQL database under the emulator */
+  warehouseUrl: string | undefined;
   token(options: DevTokenOptions): Promise<string>;
   /** a connection string for the PostgreSQL front door */
   pgUrl(token: string, database?: string): string;
@@ -131,7 +135,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   await seedDemoDatabase(demoUrl);
   let warehouse: DemoWarehouse | undefined;
   const warehouseDb = `airlock_wh_${suffix}`;
-  if (options.keepWarehouse) warehouse = await startDemoWarehouse({ databaseUrl: databaseUrl(warehouseDb) });
+  if (options.keepWarehouse) {
+    warehouse = await startDemoWarehouse({ databaseUrl: databaseUrl(warehouseDb), ...(options.warehouseOAuth ? { externalOAuth: options.warehouseOAuth } : {}) });
+  }
   const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
   config['connections']['demo']['adminUrl'] = demoUrl;
   config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
@@ -179,6 +185,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     configPath,
     ports: stack.ports,
     warehouse,
+    warehouseUrl: warehouse ? databaseUrl(warehouseDb) : undefined,
     token: (o) => mintDevToken(key, settings, o),
     pgUrl: (token, database = 'demo') => `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${stack.ports['pgwire']}/${database}?sslmode=disable`,
     close: async () => {

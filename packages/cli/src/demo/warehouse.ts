@@ -20,7 +20,13 @@ export interface DemoWarehouse {
  * The demo's Snowflake: the protocol emulator over a PostgreSQL database holding the same tables as `demo`,
  * with roles ANALYST (reads both tables) and WRITER (also changes orders), and an admin that logs in by key pair.
  */
-export async function startDemoWarehouse(options: { databaseUrl: string; host?: string; port?: number }): Promise<DemoWarehouse> {
+export async function startDemoWarehouse(options: {
+  databaseUrl: string;
+  host?: string;
+  port?: number;
+  /** an External-OAuth security integration trusting Airlock's JWKS, with one pre-created user per role */
+  externalOAuth?: { jwksUrl: string; issuer: string; audience: string; users: Record<string, string> };
+}): Promise<DemoWarehouse> {
   await seedDemoDatabase(options.databaseUrl);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const adminPrivateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -32,6 +38,9 @@ export async function startDemoWarehouse(options: { databaseUrl: string; host?: 
     database: 'DEMO',
     adminUser: demoAdminUser,
     adminPublicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ...(options.externalOAuth
+      ? { externalOAuth: { jwksUrl: options.externalOAuth.jwksUrl, issuer: options.externalOAuth.issuer, audience: options.externalOAuth.audience, userClaim: 'sub' } }
+      : {}),
   });
   const admin = snowflake.createConnection({
     account: demoAccount,
@@ -53,6 +62,10 @@ export async function startDemoWarehouse(options: { databaseUrl: string; host?: 
       'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE orders TO ROLE WRITER',
     ]) {
       await run(sql);
+    }
+    for (const [role, user] of Object.entries(options.externalOAuth?.users ?? {})) {
+      await run(`CREATE USER IF NOT EXISTS ${user} TYPE = SERVICE DEFAULT_ROLE = ${role} COMMENT = 'External OAuth user for Airlock leases'`);
+      await run(`GRANT ROLE ${role} TO USER ${user}`);
     }
   } finally {
     await new Promise<void>((resolve) => admin.destroy(() => resolve()));

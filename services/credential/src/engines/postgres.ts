@@ -25,8 +25,9 @@ export class PostgresEngine implements CredentialEngine {
     };
     this.#adminUser = decodeURIComponent(url.username || 'postgres');
     this.#adminUrl = adminUrl;
-    // bounded waits: an unreachable upstream fails the attempt (it is retried) instead of holding a lease lock forever
-    this.#pool = new pg.Pool({ connectionString: adminUrl, max: 4, application_name: 'airlock-credential', connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+    // bounded waits (the connection timeout includes queueing for a pooled client under a burst of revocations):
+    // an unreachable upstream fails the attempt, which is retried, instead of holding a lease lock forever
+    this.#pool = new pg.Pool({ connectionString: adminUrl, max: 8, application_name: 'airlock-credential', connectionTimeoutMillis: 20_000, query_timeout: 30_000 });
     this.#pool.on('error', () => undefined);
   }
 

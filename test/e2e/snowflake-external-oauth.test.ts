@@ -1,0 +1,172 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import pg from 'pg';
+import snowflake from 'snowflake-sdk';
+import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
+import { demoAccount } from '@airlock/cli';
+import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+
+snowflake.configure({ logLevel: 'OFF', useEnvProxy: false } as Parameters<typeof snowflake.configure>[0]);
+
+const issuer = 'http://airlock.test/oauth';
+const audience = 'https://airlock_demo.snowflakecomputing.com';
+const users = { ANALYST: 'AIRLOCK_ANALYST_SVC', WRITER: 'AIRLOCK_WRITER_SVC' };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function connect(options: Record<string, unknown>): Promise<snowflake.Connection> {
+  const conn = snowflake.createConnection(options as unknown as snowflake.ConnectionOptions);
+  return new Promise((resolve, reject) => conn.connect((err) => (err ? reject(err) : resolve(conn))));
+}
+function exec(conn: snowflake.Connection, sqlText: string): Promise<Array<Record<string, unknown>>> {
+  return new Promise((resolve, reject) => conn.execute({ sqlText, complete: (err, _s, rows) => (err ? reject(err) : resolve((rows ?? []) as Array<Record<string, unknown>>)) }));
+}
+const destroy = (conn: snowflake.Connection) => new Promise<void>((resolve) => conn.destroy(() => resolve()));
+async function loginError(options: Record<string, unknown>): Promise<{ code: string }> {
+  try {
+    const c = await connect(options);
+    await destroy(c);
+  } catch (err) {
+    return err as { code: string };
+  }
+  throw new Error('login succeeded but should have been refused');
+}
+
+describe('Snowflake with the external-oauth strategy, and defence in depth on both engines', () => {
+  let t: TestStack;
+  let jwksUrl: string;
+
+  before(async () => {
+    const port = await freePort();
+    jwksUrl = `http://127.0.0.1:${port}/snowflake/warehouse/jwks.json`;
+    t = await startTestStack({
+      keepWarehouse: true,
+      warehouseOAuth: { jwksUrl, issuer, audience, users },
+      env: { AIRLOCK_CREDENTIAL_PORT: String(port) },
+      configure: (config) => {
+        const wh = config['connections']['warehouse'];
+        wh['strategy'] = 'external-oauth';
+        wh['externalOAuth'] = { issuer, audience, users };
+        // a rule that wrongly lets analysts read a table their database roles were never granted
+        config['policies'].unshift({ name: 'mistaken-grant', groups: ['analysts'], kinds: ['select'], tables: ['ungranted'], decision: 'allow', role: 'reader' });
+      },
+    });
+    for (const url of [t.demoUrl, t.warehouseUrl!]) {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query("CREATE TABLE ungranted (id integer, secret text); INSERT INTO ungranted VALUES (1, 's')");
+      await c.end();
+    }
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  it('runs a masked SELECT through Airlock with an Airlock-signed External-OAuth token', async () => {
+    const token = await t.token({ subject: 'agent-oauth', groups: ['analysts'] });
+    const conn = await connect({ accessUrl: `http://127.0.0.1:${t.ports['http']}`, account: 'warehouse', authenticator: 'OAUTH', token });
+    try {
+      const rows = await exec(conn, 'SELECT id, ssn, CURRENT_USER() AS who, CURRENT_ROLE() AS role FROM customers WHERE id = 1');
+      assert.deepEqual(rows, [{ ID: 1, SSN: '[REDACTED]', WHO: 'AIRLOCK_ANALYST_SVC', ROLE: 'ANALYST' }]);
+    } finally {
+      await destroy(conn);
+    }
+    const revoked = await eventually(async () => {
+      const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
+      await c.connect();
+      const { rows } = await c.query("SELECT payload FROM audit_events WHERE event_type = 'credential.v1.revoked'");
+      await c.end();
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.equal(revoked.length, 1);
+  });
+
+  it('serves the JWKS the security integration trusts', async () => {
+    const res = await fetch(jwksUrl);
+    const body = (await res.json()) as { keys: Array<Record<string, unknown>> };
+    assert.equal(res.status, 200);
+    assert.equal(body.keys.length, 1);
+    assert.equal(body.keys[0]!['kty'], 'RSA');
+    assert.equal(body.keys[0]!['d'], undefined, 'no private part');
+  });
+
+  it('the warehouse refuses tokens signed by another key, for another audience, or expired', async () => {
+    // Airlock's own signing key (shared by credential-service copies through the state database)
+    const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
+    await c.connect();
+    const { rows } = await c.query<{ private_jwk: JWK }>('SELECT private_jwk FROM credential_oauth_keys');
+    await c.end();
+    const trusted = await importJWK(rows[0]!.private_jwk, 'RS256');
+    const kid = String(rows[0]!.private_jwk.kid);
+    const { privateKey: other } = await generateKeyPair('RS256');
+    const now = Math.floor(Date.now() / 1000);
+    const token = (key: Parameters<SignJWT['sign']>[0], keyId: string, aud: string, exp: number) =>
+      new SignJWT({ scp: ['session:role:ANALYST'] })
+        .setProtectedHeader({ alg: 'RS256', kid: keyId })
+        .setIssuer(issuer)
+        .setSubject(users.ANALYST)
+        .setAudience(aud)
+        .setIssuedAt(now - 600)
+        .setExpirationTime(exp)
+        .sign(key);
+    const direct = (tok: string) => ({ accessUrl: t.warehouse!.url, account: demoAccount, authenticator: 'OAUTH', token: tok });
+    // the trusted key with the right claims logs in: the refusals below are about the one thing changed
+    const good = await connect(direct(await token(trusted, kid, audience, now + 300)));
+    assert.deepEqual(await exec(good, 'SELECT CURRENT_USER() AS who'), [{ WHO: users.ANALYST }]);
+    await destroy(good);
+    assert.equal((await loginError(direct(await token(other, kid, audience, now + 300)))).code, '390303');
+    assert.equal((await loginError(direct(await token(trusted, kid, 'https://other.snowflakecomputing.com', now + 300)))).code, '390303');
+    assert.equal((await loginError(direct(await token(trusted, kid, audience, now - 60)))).code, '390318');
+  });
+
+  it('a query the scope role may not read fails upstream even when policy allows it (Snowflake)', async () => {
+    const token = await t.token({ subject: 'agent-oauth', groups: ['analysts'] });
+    const conn = await connect({ accessUrl: `http://127.0.0.1:${t.ports['http']}`, account: 'warehouse', authenticator: 'OAUTH', token });
+    try {
+      await assert.rejects(exec(conn, 'SELECT id FROM ungranted'), (err: { code: string; sqlState?: string; message: string }) => {
+        assert.equal(err.code, '003001');
+        assert.match(err.message, /Insufficient privileges/);
+        return true;
+      });
+    } finally {
+      await destroy(conn);
+    }
+  });
+
+  it('a query the scope role may not read fails upstream even when policy allows it (PostgreSQL)', async () => {
+    const token = await t.token({ subject: 'agent-pg', groups: ['analysts'] });
+    const c = new pg.Client({ connectionString: t.pgUrl(token) });
+    await c.connect();
+    try {
+      await assert.rejects(c.query('SELECT id FROM ungranted'), (err: { code: string; message: string }) => {
+        assert.equal(err.code, '42501');
+        assert.equal(err.message, 'permission denied for table ungranted');
+        return true;
+      });
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('no token, private key or password reaches a log line or an audit event', async () => {
+    const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
+    await c.connect();
+    const { rows } = await c.query<{ text: string }>('SELECT string_agg(payload::text, E\'\\n\') AS text FROM audit_events');
+    await c.end();
+    const audit = rows[0]!.text;
+    for (const [where, text] of [['audit', audit], ['logs', t.logs.text()]] as const) {
+      assert.doesNotMatch(text, /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./, `a JWT in the ${where}`);
+      assert.doesNotMatch(text, /PRIVATE KEY/, `a private key in the ${where}`);
+      assert.doesNotMatch(text, /SCRAM-SHA-256\$/, `a password verifier in the ${where}`);
+    }
+  });
+});
