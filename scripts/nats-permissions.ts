@@ -19,7 +19,7 @@ import {
   type RequestDescriptor,
 } from '@airlock/contracts';
 
-export const services = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy'] as const;
+export const services = ['identity', 'policy', 'approval', 'credential', 'audit', 'proxy', 'console'] as const;
 export type Service = (typeof services)[number];
 
 /** The durable consumers of the audit service: the audit log (service.ts) and the optional forwarder (forwarder.ts). */
@@ -31,6 +31,8 @@ interface Usage {
   calls: readonly RequestDescriptor[];
   /** the durable JetStream consumers it creates and reads */
   consumes?: readonly string[];
+  /** follows the stream with ephemeral ordered consumers (random names), never the audit durables */
+  follows?: boolean;
 }
 
 /** Which requests each service calls and which consumer it reads; serving and publishing follow from the family. */
@@ -54,6 +56,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.heartbeat,
     ],
   },
+  // the console revokes a lease on an operator's click and shows the live event stream
+  console: { calls: [credentialV1.revokeLease], follows: true },
 };
 
 /** The requests a service serves: those of its own family. */
@@ -78,6 +82,8 @@ export function inboxPrefix(service: Service): string {
 
 export interface Permissions {
   publish: string[];
+  /** publish subjects refused even where an allow pattern would match */
+  denyPublish: string[];
   subscribe: string[];
   /** may answer the requests it receives (publish once to their reply subjects) */
   allowResponses: boolean;
@@ -110,8 +116,30 @@ export function permissionsFor(service: Service, root: string): Permissions {
       `$JS.ACK.${stream}.${c}.>`,
     );
   }
+  const denyPublish: string[] = [];
+  if (own.follows) {
+    // ordered consumers get generated names: allow the consumer API on the stream, but never on the audit durables
+    publish.push(
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.CONSUMER.CREATE.${stream}`,
+      `$JS.API.CONSUMER.CREATE.${stream}.>`,
+      `$JS.API.CONSUMER.INFO.${stream}.*`,
+      `$JS.API.CONSUMER.DELETE.${stream}.*`,
+      `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+    );
+    for (const d of [auditDurable, auditForwardDurable]) {
+      denyPublish.push(
+        `$JS.API.CONSUMER.CREATE.${stream}.${d}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.${d}.>`,
+        `$JS.API.CONSUMER.INFO.${stream}.${d}`,
+        `$JS.API.CONSUMER.DELETE.${stream}.${d}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${d}`,
+        `$JS.ACK.${stream}.${d}.>`,
+      );
+    }
+  }
   const subscribe = [...serves.map((d) => `${requestSubject(root, d)} airlock-${service}`), `${inboxPrefix(service)}.>`];
-  return { publish, subscribe, allowResponses: serves.length > 0 };
+  return { publish: [...new Set(publish)], denyPublish, subscribe, allowResponses: serves.length > 0 };
 }
 
 /** The environment variable the NATS server reads a service user's password from. */
@@ -141,6 +169,11 @@ export function renderPermissions(root = 'airlock'): string {
     lines.push('          allow: [');
     for (const s of p.publish) lines.push(`            ${q(s)}`);
     lines.push('          ]');
+    if (p.denyPublish.length > 0) {
+      lines.push('          deny: [');
+      for (const s of p.denyPublish) lines.push(`            ${q(s)}`);
+      lines.push('          ]');
+    }
     lines.push('        }');
     lines.push('        subscribe: {');
     lines.push('          allow: [');

@@ -173,7 +173,7 @@ describe('docker-compose.yml', () => {
         assert.ok(ports.some((x) => x.port === port), `${name} health check targets a port it listens on`);
       }
     }
-    assert.deepEqual(published.sort(), ['15432', '8080', '8081', '8082']);
+    assert.deepEqual(published.sort(), ['15432', '8080', '8081', '8082', '8085']);
   });
 
   it('gives admin secrets to the credential container only, and the masking key to the proxy only', () => {
@@ -237,7 +237,7 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
     assert.deepEqual(rendered.problems, []);
     assert.deepEqual(of('Deployment').map(component).sort(), [...services].sort());
     assert.deepEqual(of('HorizontalPodAutoscaler').map(component).sort(), [...services].sort());
-    assert.deepEqual(of('Service').map(component).sort(), ['approval', 'audit', 'proxy']);
+    assert.deepEqual(of('Service').map(component).sort(), ['approval', 'audit', 'console', 'proxy']);
     assert.equal(of('ConfigMap').length, 1);
     assert.equal(of('Secret').length, 0);
     const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, string>;

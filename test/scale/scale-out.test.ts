@@ -136,11 +136,13 @@ describe('scale-out: two processes of every service, one copy of each killed mid
       AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
       AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3',
     };
+    const began = Date.now();
     // copy a first (it creates the schemas), then copy b beside it
     instances.push(await start('identity', 'a', env));
     instances.push(...(await Promise.all(services.filter((s) => s !== 'identity').map((s) => start(s, 'a', env)))));
     instances.push(...(await Promise.all(services.map((s) => start(s, 'b', env)))));
 
+    process.stderr.write(`twelve processes started in ${Date.now() - began} ms\n`);
     const pool = new pg.Pool({ connectionString: databaseUrl(stateDb), max: 1 });
     const key = await loadOrCreateDevKey(pool);
     await pool.end();
@@ -148,6 +150,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
   });
 
   after(async () => {
+    const began = Date.now();
     for (const i of instances) i.child.kill('SIGKILL');
     await Promise.all(instances.map((i) => i.exited));
     await deleteStream(root);
@@ -159,6 +162,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     }
     await dropDatabase(demoDb);
     await dropDatabase(stateDb);
+    process.stderr.write(`cleaned up in ${Date.now() - began} ms\n`);
   });
 
   const instance = (service: Service, copy: Copy) => instances.find((i) => i.service === service && i.copy === copy)!;
@@ -189,7 +193,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     }
   }
 
-  it('serves through both proxies, spreads the work over both copies, and loses nothing when one copy of each dies', async () => {
+  it('serves through both proxies, spreads the work over both copies, and loses nothing when one copy of each dies', async (t) => {
     const sent: Sent[] = [];
     let killStartedAt = Number.POSITIVE_INFINITY;
     let killed = false;
@@ -300,6 +304,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
         reads: sent.filter((s) => s.kind === 'select').length,
       };
       assert.equal(counts.answered, counts.sent);
+      t.diagnostic(`statements ${JSON.stringify(counts)}; work per copy before the kill ${JSON.stringify(work)}`);
       // a read retried after its first attempt completed upstream is recorded twice, once per attempt
       assert.ok(counts.completedReads >= counts.reads - unrecorded.length && counts.completedReads <= counts.reads + failedFirst.length, JSON.stringify(counts));
 

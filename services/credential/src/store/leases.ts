@@ -74,17 +74,25 @@ export class LeaseStore {
   }
 
   /**
-   * Runs `work` on the lease while holding its row lock (skipping a lease another copy is already revoking),
-   * then records the outcome. Returns undefined when the lease was locked elsewhere or is already revoked.
+   * Runs `work` on the lease while holding its row lock, then records the outcome. Returns undefined when the
+   * lease is already revoked, or another copy has been revoking it for longer than the lock wait.
    */
   async withLock<T>(id: string, work: (lease: LeaseRow) => Promise<T>): Promise<T | undefined> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<LeaseRow>(
-        `SELECT * FROM leases WHERE id = $1 AND state <> 'revoked' FOR UPDATE SKIP LOCKED`,
-        [id],
-      );
+      // Wait for the row lock rather than skip it: heartbeats and reason updates hold it for milliseconds, and a
+      // lease skipped for that reason would stay live until its heartbeats lapse. A copy that waited on another
+      // copy's revocation finds the row revoked once that commits, so nothing is revoked twice. A lock held longer
+      // than this is another copy's revocation in progress: leave the lease to it (and to the sweeper's retries).
+      await client.query(`SET LOCAL lock_timeout = '3s'`);
+      let rows: LeaseRow[];
+      try {
+        ({ rows } = await client.query<LeaseRow>(`SELECT * FROM leases WHERE id = $1 AND state <> 'revoked' FOR UPDATE`, [id]));
+      } catch (err) {
+        if ((err as { code?: string }).code !== '55P03') throw err;
+        rows = [];
+      }
       const lease = rows[0];
       if (!lease) {
         await client.query('ROLLBACK');
@@ -149,7 +157,10 @@ export class LeaseStore {
   async heartbeat(holder: string, ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.#pool.query<{ id: string }>(
-      `UPDATE leases SET heartbeat_at = now() WHERE id = ANY($1::uuid[]) AND holder = $2 AND state = 'active' RETURNING id`,
+      // a lease locked by its revocation needs no renewal, and waiting for it would hold every other lease's lock
+      `UPDATE leases SET heartbeat_at = now()
+        WHERE id IN (SELECT id FROM leases WHERE id = ANY($1::uuid[]) AND holder = $2 AND state = 'active' FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
       [ids, holder],
     );
     return rows.map((r) => r.id);
