@@ -247,6 +247,7 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
     });
     const types = events.map((e) => e.event_type);
     assert.deepEqual(types, [
+      'identity.v1.token-verified',
       'proxy.v1.session-opened',
       'policy.v1.decided',
       'credential.v1.issued',
@@ -255,7 +256,8 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
       'credential.v1.revoked',
       'proxy.v1.session-closed',
     ]);
-    const [open, decided, issued, , completed, revoked] = events.map((e) => e.payload);
+    const [verified, open, decided, issued, , completed, revoked] = events.map((e) => e.payload);
+    assert.deepEqual(verified.principal, { subject: 'agent-1', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] });
     assert.deepEqual(open.principal, { subject: 'agent-1', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] });
     assert.equal(decided.sql, 'SELECT id FROM orders WHERE id = 1');
     assert.equal(decided.decision.outcome, 'allow');
