@@ -293,6 +293,7 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
     assert.deepEqual(
       mine.map((e) => e.type),
       [
+        'identity.v1.token-verified',
         'proxy.v1.session-opened',
         'policy.v1.decided',
         'credential.v1.issued',
@@ -306,7 +307,7 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
     const recorded = await rows('session_id = $1', [sessionId]);
     assert.deepEqual(mine.map((e) => e.payload), recorded.map((r) => r.payload));
     assert.ok(seen > mine.length);
-    assert.equal(mine[4]!.payload.result.rows[0][1], `***@${customers[2]!.email.split('@')[1]}`);
+    assert.equal(mine[5]!.payload.result.rows[0][1], `***@${customers[2]!.email.split('@')[1]}`);
   });
 
   it('forwards events as OCSF JSON to a webhook with retries, without ever holding up the audit table', async () => {
@@ -331,14 +332,16 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
     assert.deepEqual(forwarded.map((e) => e.unmapped.event), recorded.map((r) => r.payload));
     const ids = webhook.accepted.map((e) => e.metadata.uid);
     assert.equal(new Set(ids).size, ids.length, 'each event delivered once');
-    const [opened, decided, issued, started, completed, revoked, closed] = forwarded;
+    const [verified, opened, decided, issued, started, completed, revoked, closed] = forwarded;
+    assert.equal(verified.class_uid, 3002);
+    assert.equal(verified.status, 'Success');
     assert.equal(opened.class_uid, 6005);
     assert.equal(opened.activity_id, 3);
     assert.equal(opened.type_uid, 600503);
     assert.equal(opened.status, 'Success');
     assert.deepEqual(opened.actor, { user: { uid: 'agent-1', name: 'agent-1', groups: [{ name: 'analysts' }] }, session: { uid: sessionId } });
     assert.deepEqual(opened.src_endpoint, { ip: '127.0.0.1' });
-    assert.equal(opened.time, Date.parse(recorded[0]!.payload.time));
+    assert.equal(opened.time, Date.parse(recorded[1]!.payload.time));
     assert.equal(opened.unmapped.subject, `${t.root}.evt.proxy.v1.session-opened`);
     assert.match(decided.status_detail, /^allow: /);
     assert.equal(issued.class_uid, 3001);

@@ -59,7 +59,7 @@ function start(service: Service, copy: Copy, env: Record<string, string>): Promi
   const lines: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${service}-${copy} did not start in 60 s:\n${lines.slice(-20).join('\n')}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${service}-${copy} did not start in 120 s:\n${lines.slice(-20).join('\n')}`)), 120_000);
     // both pipes are read to the end, so a chatty process never blocks on a full pipe
     createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
     createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -83,13 +83,14 @@ interface Sent {
   first: Copy;
   firstOk: boolean;
   firstStartedAt: number;
+  firstEndedAt: number;
   /** the retry on the surviving proxy, when the first attempt failed */
   retryOk?: boolean;
   /** the proxy that answered it as expected */
   answeredBy?: Copy;
 }
 
-describe('scale-out: two processes of every service, one copy of each killed mid-run', { timeout: 300_000 }, () => {
+describe('scale-out: two processes of every service, one copy of each killed mid-run', { timeout: 480_000 }, () => {
   const suffix = uniqueSuffix();
   const root = `s${suffix}`;
   const rolePrefix = `airlock_s${suffix}_`;
@@ -136,13 +137,11 @@ describe('scale-out: two processes of every service, one copy of each killed mid
       AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
       AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3',
     };
-    const began = Date.now();
     // copy a first (it creates the schemas), then copy b beside it
     instances.push(await start('identity', 'a', env));
     instances.push(...(await Promise.all(services.filter((s) => s !== 'identity').map((s) => start(s, 'a', env)))));
     instances.push(...(await Promise.all(services.map((s) => start(s, 'b', env)))));
 
-    process.stderr.write(`twelve processes started in ${Date.now() - began} ms\n`);
     const pool = new pg.Pool({ connectionString: databaseUrl(stateDb), max: 1 });
     const key = await loadOrCreateDevKey(pool);
     await pool.end();
@@ -150,7 +149,6 @@ describe('scale-out: two processes of every service, one copy of each killed mid
   });
 
   after(async () => {
-    const began = Date.now();
     for (const i of instances) i.child.kill('SIGKILL');
     await Promise.all(instances.map((i) => i.exited));
     await deleteStream(root);
@@ -162,7 +160,6 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     }
     await dropDatabase(demoDb);
     await dropDatabase(stateDb);
-    process.stderr.write(`cleaned up in ${Date.now() - began} ms\n`);
   });
 
   const instance = (service: Service, copy: Copy) => instances.find((i) => i.service === service && i.copy === copy)!;
@@ -211,9 +208,10 @@ describe('scale-out: two processes of every service, one copy of each killed mid
         const tag = kind === 'select' ? `c${c}n${n}` : String(-(c * 100_000 + n));
         // clients 0 and 2 use proxy a until it is killed; 1 and 3 use proxy b
         const first: Copy = c % 2 === 0 && !killed ? 'a' : 'b';
-        const s: Sent = { tag, kind, first, firstOk: false, firstStartedAt: Date.now() };
+        const s: Sent = { tag, kind, first, firstOk: false, firstStartedAt: Date.now(), firstEndedAt: 0 };
         sent.push(s);
         s.firstOk = await attempt(first, tag, kind, n);
+        s.firstEndedAt = Date.now();
         if (s.firstOk) s.answeredBy = first;
         else {
           // once, on the proxy that survives
@@ -249,10 +247,11 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     const lost = sent.filter((s) => !s.answeredBy).map((s) => s.tag);
     assert.deepEqual(lost, [], 'statements never answered');
     assert.ok(sent.length >= beforeKill + clients * afterKill, `${sent.length} statements sent`);
-    // the only first attempts that failed were in flight while the copies died: begun before the last one was gone
+    // the only first attempts that failed were in flight while the copies died: begun before the last one was gone,
+    // answered (or timed out) after the first was killed
     const failedFirst = sent.filter((s) => !s.firstOk);
-    assert.deepEqual(failedFirst.filter((s) => s.firstStartedAt > killDoneAt).map((s) => s.tag), [], 'statements that failed though sent after the kill');
-    assert.ok(failedFirst.length <= clients, `${failedFirst.length} failed first attempts, more than the ${clients} that can be in flight`);
+    const inFlight = (s: Sent) => s.firstStartedAt <= killDoneAt && s.firstEndedAt >= killStartedAt;
+    assert.deepEqual(failedFirst.filter((s) => !inFlight(s)).map((s) => s.tag), [], 'statements that failed though not in flight at the kill');
 
     // the audit log, written by the surviving audit copy (and the killed one before it died), caught up
     const nc = await connect({ servers: natsUrl });
@@ -318,6 +317,5 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     } finally {
       await state.end();
     }
-    assert.ok(killStartedAt < killDoneAt);
   });
 });

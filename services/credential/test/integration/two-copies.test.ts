@@ -47,7 +47,7 @@ describe('two credential-service copies sweeping the same leases at once', () =>
     await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every role dropped');
     const { rows } = await state.query<{ state: string; n: string }>('SELECT state, count(*) AS n FROM leases GROUP BY state');
     assert.deepEqual(rows.map((r) => [r.state, Number(r.n)]), [['revoked', leases]]);
-    const events = await eventually(
+    await eventually(
       async () => {
         const { rows: e } = await state.query<{ event_type: string; lease: string }>(
           `SELECT event_type, payload->>'leaseId' AS lease FROM audit_events WHERE event_type IN ('credential.v1.revoked', 'credential.v1.revoke-failed')`,
@@ -62,7 +62,6 @@ describe('two credential-service copies sweeping the same leases at once', () =>
       `SELECT event_type, payload->>'leaseId' AS lease FROM audit_events WHERE event_type IN ('credential.v1.revoked', 'credential.v1.revoke-failed')`,
     );
     await state.end();
-    assert.ok(events.length <= all.length);
     assert.deepEqual(all.filter((e) => e.event_type !== 'credential.v1.revoked'), []);
     assert.deepEqual(all.map((e) => e.lease).sort(), issued.map((l) => l.leaseId).sort());
     const errors = t.logs.lines.filter((l) => JSON.parse(l).level >= 50);
