@@ -8,6 +8,7 @@ describe('fault: kill -9 of the credential service between creating a role and r
   let nats: OwnServer;
   let t: Awaited<ReturnType<typeof startFaultStack>>;
   const children: ServiceProcess[] = [];
+  const clients: pg.Client[] = [];
 
   before(async () => {
     nats = await startNatsServer();
@@ -15,6 +16,8 @@ describe('fault: kill -9 of the credential service between creating a role and r
   });
   after(async () => {
     for (const c of children) await c.kill9();
+    // an open client would keep the proxy's front door from closing
+    for (const c of clients) await c.end().catch(() => undefined);
     await t?.close();
     await nats?.destroy();
   });
@@ -27,6 +30,7 @@ describe('fault: kill -9 of the credential service between creating a role and r
     const token = await t.token({ subject: 'agent-credential-kill', groups: ['analysts'] });
     const client = new pg.Client({ connectionString: t.pgUrl(token) });
     client.on('error', () => undefined);
+    clients.push(client);
     await client.connect();
     const statement = client.query('SELECT id FROM orders WHERE id = 1').then(
       () => 'completed',
@@ -34,7 +38,6 @@ describe('fault: kill -9 of the credential service between creating a role and r
     );
     const exit = await doomed.exited;
     assert.equal(exit.signal, 'SIGKILL');
-    assert.match(doomed.output(), /fault injection: exiting between creating a credential and activating its lease/);
     // the crash window: the role exists upstream, its lease never became active
     const [orphan] = await rolesAt(t.demoAdminUrl, t.rolePrefix);
     assert.ok(orphan, 'the orphan role exists after the crash');
@@ -68,6 +71,7 @@ describe('fault: kill -9 of the credential service between creating a role and r
     assert.match(await statement, /did not answer in time|unavailable/);
     await client.end().catch(() => undefined);
     const again = new pg.Client({ connectionString: t.pgUrl(token) });
+    clients.push(again);
     await again.connect();
     assert.deepEqual((await again.query('SELECT id FROM orders WHERE id = 1')).rows, [{ id: 1 }]);
     await again.end();

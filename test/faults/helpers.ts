@@ -97,6 +97,7 @@ export async function startFaultStack(
       AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
       AIRLOCK_HEARTBEAT_GRACE_SECONDS: '5',
       AIRLOCK_LOG_LEVEL: 'warn',
+      AIRLOCK_METRICS_PORT: '0',
       ...options.env,
     },
   });
@@ -116,7 +117,8 @@ export interface ServiceProcess {
 export function spawnService(name: string, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, ['packages/cli/bin/airlock.js', 'run', name], {
     cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', ...env, AIRLOCK_LOG_LEVEL: 'info' },
+    // an ephemeral metrics port: copies and restarts must not collide on a service's default one
+    env: { PATH: process.env['PATH'] ?? '', AIRLOCK_METRICS_PORT: '0', ...env, AIRLOCK_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

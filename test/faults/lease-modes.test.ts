@@ -7,6 +7,7 @@ import { auditEvents, report, rolesAt, startFaultStack, waitUntil } from './help
 describe('lease modes: idle limit, hard maximum lifetime, per statement', () => {
   let nats: OwnServer;
   let t: Awaited<ReturnType<typeof startFaultStack>>;
+  const clients: pg.Client[] = [];
 
   before(async () => {
     nats = await startNatsServer();
@@ -21,6 +22,8 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
     });
   });
   after(async () => {
+    // an open client would keep the proxy's front door from closing
+    for (const c of clients) await c.end().catch(() => undefined);
     await t?.close();
     await nats?.destroy();
   });
@@ -29,6 +32,7 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
 
   it('revokes an idle session lease and mints a new one for its next statement', async () => {
     const client = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject: 'agent-idle', groups: ['analysts'] })) });
+    clients.push(client);
     await client.connect();
     assert.deepEqual((await client.query('SELECT id FROM orders WHERE id = 5')).rows, [{ id: 5 }]);
     const idleAt = Date.now();
@@ -54,6 +58,7 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
 
   it('ends a lease at its maximum lifetime even while heartbeats continue', async () => {
     const client = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject: 'agent-ttl', groups: ['analysts'] })) });
+    clients.push(client);
     await client.connect();
     const before = (await reasons()).length;
     const started = Date.now();
@@ -73,6 +78,7 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
 
   it('mints and revokes per statement and refuses transactions in that mode', async () => {
     const client = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject: 'agent-stmt', groups: ['statement-agents'] })) });
+    clients.push(client);
     await client.connect();
     const before = (await auditEvents(t, ['credential.v1.issued'])).length;
     for (const id of [1, 2, 3]) {

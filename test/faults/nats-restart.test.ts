@@ -8,6 +8,7 @@ import { auditEvents, backendsAt, holdOrdersLock, report, rolesAt, runningAt, st
 describe('fault: NATS restarted mid-session', () => {
   let nats: OwnServer;
   let t: Awaited<ReturnType<typeof startFaultStack>>;
+  const clients: pg.Client[] = [];
 
   before(async () => {
     nats = await startNatsServer();
@@ -15,6 +16,8 @@ describe('fault: NATS restarted mid-session', () => {
     t = await startFaultStack({ nats, env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '30' } });
   });
   after(async () => {
+    // an open client would keep the proxy's front door from closing
+    for (const c of clients) await c.end().catch(() => undefined);
     await t?.close();
     await nats?.destroy();
   });
@@ -22,11 +25,13 @@ describe('fault: NATS restarted mid-session', () => {
   it('fails the statement caught in the outage with a clear error, reconnects, runs the next one, leaks nothing', async () => {
     const token = await t.token({ subject: 'agent-nats', groups: ['analysts'] });
     const client = new pg.Client({ connectionString: t.pgUrl(token) });
+    clients.push(client);
     await client.connect();
     assert.deepEqual((await client.query('SELECT id FROM orders WHERE id = 1')).rows, [{ id: 1 }]);
     // a statement already running upstream when NATS goes away
     const lock = await holdOrdersLock(t.demoAdminUrl);
     const other = new pg.Client({ connectionString: t.pgUrl(token) });
+    clients.push(other);
     await other.connect();
     const running = other.query('SELECT count(*)::int AS n FROM orders');
     await waitUntil(async () => (await runningAt(t.demoAdminUrl, t.rolePrefix)) === 1, 10_000, 'the long query to run upstream');
