@@ -57,6 +57,7 @@ export const ErrorCodes = {
   'proxy.upstream_error': { status: 502, sqlState: 'XX000' },
   'proxy.upstream_unavailable': { status: 503, sqlState: '08006' },
   'proxy.transaction_not_allowed': { status: 400, sqlState: '25000' },
+  'proxy.session_ended': { status: 401, sqlState: '57P01' },
   'proxy.unknown_table': { status: 404, sqlState: '42P01' },
   'audit.forbidden': { status: 403, sqlState: '42501' },
   'audit.not_found': { status: 404, sqlState: '42704' },

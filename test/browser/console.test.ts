@@ -276,6 +276,20 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
       }
     }, 10_000, 'the audited revocation');
     assert.equal(revoked, `revoked from the console by dba-1 (${oidcIdp.issuer})`);
+    // the proxy learns of it at its next lease heartbeat and ends the agent's connection in the PostgreSQL protocol
+    const ended = await eventually(
+      async () => {
+        try {
+          await victim.query('SELECT 1 AS still');
+          return undefined;
+        } catch (err) {
+          return err as Error;
+        }
+      },
+      15_000,
+      'the agent connection ended',
+    );
+    assert.match(ended.message, /Airlock ended this session: its database credential was revoked|Connection terminated|not queryable/);
   });
 
   it('refuses state-changing requests without the CSRF token, with a wrong one, or from another origin', async () => {

@@ -7,6 +7,8 @@ import Cursor from 'pg-cursor';
 import { SignJWT, generateKeyPair } from 'jose';
 import { demoCustomers, demoOrders } from '@airlock/cli';
 import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
+import { Bus, newContext } from '@airlock/runtime';
+import { credentialV1 } from '@airlock/contracts';
 
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -47,7 +49,12 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
   const customers = demoCustomers();
 
   before(async () => {
-    t = await startTestStack({ configure: (c) => (c['approval'] = { ...c['approval'], holdSeconds: 1 }) });
+    t = await startTestStack({
+      configure: (c) => {
+        c['approval'] = { ...c['approval'], holdSeconds: 1 };
+        c['proxy'] = { ...c['proxy'], heartbeatSeconds: 1 };
+      },
+    });
     analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
   });
   after(async () => {
@@ -269,6 +276,32 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
     assert.equal(completed.command, 'SELECT 1');
     assert.equal(revoked.leaseId, issued.lease.leaseId);
     assert.equal(revoked.reason, 'client-terminated');
+  });
+
+  it('ends the client connection when its lease is revoked elsewhere', async () => {
+    const c = await connect(t.pgUrl(analyst));
+    const errors: Array<{ code?: string; message: string }> = [];
+    c.on('error', (e) => errors.push(e as { code?: string; message: string }));
+    await c.query('SELECT id FROM orders WHERE id = 2');
+    const lease = await eventually(async () => {
+      const s = await connect(databaseUrl(t.stateDb));
+      try {
+        const { rows } = await s.query<{ id: string }>("SELECT id FROM leases WHERE subject = 'agent-1' AND state = 'active'");
+        return rows.length === 1 ? rows[0]!.id : undefined;
+      } finally {
+        await s.end();
+      }
+    });
+    const bus = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'test', logger: t.logger });
+    try {
+      assert.deepEqual(await bus.call(credentialV1.revokeLease, { leaseId: lease, reason: 'operator' }, newContext()), { leaseId: lease, state: 'revoked' });
+    } finally {
+      await bus.close();
+    }
+    const ended = await eventually(async () => (errors.length > 0 ? errors[0] : undefined), 10_000, 'the connection ended');
+    assert.equal(ended!.code, '57P01');
+    assert.match(ended!.message, /^Airlock ended this session: its database credential was revoked/);
+    await c.end().catch(() => undefined);
   });
 
   it('never logs a token, a password or a row value', async () => {

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expandEnv, type AirlockConfig, type Connection } from '@airlock/config';
 import { credentialV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Gauge, Histogram, Registry, createHttpServer, latencyBuckets, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { AirlockError, EventPublisher, Counter, Gauge, Histogram, Registry, createHttpServer, latencyBuckets, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { PostgresEngine } from './engines/postgres.js';
 import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
@@ -45,6 +45,8 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   const { bus, config, logger } = deps;
   await migrateLeases(deps.pool);
   const store = new LeaseStore(deps.pool);
+  // revocation events are retried until stored: a NATS outage while revoking must not lose them
+  const events = new EventPublisher(bus, logger);
   const engines = new Map<string, CredentialEngine>();
   const needsOAuth = Object.values(config.connections).some((c) => c.type === 'snowflake' && c.strategy === 'external-oauth');
   let signer: OAuthSigner | undefined;
@@ -134,7 +136,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
         const now = await store.get(leaseId);
         return now?.state === 'revoked' ? 'revoked' : 'revoking';
       }
-      await bus.publish(
+      events.emit(
         credentialV1.credentialRevoked,
         {
           leaseId,
@@ -158,13 +160,11 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
       revocationFailures.inc({ connection: lease.connection });
       const { attempts, irrevocable } = await store.recordFailure(leaseId, reason, message, deps.settings.irrevocableAfter);
       logger.error({ leaseId, connection: lease.connection, attempts, irrevocable, err: message }, 'lease revocation failed; it will be retried');
-      await bus
-        .publish(
-          credentialV1.credentialRevokeFailed,
-          { leaseId, connection: lease.connection, username: lease.username, attempt: attempts, error: message.slice(0, 300), irrevocable, sessionId: lease.session_id },
-          ctx,
-        )
-        .catch(() => undefined);
+      events.emit(
+        credentialV1.credentialRevokeFailed,
+        { leaseId, connection: lease.connection, username: lease.username, attempt: attempts, error: message.slice(0, 300), irrevocable, sessionId: lease.session_id },
+        ctx,
+      );
       return irrevocable ? 'irrevocable' : 'revoking';
     }
   };
@@ -287,18 +287,16 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
           const closed = await store.closeMissing(lease.id);
           if (!closed) continue;
           logger.warn({ connection: name, leaseId: lease.id }, 'a live lease had lost its credential; closed it');
-          await bus
-            .publish(credentialV1.credentialRevoked, {
-              leaseId: closed.id,
-              connection: name,
-              username: closed.username,
-              reason: 'credential-missing',
-              terminatedSessions: 0,
-              attempts: closed.revoke_attempts,
-              durationMs: 0,
-              sessionId: closed.session_id,
-            })
-            .catch(() => undefined);
+          events.emit(credentialV1.credentialRevoked, {
+            leaseId: closed.id,
+            connection: name,
+            username: closed.username,
+            reason: 'credential-missing',
+            terminatedSessions: 0,
+            attempts: closed.revoke_attempts,
+            durationMs: 0,
+            sessionId: closed.session_id,
+          });
         }
       } catch (err) {
         logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'reconciliation failed; retried on the next sweep');
@@ -330,6 +328,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
       clearInterval(timer);
       await running;
       await http?.close();
+      await events.flush();
       for (const engine of engines.values()) await engine.close().catch(() => undefined);
     },
   };

@@ -11,7 +11,8 @@ export interface IdleWatched {
  * Also asks every open session once a second to give up its leases if it has been idle past its limit.
  */
 export class LeaseKeeper {
-  readonly #held = new Set<string>();
+  /** held leases, each with what to do if the credential service no longer knows it as live */
+  readonly #held = new Map<string, (() => void) | undefined>();
   readonly #sessions = new Set<IdleWatched>();
   readonly #timer: NodeJS.Timeout;
   readonly #idleTimer: NodeJS.Timeout;
@@ -44,8 +45,8 @@ export class LeaseKeeper {
     }
   }
 
-  hold(leaseId: string): void {
-    this.#held.add(leaseId);
+  hold(leaseId: string, onLost?: () => void): void {
+    this.#held.set(leaseId, onLost);
   }
 
   release(leaseId: string): void {
@@ -59,7 +60,15 @@ export class LeaseKeeper {
   async beat(): Promise<void> {
     if (this.#held.size === 0) return;
     try {
-      await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: [...this.#held] }, newContext(), { timeoutMs: 5000 });
+      const sent = [...this.#held.keys()];
+      const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: sent }, newContext(), { timeoutMs: 5000 });
+      for (const id of unknown) {
+        // still held after the answer: not released by its own session meanwhile, so it was revoked elsewhere
+        if (!this.#held.has(id)) continue;
+        const onLost = this.#held.get(id);
+        this.#held.delete(id);
+        onLost?.();
+      }
     } catch (err) {
       this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease heartbeat failed');
     }

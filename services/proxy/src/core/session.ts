@@ -91,6 +91,7 @@ export class Session {
   #statements = 0;
   #running: Upstream | undefined;
   #closed = false;
+  readonly #terminateListeners: Array<(message: string) => void> = [];
   /** statements between their arrival and their upstream start: the session is not idle while any is */
   #opening = 0;
   #lastActive = Date.now();
@@ -129,6 +130,9 @@ export class Session {
   }
 
   async open(sql: string, params: Array<string | null>, hooks: OpenHooks = {}): Promise<ActiveStatement> {
+    if (this.#closed) {
+      throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
+    }
     const requestId = randomUUID();
     // the statement's root span: policy, approval, credential and upstream steps hang under it, in every service
     const statement = this.#ctx.bus.tracing.start('statement', newContext(requestId), {
@@ -374,7 +378,8 @@ export class Session {
       ctx,
       { timeoutMs: 20_000 },
     );
-    this.#ctx.keeper.hold(lease.leaseId);
+    // revoked behind the session's back (an operator, the sweeper): the session ends, it does not quietly re-mint
+    this.#ctx.keeper.hold(lease.leaseId, () => void this.#credentialLost());
     let upstream: UpstreamConnection;
     try {
       upstream = await this.#ctx.bus.tracing.run('connect', ctx, {}, () =>
@@ -541,12 +546,12 @@ export class Session {
   }
 
   async #revoke(leaseId: string, reason: string, ctx: CallContext): Promise<void> {
+    // released first: a heartbeat racing this revocation must not read it as revoked behind the session's back
+    this.#ctx.keeper.release(leaseId);
     try {
       await this.#ctx.bus.call(credentialV1.revokeLease, { leaseId, reason }, ctx, { timeoutMs: 30_000 });
-      this.#ctx.keeper.release(leaseId);
     } catch (err) {
-      // the credential service's sweeper revokes it once heartbeats for it stop
-      this.#ctx.keeper.release(leaseId);
+      // the credential service's sweeper revokes it: its heartbeats have stopped
       this.#ctx.logger.warn({ leaseId, err: err instanceof Error ? err.message : String(err) }, 'revoking a lease failed; the sweeper will revoke it');
     }
   }
@@ -563,6 +568,18 @@ export class Session {
     this.#upstreams.clear();
     this.#tx = undefined;
     await Promise.all(entries.map((e) => this.#retire(e, 'idle-timeout')));
+  }
+
+  /** Called once the front door's client must be told the session is over (its credential was revoked elsewhere). */
+  onTerminate(listener: (message: string) => void): void {
+    this.#terminateListeners.push(listener);
+  }
+
+  async #credentialLost(): Promise<void> {
+    if (this.#closed) return;
+    const message = 'Airlock ended this session: its database credential was revoked (by an operator, or because its time ran out). Connect again to continue.';
+    for (const l of this.#terminateListeners.splice(0)) l(message);
+    await this.close('credential-revoked');
   }
 
   /** Ends the session: cancels what runs, closes upstream connections, revokes every lease, records the end. */

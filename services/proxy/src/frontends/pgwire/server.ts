@@ -272,6 +272,8 @@ class PgConnection {
     }
     try {
       this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client, this.#sessionId);
+      // the credential was revoked elsewhere: tell the client in its protocol and end the connection
+      this.#session.onTerminate((message) => this.#fatal('57P01', message));
     } catch (err) {
       const e = classify(err);
       return this.#fatal(e.sqlState, e.message);
