@@ -32,7 +32,8 @@ export class EventPublisher {
         await this.#bus.publish(descriptor, withId, ctx);
         return;
       } catch (err) {
-        if (this.#stopping) {
+        if (this.#stopping || this.#bus.nc.isClosed()) {
+          // the process is shutting down: nothing can publish any more, so say which event is lost
           this.#logger.error({ event: descriptor.event, id: withId.id, err: err instanceof Error ? err.message : String(err) }, 'event not published before shutdown');
           return;
         }

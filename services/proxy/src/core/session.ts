@@ -379,7 +379,7 @@ export class Session {
       { timeoutMs: 20_000 },
     );
     // revoked behind the session's back (an operator, the sweeper): the session ends, it does not quietly re-mint
-    this.#ctx.keeper.hold(lease.leaseId, () => void this.#credentialLost());
+    this.#ctx.keeper.hold(lease.leaseId, () => void this.#credentialLost(lease));
     let upstream: UpstreamConnection;
     try {
       upstream = await this.#ctx.bus.tracing.run('connect', ctx, {}, () =>
@@ -575,8 +575,18 @@ export class Session {
     this.#terminateListeners.push(listener);
   }
 
-  async #credentialLost(): Promise<void> {
+  async #credentialLost(lease: credentialV1.LeaseGrant): Promise<void> {
     if (this.#closed) return;
+    if (Date.now() >= Date.parse(lease.expiresAt) - 1000) {
+      // it reached its maximum lifetime: that upstream goes, and the session's next statement mints a fresh lease
+      for (const [role, entry] of this.#upstreams) {
+        if (entry.lease.leaseId !== lease.leaseId) continue;
+        this.#upstreams.delete(role);
+        if (this.#tx === entry) this.#tx = undefined;
+        await entry.upstream.close().catch(() => undefined);
+      }
+      return;
+    }
     const message = 'Airlock ended this session: its database credential was revoked (by an operator, or because its time ran out). Connect again to continue.';
     for (const l of this.#terminateListeners.splice(0)) l(message);
     await this.close('credential-revoked');
