@@ -20,7 +20,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { evaluate, initParsers, staticCatalog, AnalysisCache } from '@airlock/policy';
-import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix } from '@airlock/testkit';
+import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix, ephemeralPorts } from '@airlock/testkit';
 
 snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
 
@@ -167,13 +167,7 @@ async function main(): Promise<void> {
     AIRLOCK_CONFIG: configPath,
     AIRLOCK_SUBJECT_ROOT: subjectRoot,
     AIRLOCK_LOG_LEVEL: 'warn',
-    AIRLOCK_PGWIRE_PORT: '0',
-    AIRLOCK_HTTP_PORT: '0',
-    AIRLOCK_IDENTITY_PORT: '0',
-    AIRLOCK_AUDIT_PORT: '0',
-    AIRLOCK_APPROVAL_PORT: '0',
-    AIRLOCK_CREDENTIAL_PORT: '0',
-    AIRLOCK_CONSOLE_PORT: '0',
+    ...ephemeralPorts,
     AIRLOCK_WAREHOUSE_URL: warehouse.url,
     AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem,
   };

@@ -19,7 +19,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { Bus, createLogger, newContext } from '@airlock/runtime';
 import { seedDemoDatabase, startService, serviceNames, type RunningService } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
-import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix } from '@airlock/testkit';
+import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
 import {
   auditDurable,
   inboxPrefix,
@@ -341,12 +341,7 @@ describe('the whole stack on the least-privilege nats-server', () => {
       AIRLOCK_CONFIG: configPath,
       AIRLOCK_SUBJECT_ROOT: 'airlock',
       AIRLOCK_LOG_LEVEL: 'error',
-      AIRLOCK_PGWIRE_PORT: '0',
-      AIRLOCK_HTTP_PORT: '0',
-      AIRLOCK_IDENTITY_PORT: '0',
-      AIRLOCK_AUDIT_PORT: '0',
-      AIRLOCK_APPROVAL_PORT: '0',
-      AIRLOCK_CREDENTIAL_PORT: '0',
+      ...ephemeralPorts,
     };
     for (const name of serviceNames) {
       running.push(await startService(name, { ...common, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: server.passwords[name] }));

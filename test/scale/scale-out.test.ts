@@ -14,7 +14,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { seedDemoDatabase } from '@airlock/cli';
 import { streamName } from '@airlock/runtime';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
-import { databaseUrl, deleteStream, dropDatabase, eventually, natsUrl, rolesWithPrefix, uniqueSuffix } from '@airlock/testkit';
+import { databaseUrl, deleteStream, dropDatabase, eventually, natsUrl, rolesWithPrefix, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'packages', 'cli', 'bin', 'airlock.js');
@@ -127,13 +127,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
       AIRLOCK_CONFIG: configPath,
       AIRLOCK_SUBJECT_ROOT: root,
       AIRLOCK_LOG_LEVEL: 'info',
-      AIRLOCK_PGWIRE_PORT: '0',
-      AIRLOCK_HTTP_PORT: '0',
-      AIRLOCK_IDENTITY_PORT: '0',
-      AIRLOCK_AUDIT_PORT: '0',
-      AIRLOCK_APPROVAL_PORT: '0',
-      AIRLOCK_CREDENTIAL_PORT: '0',
-      AIRLOCK_METRICS_PORT: '0',
+      ...ephemeralPorts,
       AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
       AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3',
     };

@@ -14,6 +14,18 @@ import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptio
 
 export { startNatsServer, startPostgresCluster, freePort, type OwnServer, type PostgresClusterOptions } from './servers.js';
 
+/** Every listening port of every service set to 0 (ephemeral), so stacks of parallel test files never collide. */
+export const ephemeralPorts: Readonly<Record<string, string>> = Object.freeze({
+  AIRLOCK_PGWIRE_PORT: '0',
+  AIRLOCK_HTTP_PORT: '0',
+  AIRLOCK_IDENTITY_PORT: '0',
+  AIRLOCK_AUDIT_PORT: '0',
+  AIRLOCK_APPROVAL_PORT: '0',
+  AIRLOCK_CREDENTIAL_PORT: '0',
+  AIRLOCK_CONSOLE_PORT: '0',
+  AIRLOCK_METRICS_PORT: '0',
+});
+
 export const natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 export const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -155,12 +167,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     AIRLOCK_CONFIG: configPath,
     AIRLOCK_SUBJECT_ROOT: root,
     AIRLOCK_LOG_LEVEL: 'info',
-    AIRLOCK_PGWIRE_PORT: '0',
-    AIRLOCK_HTTP_PORT: '0',
-    AIRLOCK_IDENTITY_PORT: '0',
-    AIRLOCK_AUDIT_PORT: '0',
-    AIRLOCK_APPROVAL_PORT: '0',
-    AIRLOCK_CREDENTIAL_PORT: '0',
+    ...ephemeralPorts,
     AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
     ...options.env,
