@@ -196,7 +196,8 @@ async function main(): Promise<void> {
       1,
       await load(1, async () => ({
         op: async () => {
-          const name = `${prefix}floor_${randomBytes(6).toString('hex')}`;
+          // not under the lease prefix: Airlock's reconciliation would rightly treat such a role as an orphan
+          const name = `bench_floor_${suffix}_${randomBytes(6).toString('hex')}`;
           await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD 'floor-password' VALID UNTIL 'infinity' IN ROLE demo_reader`);
           const u = new URL(demoUrl);
           u.username = name;
@@ -280,8 +281,8 @@ async function main(): Promise<void> {
     evaluate({ config: cfg, principal, connection: 'demo', sql, catalog, requestId: 'b', cache });
     cached.push((performance.now() - t) * 1000);
   }
-  rows.push({ case: 'policy decision (µs), new statement', path: 'airlock', clients: 1, ops: cold.length, opsPerSecond: NaN, medianMs: quantile(cold, 0.5) / 1000, p99Ms: quantile(cold, 0.99) / 1000 });
-  rows.push({ case: 'policy decision (µs), cached analysis', path: 'airlock', clients: 1, ops: cached.length, opsPerSecond: NaN, medianMs: quantile(cached, 0.5) / 1000, p99Ms: quantile(cached, 0.99) / 1000 });
+  rows.push({ case: 'policy decision, new statement (in process)', path: 'airlock', clients: 1, ops: cold.length, opsPerSecond: NaN, medianMs: quantile(cold, 0.5) / 1000, p99Ms: quantile(cold, 0.99) / 1000 });
+  rows.push({ case: 'policy decision, same statement again (cached)', path: 'airlock', clients: 1, ops: cached.length, opsPerSecond: NaN, medianMs: quantile(cached, 0.5) / 1000, p99Ms: quantile(cached, 0.99) / 1000 });
 
   report();
 }

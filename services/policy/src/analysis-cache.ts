@@ -1,4 +1,4 @@
-import type { Dialect } from '@airlock/contracts';
+import type { Dialect, policyV1 } from '@airlock/contracts';
 import { inspect, type AnalysisResult, type Catalog } from './analysis/index.js';
 
 /**
@@ -8,10 +8,32 @@ import { inspect, type AnalysisResult, type Catalog } from './analysis/index.js'
  */
 export class AnalysisCache {
   readonly #byCatalog = new WeakMap<Catalog, Map<string, AnalysisResult>>();
+  readonly #decisions = new WeakMap<Catalog, Map<string, policyV1.Decision>>();
   readonly #max: number;
 
   constructor(max = 2000) {
     this.#max = max;
+  }
+
+  /** A decision made before for the same groups, connection and text on this catalogue version. */
+  decision(catalog: Catalog, key: string): policyV1.Decision | undefined {
+    const entries = this.#decisions.get(catalog);
+    const hit = entries?.get(key);
+    if (hit && entries) {
+      entries.delete(key);
+      entries.set(key, hit);
+    }
+    return hit;
+  }
+
+  remember(catalog: Catalog, key: string, decision: policyV1.Decision): void {
+    let entries = this.#decisions.get(catalog);
+    if (!entries) {
+      entries = new Map();
+      this.#decisions.set(catalog, entries);
+    }
+    entries.set(key, decision);
+    if (entries.size > this.#max) entries.delete(entries.keys().next().value as string);
   }
 
   inspect(sql: string, dialect: Dialect, catalog: Catalog): AnalysisResult {

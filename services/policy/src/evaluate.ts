@@ -70,6 +70,18 @@ export interface EvaluateInput {
  * Fails closed: SQL that cannot be analysed is denied.
  */
 export function evaluate(input: EvaluateInput): policyV1.Decision {
+  if (!input.cache) return decide(input);
+  // a decision depends on the principal's groups, the connection, the text and the catalogue (the cache is per
+  // catalogue version), never on who else asked: the same question gets the same answer, with its own request id
+  const key = `${[...input.principal.groups].sort().join(',')}\u0000${input.connection}\u0000${input.sql}`;
+  const hit = input.cache.decision(input.catalog, key);
+  if (hit) return { ...hit, requestId: input.requestId };
+  const decision = decide(input);
+  input.cache.remember(input.catalog, key, decision);
+  return decision;
+}
+
+function decide(input: EvaluateInput): policyV1.Decision {
   const { config, principal, requestId } = input;
   const connection = config.connections[input.connection];
   const emptyPlan = { columns: [], maskUnlisted: false, detectors: [] };
