@@ -304,19 +304,7 @@ export class Bus {
     options: { filterSubject?: string } = {},
   ): Promise<void> {
     await this.ensureStream();
-    const filter = options.filterSubject ?? allEventsSubject(this.root);
-    try {
-      await this.#jsm.consumers.info(this.streamName, durable);
-    } catch {
-      await this.#jsm.consumers.add(this.streamName, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: filter,
-        ack_wait: 30 * 1_000_000_000,
-        max_ack_pending: 1000,
-      });
-    }
+    await this.#ensureConsumer(durable, options.filterSubject ?? allEventsSubject(this.root), 1000);
     const consumer = await this.js.consumers.get(this.streamName, durable);
     const messages = await consumer.consume({ max_messages: 256 });
     let current: Promise<void> = Promise.resolve();

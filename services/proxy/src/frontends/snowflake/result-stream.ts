@@ -75,6 +75,21 @@ async function* pull(
 }
 
 /**
+ * The rowtype and statement type of a finished result; a statement without columns (DML, DDL) gets the one
+ * synthesized row Snowflake answers with, appended after the `count` rows already sent.
+ */
+function resultShape(
+  source: ResultSource,
+  names: string[] | null,
+  tag: string | undefined,
+  count: number,
+): { rowtype: unknown[]; statementTypeId: number; extra: string; rows: number; synthesized?: Array<string | null> } {
+  if (source.columns) return { rowtype: source.columns.map(rowtypeOf), statementTypeId: statementTypeOf(names, tag), extra: '', rows: count };
+  const s = synthesizedResult(tag);
+  return { rowtype: s.rowtype, statementTypeId: s.statementTypeId, extra: (count > 0 ? ',' : '') + json(s.row), rows: count + 1, synthesized: s.row };
+}
+
+/**
  * The connector protocol's JSON result (`rowset` of strings, `rowtype`, `returned`, `statementTypeId`, …) as a
  * stream of text. A failure after rows were sent still ends as a well-formed `success:false` body.
  */
@@ -88,20 +103,7 @@ export function connectorResult(
   return pull(source, context.batchRows, end, {
     open: '{"data":{"rowset":[',
     success: ({ count, tag }) => {
-      let rowtype: unknown[];
-      let statementTypeId: number;
-      let returned = count;
-      let extra = '';
-      if (source.columns) {
-        rowtype = source.columns.map(rowtypeOf);
-        statementTypeId = statementTypeOf(names, tag);
-      } else {
-        const s = synthesizedResult(tag);
-        rowtype = s.rowtype;
-        statementTypeId = s.statementTypeId;
-        extra = (count > 0 ? ',' : '') + json(s.row);
-        returned = count + 1;
-      }
+      const { rowtype, statementTypeId, extra, rows: returned } = resultShape(source, names, tag, count);
       const info = context.sessionInfo;
       return (
         `${extra}],"rowtype":${json(rowtype)},"total":${returned},"returned":${returned},"statementTypeId":${statementTypeId},${common},` +
@@ -160,21 +162,8 @@ export function sqlApiResult(
       return mapper ? mapper(row) : row;
     },
     success: ({ count, bytes, tag }) => {
-      let rowtype: unknown[];
-      let statementTypeId: number;
-      let numRows = count;
-      let extra = '';
-      if (source.columns) {
-        rowtype = source.columns.map(rowtypeOf);
-        statementTypeId = statementTypeOf(names, tag);
-      } else {
-        const s = synthesizedResult(tag);
-        rowtype = s.rowtype;
-        statementTypeId = s.statementTypeId;
-        last = s.row;
-        extra = (count > 0 ? ',' : '') + json(s.row);
-        numRows = count + 1;
-      }
+      const { rowtype, statementTypeId, extra, rows: numRows, synthesized } = resultShape(source, names, tag, count);
+      if (synthesized) last = synthesized;
       const statNames = DML_STATS[statementTypeId];
       const stats = statNames && last ? `,"stats":${json(Object.fromEntries(statNames.map((n, i) => [n, Number(last![i] ?? 0)])))}` : '';
       const meta = { numRows, format: 'jsonv2', rowType: rowtype, partitionInfo: [{ rowCount: numRows, uncompressedSize: bytes }] };
