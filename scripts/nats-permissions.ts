@@ -39,14 +39,17 @@ interface Usage {
 export const usage: Readonly<Record<Service, Usage>> = {
   identity: { calls: [] },
   policy: { calls: [credentialV1.catalog] },
-  // approvers authenticate with their own OIDC token on the approval API
-  approval: { calls: [identityV1.verifyToken] },
-  credential: { calls: [] },
+  // approvers authenticate with their own OIDC token on the approval API; submits are checked against policy's keys
+  approval: { calls: [identityV1.verifyToken, policyV1.keys] },
+  // a lease is minted only against a decision signed by policy (and, after an approval, a grant signed by approval)
+  credential: { calls: [policyV1.keys, approvalV1.keys] },
   audit: { calls: [identityV1.verifyToken], consumes: [auditDurable, auditForwardDurable] },
   proxy: {
     calls: [
       identityV1.verifyToken,
       policyV1.decide,
+      // decisions are acted on only once their signature holds
+      policyV1.keys,
       approvalV1.submitApproval,
       approvalV1.getApprovalStatus,
       // the MCP front door lists a connection's tables

@@ -153,3 +153,13 @@ export const MaskingPlan = Type.Object(
   { $id: 'MaskingPlan', additionalProperties: false },
 );
 export type MaskingPlan = Static<typeof MaskingPlan>;
+
+/** Public signing keys of one service, as a JSON Web Key Set (RFC 7517): what verifiers fetch over the bus. */
+export const Jwks = Type.Object(
+  { keys: Type.Array(Type.Record(Type.String(), Type.Unknown()), { maxItems: 16 }) },
+  { $id: 'Jwks', additionalProperties: false },
+);
+export type Jwks = Static<typeof Jwks>;
+
+export const KeysRequest = Type.Object({}, { additionalProperties: false });
+export type KeysRequest = Static<typeof KeysRequest>;

@@ -120,11 +120,15 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-/** `familyV1.name` references after `.serve(`, `.call(`, `.publish(` or `.emit(` in the given source text. */
+/**
+ * `familyV1.name` references after `.serve(`, `.call(`, `.publish(` or `.emit(` in the given source text; a call also
+ * counts when it is a `new TrustedKeys(bus, familyV1.keys, …)`, which calls that keys subject.
+ */
 function references(text: string, verbs: string[]): string[] {
   const out = new Set<string>();
   const re = new RegExp(`\\.(?:${verbs.join('|')})\\(\\s*(\\w+V1)\\.(\\w+)`, 'g');
-  for (const m of text.matchAll(re)) {
+  const keys = /new TrustedKeys\(\s*[\w.]+,\s*(\w+V1)\.(\w+)/g;
+  for (const m of [...text.matchAll(re), ...(verbs.includes('call') ? text.matchAll(keys) : [])]) {
     const d = (contracts as unknown as Record<string, Record<string, { kind: string; family: string; operation?: string; event?: string }>>)[m[1]!]?.[m[2]!];
     assert.ok(d, `${m[1]}.${m[2]} is not a contract descriptor`);
     out.add(d.kind === 'request' ? `${d.family}.${d.operation}` : `evt.${d.family}.${d.event}`);
@@ -170,7 +174,17 @@ describe('NATS permissions are generated and match what the services do', () => 
       for (const x of code[s].publishes) assert.ok(published(s).some((d) => `evt.${d.family}.${d.event}` === x), `${s} publishes ${x} outside its family`);
     }
     // the table is not vacuous: the proxy's calls and the audit's consumer are seen in the code
-    assert.deepEqual(code.proxy.calls, ['approval.status', 'approval.submit', 'credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke', 'identity.verify', 'policy.decide']);
+    assert.deepEqual(code.proxy.calls, [
+      'approval.status',
+      'approval.submit',
+      'credential.catalog',
+      'credential.heartbeat',
+      'credential.issue',
+      'credential.revoke',
+      'identity.verify',
+      'policy.decide',
+      'policy.keys',
+    ]);
     assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });

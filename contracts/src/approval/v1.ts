@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Principal, StatementKind } from '../common.js';
+import { Jwks, KeysRequest, Principal, StatementKind } from '../common.js';
 import { event, request } from '../descriptor.js';
 import { eventBase } from '../event-base.js';
 
@@ -30,6 +30,13 @@ export const SubmitApprovalRequest = Type.Object(
     approverGroups: Type.Array(Type.String(), { minItems: 1 }),
     quorum: Type.Integer({ minimum: 1 }),
     justification: Type.Optional(Type.String({ maxLength: 2000 })),
+    /**
+     * The policy decision's signed token. Approvers, quorum, principal and statement are taken from it; a submit
+     * without one, or one whose fields differ from it, is refused.
+     */
+    decision: Type.Optional(Type.String()),
+    /** the statement's bind-parameter values, shown to approvers; their digest must match the signed decision */
+    params: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Null()]), { maxItems: 1000 })),
   },
   { additionalProperties: false },
 );
@@ -43,6 +50,8 @@ export const ApprovalStatus = Type.Object(
     approvals: Type.Integer({ minimum: 0 }),
     quorum: Type.Integer({ minimum: 1 }),
     reason: Type.Optional(Type.String()),
+    /** when a grant let the submitted statement through: the approval service's signed grant for that decision */
+    grant: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -143,6 +152,29 @@ export const approvalGrantUsed = event(
   'A held statement was let through by a grant (a one-shot grant is consumed; a time-window grant covers it).',
 );
 
+export const keys = request(
+  'approval',
+  'v1',
+  'keys',
+  KeysRequest,
+  Jwks,
+  'The public keys that verify signed grants (the current key and, during a rotation, the previous ones).',
+);
+
+/** The claims of a signed grant (`ApprovalStatus.grant`): the approval service vouches that decision `dec` may run. */
+export const GrantClaims = Type.Object({
+  /** the `jti` of the policy decision this grant lets through */
+  dec: Type.String(),
+  aid: Type.String(),
+  gid: Type.String(),
+  sub: Type.String(),
+  con: Type.String(),
+  fp: Type.String(),
+  pd: Type.String(),
+  jti: Type.String(),
+});
+export type GrantClaims = Static<typeof GrantClaims>;
+
 // ---- HTTP API of the approval service (127.0.0.1:8081) ----
 
 export const VoteView = Type.Object(
@@ -176,6 +208,8 @@ export const ApprovalView = Type.Object(
     tables: Type.Array(Type.String()),
     rule: Type.Union([Type.String(), Type.Null()]),
     justification: Type.Optional(Type.String()),
+    /** the bind-parameter values a one-shot grant is bound to */
+    params: Type.Optional(Type.Array(Type.Union([Type.String(), Type.Null()]))),
     approverGroups: Type.Array(Type.String()),
     quorum: Type.Integer({ minimum: 1 }),
     approvals: Type.Integer({ minimum: 0 }),

@@ -53,6 +53,10 @@ export const IssueLeaseRequest = Type.Object(
     scope: Scope,
     /** the proxy instance that will hold the lease and heartbeat it */
     holder: Type.String(),
+    /** the policy decision's signed token: the lease is minted only for what it allows, once */
+    decision: Type.Optional(Type.String()),
+    /** for a decision that required approval: the approval service's signed grant that names that decision */
+    grant: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
@@ -198,4 +202,25 @@ export const credentialRevokeFailed = event(
   'revoke-failed',
   CredentialRevokeFailed,
   'A revocation attempt failed; it is retried. `irrevocable: true` is an alert.',
+);
+
+export const CredentialRefused = Type.Object(
+  {
+    ...eventBase,
+    connection: Type.String(),
+    role: Type.String(),
+    subject: Type.String(),
+    /** which check failed, in words (never the token) */
+    reason: Type.String(),
+  },
+  { additionalProperties: false },
+);
+export type CredentialRefused = Static<typeof CredentialRefused>;
+
+export const credentialRefused = event(
+  'credential',
+  'v1',
+  'refused',
+  CredentialRefused,
+  'An alert: a lease was asked for without a valid signed decision (forged, altered, replayed, or for a role the connection does not configure).',
 );

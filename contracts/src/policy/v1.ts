@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Analysis, ColumnRef, MaskingPlan, Principal } from '../common.js';
+import { Analysis, ColumnRef, Jwks, KeysRequest, MaskingPlan, Principal } from '../common.js';
 import { event, request } from '../descriptor.js';
 import { eventBase } from '../event-base.js';
 
@@ -14,6 +14,8 @@ export const DecideRequest = Type.Object(
     connection: Type.String(),
     sql: Type.String(),
     frontend: Type.String(),
+    /** digest of the statement's bind-parameter values (`digest()` of the array); the signed decision binds it */
+    paramsDigest: Type.Optional(Type.String({ maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -61,6 +63,11 @@ export const Decision = Type.Object(
     maskedSources: Type.Array(ColumnRef),
     limits: Limits,
     analysis: Type.Union([Analysis, Type.Null()]),
+    /**
+     * The decision signed by the policy service (a compact JWS): principal, connection, fingerprint, parameters,
+     * scope, outcome, approvers, masking plan digest, expiry. Credential, approval and the proxy act only on it.
+     */
+    token: Type.Optional(Type.String()),
   },
   { $id: 'Decision', additionalProperties: false },
 );
@@ -81,6 +88,7 @@ export const Decided = Type.Object(
     principal: Principal,
     connection: Type.String(),
     sql: Type.String({ description: 'the statement text as submitted' }),
+    /** the decision without its signed token: the stream is readable more widely than the token may travel */
     decision: Decision,
   },
   { additionalProperties: false },
@@ -88,3 +96,41 @@ export const Decided = Type.Object(
 export type Decided = Static<typeof Decided>;
 
 export const decided = event('policy', 'v1', 'decided', Decided, 'A statement was decided, with the full explanation.');
+
+export const keys = request(
+  'policy',
+  'v1',
+  'keys',
+  KeysRequest,
+  Jwks,
+  'The public keys that verify signed decisions (the current key and, during a rotation, the previous ones).',
+);
+
+/** The claims of a signed decision (`Decision.token`), besides `iss`, `jti`, `iat` and `exp`. */
+export const DecisionClaims = Type.Object({
+  /** principal: subject and issuer */
+  sub: Type.String(),
+  pis: Type.String(),
+  /** the request and session it answers */
+  req: Type.String(),
+  ses: Type.String(),
+  con: Type.String(),
+  /** statement fingerprint, digest of its normalised text, its kind and tables */
+  fp: Type.String(),
+  sd: Type.String(),
+  kind: Type.String(),
+  tbl: Type.Array(Type.String()),
+  /** digest of the bind-parameter values */
+  pd: Type.String(),
+  out: DecisionOutcome,
+  rule: Type.Union([Type.String(), Type.Null()]),
+  scope: Type.Union([
+    Type.Object({ role: Type.String(), ttl: Type.Integer(), mode: LeaseMode }, { additionalProperties: false }),
+    Type.Null(),
+  ]),
+  appr: Type.Union([Type.Object({ groups: Type.Array(Type.String()), quorum: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), Type.Null()]),
+  /** digest of the masking plan the proxy must apply */
+  mask: Type.String(),
+  jti: Type.String(),
+});
+export type DecisionClaims = Static<typeof DecisionClaims>;

@@ -1,6 +1,6 @@
 import { loadConfigFile, demoConfigPath, type AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { commonEnv, createLogger, newContext, readEnv, startHost, startTelemetry, type Host, type Logger, type Telemetry } from '@airlock/runtime';
+import { Signer, commonEnv, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
@@ -39,12 +39,14 @@ export async function startService(
         break;
       }
       case 'policy': {
-        const svc = await startPolicy({ bus, config, logger, metrics });
+        const signer = await Signer.load({ service: 'policy', env, logger }, tokenKinds.decision);
+        const svc = await startPolicy({ bus, config, logger, metrics, signer });
         lifecycle.add('policy', svc.close);
         break;
       }
       case 'approval': {
-        const svc = await startApproval({ bus, pool, config, logger, metrics, settings: approvalEnv(env) });
+        const signer = await Signer.load({ service: 'approval', env, logger }, tokenKinds.grant);
+        const svc = await startApproval({ bus, pool, config, logger, metrics, settings: approvalEnv(env), signer });
         ports['approval'] = svc.port;
         lifecycle.add('approval', svc.close);
         break;

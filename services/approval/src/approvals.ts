@@ -10,7 +10,7 @@ import { assertMayDecide, canView, denialReason } from './rules.js';
 import { grants, scopeOf, type GrantRow } from './store/grants.js';
 import { inTransaction } from './store/migrations.js';
 import { outbox, type OutboxItem } from './store/outbox.js';
-import { requests, type Queryable, type RequestRow, type VoteRow } from './store/requests.js';
+import { requests, type Bound, type Queryable, type RequestRow, type VoteRow } from './store/requests.js';
 
 export interface WorkflowSettings {
   ttlSeconds: number;
@@ -40,6 +40,7 @@ export function toView(row: RequestRow, votes: readonly VoteRow[]): approvalV1.A
     tables: row.tables,
     rule: row.rule,
     ...(row.justification ? { justification: row.justification } : {}),
+    ...(row.params && row.params.length > 0 ? { params: row.params } : {}),
     approverGroups: row.approver_groups,
     quorum: row.quorum,
     approvals: mine.filter((v) => v.decision === 'approve').length,
@@ -90,13 +91,13 @@ export class Approvals {
   }
 
   /** In this order: consume a one-shot grant; a covering time-window grant; the open request; a new request. */
-  async submit(req: approvalV1.SubmitApprovalRequest, ctx: CallContext): Promise<approvalV1.ApprovalStatus> {
+  async submit(req: Bound, ctx: CallContext): Promise<{ status: approvalV1.ApprovalStatus; grantId?: string }> {
     const granted = await inTransaction(this.#pool, async (db) => {
       const used = (await grants.consumeOneShot(db, req)) ?? (await this.#coveringWindow(db, req));
       if (!used) return undefined;
       await outbox.enqueue(db, [this.#grantUsed(used, req, ctx)]);
       const request = (await requests.get(db, used.approval_id))!;
-      return toStatus(await this.#view(db, request), used.expires_at);
+      return { status: toStatus(await this.#view(db, request), used.expires_at), grantId: used.id };
     });
     if (granted) {
       this.#announce();
@@ -115,10 +116,10 @@ export class Approvals {
       return toStatus(view);
     });
     this.#announce();
-    return status;
+    return { status };
   }
 
-  async #coveringWindow(db: Queryable, req: approvalV1.SubmitApprovalRequest): Promise<GrantRow | undefined> {
+  async #coveringWindow(db: Queryable, req: Bound): Promise<GrantRow | undefined> {
     const now = new Date();
     const statement = {
       subject: req.principal.subject,

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { expandEnv, type AirlockConfig, type Connection } from '@airlock/config';
-import { credentialV1 } from '@airlock/contracts';
-import { AirlockError, EventPublisher, Counter, Gauge, Histogram, Registry, createHttpServer, latencyBuckets, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import { approvalV1, credentialV1, policyV1 } from '@airlock/contracts';
+import { Value } from '@sinclair/typebox/value';
+import { AirlockError, EventPublisher, Counter, Gauge, Histogram, Registry, TrustedKeys, createHttpServer, latencyBuckets, newContext, tokenKinds, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { PostgresEngine } from './engines/postgres.js';
 import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
@@ -169,9 +170,58 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     }
   };
 
+  const decisionKeys = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
+  const grantKeys = new TrustedKeys(bus, approvalV1.keys, tokenKinds.grant);
+
+  /**
+   * Whether policy decided exactly this lease: a valid decision signed by the policy service for this principal,
+   * session, connection and scope, for a role the connection configures, and (when it required approval) a grant
+   * signed by the approval service for that decision. Returns the decision's id, which mints at most one lease.
+   */
+  const authorize = async (req: credentialV1.IssueLeaseRequest, connection: Connection): Promise<string> => {
+    if (!Object.values(connection.roles).includes(req.scope.role)) {
+      throw new Error(`role "${req.scope.role}" is not one of the roles connection "${req.connection}" configures`);
+    }
+    if (!req.decision) throw new Error('the request carries no signed policy decision');
+    const claims = await decisionKeys.verify(req.decision).catch((err: Error) => {
+      throw new Error(`the policy decision does not verify: ${err.message}`);
+    });
+    if (!Value.Check(policyV1.DecisionClaims, claims)) throw new Error('the policy decision has unexpected claims');
+    const d = claims as policyV1.DecisionClaims;
+    if (d.sub !== req.principal.subject || d.pis !== req.principal.issuer) throw new Error('the policy decision is for another principal');
+    if (d.con !== req.connection || d.ses !== req.sessionId) throw new Error('the policy decision is for another connection or session');
+    if (!d.scope || d.scope.role !== req.scope.role || d.scope.ttl !== req.scope.ttlSeconds || d.scope.mode !== req.scope.leaseMode) {
+      throw new Error('the policy decision grants another scope');
+    }
+    if (d.out === 'deny') throw new Error('the policy decision refused the statement');
+    if (d.out === 'approval-required') {
+      if (!req.grant) throw new Error('the policy decision requires approval and the request carries no signed grant');
+      const grant = await grantKeys.verify(req.grant).catch((err: Error) => {
+        throw new Error(`the approval grant does not verify: ${err.message}`);
+      });
+      if (!Value.Check(approvalV1.GrantClaims, grant) || grant.dec !== d.jti) throw new Error('the approval grant is for another decision');
+    }
+    return d.jti;
+  };
+
   bus.serve(credentialV1.issueLease, async (req, ctx) => {
     const connection = config.connections[req.connection];
     if (!connection) throw new AirlockError('credential.unknown_connection', `connection "${req.connection}" is not configured`);
+    const refuse = (reason: string): AirlockError => {
+      logger.error({ connection: req.connection, role: req.scope.role, subject: req.principal.subject, reason }, 'refused to mint a credential without a valid signed decision');
+      events.emit(
+        credentialV1.credentialRefused,
+        { connection: req.connection, role: req.scope.role, subject: req.principal.subject, reason, sessionId: req.sessionId, requestId: req.requestId },
+        ctx,
+      );
+      return new AirlockError('credential.untrusted_decision', `no credential minted: ${reason}`);
+    };
+    let decisionId: string;
+    try {
+      decisionId = await authorize(req, connection);
+    } catch (err) {
+      throw refuse(err instanceof Error ? err.message : String(err));
+    }
     const engine = engineFor(req.connection);
     const maxTtl = connection.leases?.maxTtlSeconds ?? 8 * 3600;
     const ttl = Math.min(req.scope.ttlSeconds, maxTtl);
@@ -181,7 +231,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     const suffix = randomBytes(10).toString('hex');
     const username = engine.type === 'snowflake' ? `${prefix}${suffix}`.toUpperCase() : `${prefix}${suffix}`;
     const leaseId = randomUUID();
-    await store.insertPending({
+    const recorded = await store.insertPending({
       id: leaseId,
       connection: req.connection,
       username,
@@ -192,7 +242,9 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
       session_id: req.sessionId,
       request_id: req.requestId,
       expires_at: expiresAt,
+      decision_id: decisionId,
     });
+    if (!recorded) throw refuse('the policy decision was already used for a lease (a replay)');
     let upstream: credentialV1.LeaseGrant['upstream'];
     try {
       upstream = await tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': req.scope.leaseMode } }, async () => {

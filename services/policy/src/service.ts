@@ -1,10 +1,11 @@
 import type { AirlockConfig } from '@airlock/config';
 import { policyV1 } from '@airlock/contracts';
-import { AirlockError, EventPublisher, Counter, Histogram, Registry, latencyBuckets, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, EventPublisher, Counter, Histogram, Registry, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { initParsers } from './analysis/index.js';
 import { CatalogCache } from './catalog-cache.js';
 import { evaluate } from './evaluate.js';
 import { AnalysisCache } from './analysis-cache.js';
+import { signDecision } from './signing.js';
 
 export interface PolicyDeps {
   bus: Bus;
@@ -12,6 +13,8 @@ export interface PolicyDeps {
   logger: Logger;
   /** the service's Prometheus registry */
   metrics?: Registry;
+  /** the policy service's own signing keys: every decision it answers is signed with them */
+  signer: Signer;
 }
 
 export interface PolicyService {
@@ -19,7 +22,7 @@ export interface PolicyService {
   close(): Promise<void>;
 }
 
-/** Serves `policy.v1.decide` and records every decision, with its explanation, as an event. */
+/** Serves `policy.v1.decide` (each decision signed) and `policy.v1.keys`, and records every decision, with its explanation, as an event. */
 export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
   await initParsers();
   const catalogs = new CatalogCache(deps.bus, deps.logger);
@@ -77,7 +80,8 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
       { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },
       ctx,
     );
-    return decision;
+    return tracing.run('sign', ctx, {}, () => signDecision(deps.signer, req, decision));
   });
+  deps.bus.serve(policyV1.keys, async () => deps.signer.jwks());
   return { catalogs, close: () => events.flush() };
 }

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
-import { identityV1, type Principal, type proxyV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Histogram, Registry, latencyBuckets, newContext, type Bus, type Logger } from '@airlock/runtime';
+import { identityV1, policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
+import { AirlockError, Counter, Histogram, Registry, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
 import { Session, type ProxyContext } from './core/session.js';
@@ -55,7 +55,8 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
       registers,
     }),
   };
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
+  const decisions = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
   const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session => {
     const connection = config.connections[database];

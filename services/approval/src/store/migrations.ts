@@ -83,6 +83,14 @@ const migrations: readonly Migration[] = [
             error text,
             PRIMARY KEY (outbox_id, attempt));`,
   },
+  {
+    // a one-shot grant binds the bind-parameter values its approvers saw: other values are held again
+    id: '003-bound-parameters',
+    sql: `ALTER TABLE approval_requests ADD COLUMN params jsonb NOT NULL DEFAULT '[]', ADD COLUMN params_digest text NOT NULL DEFAULT '';
+          ALTER TABLE approval_grants ADD COLUMN params_digest text NOT NULL DEFAULT '';
+          DROP INDEX approval_requests_one_pending;
+          CREATE UNIQUE INDEX approval_requests_one_pending ON approval_requests (subject, issuer, connection, fingerprint, params_digest) WHERE state = 'pending';`,
+  },
 ];
 
 export async function migrateApproval(pool: pg.Pool): Promise<void> {

@@ -19,6 +19,8 @@ export interface RequestRow {
   approver_groups: string[];
   quorum: number;
   justification: string | null;
+  params: Array<string | null>;
+  params_digest: string;
   state: approvalV1.ApprovalState;
   reason: string | null;
   window_seconds: number | null;
@@ -26,6 +28,9 @@ export interface RequestRow {
   expires_at: Date;
   decided_at: Date | null;
 }
+
+/** A submit whose statement, approvers and parameters the signed decision vouches for. */
+export type Bound = approvalV1.SubmitApprovalRequest & { paramsDigest: string };
 
 export interface VoteRow {
   approval_id: string;
@@ -54,22 +59,22 @@ export const requests = {
   },
 
   /** The open request for this principal and statement that is still within its time. */
-  async findOpen(db: Queryable, req: approvalV1.SubmitApprovalRequest): Promise<RequestRow | undefined> {
+  async findOpen(db: Queryable, req: Bound): Promise<RequestRow | undefined> {
     const { rows } = await db.query<RequestRow>(
       `SELECT * FROM approval_requests
-        WHERE subject = $1 AND issuer = $2 AND connection = $3 AND fingerprint = $4 AND state = 'pending' AND expires_at > now()`,
-      [req.principal.subject, req.principal.issuer, req.connection, req.fingerprint],
+        WHERE subject = $1 AND issuer = $2 AND connection = $3 AND fingerprint = $4 AND params_digest = $5 AND state = 'pending' AND expires_at > now()`,
+      [req.principal.subject, req.principal.issuer, req.connection, req.fingerprint, req.paramsDigest],
     );
     return rows[0];
   },
 
   /** Inserts a pending request; undefined when another copy inserted the open one for the same statement first. */
-  async insert(db: Queryable, id: string, req: approvalV1.SubmitApprovalRequest, ttlSeconds: number): Promise<RequestRow | undefined> {
+  async insert(db: Queryable, id: string, req: Bound, ttlSeconds: number): Promise<RequestRow | undefined> {
     const { rows } = await db.query<RequestRow>(
       `INSERT INTO approval_requests (id, request_id, session_id, subject, issuer, principal, connection, sql, fingerprint, kind, tables, rule,
-                                      approver_groups, quorum, justification, state, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', now() + make_interval(secs => $16))
-       ON CONFLICT (subject, issuer, connection, fingerprint) WHERE state = 'pending' DO NOTHING
+                                      approver_groups, quorum, justification, state, expires_at, params, params_digest)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'pending', now() + make_interval(secs => $16), $17, $18)
+       ON CONFLICT (subject, issuer, connection, fingerprint, params_digest) WHERE state = 'pending' DO NOTHING
        RETURNING *`,
       [
         id,
@@ -88,6 +93,8 @@ export const requests = {
         req.quorum,
         req.justification ?? null,
         ttlSeconds,
+        JSON.stringify(req.params ?? []),
+        req.paramsDigest,
       ],
     );
     return rows[0];

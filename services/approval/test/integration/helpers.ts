@@ -40,6 +40,8 @@ export class Front {
       rule: decision.rule,
       approverGroups: decision.approval?.approverGroups ?? ['dba'],
       quorum: decision.approval?.quorum ?? 1,
+      // the approval service takes approvers, quorum and statement from the signed decision only
+      ...(decision.token ? { decision: decision.token } : {}),
       ...extra,
     };
   }

@@ -40,6 +40,16 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
           quorum: 2,
           role: 'writer',
         });
+        c['policies'].unshift({
+          name: 'customer-deletes-need-dba',
+          groups: ['analysts'],
+          kinds: ['delete'],
+          tables: ['customers'],
+          decision: 'approval',
+          approvers: ['dba'],
+          quorum: 1,
+          role: 'writer',
+        });
         c['approval'] = {
           ttlSeconds: 900,
           oneShotSeconds: 600,
@@ -303,7 +313,7 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     const otherKind = await front.submit(await front.held(agent, 'UPDATE orders SET total = 0 WHERE id = 6'));
     assert.equal(otherKind.state, 'pending');
     const otherTable = await front.submit(
-      await front.held(agent, 'DELETE FROM customers WHERE id = 6', { rule: 'test', approverGroups: ['dba'], quorum: 1 }),
+      await front.held(agent, 'DELETE FROM customers WHERE id = 6'),
     );
     assert.equal(otherTable.state, 'pending');
     const agent2 = await t.token({ subject: 'agent-2', groups: ['analysts'] });

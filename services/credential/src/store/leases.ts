@@ -29,6 +29,12 @@ const migrations = [
             UNIQUE (connection, username))`,
   },
   { id: '002-leases-open-index', sql: `CREATE INDEX leases_open ON leases (state) WHERE state <> 'revoked'` },
+  {
+    // the signed policy decision a lease was minted for: one decision, one lease, so a captured decision cannot be replayed
+    id: '003-leases-decision',
+    sql: `ALTER TABLE leases ADD COLUMN decision_id text;
+          CREATE UNIQUE INDEX leases_decision ON leases (decision_id)`,
+  },
 ];
 
 export interface LeaseRow {
@@ -56,12 +62,15 @@ export class LeaseStore {
     this.#pool = pool;
   }
 
-  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts'> & { request_id: string }): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10)`,
-      [row.id, row.connection, row.username, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at],
+  /** Records a lease before its credential exists; false when its decision already minted one. */
+  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts'> & { request_id: string; decision_id: string }): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
+      `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
+       ON CONFLICT (decision_id) DO NOTHING`,
+      [row.id, row.connection, row.username, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id],
     );
+    return rowCount === 1;
   }
 
   async activate(id: string): Promise<void> {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startService, type RunningService } from '@airlock/cli';
-import { credentialV1 } from '@airlock/contracts';
+import { credentialV1, policyV1 } from '@airlock/contracts';
 import { newContext } from '@airlock/runtime';
 import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
 
@@ -13,8 +13,8 @@ describe('two credential-service copies sweeping the same leases at once', () =>
   const copies: RunningService[] = [];
 
   before(async () => {
-    // audit records the events; the two copies run beside it, each with its own bus connection and pool
-    t = await startTestStack({ names: ['audit'], env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3600' } });
+    // audit records the events, policy signs the decisions leases are minted for; the two copies run beside them, each with its own bus connection and pool
+    t = await startTestStack({ names: ['audit', 'policy'], env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3600' } });
     for (let i = 0; i < 2; i++) copies.push(await startService('credential', t.env, { config: t.stack.config, logger: t.logger }));
   });
   after(async () => {
@@ -26,14 +26,20 @@ describe('two credential-service copies sweeping the same leases at once', () =>
     const bus = copies[0]!.host.bus;
     const principal = { subject: 'agent-copies', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] };
     const issued = await Promise.all(
-      Array.from({ length: leases }, (_, i) =>
-        bus.call(
+      Array.from({ length: leases }, async (_, i) => {
+        // a lease is minted only against a decision policy signed for it
+        const d = await bus.call(
+          policyV1.decide,
+          { requestId: `r${i}`, sessionId: `s${i}`, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
+          newContext(),
+        );
+        return bus.call(
           credentialV1.issueLease,
-          { requestId: `r${i}`, sessionId: `s${i}`, connection: 'demo', principal, scope: { role: 'demo_reader', ttlSeconds: 3600, leaseMode: 'session' }, holder: 'test' },
+          { requestId: `r${i}`, sessionId: `s${i}`, connection: 'demo', principal, scope: d.scope!, holder: 'test', decision: d.token! },
           newContext(),
           { timeoutMs: 20_000 },
-        ),
-      ),
+        );
+      }),
     );
     assert.equal((await rolesWithPrefix(t.rolePrefix)).length, leases);
     // every lease falls due at once for both sweepers, while the proxy's own revocations race them on both copies

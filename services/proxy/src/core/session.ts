@@ -9,7 +9,7 @@ import {
   type Principal,
 } from '@airlock/contracts';
 import { createMasker, type Masker } from '@airlock/masking';
-import { AirlockError, SpanKind, newContext, type ActiveSpan, type Bus, type CallContext, type Counter, type Histogram, type Logger } from '@airlock/runtime';
+import { AirlockError, SpanKind, digest, newContext, type ActiveSpan, type Bus, type CallContext, type Counter, type Histogram, type Logger, type TrustedKeys } from '@airlock/runtime';
 import type { ColumnInfo, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engines/engine.js';
 import { classify, type ClientError } from './errors.js';
 import type { EventPublisher } from '@airlock/runtime';
@@ -34,6 +34,8 @@ export interface ProxyContext {
   hashKey: string;
   /** how to reach each kind of upstream */
   engines: Partial<Record<'postgres' | 'snowflake', UpstreamEngine>>;
+  /** the policy service's public keys: a decision is acted on only when its signature and claims hold */
+  decisions: TrustedKeys;
 }
 
 interface Upstream {
@@ -179,11 +181,13 @@ export class Session {
           { sqlState: '25P02' },
         );
       }
+      const paramsDigest = digest(params);
       decision = await this.#ctx.bus.call(
         policyV1.decide,
-        { requestId, sessionId: this.id, principal: this.principal, connection: this.connection, sql, frontend: this.#frontend },
+        { requestId, sessionId: this.id, principal: this.principal, connection: this.connection, sql, frontend: this.#frontend, paramsDigest },
         ctx,
       );
+      await this.#checkSigned(decision, requestId, paramsDigest);
       statement.set({
         'airlock.decision': decision.outcome,
         ...(decision.rule ? { 'airlock.rule': decision.rule } : {}),
@@ -196,10 +200,11 @@ export class Session {
           { rule: decision.rule, requestId },
         );
       }
+      let grant: string | undefined;
       if (decision.outcome === 'approval-required') {
         const held = decision;
-        await this.#ctx.bus.tracing.run('approve', ctx, held.rule ? { attributes: { 'airlock.rule': held.rule } } : {}, (span) =>
-          this.#requestApproval(held, sql, span.ctx, hooks),
+        grant = await this.#ctx.bus.tracing.run('approve', ctx, held.rule ? { attributes: { 'airlock.rule': held.rule } } : {}, (span) =>
+          this.#requestApproval(held, sql, params, span.ctx, hooks),
         );
       }
       if (!decision.scope) return this.#local(sql, requestId, ctx, started);
@@ -218,7 +223,7 @@ export class Session {
         );
       }
       entry = this.#tx ?? (decision.scope.leaseMode === 'session' ? this.#upstreams.get(role) : undefined);
-      if (!entry || entry.upstream.closed) entry = await this.#mint(decision, ctx);
+      if (!entry || entry.upstream.closed) entry = await this.#mint(decision, ctx, grant);
       const upstream = entry.upstream;
       await upstream.setTimeout(decision.limits.timeoutMs);
       if (this.#pendingBegin) {
@@ -263,7 +268,7 @@ export class Session {
    * tells the client, polls the request until it is decided or the hold time passes, and returns only when the
    * statement may run. Otherwise it throws: denied, expired, or still pending (the client retries later).
    */
-  async #requestApproval(decision: policyV1.Decision, sql: string, ctx: CallContext, hooks: OpenHooks): Promise<void> {
+  async #requestApproval(decision: policyV1.Decision, sql: string, params: Array<string | null>, ctx: CallContext, hooks: OpenHooks): Promise<string> {
     const analysis = decision.analysis;
     const submit = () =>
       this.#ctx.bus.call(
@@ -281,11 +286,15 @@ export class Session {
           approverGroups: decision.approval?.approverGroups ?? [],
           quorum: decision.approval?.quorum ?? 1,
           ...(hooks.justification ? { justification: hooks.justification } : {}),
+          ...(decision.token ? { decision: decision.token } : {}),
+          params,
         },
         ctx,
       );
+    // a grant that let the statement through comes back signed, for the credential service
+    const granted = (s: approvalV1.ApprovalStatus): s is approvalV1.ApprovalStatus & { grant: string } => s.state === 'granted' && s.grant !== undefined;
     let status = await submit();
-    if (status.state === 'granted') return;
+    if (granted(status)) return status.grant;
     const who = decision.approval?.approverGroups.join(', ') ?? 'an approver';
     const rule = decision.rule ? ` (rule "${decision.rule}")` : '';
     const holdMs = hooks.holdMs ?? (this.#ctx.config.approval?.holdSeconds ?? 30) * 1000;
@@ -303,7 +312,7 @@ export class Session {
       if (status.state === 'granted') {
         // the approval left a one-shot grant for exactly this statement: consume it
         status = await submit();
-        if (status.state === 'granted') return;
+        if (granted(status)) return status.grant;
       }
     }
     const details = { approvalId: status.approvalId, rule: decision.rule };
@@ -370,11 +379,56 @@ export class Session {
     };
   }
 
-  async #mint(decision: policyV1.Decision, ctx: CallContext): Promise<Upstream> {
+  /**
+   * Acts only on a decision the policy service signed for this very request: its outcome, scope, approvers and
+   * masking plan are the ones in the signature, and it binds this principal, connection and these parameters.
+   */
+  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string): Promise<void> {
+    const refuse = (why: string) => {
+      this.#ctx.logger.error({ requestId, sessionId: this.id, reason: why }, 'a policy decision failed its signature check; the statement is refused');
+      return new AirlockError('proxy.untrusted_decision', 'Airlock could not verify the policy decision for this statement, so it did not run; retry, and tell the operator if it persists', { requestId });
+    };
+    if (!decision.token) throw refuse('the decision is not signed');
+    let claims: Record<string, unknown>;
+    try {
+      claims = await this.#ctx.decisions.verify(decision.token);
+    } catch (err) {
+      throw refuse((err as Error).message);
+    }
+    const d = claims as unknown as policyV1.DecisionClaims;
+    const scope = decision.scope ? { role: decision.scope.role, ttl: decision.scope.ttlSeconds, mode: decision.scope.leaseMode } : null;
+    const approval = decision.approval ? { groups: decision.approval.approverGroups, quorum: decision.approval.quorum } : null;
+    if (
+      d.req !== requestId ||
+      d.ses !== this.id ||
+      d.sub !== this.principal.subject ||
+      d.pis !== this.principal.issuer ||
+      d.con !== this.connection ||
+      d.pd !== paramsDigest ||
+      d.out !== decision.outcome ||
+      d.rule !== decision.rule ||
+      digest(d.scope) !== digest(scope) ||
+      digest(d.appr) !== digest(approval) ||
+      d.mask !== digest(decision.masking)
+    ) {
+      throw refuse('the decision differs from what its signature binds');
+    }
+  }
+
+  async #mint(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined): Promise<Upstream> {
     const scope = decision.scope!;
     const lease = await this.#ctx.bus.call(
       credentialV1.issueLease,
-      { requestId: ctx.requestId, sessionId: this.id, connection: this.connection, principal: this.principal, scope, holder: this.#ctx.proxyId },
+      {
+        requestId: ctx.requestId,
+        sessionId: this.id,
+        connection: this.connection,
+        principal: this.principal,
+        scope,
+        holder: this.#ctx.proxyId,
+        ...(decision.token ? { decision: decision.token } : {}),
+        ...(grant ? { grant } : {}),
+      },
       ctx,
       { timeoutMs: 20_000 },
     );
