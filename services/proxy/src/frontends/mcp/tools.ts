@@ -336,6 +336,8 @@ const requestAccess = defineTool({
           approverGroups,
           quorum,
           justification: args.justification,
+          // approvers and quorum are the signed decision's own: the approval service checks them against it
+          ...(decision.token ? { decision: decision.token } : {}),
         },
         newContext(decision.requestId),
       );
