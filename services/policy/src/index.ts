@@ -5,3 +5,4 @@ export { analyze, inspect, initParsers, staticCatalog, SqlParseError, type Catal
 export { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 export { checkGuardrails } from './guardrails.js';
 export { AnalysisCache } from './analysis-cache.js';
+export { signDecision, decisionClaims, decisionTtlSeconds } from './signing.js';
