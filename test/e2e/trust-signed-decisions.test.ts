@@ -212,4 +212,45 @@ describe('services do not take each other’s word', () => {
       await direct.end();
     }
   });
+
+  it('hands what a lease created to the powerless leftover role on revocation, never to the admin', async () => {
+    const admin = new pg.Client({ connectionString: t.demoUrl });
+    await admin.connect();
+    try {
+      // in this test's own demo database only: the reader role may create functions
+      await admin.query('GRANT CREATE ON SCHEMA public TO demo_reader');
+      const d = await decide('SELECT id FROM orders', 's-leftovers');
+      const s = d.scope!;
+      assert.equal(s.role, 'demo_reader');
+      const lease = await issue('s-leftovers', s.role, { decision: d.token! }, s.ttlSeconds, s.leaseMode);
+      assert.equal(lease.upstream.type, 'postgres');
+      const up = lease.upstream as Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
+      const leased = new pg.Client({ host: up.host, port: up.port, database: up.database, user: lease.username, password: up.password });
+      await leased.connect();
+      await leased.query(`CREATE FUNCTION public.leftover_whoami() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT current_user::text'`);
+      await leased.query(`CREATE FUNCTION public.leftover_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM public.customers'`);
+      assert.equal((await leased.query('SELECT public.leftover_whoami() AS who')).rows[0].who, lease.username);
+      await leased.end();
+      const revoked = await forger.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'test' }, newContext(), { timeoutMs: 20_000 });
+      assert.equal(revoked.state, 'revoked');
+      const owners = await admin.query<{ proname: string; owner: string }>(
+        `SELECT proname, pg_get_userbyid(proowner) AS owner FROM pg_proc WHERE proname LIKE 'leftover_%' ORDER BY proname`,
+      );
+      assert.deepEqual(owners.rows, [
+        { proname: 'leftover_count', owner: 'airlock_leftovers' },
+        { proname: 'leftover_whoami', owner: 'airlock_leftovers' },
+      ]);
+      const role = await admin.query(
+        `SELECT rolcanlogin, rolsuper, rolinherit, (SELECT count(*)::int FROM pg_auth_members m WHERE m.roleid = r.oid OR m.member = r.oid) AS members
+           FROM pg_roles r WHERE rolname = 'airlock_leftovers'`,
+      );
+      assert.deepEqual(role.rows, [{ rolcanlogin: false, rolsuper: false, rolinherit: false, members: 0 }]);
+      // run by anyone, even the admin, they have the rights of nobody
+      assert.equal((await admin.query('SELECT public.leftover_whoami() AS who')).rows[0].who, 'airlock_leftovers');
+      const denied = await refusal(admin.query('SELECT public.leftover_count()'));
+      assert.equal(denied.code, '42501');
+    } finally {
+      await admin.end();
+    }
+  });
 });

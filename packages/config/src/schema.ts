@@ -71,6 +71,14 @@ const Leases = Type.Object(
     mode: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('statement')])),
     /** a per-session lease unused this long is revoked; the session's next statement mints a new one (default 900) */
     idleSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /**
+     * PostgreSQL: what happens to objects a lease created when it is revoked. `reassign` (default) hands them to
+     * `leftoverRole`, a role without login, members or privileges, so nothing runs with more than nothing;
+     * `drop` drops them. Never the admin.
+     */
+    leftovers: Type.Optional(Type.Union([Type.Literal('reassign'), Type.Literal('drop')])),
+    /** the powerless owner of reassigned leftovers (default `airlock_leftovers`); outside the lease prefix */
+    leftoverRole: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]{1,62}$' })),
   },
   { additionalProperties: false },
 );

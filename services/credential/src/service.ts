@@ -5,7 +5,7 @@ import { approvalV1, credentialV1, policyV1 } from '@airlock/contracts';
 import { Value } from '@sinclair/typebox/value';
 import { AirlockError, EventPublisher, Counter, Gauge, Histogram, Registry, TrustedKeys, createHttpServer, latencyBuckets, newContext, tokenKinds, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
-import { PostgresEngine } from './engines/postgres.js';
+import { PostgresEngine, defaultLeftovers } from './engines/postgres.js';
 import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
 import { loadOrCreateOAuthKey } from './store/oauth-keys.js';
 import type { FastifyInstance } from 'fastify';
@@ -65,7 +65,15 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   }
   for (const [name, conn] of Object.entries(config.connections)) {
     try {
-      if (conn.type === 'postgres') engines.set(name, new PostgresEngine(expandEnv(conn.adminUrl, deps.env)));
+      if (conn.type === 'postgres') {
+        engines.set(
+          name,
+          new PostgresEngine(expandEnv(conn.adminUrl, deps.env), {
+            leftovers: conn.leases?.leftovers ?? defaultLeftovers.leftovers,
+            leftoverRole: conn.leases?.leftoverRole ?? defaultLeftovers.leftoverRole,
+          }),
+        );
+      }
       else engines.set(name, new SnowflakeEngine(conn, deps.env, signer));
     } catch (err) {
       logger.error({ connection: name, err: err instanceof Error ? err.message : String(err) }, 'connection admin settings are unusable');

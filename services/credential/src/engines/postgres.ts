@@ -7,15 +7,24 @@ import { scramVerifier } from './scram.js';
 const ident = (name: string) => pg.escapeIdentifier(name);
 const literal = (value: string) => pg.escapeLiteral(value);
 
+/** What revocation does with objects a lease created: hand them to a powerless role, or drop them. */
+export interface LeftoverPolicy {
+  leftovers: 'reassign' | 'drop';
+  leftoverRole: string;
+}
+
+export const defaultLeftovers: LeftoverPolicy = { leftovers: 'reassign', leftoverRole: 'airlock_leftovers' };
+
 /** PostgreSQL credentials: an ephemeral LOGIN role per lease, member of the scope role, with a VALID UNTIL backstop. */
 export class PostgresEngine implements CredentialEngine {
   readonly type = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #target: { host: string; port: number; database: string; ssl: boolean };
-  readonly #adminUser: string;
   readonly #adminUrl: string;
+  readonly #leftovers: LeftoverPolicy;
 
-  constructor(adminUrl: string) {
+  constructor(adminUrl: string, leftovers: LeftoverPolicy = defaultLeftovers) {
+    this.#leftovers = leftovers;
     const url = new URL(adminUrl);
     this.#target = {
       host: url.hostname,
@@ -23,7 +32,6 @@ export class PostgresEngine implements CredentialEngine {
       database: decodeURIComponent(url.pathname.replace(/^\//, '')),
       ssl: url.searchParams.get('sslmode') === 'require' || url.searchParams.get('sslmode') === 'verify-full',
     };
-    this.#adminUser = decodeURIComponent(url.username || 'postgres');
     this.#adminUrl = adminUrl;
     // bounded waits (the connection timeout includes queueing for a pooled client under a burst of revocations):
     // an unreachable upstream fails the attempt, which is retried, instead of holding a lease lock forever
@@ -102,10 +110,44 @@ export class PostgresEngine implements CredentialEngine {
     return { terminatedSessions: terminated };
   }
 
-  /** What the lease created is kept (owned by the admin); what it was granted goes with it, so the drop cannot fail half-way. */
+  /**
+   * What the lease created goes to the powerless leftover role (or is dropped), never to the admin: a SECURITY
+   * DEFINER function or a view left behind must not run with the admin's rights. What it was granted goes with it.
+   */
   async #dropOwned(client: pg.ClientBase, username: string): Promise<void> {
-    await client.query(`REASSIGN OWNED BY ${ident(username)} TO ${ident(this.#adminUser)}`);
+    if (this.#leftovers.leftovers === 'reassign') {
+      await this.#ensureLeftoverRole(client);
+      await client.query(`REASSIGN OWNED BY ${ident(username)} TO ${ident(this.#leftovers.leftoverRole)}`);
+    }
     await client.query(`DROP OWNED BY ${ident(username)}`);
+  }
+
+  /** The leftover role: no login, no inheritance, no membership, no privilege; created once per cluster. */
+  async #ensureLeftoverRole(client: pg.ClientBase): Promise<void> {
+    const role = this.#leftovers.leftoverRole;
+    const { rows } = await client.query<{ rolcanlogin: boolean; rolsuper: boolean; members: number }>(
+      `SELECT r.rolcanlogin, r.rolsuper, (SELECT count(*)::int FROM pg_auth_members m WHERE m.roleid = r.oid OR m.member = r.oid) AS members
+         FROM pg_roles r WHERE r.rolname = $1`,
+      [role],
+    );
+    if (rows.length === 0) {
+      // copies revoking at once: one creates it
+      await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`airlock-leftovers:${role}`]);
+      try {
+        await client.query(
+          `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) THEN ` +
+            `CREATE ROLE ${ident(role)} NOLOGIN NOINHERIT NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; END IF; END $$`,
+        );
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`airlock-leftovers:${role}`]);
+      }
+      return;
+    }
+    const r = rows[0]!;
+    // a role someone gave rights or members to is not a safe place for what a lease left behind
+    if (r.rolcanlogin || r.rolsuper || r.members > 0) {
+      throw new Error(`the leftover role "${role}" can log in, is a superuser or has members; give leases.leftoverRole a role without any`);
+    }
   }
 
   async listWithPrefix(prefix: string): Promise<string[]> {

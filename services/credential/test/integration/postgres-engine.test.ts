@@ -96,16 +96,37 @@ describe('PostgreSQL credential engine: backstops and revocation that ends acces
     assert.equal(await running, '57P01');
     assert.deepEqual(await rolesWithPrefix(username), []);
     assert.equal(await backendsWithPrefix(username), 0);
-    // what the lease created is kept and owned by the admin, in both databases; the temp table went with its session
+    // what the lease created is kept, owned by the powerless leftover role (never the admin), in both databases; the
+    // temp table went with its session
     const owner = async (c: pg.Client, table: string) =>
       (await c.query<{ o: string }>('SELECT pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname = $1', [table])).rows.map((r) => r.o);
-    assert.deepEqual(await owner(admin, 'kept'), ['postgres']);
-    assert.deepEqual(await owner(otherAdmin, 'made_elsewhere'), ['postgres']);
+    assert.deepEqual(await owner(admin, 'kept'), ['airlock_leftovers']);
+    assert.deepEqual(await owner(otherAdmin, 'made_elsewhere'), ['airlock_leftovers']);
     assert.deepEqual(await owner(admin, 't_scratch'), []);
     await admin.end();
     await otherAdmin.end();
     await here.end().catch(() => undefined);
     await there.end().catch(() => undefined);
+  });
+
+  it('drops what the lease created when the connection says leftovers: drop', async () => {
+    const dropping = new PostgresEngine(demo.url, { leftovers: 'drop', leftoverRole: 'airlock_leftovers' });
+    const username = `${prefix}dropper`;
+    const grant = await dropping.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    const admin = new pg.Client({ connectionString: demo.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS dropped; GRANT USAGE, CREATE ON SCHEMA dropped TO ${pg.escapeIdentifier(username)}`);
+      const leased = await login(demo.url, username, grant.type === 'postgres' ? grant.password : '');
+      await leased.query(`CREATE FUNCTION dropped.definer() RETURNS text LANGUAGE sql SECURITY DEFINER AS 'SELECT current_user::text'`);
+      await leased.end();
+      assert.deepEqual(await dropping.revoke(username), { terminatedSessions: 0 });
+      const { rows } = await admin.query(`SELECT proname FROM pg_proc WHERE proname = 'definer' AND pronamespace = 'dropped'::regnamespace`);
+      assert.deepEqual(rows, []);
+    } finally {
+      await admin.end();
+      await dropping.close();
+    }
   });
 
   it('is idempotent: revoking a revoked, a missing, or the same credential twice at once succeeds', async () => {
