@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { Analysis, type ColumnRef, type StatementKind } from '@airlock/contracts';
 import { staticCatalog } from '../../src/analysis/catalog.js';
-import { analyzeSnowflake, SqlParseError } from '../../src/analysis/snowflake.js';
+import { analyzeSnowflake, inspectSnowflake, SqlParseError } from '../../src/analysis/snowflake.js';
 
 const CUSTOMERS = ['ID', 'NAME', 'EMAIL', 'PHONE', 'CARD_NUMBER', 'SSN', 'NOTES'];
 const ORDERS = ['ID', 'CUSTOMER_ID', 'TOTAL', 'CREATED_AT'];
@@ -760,5 +760,25 @@ describe('analyzeSnowflake: what decides row counts, branches or errors is a use
       const a = analyzeSnowflake(sql, catalog);
       assert.deepEqual(a.usages.map((u) => `${u.clause}:${ref(u.column)}`).sort(), [...usages].sort());
     });
+  }
+});
+
+describe('inspectSnowflake: which output columns are a source column\'s own value (a hash or format mask is safe there)', () => {
+  const cases: [sql: string, direct: boolean[]][] = [
+    ['select ssn, email as e, c.phone from customers c', [true, true, true]],
+    ['select s from (select ssn as s from customers)', [true]],
+    ['with w as (select card_number from customers) select card_number from w', [true]],
+    ["select ssn from table('customers')", [true]],
+    ['select * from orders', [true, true, true, true]],
+    ['select substr(phone, 1, 1), upper(email), ssn::varchar, hash(ssn) from customers', [false, false, false, false]],
+    ['select (select max(ssn) from customers) from orders', [false]],
+    ['select email from customers union all select name from customers', [false]],
+    ['select email from customers union all select email from customers', [true]],
+    ["select ssn || '' from customers", [false]],
+    ['select $v as x from customers', [false]],
+    ['select f.value from customers c, lateral flatten(input => c.notes) f', [false]],
+  ];
+  for (const [sql, direct] of cases) {
+    it(sql, () => assert.deepEqual(inspectSnowflake(sql, catalog).direct, direct));
   }
 });

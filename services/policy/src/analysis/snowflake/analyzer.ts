@@ -9,6 +9,8 @@ import { SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlis
 interface Lineage {
   sources: Set<string>;
   exact: boolean;
+  /** the value is one source column's own value, passed through unchanged (a reference, an alias, a subquery column) */
+  direct?: boolean;
 }
 
 interface Output {
@@ -55,7 +57,8 @@ interface TableInfo {
 export interface StatementResult {
   kind: StatementKind;
   tables: TableRef[];
-  outputColumns: { name: string; sources: ColumnRef[]; exact: boolean }[];
+  /** `direct`: the column is one source column's own value, so a format-preserving or hash mask is safe on it */
+  outputColumns: { name: string; sources: ColumnRef[]; exact: boolean; direct: boolean }[];
   usages: ColumnUsage[];
   functions: string[];
 }
@@ -91,11 +94,12 @@ function inexact(sources: Iterable<string> = []): Lineage {
 function merge(into: Lineage, from: Lineage): Lineage {
   for (const s of from.sources) into.sources.add(s);
   into.exact = into.exact && from.exact;
+  into.direct = into.direct === true && from.direct === true;
   return into;
 }
 
 function cloneLineage(l: Lineage): Lineage {
-  return { sources: new Set(l.sources), exact: l.exact };
+  return { sources: new Set(l.sources), exact: l.exact, direct: l.direct };
 }
 
 /** Snowflake shows a column created unquoted in upper case; a lower-case catalogue name is the emulator's folding of it. */
@@ -152,6 +156,7 @@ export class StatementAnalyzer {
         name: o.name,
         sources: expand(o.lineage).map(parseColumnKey),
         exact: o.lineage.exact,
+        direct: o.lineage.exact && o.lineage.direct === true && o.lineage.sources.size === 1,
       })),
       usages: [...this.usages.values()],
       functions: [...this.functions],
@@ -545,7 +550,7 @@ export class StatementAnalyzer {
             info.columns.map((c) => ({
               name: visibleName(c),
               catalogName: c,
-              lineage: exact([columnKey(info.schema, info.table, c)]),
+              lineage: { ...exact([columnKey(info.schema, info.table, c)]), direct: true },
             })),
           base: info.columns ? undefined : { schema: info.schema, table: info.table },
         };
@@ -740,7 +745,8 @@ export class StatementAnalyzer {
       case 'cast':
         // A cast to anything but text may fail on the value, and TRY_CAST answers NULL or not: the value is used.
         if (node.keyword !== 'cast' || !castsToText(node)) this.use(node.expr, scope, 'where');
-        return this.expr(node.expr, scope, clause);
+        // a cast changes the value's form, so it is no longer the column's own value for masking
+        return { ...this.expr(node.expr, scope, clause), direct: false };
       case 'case':
         // Which branch is taken depends on the tested values: they are used like a WHERE condition.
         this.use(node.expr, scope, 'where');
@@ -877,7 +883,7 @@ export class StatementAnalyzer {
       const match = rel.columns.find((c) => columnMatches(c, column));
       return match ? cloneLineage(match.lineage) : undefined;
     }
-    if (rel.base) return exact([columnKey(rel.base.schema, rel.base.table, fold(column))]);
+    if (rel.base) return { ...exact([columnKey(rel.base.schema, rel.base.table, fold(column))]), direct: true };
     return inexact();
   }
 }
