@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { loadConfigFile, demoConfigPath, type AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { Signer, commonEnv, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
+import { Signer, commonEnv, loadSecret, stateDir, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
@@ -59,7 +60,11 @@ export async function startService(
       }
       case 'audit': {
         const own = auditEnv(env);
+        const signer = await Signer.load({ service: 'audit', env, logger }, tokenKinds.checkpoint);
         const svc = await startAudit({
+          chainKey: loadSecret('audit-chain-key', env, logger),
+          signer,
+          checkpoint: { file: own.checkpointFile ?? join(stateDir(env), 'audit-checkpoints.jsonl'), seconds: own.checkpointSeconds },
           bus,
           pool,
           logger,

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, type webcrypto } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, type webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -138,23 +138,24 @@ export class Signer {
     return new Signer(token.issuer, token.typ, first.kid, key, { keys: publicKeys });
   }
 
+  /** Verifies a token this service signed (with any of its keys, current or previous); throws when it does not hold. */
+  async verifyOwn(token: string): Promise<JWTPayload & Record<string, unknown>> {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(this.#jwks as JSONWebKeySet), { algorithms: [alg], issuer: this.#issuer, typ: this.#typ });
+    return payload as JWTPayload & Record<string, unknown>;
+  }
+
   /** The public keys, for the service's `keys` request subject. */
   jwks(): Jwks {
     return this.#jwks;
   }
 
-  /** A compact JWS of `claims`, valid for `ttlSeconds`, with a fresh `jti`. */
-  async sign(claims: Record<string, unknown>, ttlSeconds: number): Promise<{ token: string; jti: string }> {
+  /** A compact JWS of `claims`, valid for `ttlSeconds` (null: a record that does not expire), with a fresh `jti`. */
+  async sign(claims: Record<string, unknown>, ttlSeconds: number | null): Promise<{ token: string; jti: string }> {
     const jti = randomUUID();
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT(claims as JWTPayload)
-      .setProtectedHeader({ alg, kid: this.#kid, typ: this.#typ })
-      .setIssuer(this.#issuer)
-      .setJti(jti)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.#key);
-    return { token, jti };
+    const jwt = new SignJWT(claims as JWTPayload).setProtectedHeader({ alg, kid: this.#kid, typ: this.#typ }).setIssuer(this.#issuer).setJti(jti).setIssuedAt(now);
+    if (ttlSeconds !== null) jwt.setExpirationTime(now + ttlSeconds);
+    return { token: await jwt.sign(this.#key), jti };
   }
 }
 
@@ -216,8 +217,40 @@ export class TrustedKeys {
   }
 }
 
+/**
+ * A service's own symmetric secret (at least 32 bytes): `AIRLOCK_<NAME>` (base64), the file `AIRLOCK_<NAME>_FILE`, or
+ * `<state dir>/keys/<name>.key`, generated on first use (mode 0600). Never the shared database.
+ */
+export function loadSecret(name: string, env: Record<string, string | undefined>, logger: Logger): Buffer {
+  const variable = `AIRLOCK_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const inline = env[variable];
+  const file = env[`${variable}_FILE`];
+  let text: string;
+  if (inline) text = inline;
+  else {
+    const path = file || join(stateDir(env), 'keys', `${name}.key`);
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || file) throw new Error(`${path}: ${(err as Error).message}`);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+        logger.warn({ path }, `generated the ${name} secret; set ${variable}_FILE to a secret kept outside the working directory in production`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      text = readFileSync(path, 'utf8');
+    }
+  }
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length < 32) throw new Error(`${variable}: the secret must be at least 32 bytes, base64-encoded`);
+  return key;
+}
+
 /** Issuers and token types of Airlock's signed tokens. */
 export const tokenKinds = {
   decision: { issuer: 'airlock-policy', typ: 'airlock-decision+jwt' },
   grant: { issuer: 'airlock-approval', typ: 'airlock-grant+jwt' },
+  checkpoint: { issuer: 'airlock-audit', typ: 'airlock-audit-checkpoint+jwt' },
 } as const;

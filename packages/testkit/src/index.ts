@@ -169,6 +169,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     AIRLOCK_LOG_LEVEL: 'info',
     ...ephemeralPorts,
     AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
+    // each stack its own keys, secrets and audit checkpoints, as each deployment has
+    AIRLOCK_STATE_DIR: join(dir, 'state'),
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
     ...options.env,
   };
