@@ -3,6 +3,7 @@ import { createHash, randomBytes, randomUUID, type webcrypto } from 'node:crypto
 type CryptoKey = webcrypto.CryptoKey;
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   SignJWT,
   createLocalJWKSet,
@@ -51,9 +52,20 @@ export function signingKeyVariables(service: string): { keys: string; file: stri
   return { keys: `AIRLOCK_${name}_SIGNING_KEYS`, file: `AIRLOCK_${name}_SIGNING_KEYS_FILE` };
 }
 
-/** The local state folder (`AIRLOCK_STATE_DIR`, default `.airlock` in the working directory): demo keys live here. */
+/**
+ * The local state folder: `AIRLOCK_STATE_DIR`, default `.airlock` at the root of the checkout (gitignored), so that
+ * the demo's services and the CLI beside them find the same keys from any working directory.
+ */
 export function stateDir(env: Record<string, string | undefined>): string {
-  return env['AIRLOCK_STATE_DIR'] || '.airlock';
+  return env['AIRLOCK_STATE_DIR'] || fileURLToPath(new URL('../../../.airlock', import.meta.url));
+}
+
+/**
+ * Demo mode: `airlock up` without `AIRLOCK_CONFIG` sets `AIRLOCK_DEMO=1` for its services (a test harness may too).
+ * Only in demo mode may the demo config be the default and the development issuer run.
+ */
+export function demoMode(env: Record<string, string | undefined>): boolean {
+  return env['AIRLOCK_DEMO'] === '1';
 }
 
 interface PrivateJwks {
@@ -66,22 +78,25 @@ async function generatedKeys(): Promise<PrivateJwks> {
   return { keys: [{ ...jwk, kid: randomUUID(), alg, use: 'sig' }] };
 }
 
-/** Reads the key file, or creates it (mode 0600) when absent; two processes starting at once end with the same keys. */
-async function fileKeys(path: string): Promise<{ keys: PrivateJwks; created: boolean }> {
+/**
+ * Reads a key file, or creates it (mode 0600, in a folder of mode 0700) with `create` when absent; two processes
+ * starting at once end with the same key.
+ */
+export async function keyFile<T>(path: string, create: () => Promise<T>): Promise<{ value: T; created: boolean }> {
   try {
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: false };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomUUID()}`;
-  writeFileSync(tmp, JSON.stringify(await generatedKeys(), null, 2), { mode: 0o600, flag: 'wx' });
+  writeFileSync(tmp, JSON.stringify(await create(), null, 2), { mode: 0o600, flag: 'wx' });
   try {
     linkSync(tmp, path);
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: true };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: false };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: false };
   } finally {
     rmSync(tmp, { force: true });
   }
@@ -121,7 +136,7 @@ export class Signer {
       origin = vars.keys;
     } else {
       const path = file || join(stateDir(source.env), 'keys', `${source.service}.jwks.json`);
-      const { keys, created } = await fileKeys(path);
+      const { value: keys, created } = await keyFile(path, generatedKeys);
       set = keys;
       origin = path;
       if (created) source.logger.warn({ path }, `generated a signing key for ${source.service}; set ${vars.file} to a key kept outside the working directory in production`);
