@@ -53,4 +53,5 @@ EXPOSE 8080 8081 8082 8083 15432
 # The image runs six different services, and only some of them serve HTTP, so it carries no HEALTHCHECK of its own:
 # docker-compose.yml and the Helm chart declare one per service (GET /healthz on the service's own port).
 ENTRYPOINT ["node", "packages/cli/bin/airlock.js"]
+# `up` without AIRLOCK_CONFIG refuses to start here (NODE_ENV=production): the demo runs only in a development checkout
 CMD ["up"]

@@ -33,6 +33,11 @@ interface Usage {
   consumes?: readonly string[];
   /** follows the stream with ephemeral ordered consumers (random names), never the audit durables */
   follows?: boolean;
+  /**
+   * reads the whole stream with an unnamed ephemeral consumer (the server names it; a durable cannot be created this
+   * way), which it reads and which expires by itself: no named consumer, no delete
+   */
+  scans?: boolean;
 }
 
 /** Which requests each service calls and which consumer it reads; serving and publishing follow from the family. */
@@ -43,7 +48,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
   approval: { calls: [identityV1.verifyToken, policyV1.keys] },
   // a lease is minted only against a decision signed by policy (and, after an approval, a grant signed by approval)
   credential: { calls: [policyV1.keys, approvalV1.keys] },
-  audit: { calls: [identityV1.verifyToken], consumes: [auditDurable, auditForwardDurable] },
+  // verify reads the stream with an unnamed ephemeral consumer to cross-check the table against it
+  audit: { calls: [identityV1.verifyToken], consumes: [auditDurable, auditForwardDurable], scans: true },
   proxy: {
     calls: [
       identityV1.verifyToken,
@@ -120,6 +126,9 @@ export function permissionsFor(service: Service, root: string): Permissions {
     );
   }
   const denyPublish: string[] = [];
+  if (own.scans) {
+    publish.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.CONSUMER.CREATE.${stream}`, `$JS.API.CONSUMER.INFO.${stream}.*`, `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`);
+  }
   if (own.follows) {
     // ordered consumers get generated names: allow the consumer API on the stream, but never on the audit durables
     publish.push(

@@ -8,4 +8,5 @@ export * as policyV1 from './policy/v1.js';
 export * as approvalV1 from './approval/v1.js';
 export * as credentialV1 from './credential/v1.js';
 export * as proxyV1 from './proxy/v1.js';
+export * as auditV1 from './audit/v1.js';
 export { allRequests, allEvents } from './registry.js';

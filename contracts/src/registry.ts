@@ -4,8 +4,9 @@ import * as policy from './policy/v1.js';
 import * as approval from './approval/v1.js';
 import * as credential from './credential/v1.js';
 import * as proxy from './proxy/v1.js';
+import * as audit from './audit/v1.js';
 
-const modules = [identity, policy, approval, credential, proxy];
+const modules = [identity, policy, approval, credential, proxy, audit];
 
 function collect<T>(pred: (v: unknown) => v is T): T[] {
   return modules.flatMap((m) => Object.values(m).filter(pred));

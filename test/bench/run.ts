@@ -170,10 +170,13 @@ async function main(): Promise<void> {
     ...ephemeralPorts,
     AIRLOCK_WAREHOUSE_URL: warehouse.url,
     AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem,
+    // the demo config's development issuer runs only in demo mode
+    AIRLOCK_DEMO: '1',
+    AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
   };
   const airlock = await startAirlock(env);
   const statePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1 });
-  const key = await loadOrCreateDevKey(statePool);
+  const key = await loadOrCreateDevKey(env);
   const token = await mintDevToken(key, devIssuerSettings(parseConfig(readFileSync(configPath, 'utf8'))), { subject: 'bench', groups: ['analysts'] });
   const viaAirlock = (db = 'demo') => `postgresql://bench:${token}@127.0.0.1:${airlock.pgPort}/${db}?sslmode=disable`;
 

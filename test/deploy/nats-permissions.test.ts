@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
@@ -356,18 +356,19 @@ describe('the whole stack on the least-privilege nats-server', () => {
       AIRLOCK_SUBJECT_ROOT: 'airlock',
       AIRLOCK_LOG_LEVEL: 'error',
       ...ephemeralPorts,
+      // the demo config's development issuer runs only in demo mode; keys in this test's own state folder
+      AIRLOCK_DEMO: '1',
+      AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
     };
     for (const name of serviceNames) {
       running.push(await startService(name, { ...common, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: server.passwords[name] }));
     }
     const ports = Object.assign({}, ...running.map((s) => s.ports)) as Record<string, number>;
 
-    const pool = new pg.Pool({ connectionString: stateDb.url, max: 1 });
-    const token = await mintDevToken(await loadOrCreateDevKey(pool), devIssuerSettings(parseConfig(stringify(config))), {
+    const token = await mintDevToken(await loadOrCreateDevKey(common), devIssuerSettings(parseConfig(stringify(config))), {
       subject: 'agent-np',
       groups: ['analysts'],
     });
-    await pool.end();
 
     const client = new pg.Client({ connectionString: `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${ports['pgwire']}/demo?sslmode=disable` });
     await client.connect();

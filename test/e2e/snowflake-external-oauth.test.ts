@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import snowflake from 'snowflake-sdk';
 import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
@@ -100,13 +102,15 @@ describe('Snowflake with the external-oauth strategy, and defence in depth on bo
   });
 
   it('the warehouse refuses tokens signed by another key, for another audience, or expired', async () => {
-    // Airlock's own signing key (shared by credential-service copies through the state database)
+    // Airlock's own signing key: the credential service's file in its state folder, not the shared database
+    const file = JSON.parse(readFileSync(join(dirname(t.configPath), 'state', 'keys', 'snowflake-oauth.jwk'), 'utf8')) as { privateJwk: JWK };
+    const trusted = await importJWK(file.privateJwk, 'RS256');
+    const kid = String(file.privateJwk.kid);
     const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
     await c.connect();
-    const { rows } = await c.query<{ private_jwk: JWK }>('SELECT private_jwk FROM credential_oauth_keys');
+    const { rows: tables } = await c.query("SELECT 1 FROM pg_tables WHERE tablename IN ('credential_oauth_keys', 'identity_dev_keys', 'console_signing_keys')");
     await c.end();
-    const trusted = await importJWK(rows[0]!.private_jwk, 'RS256');
-    const kid = String(rows[0]!.private_jwk.kid);
+    assert.deepEqual(tables, [], 'no signing key in the shared database');
     const { privateKey: other } = await generateKeyPair('RS256');
     const now = Math.floor(Date.now() / 1000);
     const token = (key: Parameters<SignJWT['sign']>[0], keyId: string, aud: string, exp: number) =>

@@ -130,15 +130,16 @@ describe('scale-out: two processes of every service, one copy of each killed mid
       ...ephemeralPorts,
       AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
       AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3',
+      // the demo config's development issuer runs only in demo mode; every copy shares this test's state folder
+      AIRLOCK_DEMO: '1',
+      AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
     };
     // copy a first (it creates the schemas), then copy b beside it
     instances.push(await start('identity', 'a', env));
     instances.push(...(await Promise.all(services.filter((s) => s !== 'identity').map((s) => start(s, 'a', env)))));
     instances.push(...(await Promise.all(services.map((s) => start(s, 'b', env)))));
 
-    const pool = new pg.Pool({ connectionString: databaseUrl(stateDb), max: 1 });
-    const key = await loadOrCreateDevKey(pool);
-    await pool.end();
+    const key = await loadOrCreateDevKey(env);
     token = await mintDevToken(key, devIssuerSettings(parseConfig(text, configPath)), { subject: 'agent-scale', groups: ['analysts'] });
   });
 

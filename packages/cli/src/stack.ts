@@ -1,6 +1,7 @@
+import { join } from 'node:path';
 import { loadConfigFile, demoConfigPath, type AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { Signer, commonEnv, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
+import { Signer, commonEnv, demoMode, loadSecret, stateDir, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
@@ -33,7 +34,7 @@ export async function startService(
     switch (name) {
       case 'identity': {
         const own = identityEnv(env);
-        const svc = await startIdentity({ bus, pool, config, logger, metrics, http: { host: own.httpHost, port: own.httpPort } });
+        const svc = await startIdentity({ bus, pool, config, logger, metrics, env, http: { host: own.httpHost, port: own.httpPort } });
         if (svc.http) ports['identity'] = (svc.http.server.address() as { port: number }).port;
         lifecycle.add('identity', svc.close);
         break;
@@ -59,7 +60,11 @@ export async function startService(
       }
       case 'audit': {
         const own = auditEnv(env);
+        const signer = await Signer.load({ service: 'audit', env, logger }, tokenKinds.checkpoint);
         const svc = await startAudit({
+          chainKey: loadSecret('audit-chain-key', env, logger),
+          signer,
+          checkpoint: { file: own.checkpointFile ?? join(stateDir(env), 'audit-checkpoints.jsonl'), seconds: own.checkpointSeconds },
           bus,
           pool,
           logger,
@@ -120,6 +125,9 @@ export interface Stack {
 /** All six services in one process, each with its own bus connection, over the real NATS and PostgreSQL. */
 export async function startStack(env: Record<string, string | undefined>, options: { logger?: Logger; names?: readonly ServiceName[] } = {}): Promise<Stack> {
   const common = readEnv(env, commonEnv);
+  if (!common.configPath && !demoMode(env)) {
+    throw new Error('AIRLOCK_CONFIG is required: set it to your config file; the demo config runs only under `airlock up` in demo mode');
+  }
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   const logger = options.logger ?? createLogger({ service: 'airlock', level: common.logLevel });
   // one trace exporter for the process: the OpenTelemetry API has one global tracer provider

@@ -1,3 +1,4 @@
+import { demoConfigPath } from '@airlock/config';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -38,6 +39,39 @@ describe('airlock command line', () => {
     const now = Math.floor(Date.now() / 1000);
     assert.ok(claims.exp! <= now - 55 && claims.exp! >= now - 70, 'expired about a minute ago');
     assert.equal(claims.aud, 'http://127.0.0.1:8080/mcp');
+  });
+
+  it("token refuses a lifetime above the development issuer's 24 h cap, with the cap in the message", async () => {
+    await assert.rejects(
+      airlock('token', '--sub', 'a', '--ttl', '86401'),
+      (e: { code: number; stderr: string }) => e.code === 1 && /--ttl 86401 is above the development issuer's cap of 86400 seconds \(24 h\)/.test(e.stderr),
+    );
+    const { stdout } = await airlock('token', '--sub', 'a', '--ttl', '86400');
+    const claims = decodeJwt(stdout.trim().split('\n').at(-1)!);
+    assert.equal(claims.exp! - claims.iat!, 86400);
+  });
+
+  it('run refuses to start a service without AIRLOCK_CONFIG, and names the variable', async () => {
+    await assert.rejects(
+      run(process.execPath, [bin, 'run', 'policy'], { env: { ...process.env, DATABASE_URL: db.url, AIRLOCK_CONFIG: '', AIRLOCK_DEMO: '' } }),
+      (e: { code: number; stderr: string }) => e.code === 1 && /AIRLOCK_CONFIG is required/.test(e.stderr),
+    );
+  });
+
+  it('the development issuer refuses to run outside demo mode, even with the demo config given', async () => {
+    await assert.rejects(
+      run(process.execPath, [bin, 'run', 'identity'], {
+        env: { ...process.env, DATABASE_URL: db.url, AIRLOCK_CONFIG: demoConfigPath, AIRLOCK_DEMO: '', AIRLOCK_IDENTITY_PORT: '0', AIRLOCK_METRICS_PORT: '0' },
+      }),
+      (e: { code: number; stderr: string }) => e.code === 1 && /identity\.devIssuer\.enabled: the development issuer mints any identity with any group, so it runs only in demo mode/.test(e.stderr),
+    );
+  });
+
+  it('up refuses the demo in the production image (NODE_ENV=production) without AIRLOCK_CONFIG', async () => {
+    await assert.rejects(
+      run(process.execPath, [bin, 'up'], { env: { ...process.env, DATABASE_URL: db.url, AIRLOCK_CONFIG: '', NODE_ENV: 'production' } }),
+      (e: { code: number; stderr: string }) => e.code === 1 && /AIRLOCK_CONFIG is required/.test(e.stderr),
+    );
   });
 
   it('token without --sub fails with the usage', async () => {

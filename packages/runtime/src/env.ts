@@ -71,4 +71,8 @@ export const commonEnv = {
   natsUser: { env: 'AIRLOCK_NATS_USER', kind: 'string' },
   natsPassword: { env: 'AIRLOCK_NATS_PASSWORD', kind: 'string' },
   eventRetentionSeconds: { env: 'AIRLOCK_EVENT_RETENTION_SECONDS', kind: 'integer', default: '0', min: 0 },
+  /** the service's own keys and secrets when no variable names them (default `.airlock` at the checkout's root) */
+  stateDir: { env: 'AIRLOCK_STATE_DIR', kind: 'string' },
+  /** `1` in demo mode only (set by `airlock up` without a config): the demo config and the development issuer */
+  demo: { env: 'AIRLOCK_DEMO', kind: 'boolean' },
 } as const satisfies Record<string, EnvField>;

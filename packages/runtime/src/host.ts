@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { demoConfigPath, loadConfigFile, type AirlockConfig } from '@airlock/config';
 import { Bus } from './bus.js';
-import { commonEnv, readEnv, type EnvValues } from './env.js';
+import { ConfigError, commonEnv, readEnv, type EnvValues } from './env.js';
+import { demoMode } from './signing.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { ensureDatabase } from './database.js';
@@ -41,6 +42,11 @@ export interface HostOptions {
 export async function startHost(options: HostOptions): Promise<Host> {
   const env = readEnv(options.env, commonEnv);
   const logger = options.logger?.child({ service: options.service }) ?? createLogger({ service: options.service, level: env.logLevel });
+  if (!options.config && !env.configPath && !demoMode(options.env)) {
+    throw new ConfigError([
+      `AIRLOCK_CONFIG is required: set it to your config file (deploy/config/ has examples). The demo config runs only under \`airlock up\` in a checkout, never by default in ${options.service}`,
+    ]);
+  }
   const config = options.config ?? loadConfigFile(env.configPath ?? demoConfigPath);
   const lifecycle = new Lifecycle();
   if (!options.telemetry) {

@@ -23,4 +23,4 @@ export {
   type MetricsServer,
 } from './metrics.js';
 export { EventPublisher } from './events.js';
-export { Signer, TrustedKeys, canonicalJson, digest, signingKeyVariables, stateDir, tokenKinds, type KeySource } from './signing.js';
+export { Signer, TrustedKeys, canonicalJson, demoMode, digest, keyFile, loadSecret, signingKeyVariables, stateDir, tokenKinds, type KeySource } from './signing.js';

@@ -1,8 +1,9 @@
-import { createHash, randomUUID, type webcrypto } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, type webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
 import { chmodSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   SignJWT,
   createLocalJWKSet,
@@ -51,9 +52,20 @@ export function signingKeyVariables(service: string): { keys: string; file: stri
   return { keys: `AIRLOCK_${name}_SIGNING_KEYS`, file: `AIRLOCK_${name}_SIGNING_KEYS_FILE` };
 }
 
-/** The local state folder (`AIRLOCK_STATE_DIR`, default `.airlock` in the working directory): demo keys live here. */
+/**
+ * The local state folder: `AIRLOCK_STATE_DIR`, default `.airlock` at the root of the checkout (gitignored), so that
+ * the demo's services and the CLI beside them find the same keys from any working directory.
+ */
 export function stateDir(env: Record<string, string | undefined>): string {
-  return env['AIRLOCK_STATE_DIR'] || '.airlock';
+  return env['AIRLOCK_STATE_DIR'] || fileURLToPath(new URL('../../../.airlock', import.meta.url));
+}
+
+/**
+ * Demo mode: `airlock up` without `AIRLOCK_CONFIG` sets `AIRLOCK_DEMO=1` for its services (a test harness may too).
+ * Only in demo mode may the demo config be the default and the development issuer run.
+ */
+export function demoMode(env: Record<string, string | undefined>): boolean {
+  return env['AIRLOCK_DEMO'] === '1';
 }
 
 interface PrivateJwks {
@@ -66,22 +78,25 @@ async function generatedKeys(): Promise<PrivateJwks> {
   return { keys: [{ ...jwk, kid: randomUUID(), alg, use: 'sig' }] };
 }
 
-/** Reads the key file, or creates it (mode 0600) when absent; two processes starting at once end with the same keys. */
-async function fileKeys(path: string): Promise<{ keys: PrivateJwks; created: boolean }> {
+/**
+ * Reads a key file, or creates it (mode 0600, in a folder of mode 0700) with `create` when absent; two processes
+ * starting at once end with the same key.
+ */
+export async function keyFile<T>(path: string, create: () => Promise<T>): Promise<{ value: T; created: boolean }> {
   try {
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: false };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: false };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomUUID()}`;
-  writeFileSync(tmp, JSON.stringify(await generatedKeys(), null, 2), { mode: 0o600, flag: 'wx' });
+  writeFileSync(tmp, JSON.stringify(await create(), null, 2), { mode: 0o600, flag: 'wx' });
   try {
     linkSync(tmp, path);
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: true };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: true };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    return { keys: JSON.parse(readFileSync(path, 'utf8')) as PrivateJwks, created: false };
+    return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: false };
   } finally {
     rmSync(tmp, { force: true });
   }
@@ -121,7 +136,7 @@ export class Signer {
       origin = vars.keys;
     } else {
       const path = file || join(stateDir(source.env), 'keys', `${source.service}.jwks.json`);
-      const { keys, created } = await fileKeys(path);
+      const { value: keys, created } = await keyFile(path, generatedKeys);
       set = keys;
       origin = path;
       if (created) source.logger.warn({ path }, `generated a signing key for ${source.service}; set ${vars.file} to a key kept outside the working directory in production`);
@@ -138,23 +153,24 @@ export class Signer {
     return new Signer(token.issuer, token.typ, first.kid, key, { keys: publicKeys });
   }
 
+  /** Verifies a token this service signed (with any of its keys, current or previous); throws when it does not hold. */
+  async verifyOwn(token: string): Promise<JWTPayload & Record<string, unknown>> {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(this.#jwks as JSONWebKeySet), { algorithms: [alg], issuer: this.#issuer, typ: this.#typ });
+    return payload as JWTPayload & Record<string, unknown>;
+  }
+
   /** The public keys, for the service's `keys` request subject. */
   jwks(): Jwks {
     return this.#jwks;
   }
 
-  /** A compact JWS of `claims`, valid for `ttlSeconds`, with a fresh `jti`. */
-  async sign(claims: Record<string, unknown>, ttlSeconds: number): Promise<{ token: string; jti: string }> {
+  /** A compact JWS of `claims`, valid for `ttlSeconds` (null: a record that does not expire), with a fresh `jti`. */
+  async sign(claims: Record<string, unknown>, ttlSeconds: number | null): Promise<{ token: string; jti: string }> {
     const jti = randomUUID();
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT(claims as JWTPayload)
-      .setProtectedHeader({ alg, kid: this.#kid, typ: this.#typ })
-      .setIssuer(this.#issuer)
-      .setJti(jti)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.#key);
-    return { token, jti };
+    const jwt = new SignJWT(claims as JWTPayload).setProtectedHeader({ alg, kid: this.#kid, typ: this.#typ }).setIssuer(this.#issuer).setJti(jti).setIssuedAt(now);
+    if (ttlSeconds !== null) jwt.setExpirationTime(now + ttlSeconds);
+    return { token: await jwt.sign(this.#key), jti };
   }
 }
 
@@ -216,8 +232,40 @@ export class TrustedKeys {
   }
 }
 
+/**
+ * A service's own symmetric secret (at least 32 bytes): `AIRLOCK_<NAME>` (base64), the file `AIRLOCK_<NAME>_FILE`, or
+ * `<state dir>/keys/<name>.key`, generated on first use (mode 0600). Never the shared database.
+ */
+export function loadSecret(name: string, env: Record<string, string | undefined>, logger: Logger): Buffer {
+  const variable = `AIRLOCK_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  const inline = env[variable];
+  const file = env[`${variable}_FILE`];
+  let text: string;
+  if (inline) text = inline;
+  else {
+    const path = file || join(stateDir(env), 'keys', `${name}.key`);
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || file) throw new Error(`${path}: ${(err as Error).message}`);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      try {
+        writeFileSync(path, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+        logger.warn({ path }, `generated the ${name} secret; set ${variable}_FILE to a secret kept outside the working directory in production`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      text = readFileSync(path, 'utf8');
+    }
+  }
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length < 32) throw new Error(`${variable}: the secret must be at least 32 bytes, base64-encoded`);
+  return key;
+}
+
 /** Issuers and token types of Airlock's signed tokens. */
 export const tokenKinds = {
   decision: { issuer: 'airlock-policy', typ: 'airlock-decision+jwt' },
   grant: { issuer: 'airlock-approval', typ: 'airlock-grant+jwt' },
+  checkpoint: { issuer: 'airlock-audit', typ: 'airlock-audit-checkpoint+jwt' },
 } as const;

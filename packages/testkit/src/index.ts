@@ -169,6 +169,10 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     AIRLOCK_LOG_LEVEL: 'info',
     ...ephemeralPorts,
     AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1',
+    // each stack its own keys, secrets and audit checkpoints, as each deployment has
+    AIRLOCK_STATE_DIR: join(dir, 'state'),
+    // the demo config's development issuer runs only in demo mode
+    AIRLOCK_DEMO: '1',
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
     ...options.env,
   };
@@ -177,7 +181,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const stack = await startStack(env, { logger, ...(options.names ? { names: options.names } : {}) });
   const pool = new pg.Pool({ connectionString: env['DATABASE_URL'], max: 2 });
   const parsed = parseConfig(text, configPath);
-  const key = await loadOrCreateDevKey(pool);
+  const key = await loadOrCreateDevKey(env);
   const settings = devIssuerSettings(parsed);
   return {
     stack,

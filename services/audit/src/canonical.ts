@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** Canonical JSON: object keys sorted, no whitespace; the encoding the hash chain is computed over. */
 export function canonicalJson(value: unknown): string {
@@ -12,9 +12,12 @@ export function canonicalJson(value: unknown): string {
 
 export const genesisHash = '0'.repeat(64);
 
-/** hash(n) = sha256(hash(n-1) ‖ canonical record n): editing or removing any row breaks every later link. */
-export function chainHash(previous: string, record: { seq: number; eventId: string; subject: string; payload: unknown }): string {
-  return createHash('sha256')
+/**
+ * hash(n) = HMAC-SHA256(key, hash(n-1) ‖ canonical record n), with a key only the audit service holds: editing or
+ * removing any row breaks every later link, and whoever can write the table cannot compute a new link.
+ */
+export function chainHash(key: Buffer, previous: string, record: { seq: number; eventId: string; subject: string; payload: unknown }): string {
+  return createHmac('sha256', key)
     .update(previous)
     .update('\n')
     .update(canonicalJson({ seq: record.seq, eventId: record.eventId, subject: record.subject, payload: record.payload }))

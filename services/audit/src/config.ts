@@ -9,6 +9,10 @@ const fields = {
   batchSize: { env: 'AIRLOCK_AUDIT_BATCH_SIZE', kind: 'integer', default: '200', min: 1 },
   /** false when an owner account applies the migrations and the service logs in as a writer-only user */
   migrate: { env: 'AIRLOCK_AUDIT_MIGRATE', kind: 'boolean', default: 'true' },
+  /** how often the chain's head is signed and published outside the table */
+  checkpointSeconds: { env: 'AIRLOCK_AUDIT_CHECKPOINT_SECONDS', kind: 'integer', default: '30', min: 1 },
+  /** the file signed checkpoints are appended to (default: audit-checkpoints.jsonl in the state folder) */
+  checkpointFile: { env: 'AIRLOCK_AUDIT_CHECKPOINT_FILE', kind: 'string' },
   forwardUrl: { env: 'AIRLOCK_AUDIT_FORWARD_URL', kind: 'url' },
   forwardAuthorization: { env: 'AIRLOCK_AUDIT_FORWARD_AUTHORIZATION', kind: 'string' },
   forwardTimeoutMs: { env: 'AIRLOCK_AUDIT_FORWARD_TIMEOUT_MS', kind: 'integer', default: '5000', min: 1 },

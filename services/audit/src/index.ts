@@ -7,3 +7,4 @@ export { formatTranscript } from './transcript.js';
 export { toOcsf, type OcsfEvent } from './ocsf.js';
 export { startForwarder, type Forwarder, type ForwarderSettings } from './forwarder.js';
 export { canonicalJson, chainHash, genesisHash } from './canonical.js';
+export { Integrity, type IntegrityDeps } from './integrity.js';

@@ -1,6 +1,8 @@
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
-import { AirlockError, Counter, Histogram, Registry, createHttpServer, latencyBuckets, type Bus, type Logger } from '@airlock/runtime';
+import { auditV1 } from '@airlock/contracts';
+import { AirlockError, Counter, Histogram, Registry, createHttpServer, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { Integrity } from './integrity.js';
 import { AuditStore, migrateAudit, type EventFilter } from './store/events.js';
 import { SessionStore, type SessionFilter } from './store/sessions.js';
 import { formatTranscript } from './transcript.js';
@@ -23,10 +25,17 @@ export interface AuditDeps {
   forward?: ForwarderSettings;
   /** the service's Prometheus registry */
   metrics?: Registry;
+  /** the chain's HMAC key: held by the audit service alone, never in the database */
+  chainKey: Buffer;
+  /** the audit service's signing keys, for checkpoints */
+  signer: Signer;
+  /** where signed checkpoints are appended (one JSON line each), and how often the head is checkpointed */
+  checkpoint: { file: string; seconds: number };
 }
 
 export interface AuditService {
   store: AuditStore;
+  integrity: Integrity;
   sessions: SessionStore;
   http: FastifyInstance;
   port: number;
@@ -70,7 +79,10 @@ function text(q: Query, name: string): string | undefined {
 /** Writes every lifecycle event, exactly once and in stream order, to the hash-chained audit table; serves reads. */
 export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   if (deps.migrate !== false) await migrateAudit(deps.pool);
-  const store = new AuditStore(deps.pool);
+  const store = new AuditStore(deps.pool, deps.chainKey);
+  const durable = deps.durableName ?? 'airlock-audit';
+  const integrity = new Integrity({ bus: deps.bus, store, signer: deps.signer, logger: deps.logger, checkpointFile: deps.checkpoint.file, durable });
+  deps.bus.serve(auditV1.keys, async () => deps.signer.jwks());
   const sessions = new SessionStore(deps.pool);
   const registers = [deps.metrics ?? new Registry()];
   const appended = new Counter({ name: 'airlock_audit_events_appended_total', help: 'Events appended to the audit chain (duplicates not counted)', registers });
@@ -83,7 +95,9 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500], registers });
   await deps.bus.consumeBatches(
     deps.durableName ?? 'airlock-audit',
-    async (events) => {
+    async (all) => {
+      // the log's own checkpoints are kept outside it: recording one would move the head it vouches for
+      const events = all.filter((e) => e.subject !== integrity.checkpointSubject);
       for (const e of events) {
         if (typeof (e.payload as { id?: unknown } | undefined)?.id !== 'string') {
           deps.logger.warn({ subject: e.subject, streamSequence: e.streamSequence }, 'event without an id: recorded under its stream sequence');
@@ -136,7 +150,7 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   });
   http.get('/v1/verify', async (req) => {
     await reader(req.headers.authorization);
-    return store.verify();
+    return integrity.verify();
   });
   http.get<{ Querystring: Query }>('/v1/sessions', async (req) => {
     await reader(req.headers.authorization);
@@ -166,13 +180,27 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   });
   await http.listen({ host: deps.http.host, port: deps.http.port });
   const port = (http.server.address() as { port: number }).port;
+  // the head, signed, outside the table: at start, regularly, and at shutdown
+  let checkpointing = Promise.resolve();
+  const checkpoint = () => {
+    checkpointing = checkpointing
+      .then(async () => void (await integrity.checkpoint()))
+      .catch((err: unknown) => deps.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'audit checkpoint failed; retried at the next one'));
+    return checkpointing;
+  };
+  await checkpoint();
+  const timer = setInterval(checkpoint, deps.checkpoint.seconds * 1000);
+  timer.unref();
   return {
     store,
+    integrity,
     sessions,
     http,
     port,
     forwarder,
     close: async () => {
+      clearInterval(timer);
+      await checkpoint();
       await forwarder?.close();
       await http.close();
     },

@@ -393,7 +393,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
   const port = (http.server.address() as { port: number }).port;
   if (!publicUrl) publicUrl = `http://${settings.httpHost.includes(':') ? `[${settings.httpHost}]` : settings.httpHost}:${port}`;
-  if (cfg.saml) issuer = await TokenIssuer.load(deps.pool, tokenIssuerUrl(), settings.tokenTtlSeconds);
+  if (cfg.saml) issuer = await TokenIssuer.load(deps.env, tokenIssuerUrl(), settings.tokenTtlSeconds);
   logger.info({ url: publicUrl, oidc: !!cfg.oidc, saml: !!cfg.saml, tokenAudience: cfg.saml ? consoleTokenAudience : undefined }, 'console listening');
 
   return {

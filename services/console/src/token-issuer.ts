@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
-import type pg from 'pg';
+import { join } from 'node:path';
+import { keyFile, stateDir } from '@airlock/runtime';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { Principal } from '@airlock/contracts';
 
@@ -11,8 +12,8 @@ export const consoleTokenAudience = 'airlock-console';
 /**
  * Signs short-lived tokens for people who signed in by SAML, so that the approval and audit APIs (which verify
  * bearer tokens through the identity service) can check who acts. The identity service trusts this issuer only
- * when the operator lists it in `identity.issuers`; its JWKS is served by the console. The key is shared through
- * PostgreSQL by every copy of the console.
+ * when the operator lists it in `identity.issuers`; its JWKS is served by the console. The key is the
+ * console's own (a file), shared by its copies.
  */
 export class TokenIssuer {
   readonly issuer: string;
@@ -25,33 +26,22 @@ export class TokenIssuer {
     this.#key = key;
   }
 
-  static async load(pool: pg.Pool, issuer: string, ttlSeconds: number): Promise<TokenIssuer> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('airlock-console-signing-key'))");
-      const { rows } = await client.query<{ kid: string; private_jwk: JWK; public_jwk: JWK }>(
-        'SELECT kid, private_jwk, public_jwk FROM console_signing_keys ORDER BY created_at DESC LIMIT 1',
-      );
-      let row = rows[0];
-      if (!row) {
-        const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-        const kid = `console-${Date.now().toString(36)}`;
-        row = {
-          kid,
-          private_jwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
-          public_jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' },
-        };
-        await client.query('INSERT INTO console_signing_keys (kid, private_jwk, public_jwk) VALUES ($1, $2, $3)', [row.kid, row.private_jwk, row.public_jwk]);
-      }
-      await client.query('COMMIT');
-      return new TokenIssuer(issuer, ttlSeconds, { kid: row.kid, privateKey: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey, publicJwk: row.public_jwk });
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  /**
+   * The key is the console's own file: `AIRLOCK_CONSOLE_TOKEN_KEY_FILE`, or `<state folder>/keys/console-token.jwk`,
+   * created on first use (mode 0600). Copies of the console share the file; it is never in the shared database.
+   */
+  static async load(env: Record<string, string | undefined>, issuer: string, ttlSeconds: number): Promise<TokenIssuer> {
+    const path = env['AIRLOCK_CONSOLE_TOKEN_KEY_FILE'] || join(stateDir(env), 'keys', 'console-token.jwk');
+    const { value: row } = await keyFile(path, async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const kid = `console-${Date.now().toString(36)}`;
+      return {
+        kid,
+        private_jwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' } as JWK,
+        public_jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } as JWK,
+      };
+    });
+    return new TokenIssuer(issuer, ttlSeconds, { kid: row.kid, privateKey: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey, publicJwk: row.public_jwk });
   }
 
   get jwks(): { keys: JWK[] } {

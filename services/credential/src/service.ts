@@ -53,7 +53,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   let signer: OAuthSigner | undefined;
   let http: FastifyInstance | undefined;
   if (needsOAuth) {
-    const key = await loadOrCreateOAuthKey(deps.pool);
+    const key = await loadOrCreateOAuthKey(deps.pool, deps.env);
     signer = oauthSigner(key.privateJwk, key.publicJwk);
     http = createHttpServer({ logger });
     for (const [name, conn] of Object.entries(config.connections)) {

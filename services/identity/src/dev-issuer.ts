@@ -30,9 +30,15 @@ export function devIssuerSettings(config: AirlockConfig): DevIssuerSettings {
 }
 
 /** Signs a development token. */
+/** The longest a development token may live: a leaked one is not a standing credential. */
+export const devTokenMaxTtlSeconds = 24 * 3600;
+
 export async function mintDevToken(key: DevKey, settings: DevIssuerSettings, options: DevTokenOptions): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const ttl = options.ttlSeconds ?? settings.ttlSeconds;
+  if (ttl > devTokenMaxTtlSeconds) {
+    throw new Error(`the development issuer mints tokens of at most ${devTokenMaxTtlSeconds} seconds (24 h); ask for a shorter --ttl (identity.devIssuer.ttlSeconds for the default)`);
+  }
   const jwt = new SignJWT({ groups: options.groups, ...(options.email ? { email: options.email } : {}) })
     .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
     .setIssuer(settings.issuer)

@@ -2,5 +2,5 @@ export { startIdentity, type IdentityDeps, type IdentityService } from './servic
 export { loadConfig, type IdentityEnv } from './config.js';
 export { TokenVerifier } from './verifier.js';
 export { SamlVerifier, looksLikeSaml, certificatesFromMetadata } from './saml.js';
-export { mintDevToken, devIssuerSettings, defaultDevIssuer, type DevTokenOptions } from './dev-issuer.js';
+export { mintDevToken, devIssuerSettings, defaultDevIssuer, devTokenMaxTtlSeconds, type DevTokenOptions } from './dev-issuer.js';
 export { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Registry, createHttpServer, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, ConfigError, Counter, Registry, createHttpServer, demoMode, type Bus, type Logger } from '@airlock/runtime';
 import { TokenVerifier } from './verifier.js';
-import { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';
-import { defaultDevIssuer } from './dev-issuer.js';
+import { loadOrCreateDevKey, migrateIdentity, type DevKey } from './store/dev-keys.js';
+import { defaultDevIssuer, devTokenMaxTtlSeconds } from './dev-issuer.js';
 import { SamlVerifier } from './saml.js';
 
 export interface IdentityDeps {
@@ -16,6 +16,8 @@ export interface IdentityDeps {
   http: { host: string; port: number };
   /** the service's Prometheus registry */
   metrics?: Registry;
+  /** the environment: the development issuer's key file, and whether this is demo mode (the only place it may run) */
+  env: Record<string, string | undefined>;
 }
 
 export interface IdentityService {
@@ -31,11 +33,20 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
   const dev = config.identity.devIssuer;
   let devKey: DevKey | undefined;
   let http: FastifyInstance | undefined;
+  await migrateIdentity(deps.pool);
   if (dev?.enabled) {
-    devKey = await loadOrCreateDevKey(deps.pool);
+    if (!demoMode(deps.env)) {
+      throw new ConfigError([
+        'identity.devIssuer.enabled: the development issuer mints any identity with any group, so it runs only in demo mode (`airlock up` without AIRLOCK_CONFIG); turn it off and configure identity.issuers',
+      ]);
+    }
+    devKey = await loadOrCreateDevKey(deps.env);
     http = devIssuerHttp(logger, devKey, dev.issuer ?? defaultDevIssuer);
     await http.listen({ host: deps.http.host, port: deps.http.port });
-    logger.warn({ issuer: dev.issuer ?? defaultDevIssuer }, 'development issuer enabled: for the demo only');
+    logger.warn(
+      { issuer: dev.issuer ?? defaultDevIssuer, maxTtlSeconds: devTokenMaxTtlSeconds },
+      `development issuer enabled: demo mode only; it mints tokens of at most ${devTokenMaxTtlSeconds / 3600} h`,
+    );
   }
   const samlIdps = config.identity.saml ?? [];
   const saml = samlIdps.length > 0 ? new SamlVerifier({ idps: samlIdps, pool: deps.pool, clockSkewSeconds: config.identity.clockSkewSeconds ?? 30 }) : undefined;

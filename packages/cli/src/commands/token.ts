@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { demoConfigPath, loadConfigFile } from '@airlock/config';
-import { commonEnv, ensureDatabase, readEnv } from '@airlock/runtime';
-import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
+import { commonEnv, readEnv } from '@airlock/runtime';
+import { devIssuerSettings, devTokenMaxTtlSeconds, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 
 export const tokenUsage = 'airlock token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>] [--email <email>]';
 
@@ -26,22 +25,20 @@ export async function tokenCommand(args: string[], env: Record<string, string | 
   const common = readEnv(env, commonEnv);
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   const settings = devIssuerSettings(config);
-  await ensureDatabase(common.databaseUrl);
-  const pool = new pg.Pool({ connectionString: common.databaseUrl, max: 1 });
-  try {
-    const key = await loadOrCreateDevKey(pool);
-    const token = await mintDevToken(key, settings, {
-      subject: values.sub,
-      groups: values.groups.split(',').map((g) => g.trim()).filter(Boolean),
-      ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
-      ...(values.aud ? { audience: values.aud } : {}),
-      ...(values.email ? { email: values.email } : {}),
-    });
-    out(token);
-    return 0;
-  } finally {
-    await pool.end();
+  if (ttl !== undefined && ttl > devTokenMaxTtlSeconds) {
+    throw new Error(`--ttl ${ttl} is above the development issuer's cap of ${devTokenMaxTtlSeconds} seconds (24 h): ask for a shorter lifetime`);
   }
+  // the key file the identity service of the demo in this checkout uses (its state folder)
+  const key = await loadOrCreateDevKey(env);
+  const token = await mintDevToken(key, settings, {
+    subject: values.sub,
+    groups: values.groups.split(',').map((g) => g.trim()).filter(Boolean),
+    ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
+    ...(values.aud ? { audience: values.aud } : {}),
+    ...(values.email ? { email: values.email } : {}),
+  });
+  out(token);
+  return 0;
 }
 
 /** Turns `--flag -5` into `--flag=-5` for flags whose value may be a negative number. */

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv } from '@airlock/runtime';
 import { startStack } from '../stack.js';
@@ -12,10 +13,15 @@ import { tokenCommand } from './token.js';
 export async function upCommand(env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
   const common = readEnv(env, commonEnv);
   const logger = createLogger({ service: 'airlock', level: common.logLevel });
+  // demo mode: no config given, in a checkout. The image (NODE_ENV=production) never falls back to the demo.
+  const isDemo = !common.configPath || resolve(common.configPath) === demoConfigPath;
+  if (isDemo && env['NODE_ENV'] === 'production') {
+    throw new Error('AIRLOCK_CONFIG is required: set it to your config file (deploy/config/ has examples); the demo config runs only in a development checkout');
+  }
   const configPath = common.configPath ?? demoConfigPath;
   const config = loadConfigFile(configPath);
-  const isDemo = configPath === demoConfigPath;
-  const runEnv = { ...env };
+  // only demo mode may run the demo config and its development issuer
+  const runEnv: Record<string, string | undefined> = { ...env, AIRLOCK_DEMO: isDemo ? '1' : undefined };
   const lifecycle = new Lifecycle();
   if (isDemo) {
     const demo = config.connections['demo'];

@@ -102,13 +102,22 @@ export interface VerifyResult {
   /** rows checked before the first problem (all rows when ok) */
   rows: number;
   lastSeq: number;
-  firstBad?: { seq: number; problem: 'altered' | 'missing' | 'relinked'; message: string; eventId?: string; type?: string };
+  /**
+   * `altered`: a row's content no longer matches its keyed hash, or differs from the event on the stream;
+   * `missing`: a gap in the sequence, or an event of the stream absent from the table; `relinked`: re-hashed after an
+   * edit; `truncated`: the table ends before a signed checkpoint, or before events the stream holds;
+   * `checkpoint`: a checkpoint's signature or row does not hold.
+   */
+  firstBad?: { seq: number; problem: 'altered' | 'missing' | 'relinked' | 'truncated' | 'checkpoint'; message: string; eventId?: string; type?: string };
+  /** signed checkpoints checked against the table, and events of the stream cross-checked */
+  checkpoints?: number;
+  streamEvents?: number;
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The row columns of one event; the payload is stored exactly as received (made storable, never reinterpreted). */
-function toRecord(e: IncomingEvent) {
+export function toRecord(e: IncomingEvent) {
   const raw = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : { undecodable: true, value: e.payload ?? null };
   const payload = storable(raw);
   const id = payload['id'];
@@ -137,8 +146,11 @@ function storable(payload: Record<string, unknown>): Record<string, unknown> {
 /** The append-only, hash-chained audit table. Appends are serialised by an advisory lock so copies keep one chain. */
 export class AuditStore {
   readonly #pool: pg.Pool;
-  constructor(pool: pg.Pool) {
+  readonly #key: Buffer;
+  /** `key`: the chain's HMAC key, held by the audit service alone */
+  constructor(pool: pg.Pool, key: Buffer) {
     this.#pool = pool;
+    this.#key = key;
   }
 
   /** Appends an event once: a second append of the same event id is a no-op. Returns false for a duplicate. */
@@ -173,7 +185,7 @@ export class AuditStore {
       const cols = { seq: [] as number[], prev: [] as string[], hash: [] as string[], payload: [] as string[] };
       for (const r of fresh) {
         seq += 1;
-        const hash = chainHash(prev, { seq, eventId: r.eventId, subject: r.subject, payload: r.payload });
+        const hash = chainHash(this.#key, prev, { seq, eventId: r.eventId, subject: r.subject, payload: r.payload });
         cols.seq.push(seq);
         cols.prev.push(prev);
         cols.hash.push(hash);
@@ -207,6 +219,24 @@ export class AuditStore {
     } finally {
       client.release();
     }
+  }
+
+  /** The head of the chain: its last row and hash (seq 0 when empty). */
+  async head(): Promise<{ seq: number; hash: string }> {
+    const { rows } = await this.#pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+    return { seq: Number(rows[0]?.seq ?? 0), hash: rows[0]?.hash ?? genesisHash };
+  }
+
+  /** The rows of these event ids, for the cross-check against the stream. */
+  async byEventIds(ids: readonly string[]): Promise<Map<string, AuditRow>> {
+    const { rows } = await this.#pool.query<AuditRow>('SELECT seq, event_id, subject, event_type, payload, hash FROM audit_events WHERE event_id = ANY($1::uuid[])', [ids]);
+    return new Map(rows.map((r) => [r.event_id, { ...r, seq: Number(r.seq) }]));
+  }
+
+  /** The row at `seq`, if present. */
+  async at(seq: number): Promise<AuditRow | undefined> {
+    const { rows } = await this.#pool.query<AuditRow>('SELECT * FROM audit_events WHERE seq = $1', [seq]);
+    return rows[0] ? { ...rows[0], seq: Number(rows[0].seq) } : undefined;
   }
 
   async search(filter: EventFilter): Promise<AuditRow[]> {
@@ -263,9 +293,9 @@ export class AuditStore {
           });
           if (seq !== expectedSeq) return bad(expectedSeq, 'missing', `row ${expectedSeq} is missing (the next row present is ${seq})`);
           const record = { seq, eventId: r.event_id, subject: r.subject, payload: r.payload };
-          if (chainHash(prev, record) !== r.hash) {
+          if (chainHash(this.#key, prev, record) !== r.hash) {
             // intact against the link it recorded: the previous row was edited and re-hashed
-            if (seq > 1 && r.prev_hash !== prev && chainHash(r.prev_hash, record) === r.hash) {
+            if (seq > 1 && r.prev_hash !== prev && chainHash(this.#key, r.prev_hash, record) === r.hash) {
               return bad(seq - 1, 'relinked', `row ${seq - 1} was altered and re-hashed: row ${seq} no longer links to it`);
             }
             return bad(seq, 'altered', `row ${seq} was altered: its content does not match its hash`, r);

@@ -24,6 +24,8 @@ const migrations = [
             public_jwk jsonb NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now())`,
   },
+  // the signing key moved to a file of the console's own: no clear private key stays in the shared database
+  { id: '002-no-signing-keys-in-database', sql: 'DROP TABLE console_signing_keys' },
 ];
 
 export async function migrateConsole(pool: pg.Pool): Promise<void> {

@@ -3,7 +3,8 @@ import { webcrypto } from 'node:crypto';
 import type pg from 'pg';
 
 type CryptoKey = webcrypto.CryptoKey;
-import { migrate } from '@airlock/runtime';
+import { join } from 'node:path';
+import { keyFile, migrate, stateDir } from '@airlock/runtime';
 
 const migrations = [
   {
@@ -14,6 +15,8 @@ const migrations = [
             public_jwk jsonb NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now())`,
   },
+  // the key moved to a file of the identity service's own: no clear private key stays in the shared database
+  { id: '002-no-dev-keys-in-database', sql: 'DROP TABLE identity_dev_keys' },
 ];
 
 export interface DevKey {
@@ -28,38 +31,22 @@ export async function migrateIdentity(pool: pg.Pool): Promise<void> {
 }
 
 /**
- * The development issuer's signing key, created once and shared through the database so that
- * `airlock token` (a separate process) and the identity service agree on it.
+ * The development issuer's signing key: the file `AIRLOCK_DEV_ISSUER_KEY_FILE`, or `<state folder>/keys/dev-issuer.jwk`,
+ * created on first use (mode 0600), so that `airlock token` (a separate process in the same checkout) and the identity
+ * service agree on it. Never in the shared database.
  */
-export async function loadOrCreateDevKey(pool: pg.Pool): Promise<DevKey> {
-  await migrateIdentity(pool);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('airlock-dev-issuer-key'))");
-    const { rows } = await client.query<{ kid: string; private_jwk: JWK; public_jwk: JWK }>(
-      'SELECT kid, private_jwk, public_jwk FROM identity_dev_keys ORDER BY created_at DESC LIMIT 1',
-    );
-    let row = rows[0];
-    if (!row) {
-      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-      const kid = `dev-${Date.now().toString(36)}`;
-      const private_jwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
-      const public_jwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
-      await client.query('INSERT INTO identity_dev_keys (kid, private_jwk, public_jwk) VALUES ($1, $2, $3)', [kid, private_jwk, public_jwk]);
-      row = { kid, private_jwk, public_jwk };
-    }
-    await client.query('COMMIT');
-    return {
-      kid: row.kid,
-      privateKey: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey,
-      publicKey: (await importJWK(row.public_jwk, 'ES256')) as CryptoKey,
-      publicJwk: row.public_jwk,
-    };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+export async function loadOrCreateDevKey(env: Record<string, string | undefined>): Promise<DevKey> {
+  const path = env['AIRLOCK_DEV_ISSUER_KEY_FILE'] || join(stateDir(env), 'keys', 'dev-issuer.jwk');
+  const { value } = await keyFile(path, async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const kid = `dev-${Date.now().toString(36)}`;
+    return { private_jwk: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' }, public_jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  });
+  const row = value as { private_jwk: JWK; public_jwk: JWK };
+  return {
+    kid: row.public_jwk.kid!,
+    privateKey: (await importJWK(row.private_jwk, 'ES256')) as CryptoKey,
+    publicKey: (await importJWK(row.public_jwk, 'ES256')) as CryptoKey,
+    publicJwk: row.public_jwk,
+  };
 }

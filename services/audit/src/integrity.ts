@@ -1,0 +1,194 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { allEventsSubject, auditV1, eventSubject } from '@airlock/contracts';
+import type { Bus, Logger, Signer } from '@airlock/runtime';
+import { canonicalJson } from './canonical.js';
+import { toRecord, type AuditStore, type VerifyResult } from './store/events.js';
+
+export interface IntegrityDeps {
+  bus: Bus;
+  store: AuditStore;
+  /** the audit service's own signing keys: checkpoints are signed with them */
+  signer: Signer;
+  logger: Logger;
+  /** where checkpoints are appended, one JSON line each, for an operator to ship elsewhere */
+  checkpointFile: string;
+  /** the durable consumer that feeds the table: what it acknowledged must be in the table */
+  durable: string;
+}
+
+interface CheckpointLine {
+  seq: number;
+  hash: string;
+  time: string;
+  token: string;
+}
+
+/**
+ * Keeps the audit table honest from outside it: signed checkpoints of the chain's head (on the stream and in a file),
+ * and a verification that checks rows, chain, checkpoints, and the table against the event stream.
+ */
+export class Integrity {
+  readonly #deps: IntegrityDeps;
+  #lastSeq = -1;
+
+  constructor(deps: IntegrityDeps) {
+    this.#deps = deps;
+    const last = this.#lines().at(-1);
+    if (last) this.#lastSeq = last.seq;
+  }
+
+  /** The subject of checkpoint events: the audit log does not record its own checkpoints (each would move the head). */
+  get checkpointSubject(): string {
+    return eventSubject(this.#deps.bus.root, auditV1.checkpoint);
+  }
+
+  /** Signs the current head, appends it to the file and publishes it, unless the head has not moved since the last one. */
+  async checkpoint(): Promise<CheckpointLine | undefined> {
+    const head = await this.#deps.store.head();
+    if (head.seq === this.#lastSeq) return undefined;
+    const { token } = await this.#deps.signer.sign({ seq: head.seq, hash: head.hash }, null);
+    const line: CheckpointLine = { seq: head.seq, hash: head.hash, time: new Date().toISOString(), token };
+    mkdirSync(dirname(this.#deps.checkpointFile), { recursive: true });
+    appendFileSync(this.#deps.checkpointFile, `${JSON.stringify(line)}\n`);
+    this.#lastSeq = head.seq;
+    await this.#deps.bus.publish(auditV1.checkpoint, { seq: head.seq, hash: head.hash, token });
+    return line;
+  }
+
+  #lines(): CheckpointLine[] {
+    if (!existsSync(this.#deps.checkpointFile)) return [];
+    return readFileSync(this.#deps.checkpointFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as CheckpointLine;
+        } catch {
+          return { seq: -1, hash: '', time: '', token: '' };
+        }
+      });
+  }
+
+  /** Rows and chain first, then every signed checkpoint, then the table against the event stream; the first problem is named. */
+  async verify(): Promise<VerifyResult> {
+    const chain = await this.#deps.store.verify();
+    if (!chain.ok) return chain;
+    const bad = (firstBad: NonNullable<VerifyResult['firstBad']>, extra: Partial<VerifyResult> = {}): VerifyResult => ({ ...chain, ok: false, firstBad, ...extra });
+    const lines = this.#lines();
+    for (const [i, line] of lines.entries()) {
+      let claims: Record<string, unknown>;
+      try {
+        claims = await this.#deps.signer.verifyOwn(line.token);
+      } catch {
+        return bad({ seq: line.seq, problem: 'checkpoint', message: `checkpoint ${i + 1} of ${this.#deps.checkpointFile} does not verify: its signature or content was changed` });
+      }
+      const seq = Number(claims['seq']);
+      if (seq > chain.lastSeq) {
+        return bad(
+          { seq: chain.lastSeq + 1, problem: 'truncated', message: `the table ends at row ${chain.lastSeq} but the checkpoint signed at ${line.time} vouches for row ${seq}: rows ${chain.lastSeq + 1} to ${seq} were removed` },
+          { checkpoints: i },
+        );
+      }
+      if (seq > 0 && (await this.#deps.store.at(seq))?.hash !== claims['hash']) {
+        return bad({ seq, problem: 'altered', message: `row ${seq} differs from the checkpoint signed at ${line.time}: the chain was rewritten up to it` }, { checkpoints: i });
+      }
+    }
+    return this.#crossCheck(chain, lines.length);
+  }
+
+  /** Every event the audit consumer acknowledged, as the stream still holds it, must be in the table, unchanged. */
+  async #crossCheck(chain: VerifyResult, checkpoints: number): Promise<VerifyResult> {
+    const { bus } = this.#deps;
+    const jsm = await bus.js.jetstreamManager();
+    let floor: number;
+    try {
+      floor = (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq;
+    } catch {
+      return { ...chain, checkpoints, streamEvents: 0 };
+    }
+    // unnamed and ephemeral: the server names it, it cannot be a durable, and it goes away by itself once read
+    const created = await jsm.consumers.add(bus.streamName, {
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: allEventsSubject(bus.root),
+      inactive_threshold: 30 * 1_000_000_000,
+      mem_storage: true,
+    });
+    const consumer = await bus.js.consumers.get(bus.streamName, created.name);
+    let checked = 0;
+    /** the first acknowledged event the table lacks, and the last row present before it in stream order */
+    let missing: { eventId: string; type: string; streamSequence: number; after: number } | undefined;
+    let lastPresent = 0;
+    let presentAfterMissing = false;
+    const pending: Array<ReturnType<typeof toRecord> & { streamSequence: number }> = [];
+    const flush = async (): Promise<VerifyResult | undefined> => {
+      if (pending.length === 0) return undefined;
+      const rows = await this.#deps.store.byEventIds(pending.map((p) => p.eventId));
+      for (const p of pending) {
+        const row = rows.get(p.eventId);
+        if (!row) {
+          missing ??= { eventId: p.eventId, type: p.eventType, streamSequence: p.streamSequence, after: lastPresent };
+          continue;
+        }
+        if (missing) presentAfterMissing = true;
+        else lastPresent = Math.max(lastPresent, row.seq);
+        if (canonicalJson(row.payload) !== canonicalJson(p.payload) || row.subject !== p.subject) {
+          return {
+            ...chain,
+            ok: false,
+            checkpoints,
+            streamEvents: checked,
+            firstBad: { seq: row.seq, problem: 'altered', message: `row ${row.seq} differs from event ${p.eventId} as the event stream holds it`, eventId: p.eventId, type: row.event_type },
+          };
+        }
+        checked += 1;
+      }
+      pending.length = 0;
+      return undefined;
+    };
+    let last = 0;
+    while (last < floor) {
+      // no more than are left below the floor, so the fetch returns as soon as it has them
+      const batch = await consumer.fetch({ max_messages: Math.min(500, floor - last), expires: 2000 });
+      let got = 0;
+      for await (const m of batch) {
+        got += 1;
+        last = m.info.streamSequence;
+        if (last > floor) break;
+        if (m.subject === this.checkpointSubject) continue;
+        let payload: unknown;
+        try {
+          payload = JSON.parse(new TextDecoder().decode(m.data));
+        } catch {
+          payload = undefined;
+        }
+        pending.push({ ...toRecord({ subject: m.subject, payload, streamSequence: last }), streamSequence: last });
+      }
+      const problem = await flush();
+      if (problem) return problem;
+      if (got === 0) break;
+    }
+    if (missing) {
+      const m = missing;
+      const what = `event ${m.eventId} (${m.type}, stream sequence ${m.streamSequence})`;
+      return {
+        ...chain,
+        ok: false,
+        checkpoints,
+        streamEvents: checked,
+        firstBad: presentAfterMissing
+          ? { seq: m.after + 1, problem: 'missing', message: `the table has no row for ${what}, which the event stream holds after row ${m.after}: rows were removed`, eventId: m.eventId, type: m.type }
+          : {
+              seq: m.after + 1,
+              problem: 'truncated',
+              message: `the table ends at row ${chain.lastSeq} but the event stream holds later events it recorded, from ${what}: the tail was removed`,
+              eventId: m.eventId,
+              type: m.type,
+            },
+      };
+    }
+    return { ...chain, checkpoints, streamEvents: checked };
+  }
+}
