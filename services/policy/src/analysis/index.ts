@@ -3,7 +3,7 @@ import { loadModule } from 'libpg-query';
 import type { Analysis, ColumnRef, Dialect } from '@airlock/contracts';
 import { staticCatalog, type Catalog } from './catalog.js';
 import { inspectPostgres } from './postgres.js';
-import { analyzeSnowflake } from './snowflake.js';
+import { analyzeSnowflake, inspectSnowflake } from './snowflake.js';
 import { snowflakeCommands } from './commands.js';
 
 export { staticCatalog, type Catalog } from './catalog.js';
@@ -33,7 +33,7 @@ export interface AnalysisResult {
   analysis: Analysis;
   /**
    * Per output column: true when the value is a source column passed through unchanged (plain reference or alias),
-   * so a format-preserving mask (email, partial) is safe. Snowflake analysis does not say: all false there.
+   * so a format-preserving mask (email, partial) or a hash is safe.
    */
   direct: boolean[];
   /** statement-level commands, lower case (`set role`, `copy to program`, `use role`, `alter session`, …) */
@@ -45,6 +45,6 @@ export interface AnalysisResult {
 /** Like analyze(), with the facts the masking plan builder and the guardrails use in-process. */
 export function inspect(sql: string, dialect: Dialect, catalog: Catalog): AnalysisResult {
   if (dialect === 'postgres') return inspectPostgres(sql, catalog);
-  const analysis = analyzeSnowflake(sql, catalog);
-  return { analysis, direct: analysis.outputColumns.map(() => false), commands: snowflakeCommands(sql), writtenSources: [] };
+  const { analysis, direct } = inspectSnowflake(sql, catalog);
+  return { analysis, direct, commands: snowflakeCommands(sql), writtenSources: [] };
 }

@@ -25,6 +25,14 @@ interface Analysed {
  * group or sort, and the functions called. Throws `SqlParseError` for what it cannot read, so that callers fail closed.
  */
 export function analyzeSnowflake(sql: string, catalog: Catalog): Analysis {
+  return inspectSnowflake(sql, catalog).analysis;
+}
+
+/**
+ * The analysis, and per output column whether it is a source column's own value passed through unchanged (a plain
+ * reference or alias, also through subqueries and CTEs), for which a format-preserving or hash mask is safe.
+ */
+export function inspectSnowflake(sql: string, catalog: Catalog): { analysis: Analysis; direct: boolean[] } {
   const statements = splitStatements(sql);
   if (statements.length === 0) {
     throw new SqlParseError('The SQL text holds no statement: send one Snowflake statement to run.');
@@ -41,9 +49,10 @@ export function analyzeSnowflake(sql: string, catalog: Catalog): Analysis {
   }
   // One result set is described: the first statement's. The proxy runs one statement per call, so a text with several is
   // refused before its outputs matter; the other statements still contribute their tables, usages and functions.
-  const outputColumns: OutputColumn[] = analysed[0].result.outputColumns;
+  const outputColumns: OutputColumn[] = analysed[0].result.outputColumns.map(({ name, sources, exact }) => ({ name, sources, exact }));
+  const direct = analysed[0].result.outputColumns.map((o) => o.direct);
   const kinds = analysed.map((a) => a.result.kind);
-  return {
+  const analysis: Analysis = {
     dialect: 'snowflake',
     statementCount: statements.length,
     kind: kinds[0],
@@ -57,6 +66,7 @@ export function analyzeSnowflake(sql: string, catalog: Catalog): Analysis {
       .digest('hex'),
     normalized: normalize(sql),
   };
+  return { analysis, direct };
 }
 
 /** The text trimmed, without trailing semicolons: what approvals show and compare. */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { Analysis, type ColumnRef, type StatementKind } from '@airlock/contracts';
 import { staticCatalog } from '../../src/analysis/catalog.js';
-import { analyzeSnowflake, SqlParseError } from '../../src/analysis/snowflake.js';
+import { analyzeSnowflake, inspectSnowflake, SqlParseError } from '../../src/analysis/snowflake.js';
 
 const CUSTOMERS = ['ID', 'NAME', 'EMAIL', 'PHONE', 'CARD_NUMBER', 'SSN', 'NOTES'];
 const ORDERS = ['ID', 'CUSTOMER_ID', 'TOTAL', 'CREATED_AT'];
@@ -131,18 +131,22 @@ const cases: Case[] = [
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['SSN::VARCHAR', C('SSN')], ['E', C('EMAIL')], ['N', C('CARD_NUMBER')]],
+    // TRY_CAST answers NULL or a number depending on the value: a use (a cast to text is not)
+    usages: ['where:CUSTOMERS.CARD_NUMBER'],
   },
   {
     sql: "select case when id > 10 then ssn else 'n/a' end as s from customers",
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['S', C('ID', 'SSN')]],
+    usages: ['where:CUSTOMERS.ID'],
   },
   {
     sql: 'select iff(phone is null, email, phone) contact from customers',
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['CONTACT', C('EMAIL', 'PHONE')]],
+    usages: ['where:CUSTOMERS.PHONE'],
     functions: ['iff'],
   },
   {
@@ -150,6 +154,8 @@ const cases: Case[] = [
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['A', C('CARD_NUMBER')], ['B', C('EMAIL', 'SSN')]],
+    // which argument wins depends on the values
+    usages: ['where:CUSTOMERS.CARD_NUMBER', 'where:CUSTOMERS.EMAIL', 'where:CUSTOMERS.SSN'],
     functions: ['coalesce', 'nvl'],
   },
   {
@@ -268,6 +274,8 @@ const cases: Case[] = [
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['VALUE', ALL_C, false]],
+    // FLATTEN's input decides how many rows come back
+    usages: ['where:CUSTOMERS.NOTES'],
     functions: ['flatten'],
   },
   // --- subqueries, derived tables, CTEs, set operations --------------------------------------------------------------
@@ -468,7 +476,6 @@ const cases: Case[] = [
   { sql: "ALTER SESSION SET QUERY_TAG='x'", kind: 'set', tables: [], columns: [] },
   { sql: 'set limit_rows = 10', kind: 'set', tables: [], columns: [] },
   // a variable set from a query reads that query's tables
-  { sql: 'set tax_id = (select max(ssn) from customers)', kind: 'set', tables: ['PUBLIC.CUSTOMERS:read'], columns: [], functions: ['max'] },
   { sql: 'SHOW TABLES', kind: 'show', tables: [], columns: [] },
   { sql: 'show grants to role analyst', kind: 'show', tables: [], columns: [] },
   { sql: 'describe table customers', kind: 'show', tables: [], columns: [] },
@@ -638,4 +645,140 @@ describe('analyzeSnowflake fails closed on what it cannot read', () => {
       },
     );
   });
+});
+
+describe('analyzeSnowflake: table literals and parenthesised tables resolve to the real table', () => {
+  const resolved: [sql: string, columns: Out[]][] = [
+    ["select ssn from table('customers')", [['SSN', C('SSN')]]],
+    ["select ssn from table('PUBLIC.CUSTOMERS')", [['SSN', C('SSN')]]],
+    ["select ssn from table('demo.public.customers')", [['SSN', C('SSN')]]],
+    ["select t.email from table('customers') t", [['EMAIL', C('EMAIL')]]],
+    ["select ssn from identifier('customers')", [['SSN', C('SSN')]]],
+    ["select c.ssn from identifier('public.customers') c", [['SSN', C('SSN')]]],
+    ['select ssn from (customers)', [['SSN', C('SSN')]]],
+    ['select c.card_number from (customers) c', [['CARD_NUMBER', C('CARD_NUMBER')]]],
+    ['select x.ssn from (customers x)', [['SSN', C('SSN')]]],
+    ['select ssn from "CUSTOMERS"', [['SSN', C('SSN')]]],
+    ['select "SSN" from "PUBLIC"."CUSTOMERS"', [['SSN', C('SSN')]]],
+    ['select * from (orders)', ORDERS.map((c): Out => [c, O(c)])],
+  ];
+  for (const [sql, columns] of resolved) {
+    it(sql, () => {
+      const a = analyzeSnowflake(sql, catalog);
+      assert.deepEqual(a.outputColumns.map((o): Out => [o.name, o.sources.map(ref).sort()]), columns);
+      assert.ok(a.outputColumns.every((o) => o.exact));
+      assert.ok(a.tables.length === 1 && a.tables[0].schema === 'PUBLIC', 'the real table is reported');
+    });
+  }
+});
+
+describe('analyzeSnowflake refuses a relation it cannot resolve, and SQL it cannot follow', () => {
+  const refused: [sql: string, message: RegExp][] = [
+    ['select ssn from table(?)', /TABLE\(\) in FROM names its table through a variable, bind parameter or expression/],
+    ['select ssn from table(:1)', /through a variable, bind parameter or expression/],
+    ['select ssn from table($v)', /through a variable, bind parameter or expression/],
+    ["select ssn from table('cust' || 'omers')", /through a variable, bind parameter or expression/],
+    ["select ssn from table(upper('customers'))", /table function upper in FROM/],
+    ['select ssn from identifier($v)', /through a variable, bind parameter or expression/],
+    ['select ssn from identifier(?)', /through a variable, bind parameter or expression/],
+    ['select * from table(information_schema.query_history())', /table function information_schema\.query_history/],
+    ['select * from table(information_schema.query_history_by_session())', /table function information_schema\.query_history_by_session/],
+    ["select * from table(my_udtf('customers'))", /table function my_udtf/],
+    ['select query_text from table(information_schema.login_history())', /table function information_schema\.login_history/],
+    ["select get_ddl('table', 'customers')", /function get_ddl reads data or runs SQL/],
+    ['select ssn from (customers join orders on orders.customer_id = customers.id)', /parenthesised join/],
+    ['set v = (select ssn from customers limit 1)', /SET of a session variable from a query/],
+    ['set v = (select max(email) from customers)', /SET of a session variable from a query/],
+    ['set v = $other', /SET of a session variable from a query or another variable/],
+    ['select ssn from customers sample (10)', /cannot be analysed/],
+    ['select ssn from customers sample row (5 rows)', /cannot be analysed/],
+    // the grammar reads no expression in LIMIT / OFFSET: refused, never passed through
+    ['select id from customers limit length(ssn)', /cannot be analysed/],
+    ['select id from customers limit 3 offset ascii(substr(ssn, 1, 1))', /cannot be analysed/],
+    ['select id from customers limit (select count(*) from customers where ssn like \'2%\')', /cannot be analysed/],
+  ];
+  for (const [sql, message] of refused) {
+    it(sql, () => {
+      assert.throws(() => analyzeSnowflake(sql, catalog), (err: unknown) => {
+        assert.ok(err instanceof SqlParseError, `SqlParseError, got ${String(err)}`);
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+
+  const allowed = ["set v = 'x'", 'set v = 42', 'set v = (select 1)', 'select seq4() from table(generator(rowcount => 10))'];
+  for (const sql of allowed) it(`allows ${sql}`, () => assert.doesNotThrow(() => analyzeSnowflake(sql, catalog)));
+
+  it('treats a session variable as of unknown lineage', () => {
+    const a = analyzeSnowflake('select $v as x, id from customers', catalog);
+    assert.equal(a.outputColumns[0].exact, false);
+    assert.deepEqual(a.outputColumns[0].sources.map(ref).sort(), [...ALL_C].sort());
+  });
+});
+
+describe('analyzeSnowflake: what decides row counts, branches or errors is a use of its columns', () => {
+  const cases: [sql: string, usages: string[]][] = [
+    // row counts
+    ['select id from customers limit 3 offset 2', []],
+    ['select ssn from customers tablesample bernoulli (50)', []],
+    ['select top 3 id from customers', []],
+    ['select seq4() from table(generator(rowcount => 10))', []],
+    ['select id, (select count(*) from table(generator(rowcount => 5))) from customers', []],
+    ['select f.value from customers c, lateral flatten(input => split(c.ssn, \'-\')) f', ['where:CUSTOMERS.SSN']],
+    ['select f.value from customers c, table(flatten(input => parse_json(c.email))) f', ['where:CUSTOMERS.EMAIL']],
+    ["select s.value from customers c, table(split_to_table(c.phone, '-')) s", ['where:CUSTOMERS.PHONE']],
+    // control flow
+    ["select iff(substr(ssn, 1, 1) = '2', 'a', 'b') from customers", ['where:CUSTOMERS.SSN']],
+    ["select iff(id > 1, email, 'x') from customers", ['where:CUSTOMERS.ID']],
+    ["select decode(substr(ssn, 1, 1), '2', 1, 0) from customers", ['where:CUSTOMERS.SSN']],
+    ["select nvl2(card_number, 1, 0) from customers", ['where:CUSTOMERS.CARD_NUMBER']],
+    ["select case when ssn like '2%' then 1 else 0 end from customers", ['where:CUSTOMERS.SSN']],
+    ["select case substr(phone, 1, 1) when '5' then 1 end from customers", ['where:CUSTOMERS.PHONE']],
+    ["select coalesce(nullif(substr(ssn, 1, 1), '2'), 'x') from customers", ['where:CUSTOMERS.SSN']],
+    ["select zeroifnull(try_to_number(substr(ssn, 1, 1))) from customers", ['where:CUSTOMERS.SSN']],
+    ['select try_to_number(ssn) from customers', ['where:CUSTOMERS.SSN']],
+    ['select try_cast(ssn as integer) from customers', ['where:CUSTOMERS.SSN']],
+    ["select greatest(substr(ssn, 1, 1), '5') from customers", ['where:CUSTOMERS.SSN']],
+    // error oracles
+    ['select to_number(ssn) from customers', ['where:CUSTOMERS.SSN']],
+    ['select ssn::integer from customers', ['where:CUSTOMERS.SSN']],
+    ['select cast(email as date) from customers', ['where:CUSTOMERS.EMAIL']],
+    ['select 1 / (ascii(ssn) - 50) from customers', ['where:CUSTOMERS.SSN']],
+    ['select ascii(substr(card_number, 1, 1)) * 1e37 * 1e37 from customers', ['where:CUSTOMERS.CARD_NUMBER']],
+    ['select sqrt(ascii(ssn) - 51) from customers', ['where:CUSTOMERS.SSN']],
+    ['select parse_json(email) from customers', ['where:CUSTOMERS.EMAIL']],
+    ["select repeat('x', ascii(ssn) * 100000000) from customers", ['where:CUSTOMERS.SSN']],
+    // values only: no use
+    ['select ssn::varchar, upper(email), substr(phone, 1, 3) from customers', []],
+    ["select listagg(ssn, ',') from customers", []],
+    ['select array_agg(email) from customers', []],
+    ['select object_construct(\'s\', ssn) from customers', []],
+  ];
+  for (const [sql, usages] of cases) {
+    it(sql, () => {
+      const a = analyzeSnowflake(sql, catalog);
+      assert.deepEqual(a.usages.map((u) => `${u.clause}:${ref(u.column)}`).sort(), [...usages].sort());
+    });
+  }
+});
+
+describe('inspectSnowflake: which output columns are a source column\'s own value (a hash or format mask is safe there)', () => {
+  const cases: [sql: string, direct: boolean[]][] = [
+    ['select ssn, email as e, c.phone from customers c', [true, true, true]],
+    ['select s from (select ssn as s from customers)', [true]],
+    ['with w as (select card_number from customers) select card_number from w', [true]],
+    ["select ssn from table('customers')", [true]],
+    ['select * from orders', [true, true, true, true]],
+    ['select substr(phone, 1, 1), upper(email), ssn::varchar, hash(ssn) from customers', [false, false, false, false]],
+    ['select (select max(ssn) from customers) from orders', [false]],
+    ['select email from customers union all select name from customers', [false]],
+    ['select email from customers union all select email from customers', [true]],
+    ["select ssn || '' from customers", [false]],
+    ['select $v as x from customers', [false]],
+    ['select f.value from customers c, lateral flatten(input => c.notes) f', [false]],
+  ];
+  for (const [sql, direct] of cases) {
+    it(sql, () => assert.deepEqual(inspectSnowflake(sql, catalog).direct, direct));
+  }
 });

@@ -3,11 +3,14 @@ import type { Catalog } from '../catalog.js';
 import { SqlParseError } from '../errors.js';
 import { type AstNode, isNode, listAt, nameOf, nodeAt, sourceOf, stringAt } from './ast.js';
 import { endsWithQuotedIdent, fold, type Ident, leadingIdents, snowflakeExpressionName } from './lexer.js';
+import { SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlists/snowflake-functions.js';
 
 /** Where a value comes from: a set of column keys, and whether that set could be established. */
 interface Lineage {
   sources: Set<string>;
   exact: boolean;
+  /** the value is one source column's own value, passed through unchanged (a reference, an alias, a subquery column) */
+  direct?: boolean;
 }
 
 interface Output {
@@ -54,12 +57,21 @@ interface TableInfo {
 export interface StatementResult {
   kind: StatementKind;
   tables: TableRef[];
-  outputColumns: { name: string; sources: ColumnRef[]; exact: boolean }[];
+  /** `direct`: the column is one source column's own value, so a format-preserving or hash mask is safe on it */
+  outputColumns: { name: string; sources: ColumnRef[]; exact: boolean; direct: boolean }[];
   usages: ColumnUsage[];
   functions: string[];
 }
 
 const NOT_FUNCTIONS = new Set(['exists', 'table']);
+const ARITHMETIC = new Set(['/', '%', '*', '+', '-', 'DIV', 'MOD']);
+const TEXT_TYPES = new Set(['VARCHAR', 'STRING', 'TEXT', 'CHAR', 'CHARACTER', 'NVARCHAR', 'NCHAR', 'VARIANT']);
+
+/** A cast whose every target is a text type (or VARIANT) cannot fail on a value. */
+function castsToText(node: AstNode): boolean {
+  const targets = listAt(node, 'target');
+  return targets.length > 0 && targets.every((t) => isNode(t) && typeof t.dataType === 'string' && TEXT_TYPES.has(t.dataType.toUpperCase()));
+}
 const MAX_RECURSION_ROUNDS = 8;
 
 function columnKey(schema: string, table: string, column: string): string {
@@ -82,11 +94,12 @@ function inexact(sources: Iterable<string> = []): Lineage {
 function merge(into: Lineage, from: Lineage): Lineage {
   for (const s of from.sources) into.sources.add(s);
   into.exact = into.exact && from.exact;
+  into.direct = into.direct === true && from.direct === true;
   return into;
 }
 
 function cloneLineage(l: Lineage): Lineage {
-  return { sources: new Set(l.sources), exact: l.exact };
+  return { sources: new Set(l.sources), exact: l.exact, direct: l.direct };
 }
 
 /** Snowflake shows a column created unquoted in upper case; a lower-case catalogue name is the emulator's folding of it. */
@@ -143,6 +156,7 @@ export class StatementAnalyzer {
         name: o.name,
         sources: expand(o.lineage).map(parseColumnKey),
         exact: o.lineage.exact,
+        direct: o.lineage.exact && o.lineage.direct === true && o.lineage.sources.size === 1,
       })),
       usages: [...this.usages.values()],
       functions: [...this.functions],
@@ -175,7 +189,7 @@ export class StatementAnalyzer {
       case 'use':
         return { kind: 'set', outputs: [] };
       case 'set':
-        this.expr(ast.expr, this.scope(undefined));
+        this.setVariable(ast);
         return { kind: 'set', outputs: [] };
       case 'show':
       case 'desc':
@@ -195,6 +209,26 @@ export class StatementAnalyzer {
         // Unknown statement shapes are still walked so that any table or column they name is reported.
         this.expr(ast, this.scope(undefined));
         return { kind: 'other', outputs: [] };
+    }
+  }
+
+  /**
+   * `SET v = …`: a session variable may be set to constants only. A variable set from a query would carry table values
+   * into later statements (`SELECT $v`, `TABLE($v)`) where no lineage can follow them, so such a SET is refused.
+   * References to variables (`$v`) are treated as of unknown lineage: masked as strictly as anything the statement reads.
+   */
+  private setVariable(ast: AstNode): void {
+    const before = this.tables.size;
+    const lineage = exact();
+    for (const a of listAt(ast, 'expr')) {
+      if (isNode(a) && a.type === 'assign') merge(lineage, this.expr(a.right, this.scope(undefined)));
+      else merge(lineage, this.expr(a, this.scope(undefined)));
+    }
+    if (this.tables.size > before || lineage.sources.size > 0 || !lineage.exact) {
+      throw new SqlParseError(
+        'SET of a session variable from a query or another variable is refused: Airlock cannot follow values through ' +
+          "session variables. Set variables to constants only (SET v = 'x'), or select the value directly.",
+      );
     }
   }
 
@@ -344,6 +378,12 @@ export class StatementAnalyzer {
     }
 
     this.use(ast.where, scope, 'where');
+    // LIMIT / OFFSET / FETCH / TOP decide how many rows come back: a value derived from a column there reveals it.
+    const limit = nodeAt(ast, 'limit');
+    if (limit) this.use(limit.value, scope, 'where');
+    const top = nodeAt(ast, 'top');
+    if (top) this.use(top.value, scope, 'where');
+    this.use(ast.fetch, scope, 'where');
     // QUALIFY filters rows after window functions: for inference it is a WHERE.
     this.use(ast.qualify, scope, 'where');
     const groupby = nodeAt(ast, 'groupby');
@@ -446,6 +486,19 @@ export class StatementAnalyzer {
           'Query the loaded table instead, or ask an approver.',
       );
     }
+    const parenthesised = nodeAt(item, 'expr');
+    if (parenthesised && parenthesised.type === 'tables') {
+      // `FROM (customers) c` is the table itself; a parenthesised join is not read by this analyser: refused.
+      const inner = listAt(parenthesised, 'expr');
+      const only = inner[0];
+      if (inner.length !== 1 || !isNode(only) || (item.as && only.as)) {
+        throw new SqlParseError(
+          'A parenthesised join in FROM cannot be analysed. Write the join without the parentheses around it.',
+        );
+      }
+      this.fromItem({ ...only, as: item.as ?? only.as, join: item.join, on: item.on, using: item.using, loc: item.as ? item.loc : only.loc }, scope, access);
+      return;
+    }
     let alias = this.aliasIdent(item);
     let renames: Ident[] = [];
     // The grammar reads `AS d(a, b)` as the alias text "d(a)": split off the column list.
@@ -474,9 +527,11 @@ export class StatementAnalyzer {
           ? null
           : outputs.map((o, i) => ({ name: renames[i] ? fold(renames[i]) : o.name, lineage: o.lineage })),
       };
-    } else if (sub && identifierArg(sub) === undefined) {
-      // A table function (`TABLE(RESULT_SCAN(…))`, `LATERAL FLATTEN(…)`): its columns have no knowable lineage.
-      this.expr(sub, scope);
+    } else if (sub && identifierArg(sub) === undefined && tableLiteralArg(sub) === undefined) {
+      // A table function (`TABLE(GENERATOR(…))`, `LATERAL FLATTEN(…)`): its columns have no knowable lineage, and its
+      // arguments decide how many rows come back, so every column they read is used like a WHERE condition.
+      this.tableFunction(sub);
+      this.use(sub, scope, 'where');
       relation = { name: alias ? fold(alias) : '', columns: null };
     } else {
       const { schema, table } = sub ? this.identifierTable(sub) : this.tableIdents(item);
@@ -495,12 +550,14 @@ export class StatementAnalyzer {
             info.columns.map((c) => ({
               name: visibleName(c),
               catalogName: c,
-              lineage: exact([columnKey(info.schema, info.table, c)]),
+              lineage: { ...exact([columnKey(info.schema, info.table, c)]), direct: true },
             })),
           base: info.columns ? undefined : { schema: info.schema, table: info.table },
         };
       }
     }
+    // TABLESAMPLE / SAMPLE decides how many rows come back.
+    if (item.tablesample) this.use(item.tablesample, scope, 'where');
     const operator = nodeAt(item, 'operator');
     if (operator) {
       // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly.
@@ -552,16 +609,47 @@ export class StatementAnalyzer {
    * the table cannot be known, and a statement whose tables are unknown must not be analysed as if it read none.
    */
   private identifierTable(fn: AstNode): { schema: Ident | undefined; table: Ident } {
-    const arg = identifierArg(fn);
+    const arg = identifierArg(fn) ?? tableLiteralArg(fn);
     const idents = arg && arg.type === 'single_quote_string' && typeof arg.value === 'string' ? leadingIdents(arg.value) : [];
     if (idents.length === 0 || idents.length > 3) {
       throw new SqlParseError(
-        'IDENTIFIER() in FROM names its table through a variable or expression, so the table cannot be checked. ' +
-          "Name the table directly, or as IDENTIFIER('schema.table').",
+        'IDENTIFIER() or TABLE() in FROM names its table through a variable, bind parameter or expression, so the table ' +
+          "cannot be checked. Name the table directly, or as a literal: IDENTIFIER('schema.table').",
       );
     }
-    this.functions.add('identifier');
+    if (identifierArg(fn) !== undefined) this.functions.add('identifier');
     return { schema: idents.length > 1 ? idents[idents.length - 2] : undefined, table: idents[idents.length - 1] };
+  }
+
+  /**
+   * A table function in FROM is allowed when it is a known row generator (`FLATTEN`, `GENERATOR`, `SPLIT_TO_TABLE`, …).
+   * `RESULT_SCAN` is left to the deny list, which names it; any other table function (query history, a user-defined
+   * table function, …) reads relations the analyser cannot see, and is refused.
+   */
+  private tableFunction(sub: AstNode): void {
+    let fn: AstNode | undefined = sub;
+    const wrapped = isNode(sub.name) && listAt(sub.name, 'name').length === 1 && nameOf(listAt(sub.name, 'name')[0])?.value.toLowerCase() === 'table';
+    if (wrapped) {
+      const args = nodeAt(sub, 'args');
+      const values = args ? listAt(args, 'value') : [];
+      fn = values.length === 1 && isNode(values[0]) ? values[0] : undefined;
+    }
+    let name: string | undefined;
+    if (fn && (fn.type === 'generator' || fn.type === 'flatten')) name = fn.type;
+    else if (fn && fn.type === 'function') name = functionNameOf(fn);
+    if (name === undefined) {
+      throw new SqlParseError(
+        'TABLE() in FROM holds something other than a table name or a table function, so the table cannot be checked. ' +
+          "Name the table directly, or as a literal: TABLE('schema.table').",
+      );
+    }
+    this.functions.add(name);
+    const cls = snowflakeFunctionClass(name);
+    if (cls === 'set_returning' || name === 'result_scan') return;
+    throw new SqlParseError(
+      `The table function ${name} in FROM reads data Airlock cannot check column by column. Only row generators ` +
+        '(FLATTEN, GENERATOR, SPLIT_TO_TABLE, STRTOK_SPLIT_TO_TABLE) may be used as tables; query the tables themselves.',
+    );
   }
 
   private addTable(schema: Ident | undefined, table: Ident, access: TableRef['access']): TableInfo {
@@ -652,9 +740,25 @@ export class StatementAnalyzer {
       case 'window_func':
       case 'flatten':
         this.functionName(node);
+        this.steering(node, scope);
         break;
       case 'cast':
-        return this.expr(node.expr, scope, clause);
+        // A cast to anything but text may fail on the value, and TRY_CAST answers NULL or not: the value is used.
+        if (node.keyword !== 'cast' || !castsToText(node)) this.use(node.expr, scope, 'where');
+        // a cast changes the value's form, so it is no longer the column's own value for masking
+        return { ...this.expr(node.expr, scope, clause), direct: false };
+      case 'case':
+        // Which branch is taken depends on the tested values: they are used like a WHERE condition.
+        this.use(node.expr, scope, 'where');
+        for (const arm of listAt(node, 'args')) if (isNode(arm)) this.use(arm.cond, scope, 'where');
+        break;
+      case 'binary_expr':
+        // Arithmetic may raise (division by zero, overflow) depending on its operands' values.
+        if (typeof node.operator === 'string' && ARITHMETIC.has(node.operator)) {
+          this.use(node.left, scope, 'where');
+          this.use(node.right, scope, 'where');
+        }
+        break;
       default:
         break;
     }
@@ -682,6 +786,37 @@ export class StatementAnalyzer {
       name = [...(schema ? [schema] : []), ...parts].join('.');
     }
     if (name && !NOT_FUNCTIONS.has(name.toLowerCase())) this.functions.add(name.toLowerCase());
+  }
+
+  /**
+   * Arguments that decide a branch or may raise an error on a bad value (`IFF`'s condition, `COALESCE`, `TO_NUMBER`,
+   * …) are used like a WHERE condition. Functions that run SQL from text, have side effects or read other relations
+   * are refused here, except those the guardrails' deny list names (RESULT_SCAN, SYSTEM$…), so that its code stays.
+   */
+  private steering(node: AstNode, scope: Scope): void {
+    const name = functionNameOf(node) ?? (node.type === 'flatten' ? 'flatten' : undefined);
+    if (name === undefined) return;
+    const cls = snowflakeFunctionClass(name);
+    const bare = name.slice(name.lastIndexOf('.') + 1);
+    if ((cls === 'reads_relations' || cls === 'sql_from_text' || cls === 'side_effects') && bare !== 'result_scan' && !bare.startsWith('system$')) {
+      throw new SqlParseError(
+        `The function ${name} reads data or runs SQL that Airlock cannot check column by column, so the statement is refused. ` +
+          'Query the tables themselves.',
+      );
+    }
+    const steering = SNOWFLAKE_VALUE_STEERING[bare];
+    const args = nodeAt(node, 'args');
+    if (steering === undefined) {
+      // FLATTEN in an expression position still decides rows by its input.
+      if (cls === 'set_returning') this.use(args, scope, 'where');
+      return;
+    }
+    const values = args ? listAt(args, 'value') : [];
+    if (steering === 'all') {
+      this.use(args ?? null, scope, 'where');
+      return;
+    }
+    for (const i of steering) this.use(values[i], scope, 'where');
   }
 
   private columnIdent(node: AstNode): { qualifier: Ident | undefined; column: Ident } {
@@ -748,9 +883,38 @@ export class StatementAnalyzer {
       const match = rel.columns.find((c) => columnMatches(c, column));
       return match ? cloneLineage(match.lineage) : undefined;
     }
-    if (rel.base) return exact([columnKey(rel.base.schema, rel.base.table, fold(column))]);
+    if (rel.base) return { ...exact([columnKey(rel.base.schema, rel.base.table, fold(column))]), direct: true };
     return inexact();
   }
+}
+
+/** The name of a function node, lower case, schema-qualified when written so. */
+function functionNameOf(node: AstNode): string | undefined {
+  if (typeof node.name === 'string') return node.name.toLowerCase();
+  if (!isNode(node.name)) return undefined;
+  const parts = listAt(node.name, 'name')
+    .map((p) => nameOf(p)?.value)
+    .filter((p): p is string => p !== undefined);
+  const schema = nameOf(node.name.schema)?.value;
+  return [...(schema ? [schema] : []), ...parts].join('.').toLowerCase();
+}
+
+/**
+ * The argument of `TABLE(…)` in FROM when it is not a table function: a string literal names a table
+ * (`TABLE('customers')`); a bind parameter, variable or expression (`TABLE(?)`, `TABLE($v)`) names one the analyser
+ * cannot know, and is returned too so that the caller refuses it. Undefined when the node is not such a call.
+ */
+function tableLiteralArg(node: AstNode): AstNode | undefined {
+  if (node.type !== 'function' || !isNode(node.name) || isNode(node.name.schema)) return undefined;
+  const parts = listAt(node.name, 'name');
+  if (parts.length !== 1 || nameOf(parts[0])?.value.toLowerCase() !== 'table') return undefined;
+  const args = nodeAt(node, 'args');
+  const values = args ? listAt(args, 'value') : [];
+  const first = values[0];
+  if (values.length === 1 && isNode(first) && (first.type === 'function' || first.type === 'generator' || first.type === 'flatten')) {
+    return undefined;
+  }
+  return values.length === 1 && isNode(first) ? first : { type: 'unknown' };
 }
 
 /** The argument of an `IDENTIFIER(…)` call, or undefined when the node is not one. */

@@ -26,6 +26,42 @@ function rowsText(rows: Array<Array<string | null>>, first: boolean): string {
   return out;
 }
 
+const JSON_TYPES = new Set(['variant', 'object', 'array']);
+
+/**
+ * A masked cell must still parse as its column's type, or the unmodified driver throws inside the client (snowflake-sdk
+ * JSON-parses every VARIANT, OBJECT and ARRAY cell). Non-text columns are masked to NULL by the proxy core; a masked or
+ * detector-rewritten cell of a semi-structured column that is no longer JSON becomes, for VARIANT, the JSON string of
+ * the masked text (`"[REDACTED]"`, a valid VARIANT holding a string), and for OBJECT and ARRAY, NULL (a string is not
+ * an object). Cells the upstream sent unchanged are JSON already and pass untouched. Undefined when no column needs it.
+ */
+export function typedCells(columns: ColumnInfo[] | null): ((row: Array<string | null>) => Array<string | null>) | undefined {
+  if (!columns) return undefined;
+  const fixes = columns
+    .map((c, i) => ({ i, type: String(rowtypeOf(c)['type'] ?? '').toLowerCase() }))
+    .filter((c) => JSON_TYPES.has(c.type));
+  if (fixes.length === 0) return undefined;
+  return (row) => {
+    let out = row;
+    for (const { i, type } of fixes) {
+      const v = row[i];
+      if (v === null || v === undefined || isJson(v)) continue;
+      if (out === row) out = row.slice();
+      out[i] = type === 'variant' ? JSON.stringify(v) : null;
+    }
+    return out;
+  };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Pulls every batch once, calls `end` exactly once (also when the consumer stops early), and yields JSON text.
  * `rowset` is written first and everything that depends on the whole result (counts, statement type, the rowtype of
@@ -100,8 +136,10 @@ export function connectorResult(
 ): AsyncGenerator<string> {
   const names = source.columns?.map((c) => c.name) ?? null;
   const common = `"queryId":${json(context.queryId)},"queryResultFormat":"json","version":1,"parameters":${json(context.parameters)}`;
+  const typed = typedCells(source.columns);
   return pull(source, context.batchRows, end, {
     open: '{"data":{"rowset":[',
+    ...(typed ? { row: typed } : {}),
     success: ({ count, tag }) => {
       const { rowtype, statementTypeId, extra, rows: returned } = resultShape(source, names, tag, count);
       const info = context.sessionInfo;
@@ -153,7 +191,9 @@ export function sqlApiResult(
   const names = source.columns?.map((c) => c.name) ?? null;
   const statusUrl = `/api/v2/statements/${context.handle}`;
   const common = `"statementHandle":${json(context.handle)},"statementStatusUrl":${json(statusUrl)},"requestId":${json(context.requestId)},"createdOn":${context.createdOn}`;
-  const mapper = sqlApiRowMapper(source.columns);
+  const booleans = sqlApiRowMapper(source.columns);
+  const typed = typedCells(source.columns);
+  const mapper = booleans && typed ? (row: Array<string | null>) => booleans(typed(row)) : (booleans ?? typed);
   let last: Array<string | null> | null = null;
   return pull(source, context.batchRows, end, {
     open: '{"data":[',
