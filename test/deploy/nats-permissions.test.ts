@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import * as contracts from '@airlock/contracts';
-import { credentialV1 } from '@airlock/contracts';
+import { credentialV1, eventSubject, requestSubject } from '@airlock/contracts';
 import { demoConfigPath, parseConfig } from '@airlock/config';
 import { Bus, createLogger, newContext } from '@airlock/runtime';
 import { seedDemoDatabase, startService, serviceNames, type RunningService } from '@airlock/cli';
@@ -24,6 +24,7 @@ import {
   auditDurable,
   inboxPrefix,
   passwordVariable,
+  permissionsFor,
   permissionsPath,
   published,
   renderPermissions,
@@ -292,6 +293,30 @@ describe('a real nats-server with deploy/nats/nats-server.conf', () => {
     const v3 = nextViolation(proxy2);
     proxy2.subscribe('_INBOX_policy.>');
     assert.equal(await v3, 'Permissions Violation for Subscription to "_INBOX_policy.>"');
+  });
+
+  it('lets no service but credential answer or publish a credential subject; the proxy alone may ask for a lease', async () => {
+    const requests = served('credential').map((d) => requestSubject('airlock', d));
+    const events = published('credential').map((d) => eventSubject('airlock', d));
+    assert.ok(requests.includes('airlock.credential.v1.issue') && events.includes('airlock.evt.credential.v1.refused'), 'not vacuous');
+    for (const other of services.filter((x) => x !== 'credential')) {
+      const nc = await as(other);
+      for (const subject of requests) {
+        for (const queue of [undefined, 'airlock-credential']) {
+          const violation = nextViolation(nc);
+          nc.subscribe(subject, queue ? { queue } : {});
+          assert.match(await violation, new RegExp(`^Permissions Violation for Subscription to "${subject.replaceAll('.', '\\.')}"`), `${other} may not answer ${subject}`);
+        }
+      }
+      for (const subject of events) {
+        const violation = nextViolation(nc);
+        nc.publish(subject, '{}');
+        assert.equal(await violation, `Permissions Violation for Publish to "${subject}"`, `${other} may not publish ${subject}`);
+      }
+      // asking for a lease: the proxy only (and what it asks for is checked against a signed decision)
+      const issue = requestSubject('airlock', credentialV1.issueLease);
+      assert.equal(permissionsFor(other, 'airlock').publish.includes(issue), other === 'proxy', `${other} publishes ${issue}`);
+    }
   });
 
   it('carries a policy request to the credential catalog end to end through two Bus connections', async () => {
