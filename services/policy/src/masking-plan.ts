@@ -5,7 +5,7 @@
  * - Several rules on one column: the strongest action wins, in the order null > redact > hash > email > partial
  *   (null and redact reveal nothing, hash keeps equality, email keeps the domain, partial keeps characters; among
  *   partials the one keeping fewer characters is stronger).
- * - A format-preserving action (email, partial) is only safe on the source value itself. When the column derives from
+ * - A format-preserving action (email, partial) or a hash is only safe on the source value itself. When the column derives from
  *   more than one masked source, or through anything but a plain column reference or alias, or its lineage is inexact,
  *   it becomes redact (`substr(card_number, 1, 12)` under "keep the last 4" would show digits 9–12).
  * - A source column named `*` (a table the catalogue does not know) matches every column rule of its table.
@@ -114,7 +114,8 @@ export function buildMaskingPlan(input: {
     const plain = col.exact && input.direct?.[index] === true && maskedHere.size === 1;
     let action: MaskAction = strongest.rule.action;
     let reason = `masking rule '${strongest.rule.name}' on ${refName(strongest.source)}`;
-    if (!plain && (action.kind === 'email' || action.kind === 'partial')) {
+    // a hash of a derived value (`substr(ssn, 1, 1)`) is a per-character dictionary: only a column's own value is hashed
+    if (!plain && (action.kind === 'email' || action.kind === 'partial' || action.kind === 'hash')) {
       action = { kind: 'redact' };
       reason += maskedHere.size > 1 ? ', redacted: derived from several masked columns' : ', redacted: the value is derived from the masked column';
     }

@@ -59,11 +59,18 @@ describe('buildMaskingPlan', () => {
     }
   });
 
-  test('hash and null survive derivation', () => {
+  test('a hash of a derived value is redacted (a hash of substr(x, 1, 1) is a per-character dictionary); null survives', () => {
     const a = analysis([{ name: 'h', sources: [ref('customers', 'x'), ref('customers', 'y')], exact: true }]);
     const rules = [rule('hx', 'x', { kind: 'hash' }), rule('ey', 'y', { kind: 'email' })];
     const { plan } = buildMaskingPlan({ analysis: a, connection: 'demo', groups: [], rules, detectors: [], direct: [false] });
-    assert.deepEqual(plan.columns[0].action, { kind: 'hash' });
+    assert.deepEqual(plan.columns[0].action, { kind: 'redact' });
+    const one = analysis([{ name: 'h', sources: [ref('customers', 'x')], exact: true }]);
+    const derived = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules, detectors: [], direct: [false] });
+    assert.deepEqual(derived.plan.columns[0].action, { kind: 'redact' });
+    const own = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules, detectors: [], direct: [true] });
+    assert.deepEqual(own.plan.columns[0].action, { kind: 'hash' });
+    const nulled = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules: [rule('nx', 'x', { kind: 'null' })], detectors: [], direct: [false] });
+    assert.deepEqual(nulled.plan.columns[0].action, { kind: 'null' });
   });
 
   test('exempt groups, connections and case-insensitive globs', () => {
