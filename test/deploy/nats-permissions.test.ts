@@ -17,7 +17,7 @@ import * as contracts from '@airlock/contracts';
 import { credentialV1, eventSubject, requestSubject } from '@airlock/contracts';
 import { demoConfigPath, parseConfig } from '@airlock/config';
 import { Bus, createLogger, newContext } from '@airlock/runtime';
-import { seedDemoDatabase, startService, serviceNames, type RunningService } from '@airlock/cli';
+import { seedDemoDatabase, startStack, serviceNames, type RunningService } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
 import {
@@ -385,10 +385,14 @@ describe('the whole stack on the least-privilege nats-server', () => {
       AIRLOCK_DEMO: '1',
       AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
     };
-    for (const name of serviceNames) {
-      running.push(await startService(name, { ...common, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: server.passwords[name] }));
-    }
-    const ports = Object.assign({}, ...running.map((s) => s.ports)) as Record<string, number>;
+    // as `airlock up` runs them: one process, each service on its own user from AIRLOCK_NATS_<SERVICE>_PASSWORD
+    const stack = await startStack({ ...common, ...Object.fromEntries(serviceNames.map((name) => [passwordVariable(name), server.passwords[name]])) }, { logger: createLogger({ service: 'airlock', level: 'error' }) });
+    running.push(...stack.services);
+    assert.deepEqual(
+      stack.services.map((s) => [s.name, s.host.env.natsUser]),
+      serviceNames.map((name) => [name, name]),
+    );
+    const ports = stack.ports;
 
     const token = await mintDevToken(await loadOrCreateDevKey(common), devIssuerSettings(parseConfig(stringify(config))), {
       subject: 'agent-np',
