@@ -14,16 +14,17 @@ import { parse, stringify } from 'yaml';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import * as contracts from '@airlock/contracts';
-import { credentialV1 } from '@airlock/contracts';
+import { credentialV1, eventSubject, requestSubject } from '@airlock/contracts';
 import { demoConfigPath, parseConfig } from '@airlock/config';
 import { Bus, createLogger, newContext } from '@airlock/runtime';
-import { seedDemoDatabase, startService, serviceNames, type RunningService } from '@airlock/cli';
+import { seedDemoDatabase, startStack, serviceNames, type RunningService } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
 import {
   auditDurable,
   inboxPrefix,
   passwordVariable,
+  permissionsFor,
   permissionsPath,
   published,
   renderPermissions,
@@ -294,6 +295,30 @@ describe('a real nats-server with deploy/nats/nats-server.conf', () => {
     assert.equal(await v3, 'Permissions Violation for Subscription to "_INBOX_policy.>"');
   });
 
+  it('lets no service but credential answer or publish a credential subject; the proxy alone may ask for a lease', async () => {
+    const requests = served('credential').map((d) => requestSubject('airlock', d));
+    const events = published('credential').map((d) => eventSubject('airlock', d));
+    assert.ok(requests.includes('airlock.credential.v1.issue') && events.includes('airlock.evt.credential.v1.refused'), 'not vacuous');
+    for (const other of services.filter((x) => x !== 'credential')) {
+      const nc = await as(other);
+      for (const subject of requests) {
+        for (const queue of [undefined, 'airlock-credential']) {
+          const violation = nextViolation(nc);
+          nc.subscribe(subject, queue ? { queue } : {});
+          assert.match(await violation, new RegExp(`^Permissions Violation for Subscription to "${subject.replaceAll('.', '\\.')}"`), `${other} may not answer ${subject}`);
+        }
+      }
+      for (const subject of events) {
+        const violation = nextViolation(nc);
+        nc.publish(subject, '{}');
+        assert.equal(await violation, `Permissions Violation for Publish to "${subject}"`, `${other} may not publish ${subject}`);
+      }
+      // asking for a lease: the proxy only (and what it asks for is checked against a signed decision)
+      const issue = requestSubject('airlock', credentialV1.issueLease);
+      assert.equal(permissionsFor(other, 'airlock').publish.includes(issue), other === 'proxy', `${other} publishes ${issue}`);
+    }
+  });
+
   it('carries a policy request to the credential catalog end to end through two Bus connections', async () => {
     const credential = await Bus.connect({ url: server.url, root: 'airlock', service: 'credential', logger, user: 'credential', pass: server.passwords.credential });
     const policy = await Bus.connect({ url: server.url, root: 'airlock', service: 'policy', logger, user: 'policy', pass: server.passwords.policy });
@@ -360,10 +385,14 @@ describe('the whole stack on the least-privilege nats-server', () => {
       AIRLOCK_DEMO: '1',
       AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
     };
-    for (const name of serviceNames) {
-      running.push(await startService(name, { ...common, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: server.passwords[name] }));
-    }
-    const ports = Object.assign({}, ...running.map((s) => s.ports)) as Record<string, number>;
+    // as `airlock up` runs them: one process, each service on its own user from AIRLOCK_NATS_<SERVICE>_PASSWORD
+    const stack = await startStack({ ...common, ...Object.fromEntries(serviceNames.map((name) => [passwordVariable(name), server.passwords[name]])) }, { logger: createLogger({ service: 'airlock', level: 'error' }) });
+    running.push(...stack.services);
+    assert.deepEqual(
+      stack.services.map((s) => [s.name, s.host.env.natsUser]),
+      serviceNames.map((name) => [name, name]),
+    );
+    const ports = stack.ports;
 
     const token = await mintDevToken(await loadOrCreateDevKey(common), devIssuerSettings(parseConfig(stringify(config))), {
       subject: 'agent-np',

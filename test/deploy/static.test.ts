@@ -259,6 +259,8 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       values['adminSecret']['name'],
       values['maskingSecret']['name'],
       values['services']['proxy']['tlsSecret'],
+      // existing Secrets a service's signing keys come from (values: services.<name>.secretEnv)
+      ...Object.values(values['services'] as Record<string, { secretEnv?: Array<{ secret: string }> }>).flatMap((svc) => (svc.secretEnv ?? []).map((e) => e.secret)),
     ]);
     for (const d of of('Deployment')) {
       const name = component(d);

@@ -45,6 +45,7 @@ const statementTree = [
   '    serve policy.v1.decide [airlock-policy]',
   '      decide [airlock-policy]',
   '      parse [airlock-policy]',
+  '      sign [airlock-policy]',
   '  connect [airlock-proxy]',
   '  execute [airlock-proxy]',
   '  mask [airlock-proxy]',
@@ -148,6 +149,7 @@ describe('one trace per statement across the services (OpenTelemetry, in-memory 
       '    serve policy.v1.decide [airlock-policy]',
       '      decide [airlock-policy]',
       '      parse [airlock-policy]',
+      '      sign [airlock-policy]',
     ]);
     assert.deepEqual(root.status, { code: 2, message: 'policy.denied' });
     assert.equal(root.attributes['airlock.error_code'], 'policy.denied');

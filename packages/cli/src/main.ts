@@ -3,6 +3,7 @@ const usage = `usage: airlock <command>
 
   up                                   run every service in one process (the embedded demo by default)
   run <service>                        run one service: identity, policy, approval, credential, audit, proxy, console
+  migrate [--roles <prefix>]           apply every store's schema as its owner; grant each <prefix>_<service> role its store
   token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>]
                                        print a development token (demo issuer only) on the last line
   policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>"
@@ -23,6 +24,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return (await import('./commands/up.js')).upCommand(env, out);
     case 'run':
       return (await import('./commands/run.js')).runCommand(rest, env);
+    case 'migrate':
+      return (await import('./commands/migrate.js')).migrateCommand(rest, env, out);
     case 'token':
       return (await import('./commands/token.js')).tokenCommand(rest, env, out);
     case 'policy':

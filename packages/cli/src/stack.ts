@@ -122,6 +122,15 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/**
+ * With `AIRLOCK_NATS_<SERVICE>_PASSWORD` set (the variables `deploy/nats` reads), each service connects as its own
+ * least-privilege NATS user even when they all run in one process.
+ */
+function ownNatsUser(name: ServiceName, env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const password = env[`AIRLOCK_NATS_${name.toUpperCase()}_PASSWORD`];
+  return password ? { ...env, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: password } : env;
+}
+
 /** All six services in one process, each with its own bus connection, over the real NATS and PostgreSQL. */
 export async function startStack(env: Record<string, string | undefined>, options: { logger?: Logger; names?: readonly ServiceName[] } = {}): Promise<Stack> {
   const common = readEnv(env, commonEnv);
@@ -141,7 +150,7 @@ export async function startStack(env: Record<string, string | undefined>, option
     await telemetry.shutdown();
   };
   try {
-    for (const name of options.names ?? serviceNames) services.push(await startService(name, serviceEnv, { config, logger, telemetry }));
+    for (const name of options.names ?? serviceNames) services.push(await startService(name, ownNatsUser(name, serviceEnv), { config, logger, telemetry }));
   } catch (err) {
     await close();
     throw err;

@@ -1,9 +1,12 @@
-import { demoConfigPath } from '@airlock/config';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoConfigPath } from '@airlock/config';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { freshDatabase } from '@airlock/testkit';
 import { joinNegativeValues } from '../src/commands/token.js';
@@ -64,6 +67,27 @@ describe('airlock command line', () => {
         env: { ...process.env, DATABASE_URL: db.url, AIRLOCK_CONFIG: demoConfigPath, AIRLOCK_DEMO: '', AIRLOCK_IDENTITY_PORT: '0', AIRLOCK_METRICS_PORT: '0' },
       }),
       (e: { code: number; stderr: string }) => e.code === 1 && /identity\.devIssuer\.enabled: the development issuer mints any identity with any group, so it runs only in demo mode/.test(e.stderr),
+    );
+  });
+
+  it('up refuses a bus that accepts connections without credentials outside the demo, unless the config allows it loudly', async () => {
+    // the local test NATS server has no authentication
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-cli-'));
+    const strict = join(dir, 'strict.yaml');
+    writeFileSync(strict, readFileSync(demoConfigPath, 'utf8'));
+    const env = { ...process.env, DATABASE_URL: db.url, AIRLOCK_DEMO: '', AIRLOCK_STATE_DIR: join(dir, 'state') };
+    await assert.rejects(
+      run(process.execPath, [bin, 'up'], { env: { ...env, AIRLOCK_CONFIG: strict } }),
+      (e: { code: number; stderr: string }) =>
+        e.code === 1 && /the NATS server at nats:\/\/127\.0\.0\.1:4222 accepts connections without credentials/.test(e.stderr) && /bus\.allowUnauthenticated: true/.test(e.stderr),
+    );
+    const allowing = join(dir, 'allowing.yaml');
+    writeFileSync(allowing, `${readFileSync(demoConfigPath, 'utf8')}\nbus:\n  allowUnauthenticated: true\n`);
+    // past the bus check with a warning; it then stops on the development issuer, which needs demo mode
+    await assert.rejects(
+      run(process.execPath, [bin, 'up'], { env: { ...env, AIRLOCK_CONFIG: allowing, AIRLOCK_METRICS_PORT: '0', AIRLOCK_IDENTITY_PORT: '0', AIRLOCK_LOG_LEVEL: 'warn' } }),
+      (e: { code: number; stdout: string; stderr: string }) =>
+        e.code === 1 && /WARNING: the bus accepts connections without credentials/.test(e.stdout + e.stderr) && /identity\.devIssuer\.enabled/.test(e.stderr),
     );
   });
 

@@ -350,6 +350,19 @@ export const Console = Type.Object(
 );
 export type Console = Static<typeof Console>;
 
+/** The message bus, as `airlock up` may use it. */
+export const BusSettings = Type.Object(
+  {
+    /**
+     * Run on a NATS server that accepts connections without credentials (anyone who reaches it can publish any
+     * request). Off by default: outside the demo, `airlock up` refuses such a bus unless this is true.
+     */
+    allowUnauthenticated: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type BusSettings = Static<typeof BusSettings>;
+
 export const AirlockConfig = Type.Object(
   {
     version: Type.Literal(1),
@@ -362,6 +375,7 @@ export const AirlockConfig = Type.Object(
     approval: Type.Optional(Approval),
     mcp: Type.Optional(Mcp),
     console: Type.Optional(Console),
+    bus: Type.Optional(BusSettings),
   },
   { additionalProperties: false },
 );

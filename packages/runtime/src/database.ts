@@ -31,6 +31,8 @@ export interface Migration {
 
 /** Applies each migration once, in order, under an advisory lock so several copies can start together. */
 export async function migrate(pool: pg.Pool, component: string, migrations: readonly Migration[]): Promise<void> {
+  // a service that runs as its own role (no DDL) finds its schema applied by the owner (`airlock migrate`) and stops here
+  if (await applied(pool, component, migrations)) return;
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`airlock-migrate-${component}`]);
@@ -55,4 +57,13 @@ export async function migrate(pool: pg.Pool, component: string, migrations: read
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`airlock-migrate-${component}`]).catch(() => undefined);
     client.release();
   }
+}
+
+/** Whether every migration of `component` is recorded: read-only, so a role without DDL rights can ask. */
+async function applied(pool: pg.Pool, component: string, migrations: readonly Migration[]): Promise<boolean> {
+  const { rows: table } = await pool.query<{ t: string | null }>("SELECT to_regclass('airlock_migrations')::text AS t");
+  if (!table[0]?.t) return false;
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM airlock_migrations WHERE component = $1', [component]);
+  const done = new Set(rows.map((r) => r.id));
+  return migrations.every((m) => done.has(m.id));
 }

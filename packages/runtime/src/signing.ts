@@ -194,14 +194,16 @@ export class TrustedKeys {
     this.#typ = token.typ;
   }
 
+  /** Fetches the key set again, at most once a second (a token naming an unknown key waits for the next slot). */
   async #refresh(): Promise<void> {
-    if (Date.now() - this.#fetchedAt < 1000 && this.#set) return;
+    const wait = 1000 - (Date.now() - this.#fetchedAt);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     this.#fetching ??= (async () => {
       try {
         const jwks = await this.#bus.call(this.#descriptor, {}, newContext(), { timeoutMs: 5000 });
         this.#set = { kids: new Set(jwks.keys.map((k) => String(k['kid']))), verify: createLocalJWKSet(jwks as JSONWebKeySet) };
-        this.#fetchedAt = Date.now();
       } finally {
+        this.#fetchedAt = Date.now();
         this.#fetching = undefined;
       }
     })();
@@ -219,7 +221,8 @@ export class TrustedKeys {
       throw new Error('not a signed token');
     }
     if (!kid) throw new Error('the token names no key');
-    if (!this.#set?.kids.has(kid)) await this.#refresh();
+    // a key set older than five minutes is fetched again, so a key removed after a rotation stops verifying
+    if (!this.#set?.kids.has(kid) || Date.now() - this.#fetchedAt > 300_000) await this.#refresh();
     if (!this.#set?.kids.has(kid)) throw new Error(`the token is signed by an unknown key`);
     try {
       const { payload } = await jwtVerify(token, this.#set.verify, { algorithms: [alg], issuer: this.#issuer, typ: this.#typ, clockTolerance: 5 });

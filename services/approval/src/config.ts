@@ -2,6 +2,9 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
+  /** its grant signing keys (a JWK Set, the first signs), or the file that holds them; generated in the state folder when neither */
+  signingKeys: { env: 'AIRLOCK_APPROVAL_SIGNING_KEYS', kind: 'string' },
+  signingKeysFile: { env: 'AIRLOCK_APPROVAL_SIGNING_KEYS_FILE', kind: 'string' },
   httpHost: { env: 'AIRLOCK_APPROVAL_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_APPROVAL_PORT', kind: 'integer', default: '8081', min: 0 },
   /** the API address approvers reach (behind a proxy or a load balancer), used in the links of messages */

@@ -2,6 +2,12 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
+  /** its checkpoint signing keys (a JWK Set, the first signs), or the file that holds them */
+  signingKeys: { env: 'AIRLOCK_AUDIT_SIGNING_KEYS', kind: 'string' },
+  signingKeysFile: { env: 'AIRLOCK_AUDIT_SIGNING_KEYS_FILE', kind: 'string' },
+  /** the chain's HMAC key (base64, at least 32 bytes), or the file that holds it */
+  chainKey: { env: 'AIRLOCK_AUDIT_CHAIN_KEY', kind: 'string' },
+  chainKeyFile: { env: 'AIRLOCK_AUDIT_CHAIN_KEY_FILE', kind: 'string' },
   httpHost: { env: 'AIRLOCK_AUDIT_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_AUDIT_PORT', kind: 'integer', default: '8082', min: 0 },
   readerGroups: { env: 'AIRLOCK_AUDIT_READER_GROUPS', kind: 'string', default: 'auditors' },

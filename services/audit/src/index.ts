@@ -8,3 +8,4 @@ export { toOcsf, type OcsfEvent } from './ocsf.js';
 export { startForwarder, type Forwarder, type ForwarderSettings } from './forwarder.js';
 export { canonicalJson, chainHash, genesisHash } from './canonical.js';
 export { Integrity, type IntegrityDeps } from './integrity.js';
+export { migrateAudit } from './store/events.js';

@@ -2,6 +2,8 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
+  /** the key file of the tokens it signs for SAML sign-in; generated in the state folder when unset */
+  tokenKeyFile: { env: 'AIRLOCK_CONSOLE_TOKEN_KEY_FILE', kind: 'string' },
   httpHost: { env: 'AIRLOCK_CONSOLE_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_CONSOLE_PORT', kind: 'integer', default: '8085', min: 0 },
   /** the address people open (behind a proxy: its https URL); cookies are `Secure` and Origin is checked against it */

@@ -2,6 +2,8 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
+  /** the External-OAuth signing key file (a private and a public JWK); generated in the state folder when unset */
+  snowflakeOAuthKeyFile: { env: 'AIRLOCK_SNOWFLAKE_OAUTH_KEY_FILE', kind: 'string' },
   sweepSeconds: { env: 'AIRLOCK_CREDENTIAL_SWEEP_SECONDS', kind: 'integer', default: '5', min: 1 },
   heartbeatGraceSeconds: { env: 'AIRLOCK_HEARTBEAT_GRACE_SECONDS', kind: 'integer', default: '15', min: 1 },
   /** a lease still `pending` this long after it was recorded was abandoned by a copy that died while minting */

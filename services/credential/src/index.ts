@@ -2,3 +2,5 @@ export { startCredential, rolePrefix, type CredentialDeps, type CredentialServic
 export { loadConfig, type CredentialEnv } from './config.js';
 export type { CredentialEngine, MintInput } from './engines/engine.js';
 export { PostgresEngine } from './engines/postgres.js';
+export { migrateLeases } from './store/leases.js';
+export { migrateOAuthKeys } from './store/oauth-keys.js';

@@ -2,6 +2,8 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
+  /** the development issuer's key file (demo mode only); generated in the state folder when unset */
+  devIssuerKeyFile: { env: 'AIRLOCK_DEV_ISSUER_KEY_FILE', kind: 'string' },
   httpHost: { env: 'AIRLOCK_IDENTITY_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_IDENTITY_PORT', kind: 'integer', default: '8083', min: 0 },
 } as const;

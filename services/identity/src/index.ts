@@ -1,6 +1,6 @@
 export { startIdentity, type IdentityDeps, type IdentityService } from './service.js';
 export { loadConfig, type IdentityEnv } from './config.js';
 export { TokenVerifier } from './verifier.js';
-export { SamlVerifier, looksLikeSaml, certificatesFromMetadata } from './saml.js';
+export { SamlVerifier, looksLikeSaml, certificatesFromMetadata, samlMigrations } from './saml.js';
 export { mintDevToken, devIssuerSettings, defaultDevIssuer, devTokenMaxTtlSeconds, type DevTokenOptions } from './dev-issuer.js';
-export { loadOrCreateDevKey, type DevKey } from './store/dev-keys.js';
+export { loadOrCreateDevKey, migrateIdentity, type DevKey } from './store/dev-keys.js';

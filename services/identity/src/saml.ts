@@ -10,7 +10,8 @@ export interface VerifiedSaml {
   expiresAt: Date;
 }
 
-const migrations = [
+/** The SAML replay table; applied on first use, or up front by `airlock migrate`. */
+export const samlMigrations = [
   {
     id: '001-saml-assertions',
     // an assertion ID is kept until its validity ends: a copy presented again before then is a replay
@@ -113,7 +114,7 @@ export class SamlVerifier {
   }
 
   async #remember(issuer: string, id: string, until: Date): Promise<void> {
-    this.#migrated ??= migrate(this.#pool, 'identity-saml', migrations).catch((err: unknown) => {
+    this.#migrated ??= migrate(this.#pool, 'identity-saml', samlMigrations).catch((err: unknown) => {
       this.#migrated = undefined;
       throw err;
     });

@@ -6,3 +6,4 @@ export { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 export { checkGuardrails } from './guardrails.js';
 export { AnalysisCache } from './analysis-cache.js';
 export { signDecision, decisionClaims, decisionTtlSeconds } from './signing.js';
+export { loadConfig, type PolicyEnv } from './config.js';

@@ -128,7 +128,7 @@ export function buildMaskingPlan(input: {
     const plain = col.exact && input.direct?.[index] === true && maskedHere.size === 1;
     let action: MaskAction = strongest.rule.action;
     let reason = `masking rule '${strongest.rule.name}' on ${refName(strongest.source)}`;
-    // a hash of a derived value is a dictionary of it (hash(substr(ssn,1,1)) has ten values): only a column's own value is hashed
+    // a hash of a derived value (`substr(ssn, 1, 1)`) is a per-character dictionary: only a column's own value is hashed
     if (!plain && (action.kind === 'email' || action.kind === 'partial' || action.kind === 'hash')) {
       action = { kind: 'redact' };
       reason += maskedHere.size > 1 ? ', redacted: derived from several masked columns' : ', redacted: the value is derived from the masked column';

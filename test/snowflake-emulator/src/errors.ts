@@ -153,6 +153,21 @@ export function fromPgError(err: unknown): SnowflakeError {
     default:
       break;
   }
+  if (code === '22P02' || code === '22007' || code === '22008') {
+    // Snowflake quotes the value it could not convert, as these do: "Numeric value '275-10-5481' is not recognized".
+    const m = /^invalid input syntax for type ([a-z ]+?)(?: with time zone| without time zone)?: "(.*)"$/s.exec(msg);
+    if (m) {
+      const [, type, value] = m;
+      if (/^(numeric|integer|bigint|smallint|double precision|real)$/.test(type)) {
+        return new SnowflakeError('100038', `Numeric value '${value}' is not recognized`, '22018');
+      }
+      if (type === 'boolean') return new SnowflakeError('100037', `Boolean value '${value}' is not recognized`, '22018');
+      if (type === 'date') return new SnowflakeError('100040', `Date '${value}' is not recognized`, '22007');
+      if (type === 'timestamp' || type === 'time') return new SnowflakeError('100035', `Timestamp '${value}' is not recognized`, '22007');
+    }
+    const d = /^date\/time field value out of range: "(.*)"$/s.exec(msg);
+    if (d) return new SnowflakeError('100040', `Date '${d[1]}' is not recognized`, '22007');
+  }
   if (code.startsWith('22')) return new SnowflakeError('100038', msg, code);
   if (code.startsWith('23')) return new SnowflakeError('100072', msg, code);
   if (code.startsWith('42')) return new SnowflakeError('002000', `${COMPILATION}${msg}`, code);

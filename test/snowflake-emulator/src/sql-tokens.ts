@@ -117,8 +117,15 @@ export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** The PostgreSQL spelling of a Snowflake identifier token: unquoted names fold to lower case there. */
+/**
+ * The PostgreSQL spelling of a Snowflake identifier token: unquoted names fold to lower case there, and so does a quoted
+ * name without lower-case letters (`"CUSTOMERS"` is the table created as `customers`, exactly as in Snowflake). A quoted
+ * name with lower-case letters stays as written.
+ */
 export function pgIdent(t: Token): string {
-  if (t.kind === 'qident') return t.text;
+  if (t.kind === 'qident') {
+    const name = identName(t);
+    return name === name.toUpperCase() ? quoteIdent(name.toLowerCase()) : t.text;
+  }
   return quoteIdent(t.text.toLowerCase());
 }

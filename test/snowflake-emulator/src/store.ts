@@ -141,6 +141,30 @@ CREATE OR REPLACE FUNCTION _sfemu_fn.parse_json(text) RETURNS jsonb LANGUAGE sql
 CREATE OR REPLACE FUNCTION _sfemu_fn.try_parse_json(text) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN RETURN $1::jsonb; EXCEPTION WHEN others THEN RETURN NULL; END $$;
 CREATE OR REPLACE FUNCTION _sfemu_fn.iff(boolean, anycompatible, anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 THEN $2 ELSE $3 END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.nvl2(anyelement, anycompatible, anycompatible) RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN $1 IS NOT NULL THEN $2 ELSE $3 END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.zeroifnull(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce($1, 0) $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.to_number(anyelement) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text::numeric $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.to_double(anyelement) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$ SELECT $1::text::double precision $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.try_to_number(anyelement) RETURNS numeric LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN $1::text::numeric; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.try_to_date(anyelement) RETURNS date LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN RETURN $1::text::date; EXCEPTION WHEN others THEN RETURN NULL; END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.uuid_string() RETURNS text LANGUAGE sql VOLATILE AS $$ SELECT gen_random_uuid()::text $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.listagg_step(text, anyelement, text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN $2 IS NULL THEN $1 WHEN $1 IS NULL THEN $2::text ELSE $1 || $3 || $2::text END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.listagg_step(text, anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+SELECT CASE WHEN $2 IS NULL THEN $1 ELSE coalesce($1, '') || $2::text END $$;
+CREATE OR REPLACE FUNCTION _sfemu_fn.listagg_final(text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT coalesce($1, '') $$;
+CREATE OR REPLACE AGGREGATE _sfemu_fn.listagg(anyelement, text) (SFUNC = _sfemu_fn.listagg_step, STYPE = text, FINALFUNC = _sfemu_fn.listagg_final);
+CREATE OR REPLACE AGGREGATE _sfemu_fn.listagg(anyelement) (SFUNC = _sfemu_fn.listagg_step, STYPE = text, FINALFUNC = _sfemu_fn.listagg_final);
+CREATE OR REPLACE FUNCTION _sfemu_fn.flatten(input jsonb, recursive boolean DEFAULT false, mode text DEFAULT 'BOTH')
+RETURNS TABLE(seq bigint, key text, path text, index integer, value jsonb, this jsonb) LANGUAGE sql IMMUTABLE AS $$
+  SELECT 1::bigint, NULL::text, '[' || (e.ord - 1) || ']', (e.ord - 1)::integer, e.v, input
+    FROM jsonb_array_elements(CASE WHEN jsonb_typeof(input) = 'array' THEN input ELSE '[]'::jsonb END) WITH ORDINALITY AS e(v, ord)
+  UNION ALL
+  SELECT 1::bigint, o.k, o.k, NULL::integer, o.v, input
+    FROM jsonb_each(CASE WHEN jsonb_typeof(input) = 'object' THEN input ELSE '{}'::jsonb END) AS o(k, v)
+$$;
 `;
 
 /** The default prefix: derived from the database name so that emulators on different databases never share roles. */

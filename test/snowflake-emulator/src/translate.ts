@@ -4,7 +4,7 @@
  * everything else passes through so that PostgreSQL itself reports what it does not understand.
  */
 import { SnowflakeError, sfErrors } from './errors.js';
-import { identName, kw, pgIdent, quoteIdent, tokenize, type Token } from './sql-tokens.js';
+import { identName, kw, pgIdent, quoteIdent, tokenize, unquoteString, type Token } from './sql-tokens.js';
 
 /** Snowflake types that PostgreSQL cannot tell apart in result metadata; recorded as column comments. */
 export type MarkedType = 'TIMESTAMP_TZ' | 'OBJECT' | 'ARRAY';
@@ -49,6 +49,21 @@ const FUNCTION_RENAMES: Record<string, string> = {
   NVL: 'coalesce',
   IFNULL: 'coalesce',
   LEN: 'length',
+  NVL2: '_sfemu_fn.nvl2',
+  ZEROIFNULL: '_sfemu_fn.zeroifnull',
+  LISTAGG: '_sfemu_fn.listagg',
+  TO_NUMBER: '_sfemu_fn.to_number',
+  TO_DECIMAL: '_sfemu_fn.to_number',
+  TO_NUMERIC: '_sfemu_fn.to_number',
+  TO_DOUBLE: '_sfemu_fn.to_double',
+  TRY_TO_NUMBER: '_sfemu_fn.try_to_number',
+  TRY_TO_DECIMAL: '_sfemu_fn.try_to_number',
+  TRY_TO_NUMERIC: '_sfemu_fn.try_to_number',
+  TRY_TO_DATE: '_sfemu_fn.try_to_date',
+  UUID_STRING: '_sfemu_fn.uuid_string',
+  FLATTEN: '_sfemu_fn.flatten',
+  ARRAY_AGG: 'jsonb_agg',
+  OBJECT_AGG: 'jsonb_object_agg',
 };
 
 /** PostgreSQL rejects `CURRENT_TIMESTAMP()`; these take the bare keyword there. */
@@ -116,6 +131,7 @@ export function translate(sql: string, ctx: TranslateContext): Translation {
     );
   }
 
+  rewriteSnowflakeForms(sig, out, ctx);
   const analysis = analyse(sig);
   const before: string[] = [];
   const after: string[] = [];
@@ -287,4 +303,129 @@ function analyse(sig: Sig[]): Analysis {
   const label = result.objectType.charAt(0) + result.objectType.slice(1).toLowerCase();
   result.status = verb === 'CREATE' ? `${label} ${display} successfully created.` : `${display} successfully dropped.`;
   return result;
+}
+
+/** The index in `sig` of the parenthesis closing the one at `open`, or -1. */
+function closeOf(sig: Sig[], open: number): number {
+  let depth = 0;
+  for (let k = open; k < sig.length; k++) {
+    const t = sig[k].tok.text;
+    if (t === '(') depth++;
+    else if (t === ')' && --depth === 0) return k;
+  }
+  return -1;
+}
+
+/** The PostgreSQL spelling of a Snowflake object name given as text (`'db.public.customers'`, `'"CUSTOMERS"'`). */
+function pgNameOfText(text: string, ctx: TranslateContext): string | undefined {
+  const parts = tokenize(text.trim()).filter((t) => t.kind !== 'ws');
+  const names: Token[] = [];
+  for (let k = 0; k < parts.length; k++) {
+    const t = parts[k];
+    if (k % 2 === 1) {
+      if (t.text !== '.') return undefined;
+      continue;
+    }
+    if (t.kind !== 'ident' && t.kind !== 'qident') return undefined;
+    names.push(t);
+  }
+  if (names.length === 0 || names.length > 3 || parts.length % 2 === 0) return undefined;
+  if (names.length === 3) {
+    if (identName(names[0]).toUpperCase() !== ctx.database.toUpperCase()) return undefined;
+    names.shift();
+  }
+  return names.map(pgIdent).join('.');
+}
+
+/**
+ * Snowflake spellings with no token-for-token PostgreSQL equivalent, rewritten in place before the main pass:
+ * quoted upper-case names (PostgreSQL stores Snowflake's upper-case names in lower case), `TABLE('t')` and
+ * `IDENTIFIER('t')`, `TABLE(fn(…))`, `GENERATOR(ROWCOUNT => n)`, `SEQ1/2/4/8()`, `DECODE(…)` and `SAMPLE`.
+ */
+function rewriteSnowflakeForms(sig: Sig[], out: string[], ctx: TranslateContext): void {
+  for (let s = 0; s < sig.length; s++) {
+    const { at, tok } = sig[s];
+    const next = sig[s + 1]?.tok;
+    const word = kw(tok);
+    if (tok.kind === 'qident') {
+      out[at] = pgIdent(tok);
+      continue;
+    }
+    const before = kw(sig[s - 1]?.tok);
+    if (tok.text === '(' && (before === 'FROM' || before === 'JOIN' || sig[s - 1]?.tok.text === ',')) {
+      // `FROM (customers) c`: PostgreSQL reads no parentheses around a plain table name
+      const close = closeOf(sig, s);
+      const inner = sig.slice(s + 1, close);
+      const plain = close > s + 1 && inner.every((x) => x.tok.kind === 'ident' || x.tok.kind === 'qident' || x.tok.text === '.');
+      const isQuery = ['SELECT', 'WITH', 'VALUES', 'TABLE'].includes(kw(inner[0]?.tok));
+      if (plain && !isQuery) {
+        out[at] = ' ';
+        out[sig[close].at] = ' ';
+      }
+      continue;
+    }
+    if (tok.kind !== 'ident' || sig[s - 1]?.tok.text === '.') continue;
+    if ((word === 'TABLE' || word === 'IDENTIFIER') && next?.text === '(' && sig[s + 2]?.tok.kind === 'string' && sig[s + 3]?.tok.text === ')') {
+      const name = pgNameOfText(unquoteString(sig[s + 2].tok.text), ctx);
+      if (name === undefined) throw sfErrors.syntax(`invalid identifier ${sig[s + 2].tok.text}`);
+      out[at] = name;
+      for (let k = s + 1; k <= s + 3; k++) out[sig[k].at] = '';
+      s += 3;
+      continue;
+    }
+    if (word === 'TABLE' && next?.text === '(' && sig[s + 2]?.tok.kind === 'ident') {
+      // TABLE(fn(…)): PostgreSQL calls set-returning functions in FROM directly
+      const close = closeOf(sig, s + 1);
+      if (close > 0) {
+        out[at] = '';
+        out[sig[s + 1].at] = '';
+        out[sig[close].at] = '';
+      }
+      continue;
+    }
+    if (word === 'GENERATOR' && next?.text === '(' && kw(sig[s + 2]?.tok) === 'ROWCOUNT' && sig[s + 3]?.tok.text === '=>') {
+      out[at] = 'generate_series';
+      out[sig[s + 2].at] = '1';
+      out[sig[s + 3].at] = ',';
+      continue;
+    }
+    if (/^SEQ[1248]$/.test(word) && next?.text === '(' && sig[s + 2]?.tok.text === ')') {
+      out[at] = '(row_number() OVER () - 1)';
+      out[sig[s + 1].at] = '';
+      out[sig[s + 2].at] = '';
+      s += 2;
+      continue;
+    }
+    if (word === 'DECODE' && next?.text === '(') {
+      // DECODE(e, s1, r1, …, [default]) → (CASE e WHEN s1 THEN r1 … [ELSE default] END); NULL never matches NULL here
+      const close = closeOf(sig, s + 1);
+      if (close < 0) continue;
+      const commas: number[] = [];
+      let depth = 0;
+      for (let k = s + 2; k < close; k++) {
+        const t = sig[k].tok.text;
+        if (t === '(') depth++;
+        else if (t === ')') depth--;
+        else if (t === ',' && depth === 0) commas.push(k);
+      }
+      if (commas.length < 2) continue;
+      out[at] = '(CASE';
+      out[sig[s + 1].at] = ' ';
+      const hasDefault = commas.length % 2 === 1;
+      commas.forEach((k, i) => {
+        if (hasDefault && i === commas.length - 1) out[sig[k].at] = ' ELSE ';
+        else out[sig[k].at] = i % 2 === 0 ? ' WHEN ' : ' THEN ';
+      });
+      out[sig[close].at] = ' END)';
+      continue;
+    }
+    if ((word === 'SAMPLE' || word === 'TABLESAMPLE') && (sig[s - 1]?.tok.kind === 'ident' || sig[s - 1]?.tok.kind === 'qident')) {
+      const method = kw(next);
+      if (next?.text === '(') out[at] = 'TABLESAMPLE BERNOULLI';
+      else if (method === 'BERNOULLI' || method === 'ROW' || method === 'SYSTEM' || method === 'BLOCK') {
+        out[at] = 'TABLESAMPLE';
+        out[sig[s + 1].at] = method === 'SYSTEM' || method === 'BLOCK' ? 'SYSTEM' : 'BERNOULLI';
+      }
+    }
+  }
 }

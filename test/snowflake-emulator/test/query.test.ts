@@ -292,6 +292,49 @@ describe('queries', () => {
     });
   });
 
+  it('runs table literals, IDENTIFIER, quoted upper-case names and the Snowflake functions agents use', async () => {
+    await exec(admin, 'CREATE TABLE people (id NUMBER, name STRING, code STRING, doc VARIANT)');
+    await exec(admin, `INSERT INTO people VALUES (1, 'ann', '275-10-5481', PARSE_JSON('[1,2,3]')), (2, 'bob', '12', PARSE_JSON('{"k":"v"}'))`);
+    const cases: [sql: string, rows: Record<string, unknown>[]][] = [
+      ["SELECT name FROM TABLE('people') ORDER BY id", [{ NAME: 'ann' }, { NAME: 'bob' }]],
+      ["SELECT name FROM TABLE('DEMO.PUBLIC.PEOPLE') WHERE id = 1", [{ NAME: 'ann' }]],
+      ["SELECT name FROM IDENTIFIER('people') WHERE id = 1", [{ NAME: 'ann' }]],
+      ["SELECT IDENTIFIER('name') AS n FROM people WHERE id = 2", [{ N: 'bob' }]],
+      ['SELECT "NAME" FROM "PUBLIC"."PEOPLE" WHERE "ID" = 1', [{ NAME: 'ann' }]],
+      ['SELECT p.name FROM (people) p WHERE id = 2', [{ NAME: 'bob' }]],
+      ["SELECT LISTAGG(name, ',') AS l FROM people", [{ L: 'ann,bob' }]],
+      ['SELECT LISTAGG(id) AS l FROM people', [{ L: '12' }]],
+      ["SELECT IFF(id = 1, 'one', 'other') AS v FROM people ORDER BY id", [{ V: 'one' }, { V: 'other' }]],
+      ["SELECT DECODE(id, 1, 'one', 2, 'two', 'many') AS v FROM people ORDER BY id", [{ V: 'one' }, { V: 'two' }]],
+      ["SELECT DECODE(id, 1, 'one') AS v FROM people ORDER BY id", [{ V: 'one' }, { V: null }]],
+      ['SELECT TRY_TO_NUMBER(code) AS n FROM people ORDER BY id', [{ N: null }, { N: 12 }]],
+      ['SELECT NVL2(code, 1, 0) AS n, ZEROIFNULL(NULL) AS z FROM people WHERE id = 1', [{ N: 1, Z: 0 }]],
+      ['SELECT COUNT(*) AS n FROM people SAMPLE (100)', [{ N: 2 }]],
+      ['SELECT COUNT(*) AS n FROM people TABLESAMPLE BERNOULLI (100)', [{ N: 2 }]],
+      ['SELECT SEQ4() AS s FROM TABLE(GENERATOR(ROWCOUNT => 3))', [{ S: 0 }, { S: 1 }, { S: 2 }]],
+      ['SELECT f.value AS v FROM people p, LATERAL FLATTEN(input => p.doc) f WHERE p.id = 1 ORDER BY f.index', [{ V: 1 }, { V: 2 }, { V: 3 }]],
+      ['SELECT f.key AS k, f.value AS v FROM people p, TABLE(FLATTEN(input => p.doc)) f WHERE p.id = 2', [{ K: 'k', V: 'v' }]],
+      ['SELECT ARRAY_AGG(id) AS a FROM people', [{ A: [1, 2] }]],
+    ];
+    for (const [sql, rows] of cases) assert.deepEqual(await exec(admin, sql).catch((e: Error) => e.message), rows, sql);
+    assert.equal(String((await exec(admin, 'SELECT UUID_STRING() AS u'))[0]?.['U']).length, 36);
+  });
+
+  it('quotes the value it could not convert in the error, as Snowflake does', async () => {
+    const cases: [sql: string, code: string, sqlState: string, message: string][] = [
+      ['SELECT TO_NUMBER(code) FROM people WHERE id = 1', '100038', '22018', "Numeric value '275-10-5481' is not recognized"],
+      ['SELECT code::NUMBER FROM people WHERE id = 1', '100038', '22018', "Numeric value '275-10-5481' is not recognized"],
+      ['SELECT CAST(name AS INTEGER) FROM people WHERE id = 2', '100038', '22018', "Numeric value 'bob' is not recognized"],
+      ['SELECT name::DATE FROM people WHERE id = 1', '100040', '22007', "Date 'ann' is not recognized"],
+      ['SELECT name::BOOLEAN FROM people WHERE id = 1', '100037', '22018', "Boolean value 'ann' is not recognized"],
+      ["SELECT name FROM TABLE('no.such.db.people')", '001003', '42000', "SQL compilation error:\ninvalid identifier 'no.such.db.people'"],
+    ];
+    for (const [sql, code, sqlState, message] of cases) {
+      const e = await execError(admin, sql);
+      assert.deepEqual([e.code, e.sqlState, e.message], [code, sqlState, message], sql);
+    }
+  });
+
   it('accepts gzip request bodies and never answers 5xx', async () => {
     const { gzipSync } = await import('node:zlib');
     const token = tokensOf(admin).sessionToken;

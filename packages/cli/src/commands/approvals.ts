@@ -42,6 +42,8 @@ function details(a: approvalV1.ApprovalView): string[] {
     `connection ${a.connection}`,
     `statement  ${a.kind} on ${a.tables.join(', ') || '(no tables)'}`,
     `sql        ${a.sql}`,
+    // the values a one-shot grant is bound to: other values are held again
+    ...(a.params && a.params.length > 0 ? [`parameters ${a.params.map((p, i) => `$${i + 1} = ${p === null ? 'NULL' : JSON.stringify(p)}`).join(', ')}`] : []),
     `rule       ${a.rule ?? '(default)'}`,
     `why        ${a.justification ?? '(no justification given)'}`,
     `approvers  ${a.approverGroups.join(', ')}, ${a.approvals} of ${a.quorum} approvals`,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
-import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv } from '@airlock/runtime';
+import { connect } from '@nats-io/transport-node';
+import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
 import { startStack } from '../stack.js';
 import { seedDemoDatabase } from '../demo/seed.js';
 import { startDemoWarehouse } from '../demo/warehouse.js';
@@ -20,6 +21,7 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   }
   const configPath = common.configPath ?? demoConfigPath;
   const config = loadConfigFile(configPath);
+  if (!isDemo) await refuseOpenBus(common.natsUrl, config.bus?.allowUnauthenticated === true, logger);
   // only demo mode may run the demo config and its development issuer
   const runEnv: Record<string, string | undefined> = { ...env, AIRLOCK_DEMO: isDemo ? '1' : undefined };
   const lifecycle = new Lifecycle();
@@ -59,4 +61,27 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out('Stop with Ctrl-C.');
   await new Promise<never>(() => undefined);
   return 0;
+}
+
+/**
+ * Outside the demo, a NATS server that lets anyone connect without credentials lets anyone publish any request:
+ * refused, unless the config says `bus.allowUnauthenticated: true` (then said loudly at every start).
+ */
+async function refuseOpenBus(natsUrl: string, allowed: boolean, logger: Logger): Promise<void> {
+  let open = false;
+  try {
+    const nc = await connect({ servers: natsUrl, timeout: 5000, reconnect: false });
+    open = true;
+    await nc.close();
+  } catch {
+    // refused without credentials (or unreachable: the services' own connections say so next)
+  }
+  if (!open) return;
+  if (!allowed) {
+    throw new Error(
+      `the NATS server at ${natsUrl} accepts connections without credentials, so anyone who reaches it can publish any request: ` +
+        'run it with the per-service users of deploy/nats (AIRLOCK_NATS_USER, AIRLOCK_NATS_PASSWORD), or set bus.allowUnauthenticated: true in the config to accept the risk',
+    );
+  }
+  logger.warn({ natsUrl }, 'WARNING: the bus accepts connections without credentials (bus.allowUnauthenticated: true): anyone who reaches it can publish any request');
 }

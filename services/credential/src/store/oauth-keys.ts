@@ -8,8 +8,8 @@ import { keyFile, migrate, stateDir } from '@airlock/runtime';
  * `<state folder>/keys/snowflake-oauth.jwk`, created on first use (mode 0600). Every copy reads the same file, so the
  * JWKS that Snowflake's security integration trusts is the same whichever copy serves it. Never in the shared database.
  */
-export async function loadOrCreateOAuthKey(pool: pg.Pool, env: Record<string, string | undefined>): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
-  // an earlier version kept the key in the database: it is removed from there
+/** An earlier version kept the key in the database: it is removed from there. */
+export async function migrateOAuthKeys(pool: pg.Pool): Promise<void> {
   await migrate(pool, 'credential-oauth', [
     {
       id: '001-oauth-keys',
@@ -17,6 +17,10 @@ export async function loadOrCreateOAuthKey(pool: pg.Pool, env: Record<string, st
     },
     { id: '002-no-keys-in-database', sql: 'DROP TABLE credential_oauth_keys' },
   ]);
+}
+
+export async function loadOrCreateOAuthKey(pool: pg.Pool, env: Record<string, string | undefined>): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
+  await migrateOAuthKeys(pool);
   const path = env['AIRLOCK_SNOWFLAKE_OAUTH_KEY_FILE'] || join(stateDir(env), 'keys', 'snowflake-oauth.jwk');
   const { value } = await keyFile(path, async () => {
     const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });

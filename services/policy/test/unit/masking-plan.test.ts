@@ -59,17 +59,18 @@ describe('buildMaskingPlan', () => {
     }
   });
 
-  // issue 13: a hash of a derived value is a dictionary of it (hash(substr(ssn,1,1)) has ten values), so only a
-  // column's own value is hashed; null still survives derivation
-  test('hash of a derived value becomes redact; null survives derivation', () => {
+  test('a hash of a derived value is redacted (a hash of substr(x, 1, 1) is a per-character dictionary); null survives', () => {
     const a = analysis([{ name: 'h', sources: [ref('customers', 'x'), ref('customers', 'y')], exact: true }]);
     const rules = [rule('hx', 'x', { kind: 'hash' }), rule('ey', 'y', { kind: 'email' })];
     const { plan } = buildMaskingPlan({ analysis: a, connection: 'demo', groups: [], rules, detectors: [], direct: [false] });
     assert.deepEqual(plan.columns[0].action, { kind: 'redact' });
-    const direct = buildMaskingPlan({ analysis: analysis([{ name: 'x', sources: [ref('customers', 'x')], exact: true }]), connection: 'demo', groups: [], rules, detectors: [], direct: [true] });
-    assert.deepEqual(direct.plan.columns[0].action, { kind: 'hash' });
-    const nulls = buildMaskingPlan({ analysis: a, connection: 'demo', groups: [], rules: [rule('nx', 'x', { kind: 'null' })], detectors: [], direct: [false] });
-    assert.deepEqual(nulls.plan.columns[0].action, { kind: 'null' });
+    const one = analysis([{ name: 'h', sources: [ref('customers', 'x')], exact: true }]);
+    const derived = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules, detectors: [], direct: [false] });
+    assert.deepEqual(derived.plan.columns[0].action, { kind: 'redact' });
+    const own = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules, detectors: [], direct: [true] });
+    assert.deepEqual(own.plan.columns[0].action, { kind: 'hash' });
+    const nulled = buildMaskingPlan({ analysis: one, connection: 'demo', groups: [], rules: [rule('nx', 'x', { kind: 'null' })], detectors: [], direct: [false] });
+    assert.deepEqual(nulled.plan.columns[0].action, { kind: 'null' });
   });
 
   test('exempt groups, connections and case-insensitive globs', () => {
