@@ -44,6 +44,8 @@ export function requestedJson(view: approvalV1.ApprovalView, how: HowToDecide): 
     tables: view.tables,
     rule: view.rule,
     justification: view.justification ?? null,
+    // the values stay out of webhooks (they may be personal data); approvers read them with their own token
+    boundParameters: view.params?.length ?? 0,
     approverGroups: view.approverGroups,
     quorum: view.quorum,
     expiresAt: view.expiresAt,
@@ -104,7 +106,13 @@ export function requestedSlack(view: approvalV1.ApprovalView, how: HowToDecide):
           mrkdwn(`*Expires*\n${view.expiresAt}`),
         ],
       },
-      { type: 'section', text: mrkdwn(`*SQL*\n${codeBlock(view.sql)}`) },
+      {
+        type: 'section',
+        text: mrkdwn(
+          `*SQL*\n${codeBlock(view.sql)}` +
+            (view.params?.length ? `\nwith ${view.params.length} bind parameter(s), bound to the grant: \`npx airlock approvals show ${view.approvalId}\` shows them` : ''),
+        ),
+      },
       { type: 'section', text: mrkdwn(`*Why*\n${view.justification ? escapeMrkdwn(view.justification) : '_no justification given_'}`) },
       {
         type: 'section',

@@ -48,6 +48,7 @@ describe('messages', () => {
       tables: ['public.orders'],
       rule: 'orders-writes-need-dba',
       justification: 'duplicate order #1 <from> the import',
+      boundParameters: 0,
       approverGroups: ['dba'],
       quorum: 1,
       expiresAt: '2025-01-01T12:15:00.000Z',
@@ -91,6 +92,10 @@ describe('messages', () => {
     assert.ok(sql.length < 3000, `section text is ${sql.length} characters`);
     assert.equal(sql.match(/```/g)!.length, 2, 'only the fences of the block itself');
     assert.equal(requestedJson(long, how)['justification'], null);
+    // bound values never leave in a webhook: only how many there are
+    const bound = requestedJson({ ...view, params: ['4111111111111111', null] }, how);
+    assert.equal(bound['boundParameters'], 2);
+    assert.doesNotMatch(JSON.stringify(bound) + JSON.stringify(requestedSlack({ ...view, params: ['4111111111111111', null] }, how)), /4111111111111111/);
   });
 
   test('decisions', () => {
