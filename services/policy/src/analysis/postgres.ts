@@ -1094,6 +1094,9 @@ class Walker {
   }
 }
 
+/** Schemas whose relations the catalogue does not list; the metadata surface decides about them. */
+const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
+
 const DROPPED_RELATIONS: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE']);
 
 function intoTarget(select: Obj): unknown {
@@ -1131,31 +1134,69 @@ function signature(entries: readonly Entry[]): string {
 
 interface TreeFacts {
   functions: string[];
+  /** operators as written: `=`, or `schema.op` for `OPERATOR(schema.op)` */
+  operators: string[];
   relations: Obj[];
   cteNames: Set<string>;
+  /** parse-tree nodes, for the analysis budget */
+  nodes: number;
 }
+
+/** A_Expr kinds whose `name` is an operator (the others name a construct such as BETWEEN). */
+const OPERATOR_EXPRS: ReadonlySet<string> = new Set([
+  'AEXPR_OP',
+  'AEXPR_OP_ANY',
+  'AEXPR_OP_ALL',
+  'AEXPR_DISTINCT',
+  'AEXPR_NOT_DISTINCT',
+  'AEXPR_NULLIF',
+  'AEXPR_IN',
+  'AEXPR_LIKE',
+  'AEXPR_ILIKE',
+  'AEXPR_SIMILAR',
+]);
 
 /** One pass over the raw tree for what must be complete whatever the walker understood. */
 function treeFacts(root: unknown): TreeFacts {
   const functions = new Set<string>();
+  const operators = new Set<string>();
   const relations: Obj[] = [];
   const cteNames = new Set<string>();
+  let nodes = 0;
+  const operator = (v: unknown): void => {
+    const op = names(v);
+    if (op.length > 0) operators.add(op.length === 1 ? op[0] : `${op.slice(0, -1).join('.').toLowerCase()}.${op[op.length - 1]}`);
+  };
   const visit = (v: unknown, key: string): void => {
     if (Array.isArray(v)) {
       for (const x of v) visit(x, '');
       return;
     }
     if (!isObj(v)) return;
+    nodes += 1;
     if (key === 'FuncCall' || key === 'funccall') {
       const fn = names(v.funcname);
       if (fn.length > 0) functions.add(fn.join('.').toLowerCase());
     }
+    if (key === 'A_Expr' && OPERATOR_EXPRS.has(str(v.kind) ?? '')) operator(v.name);
+    if (key === 'SubLink') operator(v.operName);
+    if (key === 'SortBy') operator(v.useOp);
     if (typeof v.relname === 'string') relations.push(v);
     if (typeof v.ctename === 'string') cteNames.add(v.ctename);
     for (const k in v) if (k !== 'location') visit(v[k], k);
   };
   visit(root, '');
-  return { functions: [...functions], relations, cteNames };
+  return { functions: [...functions], operators: [...operators], relations, cteNames, nodes };
+}
+
+/** Statement node types, including those a statement wraps (EXPLAIN, CREATE TABLE AS, COPY (query), PREPARE, DECLARE). */
+function statementTypes(node: unknown, out: string[]): void {
+  const n = unwrap(node);
+  if (n === undefined) return;
+  out.push(n.type);
+  if (n.type === 'ExplainStmt' || n.type === 'CreateTableAsStmt' || n.type === 'CopyStmt' || n.type === 'PrepareStmt' || n.type === 'DeclareCursorStmt') {
+    statementTypes(n.body.query, out);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1182,6 +1223,8 @@ function commandOf(node: unknown): string | undefined {
     }
     case 'DoStmt':
       return 'do';
+    case 'DiscardStmt':
+      return `discard ${(str(b.target) ?? '').replace(/^DISCARD_/, '').toLowerCase()}`;
     case 'LoadStmt':
       return 'load';
     case 'AlterSystemStmt':
@@ -1203,6 +1246,14 @@ export interface PostgresAnalysisResult {
   commands: string[];
   /** source columns whose values the statement writes into a table (INSERT … SELECT, UPDATE SET, CREATE TABLE AS) */
   writtenSources: ColumnRef[];
+  /** parse-tree node types of every statement and of the statements they wrap, for the statement allow-list */
+  statements: string[];
+  /** operators as written (`=`, `pg_catalog.=`, `public.###`), for the operator allow-list */
+  operators: string[];
+  /** relations read that the catalogue does not know (outside pg_catalog and information_schema) */
+  unknownRelations: TableRef[];
+  /** parse-tree nodes, for the analysis budget */
+  nodes: number;
 }
 
 function parse(sql: string): unknown[] {
@@ -1295,10 +1346,19 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     fingerprint: createHash('sha256').update(canonical(stmts)).digest('hex'),
     normalized: normalize(sql),
   };
+  const statements: string[] = [];
+  for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
+  const unknownRelations = [...walker.tables.values()].filter(
+    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_') && catalog.columns(t.schema, t.table) === undefined && !facts.cteNames.has(t.table),
+  );
   return {
     analysis,
     direct,
     commands,
+    statements,
+    operators: facts.operators,
+    unknownRelations,
+    nodes: facts.nodes,
     writtenSources: dedupe(walker.written.flatMap((l) => (l.unresolved || !l.exact ? [...l.sources, ...all()] : l.sources))),
   };
 }
