@@ -3,7 +3,7 @@ import type { Analysis, DetectorName, ErrorCode, MaskAction, Principal, policyV1
 import { isErrorCode } from '@airlock/contracts';
 import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
 import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
-import { checkGuardrails, type DenyEntry } from './guardrails.js';
+import { allowListVerdicts, checkGuardrails, type DenyEntry } from './guardrails.js';
 import { CACHE_MAX_CHARS, type AnalysisCache } from './analysis-cache.js';
 
 export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
@@ -75,6 +75,11 @@ export interface EvaluateInput {
   requestId: string;
   /** recent analyses; the statement is analysed afresh when absent */
   cache?: AnalysisCache;
+  /**
+   * The catalogue is known to be incomplete (an offline `airlock policy check` without the credential service):
+   * relations it does not know are then analysed as unknown tables instead of being refused. Never set in the service.
+   */
+  catalogIncomplete?: boolean;
 }
 
 /**
@@ -196,9 +201,10 @@ function decide(input: EvaluateInput): policyV1.Decision {
     extraDenied,
     facts,
     allowLists,
-    unknownRelations: result.unknownRelations,
+    unknownRelations: input.catalogIncomplete === true ? [] : result.unknownRelations,
   });
-  const decided = { ...base, masking, maskedSources, limits, analysis };
+  const allowList = allowListVerdicts(analysis, result.commands, facts, allowLists);
+  const decided = { ...base, masking, maskedSources, limits, analysis, allowList };
   if (violation) {
     const code: ErrorCode = isErrorCode(violation.code) ? violation.code : 'policy.denied';
     if (code === 'policy.inference_on_masked_column' && config.masking?.inference === 'approval') {

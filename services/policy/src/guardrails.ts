@@ -170,6 +170,9 @@ const CLAUSE_VERB: Readonly<Record<ColumnUsageClause, string>> = {
   having: 'filtering groups on',
   order: 'ordering by',
   window: 'partitioning or ordering a window by',
+  rows: 'deciding how many rows come back from',
+  condition: 'branching on',
+  error: 'computing something that can fail from',
 };
 
 const CLAUSE_PLACE: Readonly<Record<ColumnUsageClause, string>> = {
@@ -179,6 +182,9 @@ const CLAUSE_PLACE: Readonly<Record<ColumnUsageClause, string>> = {
   having: 'HAVING clause',
   order: 'ORDER BY',
   window: 'window definition',
+  rows: 'LIMIT/OFFSET, TABLESAMPLE, window frame or the arguments of a function that returns rows',
+  condition: 'CASE WHEN, COALESCE/NULLIF/GREATEST/LEAST or AND/OR condition',
+  error: 'cast, arithmetic or function argument (whether it fails would tell the value)',
 };
 
 function displayName(c: ColumnRef): string {
@@ -189,7 +195,10 @@ function sameColumn(a: ColumnRef, b: ColumnRef): boolean {
   return a.schema === b.schema && a.table === b.table && (a.column === b.column || a.column === '*' || b.column === '*');
 }
 
-/** The first use of a masked column where its values could be inferred: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, window. */
+/**
+ * The first use of a masked column where its values could be inferred: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, window,
+ * row counts, conditions and anything that may raise an error. It covers the whole statement.
+ */
 export function inferenceViolation(analysis: Analysis, maskedSources: readonly ColumnRef[]): GuardrailViolation | null {
   for (const u of analysis.usages) {
     if (!maskedSources.some((m) => sameColumn(m, u.column))) continue;

@@ -377,3 +377,69 @@ export const POSTGRES_FUNCTIONS: ReadonlyMap<string, FunctionClass> = new Map<st
 export const POSTGRES_OPERATORS: ReadonlySet<string> = new Set(
   `!! !~ !~* !~~ !~~* # ## #- #> #>> % & && &< &<| &> * *< *<= *<> *= *> *>= + - -> ->> -|- / < <-> << <<= <<| <= <> <@ <^ = > >= >> >>= >^ ? ?# ?& ?- ?-| ?| ?|| @ @-@ @> @? @@ @@@ ^ ^@ | |&> |/ |>> || ||/ ~ ~* ~<=~ ~<~ ~= ~>=~ ~>~ ~~ ~~*`.split(' '),
 );
+
+/**
+ * Functions that cannot raise an error whatever value reaches the listed argument positions (0-based; `all` for every
+ * argument). A masked value anywhere else — any other function's argument, a cast to anything but text, arithmetic —
+ * is an error oracle (`1/(CASE …)`, `ssn::int`, `to_date(ssn, …)`, a regex built from a value), and the analyser
+ * records it as a usage of clause `error`. Hand-written: a function belongs here only when no input value of its
+ * argument types makes it fail (`substr`'s length may not be negative, so only its string and start are listed;
+ * `format` fails on a NULL for `%I`, `repeat` on a result too long, so neither is listed).
+ */
+export const POSTGRES_TOTAL_ARGS: ReadonlyMap<string, 'all' | readonly number[]> = new Map<string, 'all' | readonly number[]>([
+  ...`length char_length character_length octet_length bit_length upper lower initcap md5 sha224 sha256 sha384 sha512
+    reverse concat concat_ws quote_literal quote_nullable quote_ident btrim ltrim rtrim ascii left right strpos position
+    replace translate starts_with num_nulls num_nonnulls pg_typeof pg_column_size to_hex to_json to_jsonb row_to_json
+    json_build_array jsonb_build_array array_length array_upper array_lower cardinality array_ndims array_dims
+    array_position array_positions array_remove array_replace array_cat array_append array_prepend array_to_json
+    jsonb_typeof json_typeof jsonb_array_length json_array_length textlen isfinite now count max min sum avg
+    string_agg array_agg json_agg jsonb_agg bool_and bool_or every bit_and bit_or first_value last_value
+    format_type`
+    .split(/\s+/)
+    .filter((n) => n !== '')
+    .map((n): [string, 'all'] => [n, 'all']),
+  ['substr', [0, 1]],
+  ['substring', [0, 1]],
+  ['split_part', [0, 1]],
+  ['lpad', [0, 2]],
+  ['rpad', [0, 2]],
+  ['regexp_replace', [0, 2]],
+  ['regexp_match', [0]],
+  ['regexp_matches', [0]],
+  ['regexp_like', [0]],
+  ['regexp_count', [0]],
+  ['regexp_substr', [0]],
+  ['regexp_instr', [0]],
+  ['regexp_split_to_array', [0]],
+  ['regexp_split_to_table', [0]],
+  ['array_to_string', [0, 1, 2]],
+  ['string_to_array', [0, 1, 2]],
+  ['string_to_table', [0, 1, 2]],
+  ['unnest', 'all'],
+  ['encode', [0]],
+  ['to_char', [0]],
+  ['date_trunc', [1]],
+  ['date_part', [1]],
+  ['extract', [1]],
+  ['round', [0]],
+  ['trunc', [0]],
+  ['floor', [0]],
+  ['ceil', [0]],
+  ['ceiling', [0]],
+  ['sign', [0]],
+  ['lag', [0, 2]],
+  ['lead', [0, 2]],
+  ['nth_value', [0]],
+  ['generate_subscripts', [0]],
+  // a NULL key fails, a value never does
+  ...['json_build_object', 'jsonb_build_object'].map((n): [string, number[]] => [n, Array.from({ length: 50 }, (_, i) => 2 * i + 1)]),
+]);
+
+/** Operators that cannot raise an error whatever values reach them: comparisons, concatenation, JSON access. */
+export const POSTGRES_TOTAL_OPERATORS: ReadonlySet<string> = new Set(['=', '<>', '<', '>', '<=', '>=', '||', '->', '->>', '#>', '#>>', '@>', '<@', '?', '?|', '?&']);
+
+/** Pattern operators: total in the value they test (left), an error oracle in the pattern (right). */
+export const POSTGRES_PATTERN_OPERATORS: ReadonlySet<string> = new Set(['~~', '~~*', '!~~', '!~~*', '~', '~*', '!~', '!~*']);
+
+/** Cast targets that never fail: every value has a text form (`varchar(n)` and `char(n)` truncate on an explicit cast). */
+export const POSTGRES_TOTAL_CASTS: ReadonlySet<string> = new Set(['text', 'varchar', 'bpchar', 'name']);
