@@ -151,6 +151,9 @@ const cases: Case[] = [
   { channel: 'SQL from text', sql: "EXECUTE IMMEDIATE 'SELECT ssn FROM customers'", expect: { refused: 'policy.forbidden_command' } },
   { channel: 'SQL from text', sql: "SELECT SYSTEM$EXPLAIN_PLAN_JSON('SELECT ssn FROM customers') AS p", expect: FORBIDDEN_FUNCTION },
   { channel: 'SQL from text', sql: "CALL SYSTEM$WAIT(1)", expect: { refused: 'policy.forbidden_function' } },
+  // a function Airlock does not know may run anything (a UDF can read any table): refused until an operator allows it
+  { channel: 'SQL from text', sql: 'SELECT analytics.reveal(ssn) AS r FROM customers', expect: FORBIDDEN_FUNCTION },
+  { channel: 'SQL from text', sql: 'SELECT my_udf(id) AS r FROM customers', expect: FORBIDDEN_FUNCTION },
 
   // ---- session variables -----------------------------------------------------------------------------------------
   { channel: 'session variable', sql: 'SET v = (SELECT ssn FROM customers WHERE id = 1)', expect: UNREADABLE },

@@ -253,7 +253,7 @@ function settingOf(command: string): string | undefined {
 export function allowListVerdicts(analysis: Analysis, commands: readonly string[], facts: AllowListFacts, config: AllowListConfig = {}): Verdict[] {
   const out: Verdict[] = [];
   const postgres = analysis.dialect === 'postgres';
-  for (const fn of new Set(analysis.functions.map((f) => f.toLowerCase()))) out.push(functionVerdict(analysis.dialect, fn, config, !postgres));
+  for (const fn of new Set(analysis.functions.map((f) => f.toLowerCase()))) out.push(functionVerdict(analysis.dialect, fn, config));
   if (!postgres) return out;
   for (const command of commands) {
     const name = settingOf(command);

@@ -103,8 +103,7 @@ function matchesAny(globs: readonly string[] | undefined, name: string): boolean
 
 /**
  * The verdict on one called function. A function on `forbiddenFunctions` is refused; one on `allowFunctions` is
- * allowed; otherwise its class decides. Unknown functions are refused for PostgreSQL; for Snowflake, whose list is
- * still growing, `unknownAllowed` lets them through.
+ * allowed; otherwise its class decides. Unknown functions are refused, in both dialects, unless `unknownAllowed`.
  */
 export function functionVerdict(dialect: Dialect, name: string, config: AllowListConfig, unknownAllowed = false): Verdict {
   const cls = functionClass(dialect, name);

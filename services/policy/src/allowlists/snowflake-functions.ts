@@ -38,7 +38,8 @@ export const SNOWFLAKE_FUNCTIONS: Readonly<Record<string, SnowflakeFunctionClass
      regexp_like regexp_replace regexp_substr regexp_substr_all repeat replace reverse right rlike rpad rtrim sha1 sha1_hex
      sha2 sha2_hex soundex space split split_part startswith strtok strtok_to_array substr substring translate trim
      unicode upper uuid_string_v5 sha1_binary sha2_binary hash to_char to_varchar try_base64_decode_string
-     try_hex_decode_string`,
+     try_hex_decode_string base64_decode_binary hex_decode_binary try_base64_decode_binary try_hex_decode_binary
+     parse_url sha2_binary strtok_to_array regexp_extract_all identifier`,
   ),
   // numbers
   ...of(
@@ -95,7 +96,8 @@ export const SNOWFLAKE_FUNCTIONS: Readonly<Record<string, SnowflakeFunctionClass
      bitxor_agg booland_agg boolor_agg boolxor_agg corr count count_if covar_pop covar_samp hash_agg kurtosis listagg
      max max_by median min min_by mode object_agg percentile_cont percentile_disc regr_avgx regr_avgy regr_count
      regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy skew stddev stddev_pop stddev_samp sum var_pop
-     var_samp variance variance_pop variance_samp grouping grouping_id`,
+     var_samp variance variance_pop variance_samp grouping grouping_id array_unique_agg object_agg
+     hll`,
   ),
   ...of(
     'window',

@@ -722,6 +722,7 @@ describe('analyzeSnowflake: what decides row counts, branches or errors is a use
     // row counts
     ['select id from customers limit 3 offset 2', []],
     ['select ssn from customers tablesample bernoulli (50)', []],
+    ['select ssn from customers tablesample bernoulli (ascii(ssn))', ['where:CUSTOMERS.SSN']],
     ['select top 3 id from customers', []],
     ['select seq4() from table(generator(rowcount => 10))', []],
     ['select id, (select count(*) from table(generator(rowcount => 5))) from customers', []],

@@ -557,7 +557,6 @@ export class StatementAnalyzer {
       }
     }
     // TABLESAMPLE / SAMPLE decides how many rows come back.
-    if (item.tablesample) this.use(item.tablesample, scope, 'where');
     const operator = nodeAt(item, 'operator');
     if (operator) {
       // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly.
@@ -568,6 +567,14 @@ export class StatementAnalyzer {
       relation.columns = relation.columns.map((c, i) => (renames[i] ? { name: fold(renames[i]), lineage: c.lineage } : c));
     }
     scope.relations.push(relation);
+    // TABLESAMPLE decides how many rows come back. The grammar reads the sampling method as a function call
+    // (`BERNOULLI(50)`): only its arguments are values.
+    const sample = nodeAt(item, 'tablesample');
+    if (sample) {
+      const method = nodeAt(sample, 'expr');
+      this.use(method && method.type === 'function' ? (method.args ?? null) : sample, scope, 'where');
+      this.use(sample.repeatable ?? null, scope, 'where');
+    }
 
     if (item.on) this.use(item.on, scope, 'join');
     const using = listAt(item, 'using');
