@@ -785,6 +785,12 @@ class Walker {
       }
       case 'A_Expr':
         return this.operator(b, scope, ctes);
+      case 'XmlExpr': {
+        // XMLPARSE, XMLPI and XMLROOT reject some contents (`xmlparse(content ssn)` fails on a '<'): an error oracle
+        const args = [...list(b.named_args), ...list(b.args)].map((a) => this.expr(a, scope, ctes));
+        if (b.op !== 'IS_XMLELEMENT' && b.op !== 'IS_XMLFOREST' && b.op !== 'IS_XMLCONCAT') for (const a of args) this.use(a, 'error');
+        return derived(args);
+      }
       case 'CaseExpr': {
         const parts: Lineage[] = [];
         const subject = this.expr(b.arg, scope, ctes);
