@@ -380,10 +380,10 @@ export class StatementAnalyzer {
     this.use(ast.where, scope, 'where');
     // LIMIT / OFFSET / FETCH / TOP decide how many rows come back: a value derived from a column there reveals it.
     const limit = nodeAt(ast, 'limit');
-    if (limit) this.use(limit.value, scope, 'where');
+    if (limit) this.use(limit.value, scope, 'rows');
     const top = nodeAt(ast, 'top');
-    if (top) this.use(top.value, scope, 'where');
-    this.use(ast.fetch, scope, 'where');
+    if (top) this.use(top.value, scope, 'rows');
+    this.use(ast.fetch, scope, 'rows');
     // QUALIFY filters rows after window functions: for inference it is a WHERE.
     this.use(ast.qualify, scope, 'where');
     const groupby = nodeAt(ast, 'groupby');
@@ -531,7 +531,7 @@ export class StatementAnalyzer {
       // A table function (`TABLE(GENERATOR(…))`, `LATERAL FLATTEN(…)`): its columns have no knowable lineage, and its
       // arguments decide how many rows come back, so every column they read is used like a WHERE condition.
       this.tableFunction(sub);
-      this.use(sub, scope, 'where');
+      this.use(sub, scope, 'rows');
       relation = { name: alias ? fold(alias) : '', columns: null };
     } else {
       const { schema, table } = sub ? this.identifierTable(sub) : this.tableIdents(item);
@@ -572,8 +572,8 @@ export class StatementAnalyzer {
     const sample = nodeAt(item, 'tablesample');
     if (sample) {
       const method = nodeAt(sample, 'expr');
-      this.use(method && method.type === 'function' ? (method.args ?? null) : sample, scope, 'where');
-      this.use(sample.repeatable ?? null, scope, 'where');
+      this.use(method && method.type === 'function' ? (method.args ?? null) : sample, scope, 'rows');
+      this.use(sample.repeatable ?? null, scope, 'rows');
     }
 
     if (item.on) this.use(item.on, scope, 'join');
@@ -751,19 +751,20 @@ export class StatementAnalyzer {
         break;
       case 'cast':
         // A cast to anything but text may fail on the value, and TRY_CAST answers NULL or not: the value is used.
-        if (node.keyword !== 'cast' || !castsToText(node)) this.use(node.expr, scope, 'where');
+        if (node.keyword !== 'cast') this.use(node.expr, scope, 'condition');
+        else if (!castsToText(node)) this.use(node.expr, scope, 'error');
         // a cast changes the value's form, so it is no longer the column's own value for masking
         return { ...this.expr(node.expr, scope, clause), direct: false };
       case 'case':
         // Which branch is taken depends on the tested values: they are used like a WHERE condition.
-        this.use(node.expr, scope, 'where');
-        for (const arm of listAt(node, 'args')) if (isNode(arm)) this.use(arm.cond, scope, 'where');
+        this.use(node.expr, scope, 'condition');
+        for (const arm of listAt(node, 'args')) if (isNode(arm)) this.use(arm.cond, scope, 'condition');
         break;
       case 'binary_expr':
         // Arithmetic may raise (division by zero, overflow) depending on its operands' values.
         if (typeof node.operator === 'string' && ARITHMETIC.has(node.operator)) {
-          this.use(node.left, scope, 'where');
-          this.use(node.right, scope, 'where');
+          this.use(node.left, scope, 'error');
+          this.use(node.right, scope, 'error');
         }
         break;
       default:
@@ -815,15 +816,15 @@ export class StatementAnalyzer {
     const args = nodeAt(node, 'args');
     if (steering === undefined) {
       // FLATTEN in an expression position still decides rows by its input.
-      if (cls === 'set_returning') this.use(args, scope, 'where');
+      if (cls === 'set_returning') this.use(args, scope, 'rows');
       return;
     }
     const values = args ? listAt(args, 'value') : [];
-    if (steering === 'all') {
-      this.use(args ?? null, scope, 'where');
+    if (steering.args === 'all') {
+      this.use(args ?? null, scope, steering.clause);
       return;
     }
-    for (const i of steering) this.use(values[i], scope, 'where');
+    for (const i of steering.args) this.use(values[i], scope, steering.clause);
   }
 
   private columnIdent(node: AstNode): { qualifier: Ident | undefined; column: Ident } {
