@@ -123,6 +123,7 @@ const cases: Case[] = [
   { channel: 'row count', sql: `SELECT ssn FROM customers WHERE id = 1 UNION SELECT '${customers[0]!.ssn.slice(0, 3)}-00-0000'`, expect: INFERENCE },
   { channel: 'row count', sql: 'SELECT DISTINCT SUBSTR(ssn, 1, 1) AS d FROM customers', expect: INFERENCE },
   { channel: 'error occurrence', sql: 'SELECT ssn = 5 AS b FROM customers', expect: INFERENCE },
+  { channel: 'error occurrence', sql: "SELECT ssn LIKE '2%' AND 1 / 0 = 1 AS b FROM customers WHERE id = 1", expect: INFERENCE },
 
   // ---- control flow and error occurrence -------------------------------------------------------------------------
   { channel: 'error occurrence', sql: "SELECT 1 / (CASE WHEN SUBSTR(ssn, 1, 1) = '2' THEN 0 ELSE 1 END) FROM customers WHERE id = 1", expect: INFERENCE },
