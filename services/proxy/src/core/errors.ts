@@ -87,7 +87,7 @@ export function scrubbed(e: ClientError): ClientError {
     sqlState: e.sqlState,
     message:
       `${what} (SQLSTATE ${e.sqlState}). The statement reads columns that are masked for you, so Airlock does not pass on ` +
-      `the database's message, which can quote their values; check the statement's types and functions`,
+      `the message of the database, which can quote their values; check the types and functions the statement uses`,
     ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}),
   };
 }
