@@ -119,6 +119,10 @@ const cases: Case[] = [
   { channel: 'row count', sql: 'SELECT COUNT(*) AS n FROM customers TABLESAMPLE BERNOULLI (100)', expect: { rows: (rows) => assert.deepEqual(rows, [{ N: customers.length }]) } },
   { channel: 'row count', sql: 'SELECT SEQ4() AS s FROM TABLE(GENERATOR(ROWCOUNT => 3))', expect: { rows: (rows) => assert.deepEqual(rows, [{ S: 0 }, { S: 1 }, { S: 2 }]) } },
   { channel: 'row count', sql: 'SELECT TOP 3 ssn FROM customers ORDER BY id', expect: { rows: allEqual('SSN', REDACTED, 3) } },
+  // duplicates dropped: one row fewer exactly when the guess is right
+  { channel: 'row count', sql: `SELECT ssn FROM customers WHERE id = 1 UNION SELECT '${customers[0]!.ssn.slice(0, 3)}-00-0000'`, expect: INFERENCE },
+  { channel: 'row count', sql: 'SELECT DISTINCT SUBSTR(ssn, 1, 1) AS d FROM customers', expect: INFERENCE },
+  { channel: 'error occurrence', sql: 'SELECT ssn = 5 AS b FROM customers', expect: INFERENCE },
 
   // ---- control flow and error occurrence -------------------------------------------------------------------------
   { channel: 'error occurrence', sql: "SELECT 1 / (CASE WHEN SUBSTR(ssn, 1, 1) = '2' THEN 0 ELSE 1 END) FROM customers WHERE id = 1", expect: INFERENCE },
@@ -327,6 +331,22 @@ describe('side channels around masking through the Snowflake front door', () => 
     } finally {
       await destroy(reader);
     }
+  });
+
+  it('the SQL API answers masked semi-structured cells that still parse as their type', async () => {
+    const res = await fetch(`${accessUrl}/api/v2/statements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${analyst}`, 'x-airlock-connection': 'warehouse' },
+      body: JSON.stringify({ statement: 'SELECT id, o, a, v FROM docs WHERE id >= 1 ORDER BY id' }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: Array<Array<string | null>>; resultSetMetaData: { rowType: Array<{ type: string }> } };
+    assert.deepEqual(body.resultSetMetaData.rowType.map((c) => c.type), ['fixed', 'object', 'array', 'variant']);
+    assert.deepEqual(body.data, [
+      ['1', null, null, JSON.stringify(REDACTED)],
+      ['2', null, null, JSON.stringify(REDACTED)],
+    ]);
+    assert.equal(clearIn(JSON.stringify(body)), undefined);
   });
 
   describe('the audit log of every case holds no clear value', () => {

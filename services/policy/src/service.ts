@@ -66,10 +66,7 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
     let current = catalog;
     if (type === 'postgres') {
       const first = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
-      if (first.code === 'policy.unknown_relation') {
-        catalogs.invalidate(req.connection);
-        current = await catalogs.get(req.connection);
-      }
+      if (first.code === 'policy.unknown_relation') current = await catalogs.reloaded(req.connection);
     }
     const decision = tracing.runSync('decide', ctx, { attributes: { 'airlock.connection': req.connection } }, (span) => {
       const d = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog: current, requestId: req.requestId, cache });

@@ -1052,9 +1052,38 @@ class Walker {
           continue;
         }
       }
+      if (val?.type === 'A_Indirection') {
+        const path = list(val.body.indirection);
+        if (unwrap(path[path.length - 1])?.type === 'A_Star') {
+          // `(c).*`, `(f(x)).*`: one target, as many columns as the composite has
+          out.push(...this.compositeStar(val.body.arg, path.slice(0, -1), scope, ctes));
+          continue;
+        }
+      }
       out.push({ kind: 'column', name: columnName(rt), lineage: this.expr(rt.val, scope, ctes) });
     }
     return out;
+  }
+
+  /** The columns of `(arg).*`: a row variable's own columns, else columns of unknown number and names. */
+  private compositeStar(arg: unknown, path: readonly unknown[], scope: Scope, ctes: Ctes): Entry[] {
+    const a = unwrap(arg);
+    if (path.length === 0 && a?.type === 'ColumnRef') {
+      const fields = names(a.body.fields);
+      const r = fields.length === list(a.body.fields).length ? this.findRange(fields, scope) : undefined;
+      const shadowed = fields.length === 1 && this.hasColumn(fields[0], scope);
+      if (r !== undefined && !shadowed && !r.entries.some((e) => e.kind === 'opaque')) return [...r.entries];
+    }
+    const l = derived([this.expr(arg, scope, ctes), ...path.map((p) => this.expr(p, scope, ctes))]);
+    return [{ kind: 'opaque', sources: l.sources, unresolved: l.unresolved }];
+  }
+
+  /** Whether an unqualified name is a column somewhere in scope (a column wins over a row variable of that name). */
+  private hasColumn(name: string, scope: Scope | null): boolean {
+    for (let s = scope; s !== null; s = s.parent) {
+      if (s.items.some((item) => item.entries.some((e) => e.kind === 'column' && e.name === name))) return true;
+    }
+    return false;
   }
 
   private star(fields: readonly unknown[], scope: Scope): Entry[] {

@@ -327,6 +327,8 @@ const cases: Case[] = [
     kind: 'select',
     tables: ['PUBLIC.CUSTOMERS:read'],
     columns: [['EMAIL', C('EMAIL', 'SSN')]],
+    // UNION drops duplicates: how many rows come back tells which values are equal
+    usages: ['group:CUSTOMERS.EMAIL', 'group:CUSTOMERS.SSN'],
   },
   {
     sql: 'select id, email from customers union all select customer_id, card_number from customers join orders on orders.customer_id = customers.id union all select 1, phone from customers order by 2',
@@ -751,6 +753,14 @@ describe('analyzeSnowflake: what decides row counts, branches or errors is a use
     ['select sqrt(ascii(ssn) - 51) from customers', ['error:CUSTOMERS.SSN']],
     ['select parse_json(email) from customers', ['error:CUSTOMERS.EMAIL']],
     ["select repeat('x', ascii(ssn) * 100000000) from customers", ['error:CUSTOMERS.SSN']],
+    // duplicates dropped: the row count tells which values are equal
+    ['select distinct substr(ssn, 1, 1) from customers', ['group:CUSTOMERS.SSN']],
+    ["select ssn from customers where id = 1 union select '275-10-5481'", ['where:CUSTOMERS.ID', 'group:CUSTOMERS.SSN']],
+    ["select ssn from customers union all select '275-10-5481'", []],
+    // a comparison may cast its operands (a string against a number fails on some values)
+    ['select ssn = 5 from customers', ['condition:CUSTOMERS.SSN']],
+    ['select email in (1, 2) from customers', ['condition:CUSTOMERS.EMAIL']],
+    ["select phone between 'a' and 'b' from customers", ['condition:CUSTOMERS.PHONE']],
     // values only: no use
     ['select ssn::varchar, upper(email), substr(phone, 1, 3) from customers', []],
     ["select listagg(ssn, ',') from customers", []],

@@ -298,6 +298,19 @@ describe('unknown lineage is masked with the strictest rule', () => {
     assert.deepEqual(maskedOf(decide(sql, reader)), {});
   });
 
+  test('a composite expanded in the select list is every column of the row, or columns of unknown shape (all masked)', () => {
+    const rowVar = decide('SELECT (c).* FROM customers c');
+    assert.equal(rowVar.outcome, 'allow');
+    assert.deepEqual(maskedOf(rowVar), { '2:email': 'email', '3:phone': 'partial4', '4:card_number': 'partial4', '5:ssn': 'redact', '6:notes': 'hash' });
+    assert.equal(rowVar.masking.maskUnlisted, false);
+    for (const sql of ['SELECT (c.*).* FROM customers c', 'SELECT (SELECT c FROM customers c LIMIT 1).*', "SELECT (jsonb_populate_record(null::customers, '{}')).*"]) {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'allow', sql);
+      assert.equal(d.masking.maskUnlisted, true, sql);
+      assert.deepEqual(d.masking.columns, [], sql);
+    }
+  });
+
   test('with a null rule in force, unknown lineage is nulled', () => {
     const cfg = configWith();
     const nulling = { ...cfg, masking: { ...cfg.masking!, rules: [...cfg.masking!.rules!, { name: 'orders-total', table: 'orders', columns: ['total'], action: 'null' as const }] } };

@@ -65,6 +65,7 @@ export interface StatementResult {
 
 const NOT_FUNCTIONS = new Set(['exists', 'table']);
 const ARITHMETIC = new Set(['/', '%', '*', '+', '-', 'DIV', 'MOD']);
+const COMPARISON = new Set(['=', '==', '!=', '<>', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN', 'IS DISTINCT FROM', 'IS NOT DISTINCT FROM']);
 const TEXT_TYPES = new Set(['VARCHAR', 'STRING', 'TEXT', 'CHAR', 'CHARACTER', 'NVARCHAR', 'NCHAR', 'VARIANT']);
 
 /** A cast whose every target is a text type (or VARIANT) cannot fail on a value. */
@@ -350,6 +351,11 @@ export class StatementAnalyzer {
       });
     }
     if (!sameWidth) for (const o of outputs) o.lineage.exact = false;
+    // UNION without ALL drops duplicates across branches: `SELECT ssn … UNION SELECT '275-10-5481'` returns one row
+    // fewer exactly when the guess is right, so every output is grouped by.
+    if (branches.some((b) => typeof b.set_op === 'string' && b.set_op.toLowerCase() !== 'union all')) {
+      for (const o of outputs) this.record(o.lineage, 'group');
+    }
     // The grammar hangs a trailing ORDER BY on the last branch; it sorts the whole set operation's result.
     const last = results[results.length - 1];
     const orderby = [...listAt(branches[branches.length - 1], 'orderby'), ...listAt(head, '_orderby')];
@@ -377,6 +383,11 @@ export class StatementAnalyzer {
       if (alias) scope.aliases.set(name, lineage);
     }
 
+    // DISTINCT drops duplicates: the number of rows tells which values are equal, so every output is grouped by.
+    const distinct = nodeAt(ast, 'distinct');
+    if (distinct && typeof distinct.type === 'string' && distinct.type.toUpperCase() === 'DISTINCT') {
+      for (const o of outputs) this.record(o.lineage, 'group');
+    }
     this.use(ast.where, scope, 'where');
     // LIMIT / OFFSET / FETCH / TOP decide how many rows come back: a value derived from a column there reveals it.
     const limit = nodeAt(ast, 'limit');
@@ -765,6 +776,13 @@ export class StatementAnalyzer {
         if (typeof node.operator === 'string' && ARITHMETIC.has(node.operator)) {
           this.use(node.left, scope, 'error');
           this.use(node.right, scope, 'error');
+        }
+        // A comparison may convert its operands (a string compared with a number is cast, and fails on some values),
+        // and its outcome steers AND/OR and everything built on it.
+        // (Inside WHERE, JOIN, HAVING, … the operands are already uses of that clause.)
+        if (clause === undefined && typeof node.operator === 'string' && COMPARISON.has(node.operator.toUpperCase())) {
+          this.use(node.left, scope, 'condition');
+          this.use(node.right, scope, 'condition');
         }
         break;
       default:
