@@ -255,6 +255,8 @@ const channels: Record<string, Case[]> = {
     { sql: 'SELECT * FROM secrets', code: 'policy.unknown_relation', rule: 'guardrail:unknown_relation' },
     { sql: 'SELECT c.id FROM customers c JOIN hidden.pii p ON p.id = c.id', code: 'policy.unknown_relation' },
     { sql: "SELECT (SELECT 'x' FROM nowhere LIMIT 1) FROM customers", code: 'policy.unknown_relation' },
+    { sql: 'SELECT a FROM pg_temp.scratch', code: 'policy.unknown_relation' },
+    { sql: 'SELECT relname FROM pg_class', code: null },
   ],
 };
 
