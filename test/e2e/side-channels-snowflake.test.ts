@@ -333,6 +333,22 @@ describe('side channels around masking through the Snowflake front door', () => 
     }
   });
 
+  it('the SQL API answers masked semi-structured cells that still parse as their type', async () => {
+    const res = await fetch(`${accessUrl}/api/v2/statements`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${analyst}`, 'x-airlock-connection': 'warehouse' },
+      body: JSON.stringify({ statement: 'SELECT id, o, a, v FROM docs WHERE id >= 1 ORDER BY id' }),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: Array<Array<string | null>>; resultSetMetaData: { rowType: Array<{ type: string }> } };
+    assert.deepEqual(body.resultSetMetaData.rowType.map((c) => c.type), ['fixed', 'object', 'array', 'variant']);
+    assert.deepEqual(body.data, [
+      ['1', null, null, JSON.stringify(REDACTED)],
+      ['2', null, null, JSON.stringify(REDACTED)],
+    ]);
+    assert.equal(clearIn(JSON.stringify(body)), undefined);
+  });
+
   describe('the audit log of every case holds no clear value', () => {
     let events: Array<{ event_type: string; request_id: string | null; payload: Record<string, unknown> }> = [];
     before(async () => {
