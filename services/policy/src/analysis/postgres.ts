@@ -1268,6 +1268,8 @@ interface TreeFacts {
   cteNames: Set<string>;
   /** parse-tree nodes, for the analysis budget */
   nodes: number;
+  /** `SET` clauses inside other statements (`ALTER ROLE … SET`, `ALTER FUNCTION … SET`, `ALTER DATABASE … SET`) */
+  nestedSettings: Obj[];
 }
 
 /** A_Expr kinds whose `name` is an operator (the others name a construct such as BETWEEN). */
@@ -1290,11 +1292,13 @@ function treeFacts(root: unknown): TreeFacts {
   const operators = new Set<string>();
   const relations: Obj[] = [];
   const cteNames = new Set<string>();
+  const nestedSettings: Obj[] = [];
   let nodes = 0;
   const operator = (v: unknown): void => {
     const op = names(v);
     if (op.length > 0) operators.add(op.length === 1 ? op[0] : `${op.slice(0, -1).join('.').toLowerCase()}.${op[op.length - 1]}`);
   };
+  let depth = 0;
   const visit = (v: unknown, key: string): void => {
     if (Array.isArray(v)) {
       for (const x of v) visit(x, '');
@@ -1302,6 +1306,8 @@ function treeFacts(root: unknown): TreeFacts {
     }
     if (!isObj(v)) return;
     nodes += 1;
+    // a statement node sits at depth 2: the RawStmt, then `{ Type: body }`
+    depth += 1;
     if (key === 'FuncCall' || key === 'funccall') {
       const fn = names(v.funcname);
       if (fn.length > 0) functions.add(fn.join('.').toLowerCase());
@@ -1309,12 +1315,14 @@ function treeFacts(root: unknown): TreeFacts {
     if (key === 'A_Expr' && OPERATOR_EXPRS.has(str(v.kind) ?? '')) operator(v.name);
     if (key === 'SubLink') operator(v.operName);
     if (key === 'SortBy') operator(v.useOp);
+    if ((key === 'VariableSetStmt' && depth > 2) || key === 'setstmt') nestedSettings.push(v);
     if (typeof v.relname === 'string') relations.push(v);
     if (typeof v.ctename === 'string') cteNames.add(v.ctename);
     for (const k in v) if (k !== 'location') visit(v[k], k);
+    depth -= 1;
   };
   visit(root, '');
-  return { functions: [...functions], operators: [...operators], relations, cteNames, nodes };
+  return { functions: [...functions], operators: [...operators], relations, cteNames, nodes, nestedSettings };
 }
 
 /** Statement node types, including those a statement wraps (EXPLAIN, CREATE TABLE AS, COPY (query), PREPARE, DECLARE). */
@@ -1461,6 +1469,10 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     const c = commandOf(obj(s)?.stmt);
     if (c !== undefined) commands.push(c);
   }
+  for (const v of facts.nestedSettings) {
+    const c = commandOf({ VariableSetStmt: v });
+    if (c !== undefined && !commands.includes(c)) commands.push(c);
+  }
 
   const analysis: Analysis = {
     dialect: 'postgres',
@@ -1477,7 +1489,7 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(
-    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_') && catalog.columns(t.schema, t.table) === undefined && !facts.cteNames.has(t.table),
+    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_toast') && catalog.columns(t.schema, t.table) === undefined,
   );
   return {
     analysis,

@@ -216,6 +216,10 @@ const channels: Record<string, Case[]> = {
     { sql: 'SET work_mem = \'1GB\'', code: CMD, rule: 'guardrail:postgres:allowlist:setting:work_mem' },
     { sql: 'SET enable_seqscan = off', code: CMD, rule: 'guardrail:postgres:allowlist:setting:enable_seqscan' },
     { sql: "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", code: CMD, rule: 'guardrail:postgres:allowlist:setting:transaction snapshot' },
+    { sql: 'ALTER ROLE CURRENT_USER SET standard_conforming_strings = off', code: CMD, rule: 'guardrail:postgres:allowlist:setting:standard_conforming_strings' },
+    { sql: "ALTER DATABASE airlock_demo SET client_encoding = 'SJIS'", code: CMD, rule: 'guardrail:postgres:allowlist:setting:client_encoding' },
+    { sql: "CREATE FUNCTION g() RETURNS int LANGUAGE sql SET backslash_quote = on AS 'select 1'", code: CMD, rule: 'guardrail:postgres:allowlist:setting:backslash_quote' },
+    { sql: 'ALTER ROLE CURRENT_USER RESET ALL', code: CMD, rule: 'guardrail:postgres:command:reset all' },
     { sql: "SET application_name = 'agent'", code: null },
     { sql: "SET DateStyle = 'ISO, DMY'", code: null },
     { sql: "SET TIME ZONE 'UTC'", code: null },
@@ -255,6 +259,10 @@ const channels: Record<string, Case[]> = {
     { sql: 'SELECT * FROM secrets', code: 'policy.unknown_relation', rule: 'guardrail:unknown_relation' },
     { sql: 'SELECT c.id FROM customers c JOIN hidden.pii p ON p.id = c.id', code: 'policy.unknown_relation' },
     { sql: "SELECT (SELECT 'x' FROM nowhere LIMIT 1) FROM customers", code: 'policy.unknown_relation' },
+    { sql: 'SELECT a FROM pg_temp.scratch', code: 'policy.unknown_relation' },
+    { sql: 'WITH secrets AS (SELECT 1) SELECT * FROM hidden.secrets', code: 'policy.unknown_relation' },
+    { sql: 'WITH w AS (SELECT id FROM orders) SELECT id FROM w', code: null },
+    { sql: 'SELECT relname FROM pg_class', code: null },
   ],
 };
 

@@ -65,6 +65,8 @@ export interface StatementResult {
 
 const NOT_FUNCTIONS = new Set(['exists', 'table']);
 const ARITHMETIC = new Set(['/', '%', '*', '+', '-', 'DIV', 'MOD']);
+/** AND / OR may skip their right operand depending on the left's value: an error there happens only for some values. */
+const LOGICAL = new Set(['AND', 'OR']);
 const COMPARISON = new Set(['=', '==', '!=', '<>', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN', 'IS DISTINCT FROM', 'IS NOT DISTINCT FROM']);
 const TEXT_TYPES = new Set(['VARCHAR', 'STRING', 'TEXT', 'CHAR', 'CHARACTER', 'NVARCHAR', 'NCHAR', 'VARIANT']);
 
@@ -780,7 +782,7 @@ export class StatementAnalyzer {
         // A comparison may convert its operands (a string compared with a number is cast, and fails on some values),
         // and its outcome steers AND/OR and everything built on it.
         // (Inside WHERE, JOIN, HAVING, … the operands are already uses of that clause.)
-        if (clause === undefined && typeof node.operator === 'string' && COMPARISON.has(node.operator.toUpperCase())) {
+        if (clause === undefined && typeof node.operator === 'string' && (COMPARISON.has(node.operator.toUpperCase()) || LOGICAL.has(node.operator.toUpperCase()))) {
           this.use(node.left, scope, 'condition');
           this.use(node.right, scope, 'condition');
         }
