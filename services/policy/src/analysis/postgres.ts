@@ -1489,7 +1489,7 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(
-    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_toast') && catalog.columns(t.schema, t.table) === undefined && !facts.cteNames.has(t.table),
+    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_toast') && catalog.columns(t.schema, t.table) === undefined,
   );
   return {
     analysis,

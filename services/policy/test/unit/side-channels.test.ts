@@ -260,6 +260,8 @@ const channels: Record<string, Case[]> = {
     { sql: 'SELECT c.id FROM customers c JOIN hidden.pii p ON p.id = c.id', code: 'policy.unknown_relation' },
     { sql: "SELECT (SELECT 'x' FROM nowhere LIMIT 1) FROM customers", code: 'policy.unknown_relation' },
     { sql: 'SELECT a FROM pg_temp.scratch', code: 'policy.unknown_relation' },
+    { sql: 'WITH secrets AS (SELECT 1) SELECT * FROM hidden.secrets', code: 'policy.unknown_relation' },
+    { sql: 'WITH w AS (SELECT id FROM orders) SELECT id FROM w', code: null },
     { sql: 'SELECT relname FROM pg_class', code: null },
   ],
 };

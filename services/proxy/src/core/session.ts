@@ -578,8 +578,9 @@ export class Session {
       const textual = f.textual;
       const unlistedMasked = !c && effective.maskUnlisted;
       let action = c ? c.action : unlistedMasked ? ({ kind: 'redact' } as const) : null;
-      // a masked value of a non-text type must still parse as that type: it becomes NULL
-      if (action && !textual) action = { kind: 'null' };
+      // a masked value of a non-text type, or of text with a grammar (JSON, XML, arrays), must still parse as that
+      // type: it becomes NULL
+      if (action && (!textual || f.structured === true)) action = { kind: 'null' };
       return { index, name: f.name, action, detect: textual && (c?.detect ?? true) };
     });
     return createMasker({

@@ -7,6 +7,8 @@ import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, Up
 
 /** PostgreSQL type OIDs whose text form is free text. */
 const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
+/** Of those, the ones whose text follows a grammar (json, jsonb, xml, text[], varchar[]). */
+const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
@@ -144,7 +146,7 @@ export class PostgresUpstream implements UpstreamConnection {
     const cursor = new TaggedCursor(sql, params.length > 0 ? params : undefined);
     this.#client.query(cursor as never);
     const fields = await cursor.fieldsKnown;
-    const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), pg: f })) ?? null;
+    const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
     return {
       columns,
       read: (max) =>
