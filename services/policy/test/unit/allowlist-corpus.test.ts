@@ -26,7 +26,7 @@ const SERVICE_TESTS = readdirSync(join(root, 'services')).map((s) => `services/$
 const DIRS = ['test/e2e', 'test/faults', 'test/scale', 'test/browser', ...SERVICE_TESTS, 'services/proxy/src/frontends/mcp', 'README.md'];
 /** Sent to the state database or the upstream directly, not through Airlock; or adversarial on purpose. */
 const NOT_THROUGH_AIRLOCK = /audit_events|\bleases\b|approval_|identity_|leftover_|pg_stat_activity|pg_proc|pg_auth|pg_roles|pg_database|information_schema/i;
-const SKIP_FILES = /(guardrails|side-channels|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
+const SKIP_FILES = /(guardrails|side-channels[\w-]*|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
 const STARTS = 'SELECT|WITH|INSERT|UPDATE|DELETE|SET|RESET|SHOW|BEGIN|COMMIT|ROLLBACK|EXPLAIN|VALUES|START';
 const LITERAL = new RegExp(`'((?:${STARTS})\\b[^'\\n]*)'|"((?:${STARTS})\\b[^"\\n]*)"|\`((?:${STARTS})\\b[^\`]*)\``, 'g');
 
