@@ -177,6 +177,10 @@ const cases: Case[] = [
   { channel: 'statistics', sql: 'SELECT * FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY())', expect: UNREADABLE },
   { channel: 'statistics', sql: 'SELECT query_text FROM TABLE(INFORMATION_SCHEMA.QUERY_HISTORY_BY_SESSION())', expect: UNREADABLE },
   { channel: 'statistics', sql: "SELECT GET_DDL('table', 'customers') AS d", expect: UNREADABLE },
+  // other sessions' statement text, with the values written in it: refused whatever the rules say
+  { channel: 'statistics', sql: 'SELECT query_text FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY', expect: { refused: 'policy.forbidden_relation' } },
+  { channel: 'statistics', sql: 'SELECT * FROM snowflake.account_usage.access_history', expect: { refused: 'policy.forbidden_relation' } },
+  { channel: 'statistics', sql: 'SELECT query_text FROM organization_usage.query_history', expect: { refused: 'policy.forbidden_relation' } },
   { channel: 'statistics', sql: 'SELECT MIN(ssn) AS a, MAX(card_number) AS b, MIN(email) AS c FROM customers', expect: { rows: (rows) => assert.deepEqual(rows, [{ A: REDACTED, B: REDACTED, C: REDACTED }]) } },
   { channel: 'statistics', sql: "SELECT LISTAGG(ssn, ',') AS l FROM customers", expect: { rows: (rows) => assert.deepEqual(rows, [{ L: REDACTED }]) } },
 

@@ -362,8 +362,33 @@ export const FORBIDDEN_RELATIONS: ReadonlyMap<string, string> = new Map([
   ...['pg_authid', 'pg_shadow', 'pg_user_mapping', 'pg_user_mappings'].map((r): [string, string] => [r, 'holds credentials']),
 ]);
 
+/**
+ * Snowflake schemas refused whatever the rules say: the shared SNOWFLAKE database's usage views hold every session's
+ * statement text (with the values written in it), access and login history. Matched by schema name, since the
+ * analysis reports a relation by schema and table.
+ */
+export const SNOWFLAKE_FORBIDDEN_SCHEMAS: ReadonlySet<string> = new Set([
+  'ACCOUNT_USAGE',
+  'ORGANIZATION_USAGE',
+  'READER_ACCOUNT_USAGE',
+  'DATA_SHARING_USAGE',
+  'MONITORING',
+  'TELEMETRY',
+]);
+
 /** A relation refused whatever the rules say, or one the catalogue does not know (so its columns cannot be masked). */
 export function relationViolation(analysis: Analysis, unknownRelations: readonly TableRef[] = []): GuardrailViolation | null {
+  if (analysis.dialect === 'snowflake') {
+    const t = analysis.tables.find((x) => SNOWFLAKE_FORBIDDEN_SCHEMAS.has(x.schema.toUpperCase()));
+    if (t === undefined) return null;
+    return {
+      code: 'policy.forbidden_relation',
+      message:
+        `reading ${t.schema}.${t.table} is not allowed through Airlock: Snowflake's usage views hold other sessions' statement text ` +
+        'and access history, with the values written in them. Query the tables themselves.',
+      rule: `guardrail:snowflake:relation:${t.schema.toLowerCase()}`,
+    };
+  }
   if (analysis.dialect !== 'postgres') return null;
   for (const t of analysis.tables) {
     const why = FORBIDDEN_RELATIONS.get(t.table.toLowerCase());
