@@ -116,6 +116,29 @@ describe('upstream error text never carries data (PostgreSQL front door)', () =>
     for (const e of events) assert.ok(!String(e['message']).replace(/\D/g, '').includes(noteDigits), 'an event holds the card number from the notes');
   });
 
+  it('reads string literals the way the analyser does, whatever defaults the database sets', async () => {
+    // a DBA (or an attacker with DDL elsewhere) turns standard_conforming_strings off for the database: the upstream
+    // session of a new lease must still read 'a\b' as three characters (with the setting off, `\b` is a backspace: two),
+    // as libpg-query does
+    const admin = new pg.Client({ connectionString: t.demoUrl });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE ${pg.Client.prototype.escapeIdentifier(t.demoDb)} SET standard_conforming_strings = off`);
+      await admin.query(`ALTER DATABASE ${pg.Client.prototype.escapeIdentifier(t.demoDb)} SET backslash_quote = on`);
+    } finally {
+      await admin.end();
+    }
+    const token = await t.token({ subject: 'agent-pinned', groups: ['analysts'] });
+    const fresh = new pg.Client({ connectionString: t.pgUrl(token) });
+    await fresh.connect();
+    try {
+      const { rows } = await fresh.query(String.raw`SELECT length('a\b') AS n FROM orders WHERE id = 1`);
+      assert.deepEqual(rows, [{ n: 3 }]);
+    } finally {
+      await fresh.end();
+    }
+  });
+
   it('keeps the session usable after each refusal', async () => {
     const { rows } = await client.query('SELECT id, ssn FROM customers WHERE id = 1');
     assert.deepEqual(rows, [{ id: 1, ssn: '[REDACTED]' }]);
