@@ -69,6 +69,13 @@ export const OutputColumn = Type.Object(
 );
 export type OutputColumn = Static<typeof OutputColumn>;
 
+/**
+ * Where a column is used outside the value it returns. Besides the clauses that filter, join, group and order:
+ * `rows` decides how many rows come back (LIMIT/OFFSET/FETCH, TABLESAMPLE, FROM-function arguments, set-returning
+ * functions in the select list, window frame bounds), `condition` decides a branch (CASE WHEN, COALESCE/NULLIF/
+ * GREATEST/LEAST, AND/OR), and `error` reaches something that may raise an error on some values (a cast, arithmetic,
+ * a function argument not known to be total), so that whether the statement fails tells the value.
+ */
 export const ColumnUsageClause = Type.Union([
   Type.Literal('where'),
   Type.Literal('join'),
@@ -76,6 +83,9 @@ export const ColumnUsageClause = Type.Union([
   Type.Literal('having'),
   Type.Literal('order'),
   Type.Literal('window'),
+  Type.Literal('rows'),
+  Type.Literal('condition'),
+  Type.Literal('error'),
 ]);
 export type ColumnUsageClause = Static<typeof ColumnUsageClause>;
 

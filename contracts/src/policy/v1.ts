@@ -44,6 +44,21 @@ export type Limits = Static<typeof Limits>;
 export const DecisionOutcome = Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('approval-required')]);
 export type DecisionOutcome = Static<typeof DecisionOutcome>;
 
+/** One allow-list verdict: a function, setting or operator the statement uses, its class, and whether it may run. */
+export const AllowListVerdict = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('function'), Type.Literal('setting'), Type.Literal('operator')]),
+    name: Type.String(),
+    /** a function's class (`scalar`, `sql-from-text`, …, `unknown`); a setting's `settable`, `pinned` or `unlisted` */
+    class: Type.String(),
+    allowed: Type.Boolean(),
+    /** why, completing "<name> …" */
+    reason: Type.String(),
+  },
+  { $id: 'AllowListVerdict', additionalProperties: false },
+);
+export type AllowListVerdict = Static<typeof AllowListVerdict>;
+
 export const Decision = Type.Object(
   {
     requestId: Type.String(),
@@ -63,6 +78,8 @@ export const Decision = Type.Object(
     maskedSources: Type.Array(ColumnRef),
     limits: Limits,
     analysis: Type.Union([Analysis, Type.Null()]),
+    /** the allow-list verdict on each function, setting and non-catalog operator the statement uses (once analysed) */
+    allowList: Type.Optional(Type.Array(AllowListVerdict)),
     /**
      * The decision signed by the policy service (a compact JWS): principal, connection, fingerprint, parameters,
      * scope, outcome, approvers, masking plan digest, expiry. Credential, approval and the proxy act only on it.

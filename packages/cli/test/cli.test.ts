@@ -111,12 +111,27 @@ describe('airlock command line', () => {
     assert.match(stdout, /^rule: {6}analysts-read$/m);
     assert.match(stdout, /^ {2}2\. e {2}← public\.customers\.email {2}→ redact$/m);
     assert.match(stdout, /^ {2}3\. card_number {2}← public\.customers\.card_number {2}→ partial 4$/m);
+    assert.match(stdout, /^allow-list:\n {2}function upper \(scalar\): allowed — computes from its arguments$/m);
   });
 
   it('policy check exits 2 and names the rule for a denial', async () => {
     await assert.rejects(
       airlock('policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts', '--sql', 'DROP TABLE orders'),
       (e: { code: number; stdout: string }) => e.code === 2 && /^rule: {6}refuse-ddl$/m.test(e.stdout),
+    );
+  });
+
+  it('policy check shows the allow-list verdict of each function and setting', async () => {
+    await assert.rejects(
+      airlock('policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts', '--sql', "SELECT word FROM ts_stat('SELECT 1')"),
+      (e: { code: number; stdout: string }) =>
+        e.code === 2 &&
+        /^decision: {2}deny \(policy\.forbidden_function\)$/m.test(e.stdout) &&
+        /^ {2}function ts_stat \(sql-from-text\): refused — runs SQL held in a string/m.test(e.stdout),
+    );
+    await assert.rejects(
+      airlock('policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts', '--sql', 'SET standard_conforming_strings = off'),
+      (e: { code: number; stdout: string }) => e.code === 2 && /^ {2}setting standard_conforming_strings \(pinned\): refused — changes how the server reads/m.test(e.stdout),
     );
   });
 

@@ -230,7 +230,18 @@ export const Masking = Type.Object(
 export const Guardrails = Type.Object(
   {
     allowMultipleStatements: Type.Optional(Type.Boolean()),
+    /** globs over function names refused whatever their class (checked before `allowFunctions`) */
     forbiddenFunctions: Type.Optional(Type.Array(Type.String())),
+    /** globs over function names allowed although their class is refused or they are not on the allow-list */
+    allowFunctions: Type.Optional(Type.Array(Type.String())),
+    /** PostgreSQL parameters an agent may SET/RESET besides the cosmetic ones; pinned parameters stay refused */
+    allowSettings: Type.Optional(Type.Array(Type.String())),
+    /** the largest statement analysed, in bytes (UTF-8); larger ones are refused before parsing */
+    maxStatementBytes: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** the largest parse tree analysed, in nodes */
+    maxParseNodes: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** the longest analysis of one statement, in milliseconds; a slower analysis is refused */
+    maxAnalysisMs: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   { additionalProperties: false },
 );

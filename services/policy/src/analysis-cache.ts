@@ -1,10 +1,14 @@
 import type { Dialect, policyV1 } from '@airlock/contracts';
 import { inspect, type AnalysisResult, type Catalog } from './analysis/index.js';
 
+/** Statements longer than this (in characters) are analysed and decided afresh each time, never kept in the caches. */
+export const CACHE_MAX_CHARS = 16 * 1024;
+
 /**
  * Analyses of recent statement texts, per catalogue version (a refreshed catalogue is a new object, so its entries
  * start empty). Agents repeat the same statements; a hit skips the parse and lineage work entirely.
- * Failed analyses are not cached: they are cheap to redo and the error carries the position.
+ * Failed analyses are not cached: they are cheap to redo and the error carries the position. Nor are statements over
+ * `CACHE_MAX_CHARS`: a few large texts would otherwise hold most of the memory.
  */
 export class AnalysisCache {
   readonly #byCatalog = new WeakMap<Catalog, Map<string, AnalysisResult>>();
@@ -37,6 +41,7 @@ export class AnalysisCache {
   }
 
   inspect(sql: string, dialect: Dialect, catalog: Catalog): AnalysisResult {
+    if (sql.length > CACHE_MAX_CHARS) return inspect(sql, dialect, catalog);
     let entries = this.#byCatalog.get(catalog);
     if (!entries) {
       entries = new Map();

@@ -53,6 +53,21 @@ export class CatalogCache {
     return catalog;
   }
 
+  /**
+   * The catalogue reloaded now, unless it was loaded less than `minAgeMs` ago: a statement naming a table created
+   * moments ago gets one more look, while a stream of statements naming tables that do not exist cannot turn into a
+   * stream of catalogue queries.
+   */
+  async reloaded(connection: string, minAgeMs = 5_000): Promise<Catalog> {
+    const entry = this.#entries.get(connection);
+    if (entry && Date.now() - entry.fetchedAt < minAgeMs) return entry.catalog;
+    try {
+      return await this.#load(connection);
+    } catch {
+      return this.get(connection);
+    }
+  }
+
   invalidate(connection: string): void {
     this.#entries.delete(connection);
   }

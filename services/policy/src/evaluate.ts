@@ -3,8 +3,8 @@ import type { Analysis, DetectorName, ErrorCode, MaskAction, Principal, policyV1
 import { isErrorCode } from '@airlock/contracts';
 import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
 import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
-import { checkGuardrails, type DenyEntry } from './guardrails.js';
-import type { AnalysisCache } from './analysis-cache.js';
+import { allowListVerdicts, checkGuardrails, type DenyEntry } from './guardrails.js';
+import { CACHE_MAX_CHARS, type AnalysisCache } from './analysis-cache.js';
 
 export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
 const allDetectors: DetectorName[] = ['email', 'card', 'ssn', 'iban', 'phone', 'ip'];
@@ -54,6 +54,18 @@ export function findRule(config: AirlockConfig, principal: Principal, connection
   );
 }
 
+/** Analysis limits per statement; `guardrails.maxStatementBytes`, `maxParseNodes` and `maxAnalysisMs` override them. */
+export const defaultBudget = { maxStatementBytes: 256 * 1024, maxParseNodes: 200_000, maxAnalysisMs: 2_000 } as const;
+
+export function analysisBudget(config: AirlockConfig): { maxStatementBytes: number; maxParseNodes: number; maxAnalysisMs: number } {
+  const g = config.guardrails;
+  return {
+    maxStatementBytes: g?.maxStatementBytes ?? defaultBudget.maxStatementBytes,
+    maxParseNodes: g?.maxParseNodes ?? defaultBudget.maxParseNodes,
+    maxAnalysisMs: g?.maxAnalysisMs ?? defaultBudget.maxAnalysisMs,
+  };
+}
+
 export interface EvaluateInput {
   config: AirlockConfig;
   principal: Principal;
@@ -63,6 +75,11 @@ export interface EvaluateInput {
   requestId: string;
   /** recent analyses; the statement is analysed afresh when absent */
   cache?: AnalysisCache;
+  /**
+   * The catalogue is known to be incomplete (an offline `airlock policy check` without the credential service):
+   * relations it does not know are then analysed as unknown tables instead of being refused. Never set in the service.
+   */
+  catalogIncomplete?: boolean;
 }
 
 /**
@@ -73,11 +90,13 @@ export function evaluate(input: EvaluateInput): policyV1.Decision {
   if (!input.cache) return decide(input);
   // a decision depends on the principal's groups, the connection, the text and the catalogue (the cache is per
   // catalogue version), never on who else asked: the same question gets the same answer, with its own request id
+  if (input.sql.length > CACHE_MAX_CHARS) return decide({ ...input, cache: undefined });
   const key = `${[...input.principal.groups].sort().join(',')}\u0000${input.connection}\u0000${input.sql}`;
   const hit = input.cache.decision(input.catalog, key);
   if (hit) return { ...hit, requestId: input.requestId };
   const decision = decide(input);
-  input.cache.remember(input.catalog, key, decision);
+  // a decision that depends on the clock (the analysis time budget) is not one to repeat
+  if (decision.rule !== 'guardrail:budget:time') input.cache.remember(input.catalog, key, decision);
   return decision;
 }
 
@@ -98,7 +117,17 @@ function decide(input: EvaluateInput): policyV1.Decision {
   const limits = { maxRows: connection.limits?.maxRows ?? defaultLimits.maxRows, timeoutMs: connection.limits?.timeoutMs ?? defaultLimits.timeoutMs };
   const dialect = connection.type === 'postgres' ? 'postgres' : 'snowflake';
 
+  const budget = analysisBudget(config);
+  const bytes = Buffer.byteLength(input.sql, 'utf8');
+  if (bytes > budget.maxStatementBytes) {
+    return deny(
+      'policy.statement_too_large',
+      `the statement is ${bytes} bytes, more than the ${budget.maxStatementBytes} Airlock analyses; split it, or ask an operator to raise guardrails.maxStatementBytes`,
+      'guardrail:budget:bytes',
+    );
+  }
   let result: ReturnType<typeof inspect>;
+  const started = performance.now();
   try {
     result = input.cache ? input.cache.inspect(input.sql, dialect, input.catalog) : inspect(input.sql, dialect, input.catalog);
   } catch (err) {
@@ -109,6 +138,21 @@ function decide(input: EvaluateInput): policyV1.Decision {
   }
   const { analysis } = result;
   if (analysis.statementCount === 0) return deny('policy.parse_error', 'the request holds no statement', null, analysis);
+  if ((result.nodes ?? 0) > budget.maxParseNodes) {
+    return deny(
+      'policy.statement_too_large',
+      `the statement's parse tree has ${result.nodes} nodes, more than the ${budget.maxParseNodes} Airlock analyses; simplify it, or ask an operator to raise guardrails.maxParseNodes`,
+      'guardrail:budget:nodes',
+    );
+  }
+  const elapsed = performance.now() - started;
+  if (elapsed > budget.maxAnalysisMs) {
+    return deny(
+      'policy.statement_too_large',
+      `analysing the statement took longer than the ${budget.maxAnalysisMs} ms Airlock allows; simplify it, or ask an operator to raise guardrails.maxAnalysisMs`,
+      'guardrail:budget:time',
+    );
+  }
 
   const rules = maskingRules(config);
   const detectors = enabledDetectors(connection);
@@ -142,6 +186,12 @@ function decide(input: EvaluateInput): policyV1.Decision {
     pattern,
     reason: 'is on this deployment’s deny list',
   }));
+  const allowLists = {
+    allowFunctions: config.guardrails?.allowFunctions ?? [],
+    forbiddenFunctions: config.guardrails?.forbiddenFunctions ?? [],
+    allowSettings: config.guardrails?.allowSettings ?? [],
+  };
+  const facts = { statements: result.statements, operators: result.operators };
   const violation = checkGuardrails({
     analysis,
     commands: result.commands,
@@ -149,8 +199,12 @@ function decide(input: EvaluateInput): policyV1.Decision {
     writtenSources: result.writtenSources,
     allowMultipleStatements: config.guardrails?.allowMultipleStatements ?? false,
     extraDenied,
+    facts,
+    allowLists,
+    unknownRelations: input.catalogIncomplete === true ? [] : result.unknownRelations,
   });
-  const decided = { ...base, masking, maskedSources, limits, analysis };
+  const allowList = allowListVerdicts(analysis, result.commands, facts, allowLists);
+  const decided = { ...base, masking, maskedSources, limits, analysis, allowList };
   if (violation) {
     const code: ErrorCode = isErrorCode(violation.code) ? violation.code : 'policy.denied';
     if (code === 'policy.inference_on_masked_column' && config.masking?.inference === 'approval') {

@@ -3,9 +3,11 @@
  * Messages name functions, commands and columns (identifiers), never a constant from the statement: a literal in a
  * WHERE clause could itself be a secret.
  */
-import type { Analysis, ColumnRef, ColumnUsageClause, Dialect } from '@airlock/contracts';
+import type { Analysis, ColumnRef, ColumnUsageClause, Dialect, TableRef } from '@airlock/contracts';
 import { lexicalFunctions } from './analysis/commands.js';
 import { globPattern } from './masking-plan.js';
+import { functionVerdict, knownOperator, settingVerdict, type AllowListConfig, type Verdict } from './allowlists/index.js';
+import { isDdlStatement, POSTGRES_STATEMENTS } from './allowlists/postgres-statements.js';
 
 export interface GuardrailViolation {
   /** stable error code: `policy.multiple_statements`, `policy.forbidden_function`, `policy.forbidden_command`, `policy.inference_on_masked_column`, `policy.masked_column_copied` */
@@ -168,6 +170,9 @@ const CLAUSE_VERB: Readonly<Record<ColumnUsageClause, string>> = {
   having: 'filtering groups on',
   order: 'ordering by',
   window: 'partitioning or ordering a window by',
+  rows: 'deciding how many rows come back from',
+  condition: 'branching on',
+  error: 'computing something that can fail from',
 };
 
 const CLAUSE_PLACE: Readonly<Record<ColumnUsageClause, string>> = {
@@ -177,6 +182,9 @@ const CLAUSE_PLACE: Readonly<Record<ColumnUsageClause, string>> = {
   having: 'HAVING clause',
   order: 'ORDER BY',
   window: 'window definition',
+  rows: 'LIMIT/OFFSET, TABLESAMPLE, window frame or the arguments of a function that returns rows',
+  condition: 'CASE WHEN, COALESCE/NULLIF/GREATEST/LEAST or AND/OR condition',
+  error: 'cast, arithmetic or function argument (whether it fails would tell the value)',
 };
 
 function displayName(c: ColumnRef): string {
@@ -187,7 +195,10 @@ function sameColumn(a: ColumnRef, b: ColumnRef): boolean {
   return a.schema === b.schema && a.table === b.table && (a.column === b.column || a.column === '*' || b.column === '*');
 }
 
-/** The first use of a masked column where its values could be inferred: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, window. */
+/**
+ * The first use of a masked column where its values could be inferred: WHERE, JOIN, GROUP BY, HAVING, ORDER BY, window,
+ * row counts, conditions and anything that may raise an error. It covers the whole statement.
+ */
 export function inferenceViolation(analysis: Analysis, maskedSources: readonly ColumnRef[]): GuardrailViolation | null {
   for (const u of analysis.usages) {
     if (!maskedSources.some((m) => sameColumn(m, u.column))) continue;
@@ -216,7 +227,192 @@ export function copyViolation(writtenSources: readonly ColumnRef[], maskedSource
   return null;
 }
 
-/** All guardrails in order: statement count, deny list, inference, masked copies. */
+/** Statement facts the allow-list checks need beyond the contract analysis (PostgreSQL only). */
+export interface AllowListFacts {
+  /** parse-tree node types of the statements and what they wrap */
+  statements?: readonly string[];
+  /** operators as written */
+  operators?: readonly string[];
+}
+
+/** Settings commands that are not a single parameter: transaction characteristics are transaction control. */
+const TRANSACTION_SETTINGS: ReadonlySet<string> = new Set(['transaction', 'session characteristics']);
+
+/** The parameter a `set x`/`reset x` command changes, `*` for `RESET ALL`/`DISCARD ALL`, or undefined for other commands. */
+function settingOf(command: string): string | undefined {
+  if (command === 'reset all' || command === 'discard all') return '*';
+  const m = /^(set|reset) (.+)$/.exec(command);
+  if (m === null || TRANSACTION_SETTINGS.has(m[2])) return undefined;
+  return m[2];
+}
+
+/**
+ * The allow-list verdict on everything the statement uses: each function, each setting it changes, and each operator
+ * that is not pg_catalog's. `airlock policy check` and the decided event show these.
+ */
+export function allowListVerdicts(analysis: Analysis, commands: readonly string[], facts: AllowListFacts, config: AllowListConfig = {}): Verdict[] {
+  const out: Verdict[] = [];
+  const postgres = analysis.dialect === 'postgres';
+  for (const fn of new Set(analysis.functions.map((f) => f.toLowerCase()))) out.push(functionVerdict(analysis.dialect, fn, config));
+  if (!postgres) return out;
+  for (const command of commands) {
+    const name = settingOf(command);
+    if (name === '*') {
+      out.push({ kind: 'setting', name: 'all', class: 'pinned', allowed: false, reason: 'resets every setting, including those Airlock pinned for this lease' });
+    } else if (name !== undefined) {
+      out.push(settingVerdict(name, config));
+    }
+  }
+  for (const op of facts.operators ?? []) {
+    if (knownOperator(op)) continue;
+    out.push({ kind: 'operator', name: op, class: 'unknown', allowed: false, reason: 'is not a pg_catalog operator, so Airlock cannot tell what it runs' });
+  }
+  return out;
+}
+
+/**
+ * Everything the statement uses must be on an allow-list: its statement types, functions, settings and operators.
+ * Functions and operators fail with `policy.forbidden_function`, statements and settings with
+ * `policy.forbidden_command`; each message names the thing and the config key that opens it, where one does.
+ */
+export function allowListViolation(input: {
+  analysis: Analysis;
+  commands: readonly string[];
+  facts?: AllowListFacts;
+  config?: AllowListConfig;
+}): GuardrailViolation | null {
+  const { analysis } = input;
+  const facts = input.facts ?? {};
+  if (analysis.dialect === 'postgres') {
+    for (const type of facts.statements ?? []) {
+      if (POSTGRES_STATEMENTS.has(type) || isDdlStatement(type)) continue;
+      const what = STATEMENT_NAMES[type] ?? `this kind of statement (${type.replace(/Stmt$/, '')})`;
+      return {
+        code: 'policy.forbidden_command',
+        message: `${what} is not allowed through Airlock: ${STATEMENT_REASONS[type] ?? 'Airlock does not know what it reads or changes, so it refuses it'}. Send the statement itself.`,
+        rule: `guardrail:postgres:allowlist:statement:${type}`,
+      };
+    }
+  }
+  for (const v of allowListVerdicts(analysis, input.commands, facts, input.config)) {
+    if (v.allowed) continue;
+    if (v.kind === 'function') {
+      const unknown = v.class === 'unknown';
+      return {
+        code: 'policy.forbidden_function',
+        message:
+          `the function ${v.name} is not allowed through Airlock: it ${v.reason}` +
+          (unknown ? '' : ` (class ${v.class})`) +
+          `. Remove it from the statement; an operator can allow it with guardrails.allowFunctions in the config.`,
+        rule: `guardrail:${analysis.dialect}:allowlist:function:${v.name}`,
+      };
+    }
+    if (v.kind === 'operator') {
+      return {
+        code: 'policy.forbidden_function',
+        message: `the operator ${v.name} is not allowed through Airlock: it ${v.reason}. Use the built-in operators or functions instead.`,
+        rule: 'guardrail:postgres:allowlist:operator',
+      };
+    }
+    const pinned = v.class === 'pinned';
+    return {
+      code: 'policy.forbidden_command',
+      message:
+        `changing the setting ${v.name} is not allowed through Airlock: it ${v.reason}.` +
+        (pinned ? ' Airlock sets it for you and keeps it.' : ' Remove the SET/RESET; an operator can allow it with guardrails.allowSettings in the config.'),
+      rule: `guardrail:postgres:allowlist:setting:${v.name}`,
+    };
+  }
+  return null;
+}
+
+const STATEMENT_NAMES: Readonly<Record<string, string>> = {
+  PrepareStmt: 'PREPARE',
+  ExecuteStmt: 'EXECUTE',
+  DeclareCursorStmt: 'DECLARE … CURSOR',
+  FetchStmt: 'FETCH or MOVE',
+  CheckPointStmt: 'CHECKPOINT',
+  SecLabelStmt: 'SECURITY LABEL',
+  ImportForeignSchemaStmt: 'IMPORT FOREIGN SCHEMA',
+};
+
+const STATEMENT_REASONS: Readonly<Record<string, string>> = {
+  PrepareStmt: 'the rows of a prepared statement come back at EXECUTE, where Airlock cannot apply the masking it decided now',
+  ExecuteStmt: 'the rows come from a statement prepared earlier, which Airlock cannot mask here',
+  DeclareCursorStmt: 'the rows come back at FETCH, where Airlock cannot apply the masking it decided now',
+  FetchStmt: 'the rows come from a cursor declared earlier, which Airlock cannot mask here',
+  CheckPointStmt: 'it administers the database server',
+  SecLabelStmt: 'it changes security labels that Airlock does not manage',
+  ImportForeignSchemaStmt: 'it reaches into another server',
+};
+
+/**
+ * Relations refused whatever the rules say: statistics (histograms and most common values of every column), other
+ * sessions' statement text, large objects, and password hashes. Matched by name in any schema (`pg_stat_statements`
+ * lives where its extension was installed).
+ */
+export const FORBIDDEN_RELATIONS: ReadonlyMap<string, string> = new Map([
+  ...['pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext', 'pg_statistic_ext_data'].map(
+    (r): [string, string] => [r, 'holds statistics of column values (most common values, histograms), which would reveal masked data'],
+  ),
+  ...['pg_stat_activity', 'pg_stat_statements', 'pg_stat_statements_info'].map(
+    (r): [string, string] => [r, 'holds the statement text of other sessions, with the values written in it'],
+  ),
+  ...['pg_largeobject', 'pg_largeobject_metadata'].map((r): [string, string] => [r, 'holds large objects, which Airlock cannot mask']),
+  ...['pg_authid', 'pg_shadow', 'pg_user_mapping', 'pg_user_mappings'].map((r): [string, string] => [r, 'holds credentials']),
+]);
+
+/**
+ * Snowflake schemas refused whatever the rules say: the shared SNOWFLAKE database's usage views hold every session's
+ * statement text (with the values written in it), access and login history. Matched by schema name, since the
+ * analysis reports a relation by schema and table.
+ */
+export const SNOWFLAKE_FORBIDDEN_SCHEMAS: ReadonlySet<string> = new Set([
+  'ACCOUNT_USAGE',
+  'ORGANIZATION_USAGE',
+  'READER_ACCOUNT_USAGE',
+  'DATA_SHARING_USAGE',
+  'MONITORING',
+  'TELEMETRY',
+]);
+
+/** A relation refused whatever the rules say, or one the catalogue does not know (so its columns cannot be masked). */
+export function relationViolation(analysis: Analysis, unknownRelations: readonly TableRef[] = []): GuardrailViolation | null {
+  if (analysis.dialect === 'snowflake') {
+    const t = analysis.tables.find((x) => SNOWFLAKE_FORBIDDEN_SCHEMAS.has(x.schema.toUpperCase()));
+    if (t === undefined) return null;
+    return {
+      code: 'policy.forbidden_relation',
+      message:
+        `reading ${t.schema}.${t.table} is not allowed through Airlock: Snowflake's usage views hold other sessions' statement text ` +
+        'and access history, with the values written in them. Query the tables themselves.',
+      rule: `guardrail:snowflake:relation:${t.schema.toLowerCase()}`,
+    };
+  }
+  if (analysis.dialect !== 'postgres') return null;
+  for (const t of analysis.tables) {
+    const why = FORBIDDEN_RELATIONS.get(t.table.toLowerCase());
+    if (why === undefined) continue;
+    return {
+      code: 'policy.forbidden_relation',
+      message: `reading ${t.schema}.${t.table} is not allowed through Airlock: it ${why}. Query the tables themselves.`,
+      rule: `guardrail:postgres:relation:${t.table.toLowerCase()}`,
+    };
+  }
+  const unknown = unknownRelations[0];
+  if (unknown !== undefined) {
+    return {
+      code: 'policy.unknown_relation',
+      message:
+        `Airlock does not know the relation ${unknown.schema}.${unknown.table}, so it cannot tell which of its columns to mask; the statement is refused. ` +
+        'Check the name; a table created moments ago is known once the catalogue refreshes (temporary tables are never known).',
+      rule: 'guardrail:unknown_relation',
+    };
+  }
+  return null;
+}
+
+/** All guardrails in order: statement count, deny list, allow-lists, relations, inference, masked copies. */
 export function checkGuardrails(input: {
   analysis: Analysis;
   commands: readonly string[];
@@ -225,10 +421,15 @@ export function checkGuardrails(input: {
   functions?: readonly string[];
   allowMultipleStatements?: boolean;
   extraDenied?: readonly DenyEntry[];
+  facts?: AllowListFacts;
+  allowLists?: AllowListConfig;
+  unknownRelations?: readonly TableRef[];
 }): GuardrailViolation | null {
   return (
     multipleStatementsViolation(input.analysis, input.allowMultipleStatements) ??
     forbiddenViolation({ analysis: input.analysis, commands: input.commands, functions: input.functions, extra: input.extraDenied }) ??
+    allowListViolation({ analysis: input.analysis, commands: input.commands, facts: input.facts, config: input.allowLists }) ??
+    relationViolation(input.analysis, input.unknownRelations) ??
     inferenceViolation(input.analysis, input.maskedSources) ??
     copyViolation(input.writtenSources ?? [], input.maskedSources)
   );

@@ -8,6 +8,8 @@
  * - A format-preserving action (email, partial) or a hash is only safe on the source value itself. When the column derives from
  *   more than one masked source, or through anything but a plain column reference or alias, or its lineage is inexact,
  *   it becomes redact (`substr(card_number, 1, 12)` under "keep the last 4" would show digits 9–12).
+ * - An inexact column with no source at all (lineage unknown) gets the strongest rule the principal is subject to on
+ *   the connection, as redact (or null).
  * - A source column named `*` (a table the catalogue does not know) matches every column rule of its table.
  * - An output column named `*` that is not exact means the result shape is unknown: `maskUnlisted` is set, and only the
  *   columns before it are listed, since positions after it are unknown.
@@ -99,6 +101,12 @@ export function buildMaskingPlan(input: {
     return applied;
   };
 
+  // the strongest rule this principal is subject to on this connection: what a column of unknown origin gets
+  const strictest = active.reduce<MaskingRule | undefined>(
+    (best, r) => (best === undefined || strength(r.rule.action) > strength(best.action) ? r.rule : best),
+    undefined,
+  );
+
   const columns: MaskingPlan['columns'] = [];
   const firstStar = analysis.outputColumns.findIndex((c) => c.name === '*' && !c.exact);
   const maskUnlisted = firstStar >= 0;
@@ -106,6 +114,12 @@ export function buildMaskingPlan(input: {
     const applied = col.sources.flatMap(consider);
     if (maskUnlisted && index >= firstStar) return;
     if (applied.length === 0) {
+      if (!col.exact && col.sources.length === 0 && strictest !== undefined) {
+        // no lineage at all (a function over text, a construct the analyser cannot follow): it could be anything read
+        const action: MaskAction = strictest.action.kind === 'null' ? strictest.action : { kind: 'redact' };
+        columns.push({ index, name: col.name, action, reason: `lineage unknown: masked as strictly as rule '${strictest.name}'` });
+        return;
+      }
       columns.push({ index, name: col.name, action: null });
       return;
     }

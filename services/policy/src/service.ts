@@ -3,7 +3,7 @@ import { policyV1 } from '@airlock/contracts';
 import { AirlockError, EventPublisher, Counter, Histogram, Registry, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { initParsers } from './analysis/index.js';
 import { CatalogCache } from './catalog-cache.js';
-import { evaluate } from './evaluate.js';
+import { analysisBudget, evaluate } from './evaluate.js';
 import { AnalysisCache } from './analysis-cache.js';
 import { signDecision } from './signing.js';
 
@@ -49,7 +49,8 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
     const catalog = await catalogs.get(req.connection);
     const started = performance.now();
     const type = deps.config.connections[req.connection]?.type;
-    if (type) {
+    const budget = analysisBudget(deps.config);
+    if (type && Buffer.byteLength(req.sql, 'utf8') <= budget.maxStatementBytes) {
       // the analysis lands in the cache, so evaluate() below reuses it: the parse span times the parse alone
       tracing.runSync('parse', ctx, {}, (span) => {
         try {
@@ -61,8 +62,14 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
         }
       });
     }
+    // a relation the catalogue does not know may be one created moments ago: ask once more before refusing it
+    let current = catalog;
+    if (type === 'postgres') {
+      const first = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
+      if (first.code === 'policy.unknown_relation') current = await catalogs.reloaded(req.connection);
+    }
     const decision = tracing.runSync('decide', ctx, { attributes: { 'airlock.connection': req.connection } }, (span) => {
-      const d = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
+      const d = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog: current, requestId: req.requestId, cache });
       span.set({
         'airlock.decision': d.outcome,
         ...(d.rule ? { 'airlock.rule': d.rule } : {}),

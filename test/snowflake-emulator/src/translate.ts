@@ -340,7 +340,7 @@ function pgNameOfText(text: string, ctx: TranslateContext): string | undefined {
 /**
  * Snowflake spellings with no token-for-token PostgreSQL equivalent, rewritten in place before the main pass:
  * quoted upper-case names (PostgreSQL stores Snowflake's upper-case names in lower case), `TABLE('t')` and
- * `IDENTIFIER('t')`, `TABLE(fn(…))`, `GENERATOR(ROWCOUNT => n)`, `SEQ1/2/4/8()`, `DECODE(…)` and `SAMPLE`.
+ * `IDENTIFIER('t')`, `TABLE(fn(…))`, `GENERATOR(ROWCOUNT => n)`, `SEQ1/2/4/8()`, `DECODE(…)`, `SAMPLE` and `SELECT TOP n`.
  */
 function rewriteSnowflakeForms(sig: Sig[], out: string[], ctx: TranslateContext): void {
   for (let s = 0; s < sig.length; s++) {
@@ -365,6 +365,14 @@ function rewriteSnowflakeForms(sig: Sig[], out: string[], ctx: TranslateContext)
       continue;
     }
     if (tok.kind !== 'ident' || sig[s - 1]?.tok.text === '.') continue;
+    if (word === 'TOP' && s === 1 && kw(sig[0].tok) === 'SELECT' && next?.kind === 'number' && !sig.some((x) => kw(x.tok) === 'LIMIT')) {
+      // SELECT TOP n … → SELECT … LIMIT n
+      out[at] = '';
+      out[sig[s + 1].at] = '';
+      out[sig[sig.length - 1].at] += ` LIMIT ${next.text}`;
+      s += 1;
+      continue;
+    }
     if ((word === 'TABLE' || word === 'IDENTIFIER') && next?.text === '(' && sig[s + 2]?.tok.kind === 'string' && sig[s + 3]?.tok.text === ')') {
       const name = pgNameOfText(unquoteString(sig[s + 2].tok.text), ctx);
       if (name === undefined) throw sfErrors.syntax(`invalid identifier ${sig[s + 2].tok.text}`);

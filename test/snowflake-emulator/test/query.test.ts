@@ -315,6 +315,7 @@ describe('queries', () => {
       ['SELECT f.value AS v FROM people p, LATERAL FLATTEN(input => p.doc) f WHERE p.id = 1 ORDER BY f.index', [{ V: 1 }, { V: 2 }, { V: 3 }]],
       ['SELECT f.key AS k, f.value AS v FROM people p, TABLE(FLATTEN(input => p.doc)) f WHERE p.id = 2', [{ K: 'k', V: 'v' }]],
       ['SELECT ARRAY_AGG(id) AS a FROM people', [{ A: [1, 2] }]],
+      ['SELECT TOP 1 name FROM people ORDER BY id DESC', [{ NAME: 'bob' }]],
     ];
     for (const [sql, rows] of cases) assert.deepEqual(await exec(admin, sql).catch((e: Error) => e.message), rows, sql);
     assert.equal(String((await exec(admin, 'SELECT UUID_STRING() AS u'))[0]?.['U']).length, 36);

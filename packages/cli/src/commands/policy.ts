@@ -29,13 +29,13 @@ export async function policyCommand(args: string[], env: Record<string, string |
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   if (!config.connections[values.connection]) throw new Error(`connection "${values.connection}" is not in the config file`);
   await initParsers();
-  const catalog = await fetchCatalog(common, values.connection, out);
+  const { catalog, complete } = await fetchCatalog(common, values.connection, out);
   const principal = {
     subject: values.as,
     issuer: 'airlock-policy-check',
     groups: values.groups.split(',').map((g) => g.trim()).filter(Boolean),
   };
-  const decision = evaluate({ config, principal, connection: values.connection, sql: values.sql, catalog, requestId: randomUUID() });
+  const decision = evaluate({ config, principal, connection: values.connection, sql: values.sql, catalog, requestId: randomUUID(), catalogIncomplete: !complete });
   if (values.json) {
     out(JSON.stringify(decision, null, 2));
     return decision.outcome === 'deny' ? 2 : 0;
@@ -57,12 +57,20 @@ export async function policyCommand(args: string[], env: Record<string, string |
     if (decision.masking.maskUnlisted) out('  (columns the analysis cannot place are redacted)');
     if (a.usages.length) out(`used in clauses: ${a.usages.map((u) => `${col(u.column)} (${u.clause})`).join(', ')}`);
   }
+  if (decision.allowList?.length) {
+    out('allow-list:');
+    for (const v of decision.allowList) out(`  ${v.kind} ${v.name} (${v.class}): ${v.allowed ? 'allowed' : 'refused'} — ${v.reason}`);
+  }
   out(`detectors: ${decision.masking.detectors.join(', ') || 'none'}`);
   return decision.outcome === 'deny' ? 2 : 0;
 }
 
 /** The connection's catalogue from the running credential service; without it `*` cannot be expanded. */
-async function fetchCatalog(common: ReturnType<typeof readEnv<typeof commonEnv>>, connection: string, out: (line: string) => void): Promise<Catalog> {
+async function fetchCatalog(
+  common: ReturnType<typeof readEnv<typeof commonEnv>>,
+  connection: string,
+  out: (line: string) => void,
+): Promise<{ catalog: Catalog; complete: boolean }> {
   const logger = createLogger({ service: 'cli', level: 'silent' });
   let bus: Bus | undefined;
   try {
@@ -70,10 +78,10 @@ async function fetchCatalog(common: ReturnType<typeof readEnv<typeof commonEnv>>
     const res = await bus.call(credentialV1.catalog, { connection }, newContext(), { timeoutMs: 3000 });
     const tables: Record<string, string[]> = {};
     for (const t of res.tables) tables[`${t.schema}.${t.table}`] = t.columns;
-    return staticCatalog(tables, res.searchPath);
+    return { catalog: staticCatalog(tables, res.searchPath), complete: true };
   } catch {
-    out('note: the credential service did not answer, so `*` cannot be expanded from the catalogue');
-    return staticCatalog({});
+    out('note: the credential service did not answer, so `*` cannot be expanded from the catalogue and relations are not checked against it');
+    return { catalog: staticCatalog({}), complete: false };
   } finally {
     await bus?.close();
   }

@@ -38,7 +38,8 @@ export const SNOWFLAKE_FUNCTIONS: Readonly<Record<string, SnowflakeFunctionClass
      regexp_like regexp_replace regexp_substr regexp_substr_all repeat replace reverse right rlike rpad rtrim sha1 sha1_hex
      sha2 sha2_hex soundex space split split_part startswith strtok strtok_to_array substr substring translate trim
      unicode upper uuid_string_v5 sha1_binary sha2_binary hash to_char to_varchar try_base64_decode_string
-     try_hex_decode_string`,
+     try_hex_decode_string base64_decode_binary hex_decode_binary try_base64_decode_binary try_hex_decode_binary
+     parse_url sha2_binary strtok_to_array regexp_extract_all identifier`,
   ),
   // numbers
   ...of(
@@ -95,7 +96,8 @@ export const SNOWFLAKE_FUNCTIONS: Readonly<Record<string, SnowflakeFunctionClass
      bitxor_agg booland_agg boolor_agg boolxor_agg corr count count_if covar_pop covar_samp hash_agg kurtosis listagg
      max max_by median min min_by mode object_agg percentile_cont percentile_disc regr_avgx regr_avgy regr_count
      regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy skew stddev stddev_pop stddev_samp sum var_pop
-     var_samp variance variance_pop variance_samp grouping grouping_id`,
+     var_samp variance variance_pop variance_samp grouping grouping_id array_unique_agg object_agg
+     hll`,
   ),
   ...of(
     'window',
@@ -117,39 +119,45 @@ export const SNOWFLAKE_FUNCTIONS: Readonly<Record<string, SnowflakeFunctionClass
 
 /**
  * How a function's arguments steer what the agent observes beyond the value itself: which arguments decide a branch
- * or may raise an error on a bad value. Each listed argument is a use of its source columns, like a WHERE condition;
- * `'all'` means every argument.
+ * (`condition`) or may raise an error on a bad value (`error`). Each listed argument is a use of its source columns,
+ * refused on a masked column like a WHERE condition; `'all'` means every argument.
  *
- * - control flow: `IFF`'s condition, `NVL2`'s tested value, `DECODE`'s subject and search values, the `COALESCE`
- *   family (which argument wins depends on the values), `TRY_*` (a value or NULL depending on the value);
- * - error oracles: conversions that raise on a value they cannot read (`TO_NUMBER('275-10-5481')` names the value and
- *   fails only for some rows), functions undefined for some inputs (`SQRT`, `LN`, `LOG`, `ACOS`, …), and sizes (`REPEAT`, `LPAD`) that fail
- *   only for large values.
+ * - condition: `IFF`'s condition, `NVL2`'s tested value, `DECODE`'s subject and search values, the `COALESCE` family
+ *   (which argument wins depends on the values), `TRY_*` (a value or NULL depending on the value);
+ * - error: conversions that raise on a value they cannot read (`TO_NUMBER('275-10-5481')` names the value and fails
+ *   only for some rows), functions undefined for some inputs (`SQRT`, `LN`, `LOG`, `ACOS`, …), and sizes (`REPEAT`,
+ *   `LPAD`) that fail only for large values.
  */
-export const SNOWFLAKE_VALUE_STEERING: Readonly<Record<string, 'all' | readonly number[]>> = Object.freeze({
-  iff: [0],
-  nvl2: [0],
-  decode: 'all',
-  coalesce: 'all',
-  nvl: 'all',
-  ifnull: 'all',
-  zeroifnull: 'all',
-  nullifzero: 'all',
-  nullif: 'all',
-  equal_null: 'all',
-  greatest: 'all',
-  least: 'all',
-  ...Object.fromEntries(
-    `to_number to_numeric to_decimal to_double to_date to_time to_timestamp to_timestamp_ltz to_timestamp_ntz
-     to_timestamp_tz to_boolean to_binary to_object to_array to_geography to_geometry to_xml parse_json parse_xml
-     base64_decode_string hex_decode_string date time timestamp try_to_number try_to_numeric try_to_decimal try_to_double
-     try_to_date try_to_time try_to_timestamp try_to_timestamp_ltz try_to_timestamp_ntz try_to_timestamp_tz
-     try_to_boolean try_to_binary try_parse_json try_base64_decode_string try_hex_decode_string check_json check_xml
-     sqrt ln log acos asin acosh atanh factorial pow power mod div0 div0null date_from_parts time_from_parts
-     timestamp_from_parts dateadd timeadd timestampadd repeat space lpad rpad array_generate_range randstr`
+export interface ValueSteering {
+  clause: 'condition' | 'error';
+  args: 'all' | readonly number[];
+}
+
+const steer = (clause: ValueSteering['clause'], names: string): Record<string, ValueSteering> =>
+  Object.fromEntries(
+    names
       .split(/\s+/)
       .filter((n) => n !== '')
-      .map((n) => [n, 'all' as const]),
+      .map((n) => [n, { clause, args: 'all' as const }]),
+  );
+
+export const SNOWFLAKE_VALUE_STEERING: Readonly<Record<string, ValueSteering>> = Object.freeze({
+  ...steer(
+    'condition',
+    `decode coalesce nvl ifnull zeroifnull nullifzero nullif equal_null greatest least try_to_number try_to_numeric
+     try_to_decimal try_to_double try_to_date try_to_time try_to_timestamp try_to_timestamp_ltz try_to_timestamp_ntz
+     try_to_timestamp_tz try_to_boolean try_to_binary try_parse_json try_base64_decode_string try_hex_decode_string
+     check_json check_xml`,
+  ),
+  iff: { clause: 'condition', args: [0] },
+  nvl2: { clause: 'condition', args: [0] },
+  ...steer(
+    'error',
+    `to_number to_numeric to_decimal to_double to_date to_time to_timestamp to_timestamp_ltz to_timestamp_ntz
+     to_timestamp_tz to_boolean to_binary to_object to_array to_geography to_geometry to_xml parse_json parse_xml
+     base64_decode_string hex_decode_string date time timestamp sqrt ln log acos asin acosh atanh factorial pow power mod
+     div0 div0null date_from_parts time_from_parts timestamp_from_parts dateadd timeadd timestampadd repeat space lpad
+     rpad array_generate_range randstr`,
   ),
 });
 

@@ -1,6 +1,6 @@
 /** SQL analysis for both dialects behind one dialect-neutral result. */
 import { loadModule } from 'libpg-query';
-import type { Analysis, ColumnRef, Dialect } from '@airlock/contracts';
+import type { Analysis, ColumnRef, Dialect, TableRef } from '@airlock/contracts';
 import { staticCatalog, type Catalog } from './catalog.js';
 import { inspectPostgres } from './postgres.js';
 import { analyzeSnowflake, inspectSnowflake } from './snowflake.js';
@@ -40,6 +40,14 @@ export interface AnalysisResult {
   commands: string[];
   /** source columns whose values are written into a table (PostgreSQL only; empty for Snowflake) */
   writtenSources: ColumnRef[];
+  /** parse-tree node types of the statements and what they wrap (PostgreSQL only), for the statement allow-list */
+  statements?: string[];
+  /** operators as written (PostgreSQL only), for the operator allow-list */
+  operators?: string[];
+  /** relations read that the catalogue does not know (PostgreSQL only; pg_catalog and information_schema excluded) */
+  unknownRelations?: TableRef[];
+  /** parse-tree size (PostgreSQL only), for the analysis budget */
+  nodes?: number;
 }
 
 /** Like analyze(), with the facts the masking plan builder and the guardrails use in-process. */

@@ -8,6 +8,11 @@
  *   outputs, aggregate arguments, whole-row references (all columns of the row).
  * - Window PARTITION BY / ORDER BY, aggregate ORDER BY and FILTER are *usages* (clauses `window`, `order`, `where`),
  *   not sources: they order or select rows rather than produce the value, and the inference guard covers them.
+ * - Whatever decides how many rows come back is a usage of clause `rows` (LIMIT/OFFSET/FETCH, TABLESAMPLE, FROM
+ *   functions' arguments, set-returning functions in the select list, window frame bounds); whatever decides a
+ *   branch is `condition` (CASE WHEN, COALESCE/NULLIF/GREATEST/LEAST, AND/OR); a value that reaches something that
+ *   can fail on some values (a cast to anything but text, arithmetic, a function argument not listed as total) is
+ *   `error`. Plain DISTINCT and aggregate DISTINCT group by their values (`group`).
  * - A column is `direct` when it is a source column passed through unchanged (plain reference, alias, derived table,
  *   CTE, scalar subquery, COLLATE, or a UNION whose arms are all direct or constant). Anything else is derived.
  * - When a reference cannot be resolved, the column is `exact: false` and its sources are every column of every
@@ -19,6 +24,13 @@ import { parseSync } from 'libpg-query';
 import type { Analysis, ColumnRef, ColumnUsage, ColumnUsageClause, StatementKind, TableRef } from '@airlock/contracts';
 import type { Catalog } from './catalog.js';
 import { SqlParseError } from './errors.js';
+import { functionClass } from '../allowlists/index.js';
+import {
+  POSTGRES_PATTERN_OPERATORS,
+  POSTGRES_TOTAL_ARGS,
+  POSTGRES_TOTAL_CASTS,
+  POSTGRES_TOTAL_OPERATORS,
+} from '../allowlists/postgres-functions.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Typed access to the loosely typed parse tree
@@ -429,7 +441,16 @@ function canonical(stmts: unknown): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The walker: one instance per analysed text, holding what it has collected
 
-const CLAUSE_ORDER: readonly ColumnUsageClause[] = ['where', 'join', 'group', 'having', 'order', 'window'];
+const CLAUSE_ORDER: readonly ColumnUsageClause[] = ['where', 'join', 'group', 'having', 'order', 'window', 'rows', 'condition', 'error'];
+
+/** The last part of a qualified name when the qualifier is pg_catalog (or absent); undefined for other schemas. */
+function catalogName(parts: readonly string[]): string | undefined {
+  if (parts.length === 0) return undefined;
+  if (parts.length > 1 && parts.slice(0, -1).join('.').toLowerCase() !== 'pg_catalog') return undefined;
+  return parts[parts.length - 1].toLowerCase();
+}
+
+const BETWEEN_KINDS: ReadonlySet<string> = new Set(['AEXPR_BETWEEN', 'AEXPR_NOT_BETWEEN', 'AEXPR_BETWEEN_SYM', 'AEXPR_NOT_BETWEEN_SYM']);
 
 class Walker {
   readonly tables = new Map<string, TableRef>();
@@ -538,12 +559,15 @@ class Walker {
         return this.join(b, scope, ctes);
       case 'RangeTableSample': {
         const inner = this.fromItem(b.relation, scope, ctes);
-        for (const a of list(b.args)) this.expr(a, scope, ctes);
+        for (const a of list(b.args)) this.use(this.expr(a, scope, ctes), 'rows');
+        if (b.repeatable !== undefined) this.use(this.expr(b.repeatable, scope, ctes), 'rows');
         return inner;
       }
       case 'RangeTableFunc': {
         const alias = aliasOf(b);
         const lineage = derived([this.expr(b.docexpr, scope, ctes), this.expr(b.rowexpr, scope, ctes)]);
+        // the document and the row path decide how many rows come back
+        this.use(lineage, 'rows');
         const cols: Entry[] = [];
         for (const c of list(b.columns)) {
           const name = str(unwrap(c)?.body.colname);
@@ -569,9 +593,12 @@ class Walker {
       const call = unwrap(items[0]);
       const coldefs = list(items[1]).map((c) => str(unwrap(c)?.body.colname) ?? '?column?');
       const fn = call?.type === 'FuncCall' ? names(call.body.funcname) : [];
+      const lineage = derived([this.expr(items[0], scope, ctes)]);
+      // a function in FROM decides how many rows come back from its arguments
+      this.use(lineage, 'rows');
       calls.push({
         name: fn[fn.length - 1] ?? '?column?',
-        lineage: derived([this.expr(items[0], scope, ctes)]),
+        lineage,
         args: list(call?.body.args).length,
         coldefs,
       });
@@ -730,8 +757,13 @@ class Walker {
       case 'SetToDefault':
       case 'TypeName':
         return CONSTANT;
-      case 'TypeCast':
-        return derived([this.expr(b.arg, scope, ctes)]);
+      case 'TypeCast': {
+        const arg = this.expr(b.arg, scope, ctes);
+        const target = catalogName(names(obj(b.typeName)?.names));
+        // a cast that can fail on some values tells them by failing (`ssn::int`)
+        if (target === undefined || !POSTGRES_TOTAL_CASTS.has(target) || list(obj(b.typeName)?.arrayBounds).length > 0) this.use(arg, 'error');
+        return derived([arg]);
+      }
       case 'CollateClause':
         // a collation changes comparisons, not the value
         return this.expr(b.arg, scope, ctes);
@@ -741,6 +773,44 @@ class Walker {
         if (b.agg_filter !== undefined) this.use(this.expr(b.agg_filter, scope, ctes), 'where');
         const over = obj(b.over);
         if (over !== undefined) this.windowDef(over, scope, ctes);
+        const fn = names(b.funcname);
+        const name = catalogName(fn);
+        // count(DISTINCT x) counts distinct values: a grouping by them
+        if (b.agg_distinct === true) for (const a of args) this.use(a, 'group');
+        // a set-returning function in the select list multiplies rows by what its arguments decide
+        if (functionClass('postgres', fn.join('.')) === 'set-returning') for (const a of args) this.use(a, 'rows');
+        const total = name === undefined ? undefined : POSTGRES_TOTAL_ARGS.get(name);
+        if (total !== 'all') args.forEach((a, i) => (total?.includes(i) === true ? undefined : this.use(a, 'error')));
+        return derived(args);
+      }
+      case 'A_Expr':
+        return this.operator(b, scope, ctes);
+      case 'XmlExpr': {
+        // XMLPARSE, XMLPI and XMLROOT reject some contents (`xmlparse(content ssn)` fails on a '<'): an error oracle
+        const args = [...list(b.named_args), ...list(b.args)].map((a) => this.expr(a, scope, ctes));
+        if (b.op !== 'IS_XMLELEMENT' && b.op !== 'IS_XMLFOREST' && b.op !== 'IS_XMLCONCAT') for (const a of args) this.use(a, 'error');
+        return derived(args);
+      }
+      case 'CaseExpr': {
+        const parts: Lineage[] = [];
+        const subject = this.expr(b.arg, scope, ctes);
+        this.use(subject, 'condition');
+        parts.push(subject);
+        for (const w of list(b.args)) {
+          const when = obj(unwrap(w)?.body);
+          const condition = this.expr(when?.expr, scope, ctes);
+          this.use(condition, 'condition');
+          parts.push(condition, this.expr(when?.result, scope, ctes));
+        }
+        parts.push(this.expr(b.defresult, scope, ctes));
+        return derived(parts);
+      }
+      case 'CoalesceExpr':
+      case 'MinMaxExpr':
+      case 'BoolExpr': {
+        // which argument is evaluated, or returned, depends on the values of the others
+        const args = list(b.args).map((a) => this.expr(a, scope, ctes));
+        for (const a of args) this.use(a, 'condition');
         return derived(args);
       }
       case 'SubLink': {
@@ -780,6 +850,28 @@ class Walker {
     }
   }
 
+  /** An operator: comparisons and concatenation pass any value; patterns fail on a bad pattern, arithmetic on some values. */
+  private operator(b: Obj, scope: Scope, ctes: Ctes): Lineage {
+    const left = this.expr(b.lexpr, scope, ctes);
+    const right = this.expr(b.rexpr, scope, ctes);
+    const kind = str(b.kind) ?? '';
+    const op = catalogName(names(b.name));
+    if (kind === 'AEXPR_NULLIF') {
+      this.use(left, 'condition');
+      this.use(right, 'condition');
+    } else if (BETWEEN_KINDS.has(kind) || kind === 'AEXPR_IN' || kind === 'AEXPR_DISTINCT' || kind === 'AEXPR_NOT_DISTINCT') {
+      // comparisons only
+    } else if (op !== undefined && POSTGRES_TOTAL_OPERATORS.has(op)) {
+      // total whatever the operands
+    } else if (op !== undefined && (POSTGRES_PATTERN_OPERATORS.has(op) || kind === 'AEXPR_SIMILAR' || kind === 'AEXPR_LIKE' || kind === 'AEXPR_ILIKE')) {
+      this.use(right, 'error');
+    } else {
+      this.use(left, 'error');
+      this.use(right, 'error');
+    }
+    return derived([left, right]);
+  }
+
   /** Any other node: the union of its children, as a derived value. */
   private generic(body: Obj, scope: Scope, ctes: Ctes): Lineage {
     const parts: Lineage[] = [];
@@ -794,6 +886,9 @@ class Walker {
   private windowDef(w: Obj, scope: Scope, ctes: Ctes): void {
     for (const p of list(w.partitionClause)) this.use(this.expr(p, scope, ctes), 'window');
     for (const o of list(w.orderClause)) this.use(this.expr(o, scope, ctes), 'window');
+    // frame bounds decide how many rows each window holds
+    if (w.startOffset !== undefined) this.use(this.expr(w.startOffset, scope, ctes), 'rows');
+    if (w.endOffset !== undefined) this.use(this.expr(w.endOffset, scope, ctes), 'rows');
   }
 
   // --- queries -----------------------------------------------------------------------------------------------
@@ -856,8 +951,10 @@ class Walker {
     if (b.op !== undefined && b.op !== 'SETOP_NONE') {
       const out = setCombine(this.select(obj(b.larg) ?? {}, outer, ctes), this.select(obj(b.rarg) ?? {}, outer, ctes));
       this.sortClause(b.sortClause, out, emptyScope, ctes, 'order');
-      this.expr(b.limitCount, emptyScope, ctes);
-      this.expr(b.limitOffset, emptyScope, ctes);
+      // UNION (not ALL), INTERSECT and EXCEPT compare rows: a grouping by every column
+      if (b.all !== true) for (const e of out) this.use(entryLineage(e), 'group');
+      this.use(this.expr(b.limitCount, emptyScope, ctes), 'rows');
+      this.use(this.expr(b.limitOffset, emptyScope, ctes), 'rows');
       return out;
     }
     if (b.valuesLists !== undefined) {
@@ -879,11 +976,13 @@ class Walker {
       const def = obj(unwrap(w)?.body);
       if (def !== undefined) this.windowDef(def, scope, ctes);
     }
-    // DISTINCT ON groups rows by its expressions; plain DISTINCT is a list holding one empty node
-    this.sortClause(list(b.distinctClause).filter((d) => unwrap(d) !== undefined), out, scope, ctes, 'group');
+    // DISTINCT ON groups rows by its expressions; plain DISTINCT is a list holding one empty node, grouping by every column
+    const distinct = list(b.distinctClause);
+    this.sortClause(distinct.filter((d) => unwrap(d) !== undefined), out, scope, ctes, 'group');
+    if (distinct.length > 0 && distinct.every((d) => unwrap(d) === undefined)) for (const e of out) this.use(entryLineage(e), 'group');
     this.sortClause(b.sortClause, out, scope, ctes, 'order');
-    this.expr(b.limitCount, scope, ctes);
-    this.expr(b.limitOffset, scope, ctes);
+    this.use(this.expr(b.limitCount, scope, ctes), 'rows');
+    this.use(this.expr(b.limitOffset, scope, ctes), 'rows');
     return out;
   }
 
@@ -953,9 +1052,38 @@ class Walker {
           continue;
         }
       }
+      if (val?.type === 'A_Indirection') {
+        const path = list(val.body.indirection);
+        if (unwrap(path[path.length - 1])?.type === 'A_Star') {
+          // `(c).*`, `(f(x)).*`: one target, as many columns as the composite has
+          out.push(...this.compositeStar(val.body.arg, path.slice(0, -1), scope, ctes));
+          continue;
+        }
+      }
       out.push({ kind: 'column', name: columnName(rt), lineage: this.expr(rt.val, scope, ctes) });
     }
     return out;
+  }
+
+  /** The columns of `(arg).*`: a row variable's own columns, else columns of unknown number and names. */
+  private compositeStar(arg: unknown, path: readonly unknown[], scope: Scope, ctes: Ctes): Entry[] {
+    const a = unwrap(arg);
+    if (path.length === 0 && a?.type === 'ColumnRef') {
+      const fields = names(a.body.fields);
+      const r = fields.length === list(a.body.fields).length ? this.findRange(fields, scope) : undefined;
+      const shadowed = fields.length === 1 && this.hasColumn(fields[0], scope);
+      if (r !== undefined && !shadowed && !r.entries.some((e) => e.kind === 'opaque')) return [...r.entries];
+    }
+    const l = derived([this.expr(arg, scope, ctes), ...path.map((p) => this.expr(p, scope, ctes))]);
+    return [{ kind: 'opaque', sources: l.sources, unresolved: l.unresolved }];
+  }
+
+  /** Whether an unqualified name is a column somewhere in scope (a column wins over a row variable of that name). */
+  private hasColumn(name: string, scope: Scope | null): boolean {
+    for (let s = scope; s !== null; s = s.parent) {
+      if (s.items.some((item) => item.entries.some((e) => e.kind === 'column' && e.name === name))) return true;
+    }
+    return false;
   }
 
   private star(fields: readonly unknown[], scope: Scope): Entry[] {
@@ -1094,6 +1222,9 @@ class Walker {
   }
 }
 
+/** Schemas whose relations the catalogue does not list; the metadata surface decides about them. */
+const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
+
 const DROPPED_RELATIONS: ReadonlySet<string> = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE']);
 
 function intoTarget(select: Obj): unknown {
@@ -1131,31 +1262,77 @@ function signature(entries: readonly Entry[]): string {
 
 interface TreeFacts {
   functions: string[];
+  /** operators as written: `=`, or `schema.op` for `OPERATOR(schema.op)` */
+  operators: string[];
   relations: Obj[];
   cteNames: Set<string>;
+  /** parse-tree nodes, for the analysis budget */
+  nodes: number;
+  /** `SET` clauses inside other statements (`ALTER ROLE … SET`, `ALTER FUNCTION … SET`, `ALTER DATABASE … SET`) */
+  nestedSettings: Obj[];
 }
+
+/** A_Expr kinds whose `name` is an operator (the others name a construct such as BETWEEN). */
+const OPERATOR_EXPRS: ReadonlySet<string> = new Set([
+  'AEXPR_OP',
+  'AEXPR_OP_ANY',
+  'AEXPR_OP_ALL',
+  'AEXPR_DISTINCT',
+  'AEXPR_NOT_DISTINCT',
+  'AEXPR_NULLIF',
+  'AEXPR_IN',
+  'AEXPR_LIKE',
+  'AEXPR_ILIKE',
+  'AEXPR_SIMILAR',
+]);
 
 /** One pass over the raw tree for what must be complete whatever the walker understood. */
 function treeFacts(root: unknown): TreeFacts {
   const functions = new Set<string>();
+  const operators = new Set<string>();
   const relations: Obj[] = [];
   const cteNames = new Set<string>();
+  const nestedSettings: Obj[] = [];
+  let nodes = 0;
+  const operator = (v: unknown): void => {
+    const op = names(v);
+    if (op.length > 0) operators.add(op.length === 1 ? op[0] : `${op.slice(0, -1).join('.').toLowerCase()}.${op[op.length - 1]}`);
+  };
+  let depth = 0;
   const visit = (v: unknown, key: string): void => {
     if (Array.isArray(v)) {
       for (const x of v) visit(x, '');
       return;
     }
     if (!isObj(v)) return;
+    nodes += 1;
+    // a statement node sits at depth 2: the RawStmt, then `{ Type: body }`
+    depth += 1;
     if (key === 'FuncCall' || key === 'funccall') {
       const fn = names(v.funcname);
       if (fn.length > 0) functions.add(fn.join('.').toLowerCase());
     }
+    if (key === 'A_Expr' && OPERATOR_EXPRS.has(str(v.kind) ?? '')) operator(v.name);
+    if (key === 'SubLink') operator(v.operName);
+    if (key === 'SortBy') operator(v.useOp);
+    if ((key === 'VariableSetStmt' && depth > 2) || key === 'setstmt') nestedSettings.push(v);
     if (typeof v.relname === 'string') relations.push(v);
     if (typeof v.ctename === 'string') cteNames.add(v.ctename);
     for (const k in v) if (k !== 'location') visit(v[k], k);
+    depth -= 1;
   };
   visit(root, '');
-  return { functions: [...functions], relations, cteNames };
+  return { functions: [...functions], operators: [...operators], relations, cteNames, nodes, nestedSettings };
+}
+
+/** Statement node types, including those a statement wraps (EXPLAIN, CREATE TABLE AS, COPY (query), PREPARE, DECLARE). */
+function statementTypes(node: unknown, out: string[]): void {
+  const n = unwrap(node);
+  if (n === undefined) return;
+  out.push(n.type);
+  if (n.type === 'ExplainStmt' || n.type === 'CreateTableAsStmt' || n.type === 'CopyStmt' || n.type === 'PrepareStmt' || n.type === 'DeclareCursorStmt') {
+    statementTypes(n.body.query, out);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1182,6 +1359,8 @@ function commandOf(node: unknown): string | undefined {
     }
     case 'DoStmt':
       return 'do';
+    case 'DiscardStmt':
+      return `discard ${(str(b.target) ?? '').replace(/^DISCARD_/, '').toLowerCase()}`;
     case 'LoadStmt':
       return 'load';
     case 'AlterSystemStmt':
@@ -1203,6 +1382,14 @@ export interface PostgresAnalysisResult {
   commands: string[];
   /** source columns whose values the statement writes into a table (INSERT … SELECT, UPDATE SET, CREATE TABLE AS) */
   writtenSources: ColumnRef[];
+  /** parse-tree node types of every statement and of the statements they wrap, for the statement allow-list */
+  statements: string[];
+  /** operators as written (`=`, `pg_catalog.=`, `public.###`), for the operator allow-list */
+  operators: string[];
+  /** relations read that the catalogue does not know (outside pg_catalog and information_schema) */
+  unknownRelations: TableRef[];
+  /** parse-tree nodes, for the analysis budget */
+  nodes: number;
 }
 
 function parse(sql: string): unknown[] {
@@ -1282,6 +1469,10 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     const c = commandOf(obj(s)?.stmt);
     if (c !== undefined) commands.push(c);
   }
+  for (const v of facts.nestedSettings) {
+    const c = commandOf({ VariableSetStmt: v });
+    if (c !== undefined && !commands.includes(c)) commands.push(c);
+  }
 
   const analysis: Analysis = {
     dialect: 'postgres',
@@ -1295,10 +1486,19 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     fingerprint: createHash('sha256').update(canonical(stmts)).digest('hex'),
     normalized: normalize(sql),
   };
+  const statements: string[] = [];
+  for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
+  const unknownRelations = [...walker.tables.values()].filter(
+    (t) => t.access === 'read' && !SYSTEM_SCHEMAS.has(t.schema) && !t.schema.startsWith('pg_toast') && catalog.columns(t.schema, t.table) === undefined,
+  );
   return {
     analysis,
     direct,
     commands,
+    statements,
+    operators: facts.operators,
+    unknownRelations,
+    nodes: facts.nodes,
     writtenSources: dedupe(walker.written.flatMap((l) => (l.unresolved || !l.exact ? [...l.sources, ...all()] : l.sources))),
   };
 }

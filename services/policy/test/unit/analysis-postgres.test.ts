@@ -68,11 +68,11 @@ const cases: Case[] = [
   c('SELECT email COLLATE "C" FROM customers', 'select', ['customers'], { '0:email': 'email' }),
   // CASE, COALESCE and friends
   c('SELECT CASE WHEN id > 1 THEN ssn END FROM customers', 'select', ['customers'], { '0:case': 'redact' }),
-  c("SELECT CASE WHEN ssn IS NULL THEN 'none' ELSE 'some' END AS has_ssn FROM customers", 'select', ['customers'], { '0:has_ssn': 'redact' }),
+  c("SELECT CASE WHEN ssn IS NULL THEN 'none' ELSE 'some' END AS has_ssn FROM customers", 'select', ['customers'], { '0:has_ssn': 'redact' }, { inference: 'condition:customers.ssn' }),
   c('SELECT CASE WHEN id > 1 THEN name ELSE email END FROM customers', 'select', ['customers'], { '0:email': 'redact' }),
-  c("SELECT COALESCE(phone, 'n/a') FROM customers", 'select', ['customers'], { '0:coalesce': 'redact' }),
-  c("SELECT NULLIF(card_number, '') FROM customers", 'select', ['customers'], { '0:nullif': 'redact' }),
-  c('SELECT GREATEST(email, name) FROM customers', 'select', ['customers'], { '0:greatest': 'redact' }),
+  c("SELECT COALESCE(phone, 'n/a') FROM customers", 'select', ['customers'], { '0:coalesce': 'redact' }, { inference: 'condition:customers.phone' }),
+  c("SELECT NULLIF(card_number, '') FROM customers", 'select', ['customers'], { '0:nullif': 'redact' }, { inference: 'condition:customers.card_number' }),
+  c('SELECT GREATEST(email, name) FROM customers', 'select', ['customers'], { '0:greatest': 'redact' }, { inference: 'condition:customers.email' }),
   // aggregates
   c('SELECT count(ssn) FROM customers', 'select', ['customers'], { '0:count': 'redact' }),
   c('SELECT count(*) FROM customers', 'select', ['customers'], {}),
@@ -160,12 +160,12 @@ const cases: Case[] = [
     { '0:v': 'email' },
   ),
   // set operations
-  c("SELECT email FROM customers UNION SELECT 'x'", 'select', ['customers'], { '0:email': 'email' }),
-  c('SELECT email FROM customers UNION SELECT phone FROM customers', 'select', ['customers'], { '0:email': 'redact' }),
+  c("SELECT email FROM customers UNION SELECT 'x'", 'select', ['customers'], { '0:email': 'email' }, { inference: 'group:customers.email' }),
+  c('SELECT email FROM customers UNION SELECT phone FROM customers', 'select', ['customers'], { '0:email': 'redact' }, { inference: 'group:customers.email' }),
   c('SELECT name FROM customers UNION ALL SELECT ssn FROM customers', 'select', ['customers'], { '0:name': 'redact' }),
-  c('SELECT id, name FROM customers INTERSECT SELECT id, card_number FROM customers', 'select', ['customers'], { '1:name': 'partial4' }),
-  c('SELECT email FROM customers EXCEPT SELECT email FROM customers WHERE id > 10', 'select', ['customers'], { '0:email': 'email' }),
-  c("SELECT 'x' AS a UNION SELECT email FROM customers", 'select', ['customers'], { '0:a': 'email' }),
+  c('SELECT id, name FROM customers INTERSECT SELECT id, card_number FROM customers', 'select', ['customers'], { '1:name': 'partial4' }, { inference: 'group:customers.card_number' }),
+  c('SELECT email FROM customers EXCEPT SELECT email FROM customers WHERE id > 10', 'select', ['customers'], { '0:email': 'email' }, { inference: 'group:customers.email' }),
+  c("SELECT 'x' AS a UNION SELECT email FROM customers", 'select', ['customers'], { '0:a': 'email' }, { inference: 'group:customers.email' }),
   // window functions
   c('SELECT id, row_number() OVER (ORDER BY id) FROM customers', 'select', ['customers'], {}),
   c('SELECT first_value(email) OVER (PARTITION BY name ORDER BY id) FROM customers', 'select', ['customers'], { '0:first_value': 'redact' }),
@@ -173,10 +173,10 @@ const cases: Case[] = [
   // set-returning and other functions in FROM
   c('SELECT g FROM generate_series(1, 3) g', 'select', [], {}),
   c('SELECT * FROM generate_series(1, 3) WITH ORDINALITY AS g(a, b)', 'select', [], {}, { columns: ['a', 'b'] }),
-  c('SELECT e FROM unnest(ARRAY(SELECT email FROM customers)) AS e', 'select', ['customers'], { '0:e': 'redact' }),
+  c('SELECT e FROM unnest(ARRAY(SELECT email FROM customers)) AS e', 'select', ['customers'], { '0:e': 'redact' }, { inference: 'rows:customers.email' }),
   c('SELECT x.* FROM json_to_record(\'{"a":1}\') AS x(a int, b text)', 'select', [], {}, { columns: ['a', 'b'] }),
   c('SELECT * FROM my_func()', 'select', [], {}, { maskUnlisted: true, columns: ['*'] }),
-  c('SELECT key, value FROM customers c, json_each(row_to_json(c))', 'select', ['customers'], { '0:key': 'redact', '1:value': 'redact' }),
+  c('SELECT key, value FROM customers c, json_each(row_to_json(c))', 'select', ['customers'], { '0:key': 'redact', '1:value': 'redact' }, { inference: 'rows:customers.email' }),
   // constants and system values
   c('SELECT 1', 'select', [], {}, { columns: ['?column?'] }),
   c('SELECT now(), current_user, 1 AS one', 'select', [], {}, { columns: ['now', 'current_user', 'one'] }),

@@ -190,3 +190,29 @@ describe('Snowflake guardrails (commands and functions from the lexer)', () => {
     }
   });
 });
+
+describe('Snowflake relations refused whatever the rules say', () => {
+  const cases: [sql: string, refused: boolean][] = [
+    ['SELECT query_text FROM SNOWFLAKE.ACCOUNT_USAGE.QUERY_HISTORY', true],
+    ['select * from snowflake.account_usage.access_history', true],
+    ['select * from account_usage.login_history', true],
+    ['select * from "ORGANIZATION_USAGE"."QUERY_HISTORY"', true],
+    ['select * from snowflake.reader_account_usage.query_history', true],
+    ['select o.id from orders o join snowflake.data_sharing_usage.listing_access_history h on h.id = o.id', true],
+    ['select * from customers', false],
+    ['select * from information_schema.tables', false],
+  ];
+  for (const [sql, refused] of cases) {
+    test(sql, () => {
+      const { analysis, commands } = inspect(sql, 'snowflake', demoCatalog);
+      const v = checkGuardrails({ analysis, commands, maskedSources: [] });
+      if (!refused) {
+        assert.notEqual(v?.code, 'policy.forbidden_relation');
+        return;
+      }
+      assert.equal(v?.code, 'policy.forbidden_relation');
+      assert.match(v!.message, /usage views hold other sessions' statement text/);
+      assert.match(v!.rule, /^guardrail:snowflake:relation:[a-z_]+_usage$/);
+    });
+  }
+});

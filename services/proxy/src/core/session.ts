@@ -11,7 +11,7 @@ import {
 import { createMasker, type Masker } from '@airlock/masking';
 import { AirlockError, SpanKind, digest, newContext, type ActiveSpan, type Bus, type CallContext, type Counter, type Histogram, type Logger, type TrustedKeys } from '@airlock/runtime';
 import type { ColumnInfo, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engines/engine.js';
-import { classify, type ClientError } from './errors.js';
+import { classify, forStatement, type ClientError } from './errors.js';
 import type { EventPublisher } from '@airlock/runtime';
 import type { LeaseKeeper } from './lease-keeper.js';
 
@@ -150,7 +150,8 @@ export class Session {
     let decision: policyV1.Decision | undefined;
     let entry: Upstream | undefined;
     const failed = (err: unknown, sent?: { rows: number; bytes: number; maskedCells: number }): ClientError => {
-      const e = classify(err, decision?.limits);
+      // upstream text of a statement that read masked data never reaches the client or an event
+      const e = forStatement(classify(err, decision?.limits), decision);
       this.#ctx.events.emit(
         proxyV1.queryFailed,
         {
@@ -577,8 +578,9 @@ export class Session {
       const textual = f.textual;
       const unlistedMasked = !c && effective.maskUnlisted;
       let action = c ? c.action : unlistedMasked ? ({ kind: 'redact' } as const) : null;
-      // a masked value of a non-text type must still parse as that type: it becomes NULL
-      if (action && !textual) action = { kind: 'null' };
+      // a masked value of a non-text type, or of text with a grammar (JSON, XML, arrays), must still parse as that
+      // type: it becomes NULL
+      if (action && (!textual || f.structured === true)) action = { kind: 'null' };
       return { index, name: f.name, action, detect: textual && (c?.detect ?? true) };
     });
     return createMasker({

@@ -6,6 +6,12 @@ export interface ColumnInfo {
   name: string;
   /** values are free text: masks keep the type and detectors run; otherwise a masked value becomes NULL */
   textual: boolean;
+  /**
+   * the text has a grammar of its own (JSON, XML, an array literal): detectors still run inside it, but a masking
+   * action's output would not parse as the type (a client that decodes `[REDACTED]` as JSON throws), so a masked
+   * value of such a column becomes NULL
+   */
+  structured?: boolean;
   /** the PostgreSQL field description, when the upstream is PostgreSQL */
   pg?: FieldDescription;
   /** the Snowflake rowtype entry, when the upstream is Snowflake */

@@ -65,6 +65,9 @@ export interface StatementResult {
 
 const NOT_FUNCTIONS = new Set(['exists', 'table']);
 const ARITHMETIC = new Set(['/', '%', '*', '+', '-', 'DIV', 'MOD']);
+/** AND / OR may skip their right operand depending on the left's value: an error there happens only for some values. */
+const LOGICAL = new Set(['AND', 'OR']);
+const COMPARISON = new Set(['=', '==', '!=', '<>', '<', '>', '<=', '>=', 'IN', 'NOT IN', 'BETWEEN', 'NOT BETWEEN', 'IS DISTINCT FROM', 'IS NOT DISTINCT FROM']);
 const TEXT_TYPES = new Set(['VARCHAR', 'STRING', 'TEXT', 'CHAR', 'CHARACTER', 'NVARCHAR', 'NCHAR', 'VARIANT']);
 
 /** A cast whose every target is a text type (or VARIANT) cannot fail on a value. */
@@ -350,6 +353,11 @@ export class StatementAnalyzer {
       });
     }
     if (!sameWidth) for (const o of outputs) o.lineage.exact = false;
+    // UNION without ALL drops duplicates across branches: `SELECT ssn … UNION SELECT '275-10-5481'` returns one row
+    // fewer exactly when the guess is right, so every output is grouped by.
+    if (branches.some((b) => typeof b.set_op === 'string' && b.set_op.toLowerCase() !== 'union all')) {
+      for (const o of outputs) this.record(o.lineage, 'group');
+    }
     // The grammar hangs a trailing ORDER BY on the last branch; it sorts the whole set operation's result.
     const last = results[results.length - 1];
     const orderby = [...listAt(branches[branches.length - 1], 'orderby'), ...listAt(head, '_orderby')];
@@ -377,13 +385,18 @@ export class StatementAnalyzer {
       if (alias) scope.aliases.set(name, lineage);
     }
 
+    // DISTINCT drops duplicates: the number of rows tells which values are equal, so every output is grouped by.
+    const distinct = nodeAt(ast, 'distinct');
+    if (distinct && typeof distinct.type === 'string' && distinct.type.toUpperCase() === 'DISTINCT') {
+      for (const o of outputs) this.record(o.lineage, 'group');
+    }
     this.use(ast.where, scope, 'where');
     // LIMIT / OFFSET / FETCH / TOP decide how many rows come back: a value derived from a column there reveals it.
     const limit = nodeAt(ast, 'limit');
-    if (limit) this.use(limit.value, scope, 'where');
+    if (limit) this.use(limit.value, scope, 'rows');
     const top = nodeAt(ast, 'top');
-    if (top) this.use(top.value, scope, 'where');
-    this.use(ast.fetch, scope, 'where');
+    if (top) this.use(top.value, scope, 'rows');
+    this.use(ast.fetch, scope, 'rows');
     // QUALIFY filters rows after window functions: for inference it is a WHERE.
     this.use(ast.qualify, scope, 'where');
     const groupby = nodeAt(ast, 'groupby');
@@ -531,7 +544,7 @@ export class StatementAnalyzer {
       // A table function (`TABLE(GENERATOR(…))`, `LATERAL FLATTEN(…)`): its columns have no knowable lineage, and its
       // arguments decide how many rows come back, so every column they read is used like a WHERE condition.
       this.tableFunction(sub);
-      this.use(sub, scope, 'where');
+      this.use(sub, scope, 'rows');
       relation = { name: alias ? fold(alias) : '', columns: null };
     } else {
       const { schema, table } = sub ? this.identifierTable(sub) : this.tableIdents(item);
@@ -557,7 +570,6 @@ export class StatementAnalyzer {
       }
     }
     // TABLESAMPLE / SAMPLE decides how many rows come back.
-    if (item.tablesample) this.use(item.tablesample, scope, 'where');
     const operator = nodeAt(item, 'operator');
     if (operator) {
       // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly.
@@ -568,6 +580,14 @@ export class StatementAnalyzer {
       relation.columns = relation.columns.map((c, i) => (renames[i] ? { name: fold(renames[i]), lineage: c.lineage } : c));
     }
     scope.relations.push(relation);
+    // TABLESAMPLE decides how many rows come back. The grammar reads the sampling method as a function call
+    // (`BERNOULLI(50)`): only its arguments are values.
+    const sample = nodeAt(item, 'tablesample');
+    if (sample) {
+      const method = nodeAt(sample, 'expr');
+      this.use(method && method.type === 'function' ? (method.args ?? null) : sample, scope, 'rows');
+      this.use(sample.repeatable ?? null, scope, 'rows');
+    }
 
     if (item.on) this.use(item.on, scope, 'join');
     const using = listAt(item, 'using');
@@ -744,19 +764,27 @@ export class StatementAnalyzer {
         break;
       case 'cast':
         // A cast to anything but text may fail on the value, and TRY_CAST answers NULL or not: the value is used.
-        if (node.keyword !== 'cast' || !castsToText(node)) this.use(node.expr, scope, 'where');
+        if (node.keyword !== 'cast') this.use(node.expr, scope, 'condition');
+        else if (!castsToText(node)) this.use(node.expr, scope, 'error');
         // a cast changes the value's form, so it is no longer the column's own value for masking
         return { ...this.expr(node.expr, scope, clause), direct: false };
       case 'case':
         // Which branch is taken depends on the tested values: they are used like a WHERE condition.
-        this.use(node.expr, scope, 'where');
-        for (const arm of listAt(node, 'args')) if (isNode(arm)) this.use(arm.cond, scope, 'where');
+        this.use(node.expr, scope, 'condition');
+        for (const arm of listAt(node, 'args')) if (isNode(arm)) this.use(arm.cond, scope, 'condition');
         break;
       case 'binary_expr':
         // Arithmetic may raise (division by zero, overflow) depending on its operands' values.
         if (typeof node.operator === 'string' && ARITHMETIC.has(node.operator)) {
-          this.use(node.left, scope, 'where');
-          this.use(node.right, scope, 'where');
+          this.use(node.left, scope, 'error');
+          this.use(node.right, scope, 'error');
+        }
+        // A comparison may convert its operands (a string compared with a number is cast, and fails on some values),
+        // and its outcome steers AND/OR and everything built on it.
+        // (Inside WHERE, JOIN, HAVING, … the operands are already uses of that clause.)
+        if (clause === undefined && typeof node.operator === 'string' && (COMPARISON.has(node.operator.toUpperCase()) || LOGICAL.has(node.operator.toUpperCase()))) {
+          this.use(node.left, scope, 'condition');
+          this.use(node.right, scope, 'condition');
         }
         break;
       default:
@@ -808,15 +836,15 @@ export class StatementAnalyzer {
     const args = nodeAt(node, 'args');
     if (steering === undefined) {
       // FLATTEN in an expression position still decides rows by its input.
-      if (cls === 'set_returning') this.use(args, scope, 'where');
+      if (cls === 'set_returning') this.use(args, scope, 'rows');
       return;
     }
     const values = args ? listAt(args, 'value') : [];
-    if (steering === 'all') {
-      this.use(args ?? null, scope, 'where');
+    if (steering.args === 'all') {
+      this.use(args ?? null, scope, steering.clause);
       return;
     }
-    for (const i of steering) this.use(values[i], scope, 'where');
+    for (const i of steering.args) this.use(values[i], scope, steering.clause);
   }
 
   private columnIdent(node: AstNode): { qualifier: Ident | undefined; column: Ident } {

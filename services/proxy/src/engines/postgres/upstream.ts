@@ -7,6 +7,14 @@ import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, Up
 
 /** PostgreSQL type OIDs whose text form is free text. */
 const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
+/**
+ * Startup options for every upstream session: string literals are read the way libpg-query reads them
+ * (`standard_conforming_strings`), `\'` is never a quote (`backslash_quote`), and text arrives as UTF-8.
+ */
+export const PINNED_SETTINGS = '-c standard_conforming_strings=on -c backslash_quote=safe_encoding -c client_encoding=UTF8';
+
+/** Of those, the ones whose text follows a grammar (json, jsonb, xml, text[], varchar[]). */
+const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
@@ -109,6 +117,10 @@ export class PostgresUpstream implements UpstreamConnection {
       ssl: grant.ssl ? { rejectUnauthorized: true } : false,
       application_name: options.applicationName.slice(0, 63),
       statement_timeout: options.timeoutMs,
+      // the settings that decide how the server reads a statement's bytes, pinned to what the policy analyser
+      // assumes, whatever the database, the role or a DBA set as defaults (clients can never change them: policy
+      // refuses SET of these)
+      options: PINNED_SETTINGS,
       connectionTimeoutMillis: 10_000,
     });
     await client.connect();
@@ -144,7 +156,7 @@ export class PostgresUpstream implements UpstreamConnection {
     const cursor = new TaggedCursor(sql, params.length > 0 ? params : undefined);
     this.#client.query(cursor as never);
     const fields = await cursor.fieldsKnown;
-    const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), pg: f })) ?? null;
+    const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
     return {
       columns,
       read: (max) =>
