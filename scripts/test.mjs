@@ -23,9 +23,12 @@ if (selected.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.AIRLOCK_TEST_CONCURRENCY ?? '2';
+// a hung test fails with its name instead of holding CI until its deadline; the slowest test here (the scale-out
+// run) takes about 70 s on two cores, so three minutes leaves room for a loaded machine
+const timeoutMs = process.env.AIRLOCK_TEST_TIMEOUT_MS ?? '180000';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...selected],
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...selected],
   { stdio: 'inherit', env: process.env },
 );
 process.exit(result.status ?? 1);

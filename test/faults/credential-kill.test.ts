@@ -1,8 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { startNatsServer, type OwnServer } from '@airlock/testkit';
-import { auditEvents, backendsAt, leaseRows, report, rolesAt, spawnService, startFaultStack, waitUntil, type ServiceProcess } from './helpers.js';
+import { auditEvents, backendsAt, leaseRows, repoRoot, report, rolesAt, spawnService, startFaultStack, waitUntil, type ServiceProcess } from './helpers.js';
 
 describe('fault: kill -9 of the credential service between creating a role and recording its lease', () => {
   let nats: OwnServer;
@@ -24,7 +26,8 @@ describe('fault: kill -9 of the credential service between creating a role and r
 
   it('leaves an orphan role that the restarted service removes', async () => {
     const env = { ...t.env, AIRLOCK_CREDENTIAL_PENDING_GRACE_SECONDS: '5' };
-    const doomed = spawnService('credential', { ...env, AIRLOCK_FAULT_CREDENTIAL_EXIT_AFTER_CREATE: '1' });
+    // the fault is injected by a preloaded harness module, not by a switch in the service
+    const doomed = spawnService('credential', { ...env, NODE_OPTIONS: `--import ${pathToFileURL(join(repoRoot, 'test/faults/exit-after-create.mjs')).href}` });
     children.push(doomed);
     await doomed.waitFor(/credential service running/);
     const token = await t.token({ subject: 'agent-credential-kill', groups: ['analysts'] });

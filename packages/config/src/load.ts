@@ -35,8 +35,9 @@ export function parseConfig(text: string, path = 'config'): AirlockConfig {
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   const problems: string[] = [];
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0];
-    problems.push(`line ${pos?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    // the parser gives an offset; the line counter turns it into the line and column an editor shows
+    const pos = lineCounter.linePos(e.pos[0]);
+    problems.push(`line ${pos.line}, column ${pos.col}: ${e.message.split('\n')[0]}`);
   }
   if (problems.length > 0) throw new ConfigFileError(path, problems);
   const value: unknown = doc.toJS();

@@ -88,9 +88,16 @@ export async function keyFile<T>(path: string, create: () => Promise<T>): Promis
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomUUID()}`;
-  writeFileSync(tmp, JSON.stringify(await create(), null, 2), { mode: 0o600, flag: 'wx' });
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(tmp, JSON.stringify(await create(), null, 2), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    // a read-only image: the key must come from a variable or a mounted file
+    throw new Error(
+      `cannot create the key file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): give the key by its variable or file (docs/trust-model.md), or set AIRLOCK_STATE_DIR to a writable folder`,
+    );
+  }
   try {
     linkSync(tmp, path);
     return { value: JSON.parse(readFileSync(path, 'utf8')) as T, created: true };

@@ -15,7 +15,6 @@ const fields = {
    * Test-only fault injection: when `1`, the process kills itself right after a credential exists upstream and
    * before its lease becomes active, to prove that reconciliation removes such orphans. Never set it in production.
    */
-  faultExitAfterCreate: { env: 'AIRLOCK_FAULT_CREDENTIAL_EXIT_AFTER_CREATE', kind: 'boolean', default: 'false' },
 } as const;
 
 export type CredentialEnv = EnvValues<typeof fields>;

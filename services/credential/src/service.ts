@@ -18,7 +18,7 @@ export interface CredentialDeps {
   config: AirlockConfig;
   logger: Logger;
   settings: Pick<CredentialEnv, 'sweepSeconds' | 'heartbeatGraceSeconds' | 'irrevocableAfter' | 'httpHost' | 'httpPort'> &
-    Partial<Pick<CredentialEnv, 'pendingGraceSeconds' | 'faultExitAfterCreate'>>;
+    Partial<Pick<CredentialEnv, 'pendingGraceSeconds'>>;
   /** the environment the config file's `${VAR}` references expand from: only this service sees admin secrets */
   env: Record<string, string | undefined>;
   /** the service's Prometheus registry */
@@ -272,11 +272,6 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
       // it may exist half-made: revoke whatever is there
       void revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
-    }
-    if (deps.settings.faultExitAfterCreate) {
-      // test-only (AIRLOCK_FAULT_CREDENTIAL_EXIT_AFTER_CREATE): die as `kill -9` would, the credential made, its lease not yet active
-      logger.warn({ leaseId }, 'fault injection: exiting between creating a credential and activating its lease');
-      process.kill(process.pid, 'SIGKILL');
     }
     await store.activate(leaseId);
     await bus.publish(

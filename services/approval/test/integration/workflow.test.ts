@@ -143,6 +143,8 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
         justification: 'duplicate order from the import',
         approverGroups: ['dba'],
         quorum: 1,
+        // how many bind parameters the grant is bound to, never their values
+        boundParameters: 0,
         expiresAt: undefined,
         approve: { cli: `npx airlock approvals approve ${approvalId}`, url: `${base}/approve` },
         deny: { cli: `npx airlock approvals deny ${approvalId} --reason "<why>"`, url: `${base}/deny` },
