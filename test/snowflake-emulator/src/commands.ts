@@ -6,6 +6,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { SnowflakeError, sfErrors } from './errors.js';
 import { column, encodeDate, type Cell, type RowType } from './result-encoding.js';
 import { identName, kw, pgIdent, quoteIdent, significant, tokenize, unquoteString, type Token } from './sql-tokens.js';
+import { describeTable, showColumns, showDatabases, showSchemas, showTables, type ShowScope } from './metadata.js';
 import { ACCOUNTADMIN, PUBLIC_ROLE, type Store, type UserProps, type UserRecord } from './store.js';
 
 export const STATEMENT_TYPE = {
@@ -125,6 +126,7 @@ export function parseCommand(sql: string): Command | null {
   if (first === 'GRANT' || first === 'REVOKE') return parseGrant(c);
   if (first === 'DESCRIBE' || first === 'DESC') {
     if (second === 'USER') return parseDescribeUser(c);
+    return parseDescribeTable(c);
   }
   return null;
 }
@@ -731,5 +733,68 @@ function parseShow(c: Cursor): Command {
       };
     };
   }
+  if (c.accept('DATABASES')) {
+    const like = likeMatcher(c);
+    scopeClause(c);
+    return async (host, session) => showDatabases(host, session, like);
+  }
+  if (c.accept('SCHEMAS')) {
+    const like = likeMatcher(c);
+    const scope = scopeClause(c);
+    return async (host, session) => showSchemas(host, session, like, scope);
+  }
+  const views = c.accept('VIEWS');
+  if (views || c.accept('TABLES')) {
+    const like = likeMatcher(c);
+    const scope = scopeClause(c);
+    return async (host, session) => showTables(host, session, like, scope, views);
+  }
+  if (c.accept('COLUMNS')) {
+    const like = likeMatcher(c);
+    const scope = scopeClause(c);
+    return async (host, session) => showColumns(host, session, like, scope);
+  }
   throw new SnowflakeError('001003', `SQL compilation error:\nSHOW ${c.peek()?.text ?? ''} is not supported by the emulator.`, '42000');
+}
+
+/** `IN ACCOUNT | DATABASE [d] | SCHEMA [[d.]s] | TABLE [[d.]s.]t | [d.]s`, then the end of the statement. */
+function scopeClause(c: Cursor): ShowScope {
+  const scope: ShowScope = {};
+  if (c.accept('IN')) {
+    if (c.accept('ACCOUNT')) {
+      // every database: the emulator has one
+    } else if (c.accept('DATABASE')) {
+      if (!c.done()) scope.database = identName(c.name());
+    } else if (c.accept('TABLE') || c.accept('VIEW')) {
+      const parts = c.qualified().map(identName);
+      scope.table = parts[parts.length - 1];
+      if (parts.length >= 2) scope.schema = parts[parts.length - 2];
+      if (parts.length === 3) scope.database = parts[0];
+    } else {
+      c.accept('SCHEMA');
+      if (!c.done()) {
+        const parts = c.qualified().map(identName);
+        scope.schema = parts[parts.length - 1];
+        if (parts.length === 2) scope.database = parts[0];
+      }
+    }
+  }
+  c.end();
+  return scope;
+}
+
+function parseDescribeTable(c: Cursor): Command {
+  c.i++;
+  if (!c.accept('TABLE')) c.accept('VIEW');
+  const parts = c.qualified().map(identName);
+  c.end();
+  const table = parts[parts.length - 1];
+  const schema = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+  const database = parts.length === 3 ? parts[0] : undefined;
+  return async (host, session) => {
+    if ((database !== undefined && database !== session.database) || (schema !== undefined && schema !== 'PUBLIC')) {
+      throw sfErrors.doesNotExist(parts.join('.'));
+    }
+    return describeTable(host, session, table);
+  };
 }
