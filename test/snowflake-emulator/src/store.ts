@@ -165,6 +165,37 @@ RETURNS TABLE(seq bigint, key text, path text, index integer, value jsonb, this 
   SELECT 1::bigint, o.k, o.k, NULL::integer, o.v, input
     FROM jsonb_each(CASE WHEN jsonb_typeof(input) = 'object' THEN input ELSE '{}'::jsonb END) AS o(k, v)
 $$;
+CREATE SCHEMA IF NOT EXISTS _sfemu_info;
+GRANT USAGE ON SCHEMA _sfemu_info TO PUBLIC;
+CREATE OR REPLACE VIEW _sfemu_info.tables AS
+  SELECT current_setting('sfemu.database', true) AS table_catalog, upper(t.table_schema) AS table_schema,
+         CASE WHEN t.table_name = lower(t.table_name) THEN upper(t.table_name) ELSE t.table_name END AS table_name,
+         'ACCOUNTADMIN'::text AS table_owner, CASE t.table_type WHEN 'VIEW' THEN 'VIEW' ELSE 'BASE TABLE' END AS table_type,
+         'NO'::text AS is_transient, NULL::text AS clustering_key, NULL::numeric AS row_count, NULL::numeric AS bytes,
+         1::numeric AS retention_time, NULL::text AS comment
+    FROM information_schema.tables t WHERE t.table_schema = 'public';
+CREATE OR REPLACE VIEW _sfemu_info.columns AS
+  SELECT current_setting('sfemu.database', true) AS table_catalog, upper(c.table_schema) AS table_schema,
+         CASE WHEN c.table_name = lower(c.table_name) THEN upper(c.table_name) ELSE c.table_name END AS table_name,
+         CASE WHEN c.column_name = lower(c.column_name) THEN upper(c.column_name) ELSE c.column_name END AS column_name,
+         c.ordinal_position::numeric AS ordinal_position, c.column_default, c.is_nullable::text AS is_nullable,
+         CASE WHEN c.data_type IN ('integer', 'bigint', 'smallint', 'numeric') THEN 'NUMBER'
+              WHEN c.data_type IN ('text', 'character varying', 'character') THEN 'TEXT'
+              WHEN c.data_type = 'timestamp without time zone' THEN 'TIMESTAMP_NTZ'
+              WHEN c.data_type = 'timestamp with time zone' THEN 'TIMESTAMP_LTZ'
+              WHEN c.data_type IN ('double precision', 'real') THEN 'FLOAT'
+              WHEN c.data_type IN ('jsonb', 'json') THEN 'VARIANT'
+              WHEN c.data_type = 'bytea' THEN 'BINARY'
+              ELSE upper(c.data_type) END AS data_type,
+         CASE WHEN c.data_type IN ('text', 'character varying', 'character') THEN coalesce(c.character_maximum_length, 16777216) END::numeric AS character_maximum_length,
+         CASE WHEN c.data_type IN ('integer', 'bigint', 'smallint') THEN 38 WHEN c.data_type = 'numeric' THEN coalesce(c.numeric_precision, 38) END::numeric AS numeric_precision,
+         CASE WHEN c.data_type IN ('integer', 'bigint', 'smallint') THEN 0 WHEN c.data_type = 'numeric' THEN coalesce(c.numeric_scale, 0) END::numeric AS numeric_scale,
+         NULL::text AS comment
+    FROM information_schema.columns c WHERE c.table_schema = 'public';
+CREATE OR REPLACE VIEW _sfemu_info.schemata AS
+  SELECT current_setting('sfemu.database', true) AS catalog_name, s.schema_name, 'ACCOUNTADMIN'::text AS schema_owner, NULL::text AS comment
+    FROM (VALUES ('INFORMATION_SCHEMA'), ('PUBLIC')) AS s(schema_name);
+GRANT SELECT ON ALL TABLES IN SCHEMA _sfemu_info TO PUBLIC;
 `;
 
 /** The default prefix: derived from the database name so that emulators on different databases never share roles. */

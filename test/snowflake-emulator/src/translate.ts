@@ -182,6 +182,11 @@ export function translate(sql: string, ctx: TranslateContext): Translation {
       out[sig[s + 1].at] = '';
       continue;
     }
+    // INFORMATION_SCHEMA.X → the emulator's views, which answer in Snowflake's names and types (as the role sees them)
+    if (next?.text === '.' && identName(tok) === 'INFORMATION_SCHEMA') {
+      out[at] = '_sfemu_info';
+      continue;
+    }
     if (tok.kind === 'qident' && tok.text === '"PUBLIC"' && next?.text === '.') {
       out[at] = 'public';
       continue;

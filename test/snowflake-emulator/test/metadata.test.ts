@@ -75,4 +75,19 @@ describe('metadata commands', () => {
     assert.deepEqual(JSON.parse(String(rows[0].data_type)), { type: 'FIXED', precision: 10, scale: 0, nullable: false });
     assert.equal((await exec(agent, 'SHOW COLUMNS')).some((r) => r.table_name === 'HIDDEN'), false);
   });
+
+  it('INFORMATION_SCHEMA views answer in Snowflake names and types, as the role sees them', async () => {
+    const tables = await exec(agent, "SELECT table_name, table_type FROM DEMO.INFORMATION_SCHEMA.TABLES WHERE table_schema = 'PUBLIC' ORDER BY table_name");
+    assert.deepEqual(tables, [{ TABLE_NAME: 'SHOWN', TABLE_TYPE: 'BASE TABLE' }]);
+    const cols = await exec(agent, "SELECT column_name, data_type, numeric_precision, numeric_scale FROM information_schema.columns WHERE table_name = 'SHOWN' ORDER BY ordinal_position");
+    assert.deepEqual(cols.map((r) => [r.COLUMN_NAME, r.DATA_TYPE, r.NUMERIC_PRECISION, r.NUMERIC_SCALE]), [
+      ['ID', 'NUMBER', 10, 0],
+      ['LABEL', 'TEXT', null, null],
+      ['AMOUNT', 'NUMBER', 12, 2],
+      ['AT', 'TIMESTAMP_NTZ', null, null],
+    ]);
+    const adminView = (await exec(admin, 'SELECT table_name FROM information_schema.tables')).map((r) => r.TABLE_NAME);
+    assert.ok(adminView.includes('HIDDEN'));
+    assert.deepEqual((await exec(agent, 'SELECT schema_name FROM information_schema.schemata ORDER BY 1')).map((r) => r.SCHEMA_NAME), ['INFORMATION_SCHEMA', 'PUBLIC']);
+  });
 });
