@@ -4,6 +4,7 @@ import { isErrorCode } from '@airlock/contracts';
 import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
 import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 import { allowListVerdicts, checkGuardrails, type DenyEntry } from './guardrails.js';
+import { snowflakeSurface } from './allowlists/snowflake-metadata.js';
 import { CACHE_MAX_CHARS, type AnalysisCache } from './analysis-cache.js';
 
 export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
@@ -51,6 +52,23 @@ export function findRule(config: AirlockConfig, principal: Principal, connection
       (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
       analysis.kinds.every((k) => rule.kinds.includes(k)) &&
       (!rule.tables || analysis.tables.every((t) => tableMatches(rule.tables!, t))),
+  );
+}
+
+/**
+ * The first rule, in config order, that lets this principal read without approval on the connection: the metadata and
+ * session surfaces are open to it, with its role.
+ */
+export function findReader(config: AirlockConfig, principal: Principal, connection: string): Policy | undefined {
+  const conn = config.connections[connection];
+  return config.policies.find(
+    (rule) =>
+      inGroups(rule, principal) &&
+      (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
+      rule.kinds.includes('select') &&
+      rule.decision === 'allow' &&
+      rule.role !== undefined &&
+      conn?.roles[rule.role] !== undefined,
   );
 }
 
@@ -221,6 +239,33 @@ function decide(input: EvaluateInput): policyV1.Decision {
       }
     }
     return { ...decided, outcome: 'deny', code, reason: violation.message, rule: violation.rule };
+  }
+
+  const surface = dialect === 'snowflake' ? snowflakeSurface(input.sql, analysis, allowLists.allowSettings) : undefined;
+  if (surface?.surface === 'closed') {
+    const opens = surface.configKey === undefined ? 'it stays closed whatever the policy rules say' : `an operator can open it with ${surface.configKey} in the config`;
+    return {
+      ...decided,
+      outcome: 'deny',
+      code: 'policy.forbidden_command',
+      reason: `${surface.what} is not allowed through Airlock: it ${surface.reason}; ${opens}.`,
+      rule: `guardrail:snowflake:surface:${surface.what.toLowerCase().replace(/\s+/g, '_')}`,
+    };
+  }
+  if (surface !== undefined) {
+    // the metadata and session surfaces: open to whoever may read something on this connection, run with the role
+    // of the rule that lets them read, so the upstream shows exactly what that role sees
+    const reader = findReader(config, principal, input.connection);
+    if (!reader) {
+      return {
+        ...decided,
+        outcome: 'deny',
+        code: 'policy.no_rule',
+        reason: `${surface.what} is open to those who may read on connection "${input.connection}", and no policy lets your groups (${principal.groups.join(', ') || 'none'}) read there; ask an operator for access`,
+        rule: null,
+      };
+    }
+    return { ...decided, outcome: 'allow', reason: `${surface.surface} surface: ${surface.what}`, rule: `builtin:${surface.surface}`, scope: scopeOf(connection, reader) };
   }
 
   if (analysis.kinds.every((k) => k === 'transaction')) {

@@ -45,8 +45,8 @@ const ADMIN = 'administers the database server or other sessions';
  * `RESET ROLE`, `SET SESSION AUTHORIZATION`), settings Airlock relies on (`search_path`, `statement_timeout`,
  * `row_security`, `session_replication_role`, `default_transaction_read_only`, `transaction_read_only`, `RESET ALL`),
  * `DO` blocks (code Airlock cannot see), `LOAD` and `ALTER SYSTEM`.
- * Snowflake: `RESULT_SCAN` (reads another statement's unmasked result), `SYSTEM$*`, `USE ROLE`, `USE SECONDARY ROLES`,
- * `ALTER SESSION`, `EXECUTE IMMEDIATE`, `EXECUTE TASK`, `CALL`, `COPY INTO`, `GET`, `PUT`, `REMOVE`, `CREATE STAGE`,
+ * Snowflake: `RESULT_SCAN` (reads another statement's unmasked result), `SYSTEM$*`, `USE ROLE`, `USE SECONDARY ROLES`
+ * (`ALTER SESSION` is decided by the session allow-list in `allowlists/snowflake-metadata.ts`), `EXECUTE IMMEDIATE`, `EXECUTE TASK`, `CALL`, `COPY INTO`, `GET`, `PUT`, `REMOVE`, `CREATE STAGE`,
  * `CREATE … INTEGRATION`, anonymous scripting blocks (`DECLARE`).
  */
 export const DEFAULT_DENY_LIST: readonly DenyEntry[] = Object.freeze([
@@ -92,7 +92,6 @@ export const DEFAULT_DENY_LIST: readonly DenyEntry[] = Object.freeze([
   { dialect: 'snowflake', kind: 'function', pattern: 'system$*', reason: 'calls a Snowflake system function' },
   { dialect: 'snowflake', kind: 'command', pattern: 'use role', reason: ROLE },
   { dialect: 'snowflake', kind: 'command', pattern: 'use secondary roles', reason: ROLE },
-  { dialect: 'snowflake', kind: 'command', pattern: 'alter session', reason: SESSION },
   { dialect: 'snowflake', kind: 'command', pattern: 'execute immediate', reason: BYPASS },
   { dialect: 'snowflake', kind: 'command', pattern: 'execute task', reason: BYPASS },
   { dialect: 'snowflake', kind: 'command', pattern: 'declare', reason: BYPASS },
