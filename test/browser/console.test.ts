@@ -11,6 +11,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { demoCustomers } from '@airlock/cli';
 import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 import { startOidcProvider, startSamlIdp } from './idps.ts';
+import { chromiumBinary } from './browser.ts';
 
 const shots = join(process.cwd(), 'test-results', 'console');
 const clientId = 'airlock-console';
@@ -58,15 +59,16 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
   const clients: pg.Client[] = [];
   let masked: pg.QueryResult;
 
-  /** Debian's Chromium, kept off the network, each browser with a fresh profile of its own. */
+  /** Chromium (chromiumBinary says which), kept off the network, each browser with a fresh profile of its own. */
   const launch = async (): Promise<BrowserContext> => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-chromium-'));
     userDirs.push(dir);
+    const binary = await chromiumBinary();
     return chromium.launchPersistentContext(dir, {
-      executablePath: '/usr/bin/chromium',
+      executablePath: binary.executablePath,
       headless: true,
       viewport: { width: 1280, height: 800 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [...binary.args, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   };
   const watch = (p: Page) => {
