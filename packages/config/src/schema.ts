@@ -234,7 +234,7 @@ export const Guardrails = Type.Object(
     forbiddenFunctions: Type.Optional(Type.Array(Type.String())),
     /** globs over function names allowed although their class is refused or they are not on the allow-list */
     allowFunctions: Type.Optional(Type.Array(Type.String())),
-    /** PostgreSQL parameters an agent may SET/RESET besides the cosmetic ones; pinned parameters stay refused */
+    /** parameters an agent may change besides the listed ones (PostgreSQL SET/RESET, Snowflake ALTER SESSION); pinned ones stay refused */
     allowSettings: Type.Optional(Type.Array(Type.String())),
     /** the largest statement analysed, in bytes (UTF-8); larger ones are refused before parsing */
     maxStatementBytes: Type.Optional(Type.Integer({ minimum: 1 })),
