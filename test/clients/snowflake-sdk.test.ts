@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import snowflake from 'snowflake-sdk';
 import { demoAdminUser, demoAccount } from '@airlock/cli';
 import { startTestStack, type TestStack } from '@airlock/testkit';
@@ -43,7 +44,13 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
   let admin: snowflake.Connection;
 
   before(async () => {
-    t = await startTestStack({ keepWarehouse: true });
+    t = await startTestStack({
+      keepWarehouse: true,
+      // a credential per statement: the client's session settings must be replayed on each fresh upstream session
+      configure: (config) => {
+        config['connections']['warehouse']['leases'] = { ...config['connections']['warehouse']['leases'], mode: 'statement' };
+      },
+    });
     const token = await t.token({ subject: 'mcp-sf', groups: ['analysts'] });
     agent = await connect({ accessUrl: `http://127.0.0.1:${t.ports['http']}`, account: 'warehouse', authenticator: 'OAUTH', token } as snowflake.ConnectionOptions);
     admin = await connect({
@@ -98,6 +105,31 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
     assert.match(err.message, /QUOTED_IDENTIFIERS_IGNORE_CASE is not allowed through Airlock: it changes how Snowflake reads a statement/);
     const role = await execError(agent, 'USE ROLE ACCOUNTADMIN');
     assert.match(role.message, /USE ROLE/);
+  });
+
+  it("the client's settings outlive a lease, and its QUERY_TAG travels beside Airlock's", async () => {
+    await exec(agent, "ALTER SESSION SET QUERY_TAG = 'mcp-replay'");
+    await exec(agent, 'USE SCHEMA PUBLIC');
+    await exec(agent, 'SELECT id FROM orders WHERE id = 2');
+    const db = new pg.Client({ connectionString: t.warehouseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ user_name: string; query_tag: string | null; sql_text: string }>(
+        'SELECT user_name, query_tag, sql_text FROM _sfemu.query_history ORDER BY seq',
+      );
+      const select = rows.filter((r) => r.sql_text === 'SELECT id FROM orders WHERE id = 2').at(-1);
+      assert.ok(select, 'the SELECT reached the warehouse');
+      const tag = JSON.parse(select.query_tag ?? '{}') as { airlock?: { subject?: string }; client?: string };
+      assert.equal(tag.airlock?.subject, 'mcp-sf');
+      assert.equal(tag.client, 'mcp-replay');
+      // whichever lease ran the SELECT ran the client's set-up first (replayed when the lease is new)
+      const mine = rows.filter((r) => r.user_name === select.user_name).map((r) => r.sql_text);
+      const at = mine.lastIndexOf('SELECT id FROM orders WHERE id = 2');
+      assert.ok(mine.slice(0, at).includes("ALTER SESSION SET QUERY_TAG = 'mcp-replay'"), mine.join(' | '));
+      assert.ok(mine.slice(0, at).includes('USE SCHEMA PUBLIC'), mine.join(' | '));
+    } finally {
+      await db.end();
+    }
   });
 
   it('a masked read matches the clear upstream cell by cell', async () => {

@@ -100,6 +100,13 @@ export class Session {
   readonly #idleMs: number;
   /** set when the idle limit ended an open transaction: the client must ROLLBACK before anything else */
   #idleEndedTx = false;
+  /**
+   * The session statements the policy let through (`USE …`, `ALTER SESSION …`), in order: each fresh upstream session
+   * (a per-statement lease, a new role) replays them, so a client's settings outlive the credential they were set on.
+   */
+  readonly #settings: string[] = [];
+  /** the client's own QUERY_TAG, kept beside Airlock's attribution in the tag of every statement */
+  #clientTag: string | undefined;
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
@@ -224,7 +231,10 @@ export class Session {
         );
       }
       entry = this.#tx ?? (decision.scope.leaseMode === 'session' ? this.#upstreams.get(role) : undefined);
-      if (!entry || entry.upstream.closed) entry = await this.#mint(decision, ctx, grant);
+      if (!entry || entry.upstream.closed) {
+        entry = await this.#mint(decision, ctx, grant);
+        for (const setting of this.#settings) await entry.upstream.simple(setting);
+      }
       const upstream = entry.upstream;
       await upstream.setTimeout(decision.limits.timeoutMs);
       if (this.#pendingBegin) {
@@ -238,9 +248,13 @@ export class Session {
         const leaseId = entry.lease.leaseId;
         portal = await this.#ctx.bus.tracing.run('execute', ctx, {}, () =>
           upstream.open(sql, params, {
-            queryTag: JSON.stringify({ airlock: { subject: this.principal.subject, requestId, leaseId, session: this.id } }),
+            queryTag: JSON.stringify({
+              airlock: { subject: this.principal.subject, requestId, leaseId, session: this.id },
+              ...(this.#clientTag === undefined ? {} : { client: this.#clientTag }),
+            }),
           }),
         );
+        if (decision.rule === 'builtin:session') this.#remember(sql);
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
@@ -414,6 +428,16 @@ export class Session {
     ) {
       throw refuse('the decision differs from what its signature binds');
     }
+  }
+
+  #remember(sql: string): void {
+    const tag = clientQueryTag(sql);
+    if (tag !== undefined) this.#clientTag = tag.value;
+    // the newest wins; a bounded list, so a client repeating its set-up cannot grow it
+    const at = this.#settings.indexOf(sql);
+    if (at >= 0) this.#settings.splice(at, 1);
+    this.#settings.push(sql);
+    if (this.#settings.length > MAX_REPLAYED_SETTINGS) this.#settings.shift();
   }
 
   async #mint(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined): Promise<Upstream> {
@@ -672,4 +696,20 @@ export class Session {
     this.#ctx.metrics?.statementSeconds.observe({ connection: this.connection, outcome: failure ? 'failed' : 'completed' }, (performance.now() - started) / 1000);
     span.end(failure ? new AirlockError(failure.code, 'the statement failed') : undefined);
   }
+}
+
+/** Session statements replayed on a fresh upstream session, at most (the oldest are dropped first). */
+const MAX_REPLAYED_SETTINGS = 32;
+
+/**
+ * The QUERY_TAG a Snowflake `ALTER SESSION SET … QUERY_TAG = '…'` sets (`value` undefined for `UNSET QUERY_TAG`), or
+ * undefined when the statement does not touch it. Airlock's own tag goes with every statement and wins upstream; the
+ * client's travels inside it.
+ */
+export function clientQueryTag(sql: string): { value: string | undefined } | undefined {
+  const text = sql.trim();
+  if (!/^alter\s+session\s/i.test(text)) return undefined;
+  if (/^alter\s+session\s+unset\b[\s\S]*\bquery_tag\b/i.test(text)) return { value: undefined };
+  const m = /\bquery_tag\s*=\s*'((?:[^']|'')*)'/i.exec(text);
+  return m ? { value: m[1].replace(/''/g, "'") } : undefined;
 }
