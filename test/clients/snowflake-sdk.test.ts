@@ -49,6 +49,9 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
       // a credential per statement: the client's session settings must be replayed on each fresh upstream session
       configure: (config) => {
         config['connections']['warehouse']['leases'] = { ...config['connections']['warehouse']['leases'], mode: 'statement' };
+        config['connections']['warehouse']['limits'] = { ...config['connections']['warehouse']['limits'], maxRows: 2_000_000 };
+        config['policies'].unshift({ name: 'big-read', groups: ['analysts'], kinds: ['select'], tables: ['big'], decision: 'allow', role: 'reader' });
+        config['masking']['rules'].push({ name: 'big-email', table: 'big', columns: ['email'], action: 'email', exemptGroups: ['pii-readers'] });
       },
     });
     const token = await t.token({ subject: 'mcp-sf', groups: ['analysts'] });
@@ -165,5 +168,34 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
       const err = await execError(agent, sql);
       assert.match(err.message, /not allowed through Airlock|could not parse/, sql);
     }
+  });
+
+  it('1,000,000 rows come through the chunk path to the unmodified driver, masked', async () => {
+    const db = new pg.Client({ connectionString: t.warehouseUrl });
+    await db.connect();
+    try {
+      await db.query("CREATE TABLE big AS SELECT g AS id, 'user' || g || '@example.com' AS email FROM generate_series(1, 1000000) AS g");
+    } finally {
+      await db.end();
+    }
+    await exec(admin, 'GRANT SELECT ON TABLE big TO ROLE ANALYST');
+    let count = 0;
+    let sum = 0;
+    let clear = 0;
+    await new Promise<void>((resolve, reject) => {
+      const stmt = agent.execute({ sqlText: 'SELECT id, email FROM big', streamResult: true });
+      stmt
+        .streamRows()
+        .on('data', (row: Row) => {
+          count += 1;
+          sum += Number(row.ID);
+          if (row.EMAIL === `user${String(row.ID)}@example.com` || String(row.EMAIL).startsWith(`user${String(row.ID)}@`)) clear += 1;
+        })
+        .on('error', reject)
+        .on('end', () => resolve());
+    });
+    assert.equal(count, 1_000_000);
+    assert.equal(sum, (1_000_000 * 1_000_001) / 2);
+    assert.equal(clear, 0, 'every email is masked');
   });
 });

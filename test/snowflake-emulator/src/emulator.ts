@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 /**
  * The emulator: the connector REST protocol on top, PostgreSQL underneath. Each statement runs on a pooled superuser
  * connection inside its own transaction with `SET LOCAL ROLE <backing role>`, so PostgreSQL enforces the grants.
@@ -78,6 +79,8 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
   private readonly running = new Map<string, RunningQuery>();
   private readonly finished = new Map<string, FinishedQuery>();
   private readonly resultWaitMs: number;
+  /** result chunks waiting for the driver to download them, by id; each expires on its own */
+  private readonly chunks = new Map<string, { key: string; body: Buffer }>();
   private server: Server | null = null;
   private closed = false;
 
@@ -253,6 +256,8 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
         const session = this.sessions.resolve(snowflakeToken(req));
         return reply(await this.resultOf(session, m[1].toLowerCase()));
       }
+      m = /^\/chunks\/([0-9a-f-]{36})$/.exec(path);
+      if (method === 'GET' && m) return this.sendChunk(m[1], req, res);
       m = /^\/monitoring\/queries\/([0-9a-fA-F-]{36})$/.exec(path);
       if (method === 'GET' && m) {
         const session = this.sessions.resolve(snowflakeToken(req));
@@ -264,6 +269,41 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
       if (!e) this.log.warn({ err: err instanceof Error ? err.message : String(err), path }, 'request failed');
       reply(failureBody(e ?? sfErrors.internal(), null));
     }
+  }
+
+  /**
+   * A large result as Snowflake serves it: the first rows inline, the rest as gzip'd chunks of bracket-less JSON rows
+   * that the driver downloads from absolute URLs with `chunkHeaders` (and without the session token).
+   */
+  private chunked(body: JsonObject): JsonObject {
+    const data = body.data as JsonObject;
+    const rowset = data.rowset as Json[];
+    const inline = this.options.inlineRows ?? 1000;
+    if (rowset.length <= inline) return body;
+    const size = Math.max(1, this.options.chunkRows ?? 100_000);
+    const key = randomUUID();
+    const chunks: Json[] = [];
+    for (let from = inline; from < rowset.length; from += size) {
+      const rows = rowset.slice(from, from + size);
+      const text = Buffer.from(rows.map((r) => JSON.stringify(r)).join(','), 'utf8');
+      const gz = gzipSync(text, { level: 1 });
+      const id = randomUUID();
+      this.chunks.set(id, { key, body: gz });
+      setTimeout(() => this.chunks.delete(id), 10 * 60_000).unref();
+      chunks.push({ url: `${this.url}/chunks/${id}`, rowCount: rows.length, uncompressedSize: text.length, compressedSize: gz.length });
+    }
+    return { ...body, data: { ...data, rowset: rowset.slice(0, inline), chunks, chunkHeaders: { 'x-sfemu-chunk-key': key } } };
+  }
+
+  private sendChunk(id: string, req: IncomingMessage, res: ServerResponse): void {
+    const chunk = this.chunks.get(id);
+    if (!chunk || req.headers['x-sfemu-chunk-key'] !== chunk.key) {
+      res.writeHead(403, { 'Content-Type': 'application/xml' });
+      res.end('<Error><Code>AccessDenied</Code></Error>');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Encoding': 'gzip', 'Content-Length': chunk.body.length });
+    res.end(chunk.body);
   }
 
   // ------------------------------------------------------------------ login and session endpoints
@@ -495,7 +535,7 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
       let error: SnowflakeError | null = null;
       try {
         const rs = await this.execute(session, sqlText, bindings, q);
-        body = successBody(rs, queryId, session, this.parameters(session));
+        body = this.chunked(successBody(rs, queryId, session, this.parameters(session)));
         status = 'SUCCESS';
       } catch (err) {
         error = q.canceled ? sfErrors.canceled() : fromPgError(err);

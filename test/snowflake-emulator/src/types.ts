@@ -33,6 +33,10 @@ export interface EmulatorOptions {
   /** Master token lifetime (default 14400 s). */
   masterValiditySeconds?: number;
   /** How long a query request or result poll is held before answering "in progress" (333333); default 45000 ms. */
+  /** rows answered inline before the rest goes out as chunk URLs, as Snowflake does for large results (default 1000) */
+  inlineRows?: number;
+  /** rows per result chunk (default 100000) */
+  chunkRows?: number;
   resultWaitMs?: number;
 }
 
