@@ -302,8 +302,13 @@ describe('scale-out: two processes of every service, one copy of each killed mid
       // answered: everything but what was lost in flight on the killed proxy (checked statement by statement above)
       assert.equal(counts.answered, counts.sent - sent.filter((s) => !s.answeredBy && s.first === 'a' && inFlight(s)).length);
       t.diagnostic(`statements ${JSON.stringify(counts)}; work per copy before the kill ${JSON.stringify(work)}`);
-      // a read retried after its first attempt completed upstream is recorded twice, once per attempt
-      assert.ok(counts.completedReads >= counts.reads - unrecorded.length && counts.completedReads <= counts.reads + failedFirst.length, JSON.stringify(counts));
+      // a read retried after its first attempt completed upstream is recorded twice, once per attempt; a read lost in
+      // flight on the killed proxy (never answered, allowed above) may have no completion at all
+      const lostReads = sent.filter((s) => s.kind === 'select' && !s.answeredBy && s.first === 'a' && inFlight(s)).length;
+      assert.ok(
+        counts.completedReads >= counts.reads - unrecorded.length - lostReads && counts.completedReads <= counts.reads + failedFirst.length,
+        JSON.stringify({ ...counts, lostReads }),
+      );
 
       // the surviving credential copy revoked every lease, including those the killed proxy and credential copy held
       await eventually(async () => ((await rolesWithPrefix(rolePrefix)).length === 0 ? true : undefined), 60_000, 'every ephemeral role to be dropped');
