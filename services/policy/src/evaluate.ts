@@ -241,7 +241,12 @@ function decide(input: EvaluateInput): policyV1.Decision {
     return { ...decided, outcome: 'deny', code, reason: violation.message, rule: violation.rule };
   }
 
-  const surface = dialect === 'snowflake' ? snowflakeSurface(input.sql, analysis, allowLists.allowSettings) : undefined;
+  const surface = dialect === 'snowflake' ? snowflakeSurface(
+          input.sql,
+          analysis,
+          { connection: input.connection, database: 'database' in connection ? connection.database : undefined, schema: 'schema' in connection ? connection.schema : undefined },
+          allowLists.allowSettings,
+        ) : undefined;
   if (surface?.surface === 'closed') {
     const opens = surface.configKey === undefined ? 'it stays closed whatever the policy rules say' : `an operator can open it with ${surface.configKey} in the config`;
     return {

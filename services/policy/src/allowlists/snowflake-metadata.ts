@@ -148,9 +148,48 @@ const KNOWN_OBJECT_WORDS: ReadonlySet<string> = new Set([
   'SESSION', 'STORAGE', 'NOTIFICATION', 'SECURITY', 'EXTERNAL', 'MATERIALIZED', 'DYNAMIC', 'ICEBERG', 'EVENT', 'TAG',
 ]);
 
-function classifyUse(tokens: readonly Token[]): SnowflakeSurface {
+/** The connection's own database and schema, where Airlock resolves unqualified names. */
+export interface SnowflakeHome {
+  connection: string;
+  database?: string;
+  schema?: string;
+}
+
+function identParts(tokens: readonly Token[], from: number): string[] {
+  const parts: string[] = [];
+  for (let i = from; i < tokens.length; i += 2) {
+    const t = tokens[i];
+    if (t.type !== 'word' && t.type !== 'quoted') break;
+    parts.push(t.type === 'quoted' ? t.value : t.value.toUpperCase());
+    if (tokens[i + 1]?.value !== '.') break;
+  }
+  return parts;
+}
+
+/**
+ * `USE DATABASE/SCHEMA` may only name the connection's own database and schema: Airlock resolves unqualified names
+ * there, and a different default would have it check one table while Snowflake reads another.
+ */
+function useTarget(what: 'DATABASE' | 'SCHEMA', parts: readonly string[], home: SnowflakeHome): SnowflakeSurface {
+  const db = (home.database ?? '').toUpperCase();
+  const schema = (home.schema ?? 'PUBLIC').toUpperCase();
+  const wanted = what === 'DATABASE' ? [db] : parts.length === 2 ? [db, schema] : [schema];
+  const ok = parts.length === wanted.length && parts.every((p, i) => p === wanted[i]) && (what === 'SCHEMA' || db !== '');
+  if (ok) return { surface: 'session', what: `USE ${what}` };
+  return {
+    surface: 'closed',
+    what: `USE ${what} ${parts.join('.')}`,
+    reason:
+      `names a default other than the connection's own (${db || '(none)'}.${schema}), where Airlock resolves unqualified names; ` +
+      'another default would have Airlock check one table while Snowflake reads another. Qualify table names instead',
+    configKey: `connections.${home.connection}.database and .schema`,
+  };
+}
+
+function classifyUse(tokens: readonly Token[], home: SnowflakeHome): SnowflakeSurface {
   const what = keyword(tokens[1]);
-  if (what === 'WAREHOUSE' || what === 'DATABASE' || what === 'SCHEMA') return { surface: 'session', what: `USE ${what}` };
+  if (what === 'WAREHOUSE') return { surface: 'session', what: `USE ${what}` };
+  if (what === 'DATABASE' || what === 'SCHEMA') return useTarget(what, identParts(tokens, 2), home);
   if (what === 'ROLE' || what === 'SECONDARY') {
     return {
       surface: 'closed',
@@ -160,7 +199,10 @@ function classifyUse(tokens: readonly Token[]): SnowflakeSurface {
     };
   }
   // `USE mydb` and `USE mydb.myschema`
-  if (tokens.length >= 2 && (tokens[1].type === 'word' || tokens[1].type === 'quoted')) return { surface: 'session', what: 'USE DATABASE' };
+  if (tokens.length >= 2 && (tokens[1].type === 'word' || tokens[1].type === 'quoted')) {
+    const parts = identParts(tokens, 1);
+    return parts.length === 2 ? useTarget('SCHEMA', parts, home) : useTarget('DATABASE', parts, home);
+  }
   return { surface: 'closed', what: `USE ${what}`, reason: 'Airlock does not know what it changes' };
 }
 
@@ -209,7 +251,7 @@ function classifyAlterSession(tokens: readonly Token[], allowSettings: readonly 
  * the rules). A SELECT is metadata when every relation it reads is a listed `INFORMATION_SCHEMA` view; any other
  * `INFORMATION_SCHEMA` view is closed (storage metrics, load and query history carry values or other sessions' text).
  */
-export function snowflakeSurface(sql: string, analysis: Analysis, allowSettings: readonly string[] = []): SnowflakeSurface | undefined {
+export function snowflakeSurface(sql: string, analysis: Analysis, home: SnowflakeHome, allowSettings: readonly string[] = []): SnowflakeSurface | undefined {
   const statements = splitStatements(sql);
   if (statements.length !== 1) return undefined;
   const tokens = statements[0].tokens;
@@ -220,7 +262,7 @@ export function snowflakeSurface(sql: string, analysis: Analysis, allowSettings:
     case 'DESC':
       return classifyDescribe(tokens);
     case 'USE':
-      return classifyUse(tokens);
+      return classifyUse(tokens, home);
     case 'ALTER':
       return keyword(tokens[1]) === 'SESSION' ? classifyAlterSession(tokens, allowSettings) : undefined;
     default:

@@ -162,6 +162,15 @@ describe('Snowflake session surface', () => {
     assert.match(pinned.reason, /changes how Snowflake reads a statement/);
   });
 
+  test('USE DATABASE/SCHEMA may not move unqualified names away from where Airlock resolves them', () => {
+    for (const sql of ['USE DATABASE OTHER', 'USE SCHEMA SALES', 'USE SCHEMA OTHER.PUBLIC', 'USE OTHER', 'USE DEMO.SALES', 'USE SCHEMA "public"']) {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'deny', sql);
+      assert.equal(d.code, 'policy.forbidden_command', sql);
+      assert.match(d.reason, /names a default other than the connection's own \(DEMO\.PUBLIC\).*Qualify table names instead; an operator can open it with connections\.warehouse\.database/, sql);
+    }
+  });
+
   test('USE ROLE and USE SECONDARY ROLES are refused, naming where the role comes from', () => {
     for (const sql of ['USE ROLE ACCOUNTADMIN', 'USE SECONDARY ROLES ALL', 'use role analyst']) {
       const d = decide(sql);
