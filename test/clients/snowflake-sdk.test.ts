@@ -107,7 +107,8 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
     const err = await execError(agent, 'ALTER SESSION SET QUOTED_IDENTIFIERS_IGNORE_CASE = TRUE');
     assert.match(err.message, /QUOTED_IDENTIFIERS_IGNORE_CASE is not allowed through Airlock: it changes how Snowflake reads a statement/);
     const role = await execError(agent, 'USE ROLE ACCOUNTADMIN');
-    assert.match(role.message, /USE ROLE/);
+    assert.match(role.message, /USE ROLE ACCOUNTADMIN is not allowed through Airlock: your statements run with the role ANALYST/);
+    assert.deepEqual(await exec(agent, 'USE ROLE ANALYST'), [{ status: 'Statement executed successfully.' }]);
   });
 
   it("the client's settings outlive a lease, and its QUERY_TAG travels beside Airlock's", async () => {

@@ -270,7 +270,19 @@ function decide(input: EvaluateInput): policyV1.Decision {
         rule: null,
       };
     }
-    return { ...decided, outcome: 'allow', reason: `${surface.surface} surface: ${surface.what}`, rule: `builtin:${surface.surface}`, scope: scopeOf(connection, reader) };
+    const scope = scopeOf(connection, reader);
+    if (surface.surface === 'session' && surface.role !== undefined && surface.role !== scope.role) {
+      return {
+        ...decided,
+        outcome: 'deny',
+        code: 'policy.forbidden_command',
+        reason:
+          `USE ROLE ${surface.role} is not allowed through Airlock: your statements run with the role ${scope.role}, which the policy rule "${reader.name}" scopes them to; ` +
+          'only that role may be named. An operator can change the role with policies[].role in the config.',
+        rule: 'guardrail:snowflake:surface:use_role',
+      };
+    }
+    return { ...decided, outcome: 'allow', reason: `${surface.surface} surface: ${surface.what}`, rule: `builtin:${surface.surface}`, scope };
   }
 
   if (analysis.kinds.every((k) => k === 'transaction')) {

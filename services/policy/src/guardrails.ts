@@ -45,8 +45,8 @@ const ADMIN = 'administers the database server or other sessions';
  * `RESET ROLE`, `SET SESSION AUTHORIZATION`), settings Airlock relies on (`search_path`, `statement_timeout`,
  * `row_security`, `session_replication_role`, `default_transaction_read_only`, `transaction_read_only`, `RESET ALL`),
  * `DO` blocks (code Airlock cannot see), `LOAD` and `ALTER SYSTEM`.
- * Snowflake: `RESULT_SCAN` (reads another statement's unmasked result), `SYSTEM$*`, `USE ROLE`, `USE SECONDARY ROLES`
- * (`ALTER SESSION` is decided by the session allow-list in `allowlists/snowflake-metadata.ts`), `EXECUTE IMMEDIATE`, `EXECUTE TASK`, `CALL`, `COPY INTO`, `GET`, `PUT`, `REMOVE`, `CREATE STAGE`,
+ * Snowflake: `RESULT_SCAN` (reads another statement's unmasked result), `SYSTEM$*`, `USE SECONDARY ROLES`
+ * (`ALTER SESSION` and `USE ROLE` are decided by the session allow-list in `allowlists/snowflake-metadata.ts`), `EXECUTE IMMEDIATE`, `EXECUTE TASK`, `CALL`, `COPY INTO`, `GET`, `PUT`, `REMOVE`, `CREATE STAGE`,
  * `CREATE … INTEGRATION`, anonymous scripting blocks (`DECLARE`).
  */
 export const DEFAULT_DENY_LIST: readonly DenyEntry[] = Object.freeze([
@@ -90,7 +90,6 @@ export const DEFAULT_DENY_LIST: readonly DenyEntry[] = Object.freeze([
   { dialect: 'postgres', kind: 'command', pattern: 'alter system', reason: ADMIN },
   { dialect: 'snowflake', kind: 'function', pattern: 'result_scan', reason: 'reads the result of another statement, which Airlock did not mask' },
   { dialect: 'snowflake', kind: 'function', pattern: 'system$*', reason: 'calls a Snowflake system function' },
-  { dialect: 'snowflake', kind: 'command', pattern: 'use role', reason: ROLE },
   { dialect: 'snowflake', kind: 'command', pattern: 'use secondary roles', reason: ROLE },
   { dialect: 'snowflake', kind: 'command', pattern: 'execute immediate', reason: BYPASS },
   { dialect: 'snowflake', kind: 'command', pattern: 'execute task', reason: BYPASS },

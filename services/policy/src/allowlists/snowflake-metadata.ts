@@ -99,7 +99,8 @@ export const SNOWFLAKE_PINNED: ReadonlyMap<string, string> = new Map([
 /** What a Snowflake statement is on the metadata and session surfaces. */
 export type SnowflakeSurface =
   | { surface: 'metadata'; what: string }
-  | { surface: 'session'; what: string; parameters?: string[] }
+  /** `role`: the role a `USE ROLE` names, allowed only when it is the role the lease already has */
+  | { surface: 'session'; what: string; parameters?: string[]; role?: string }
   /** a statement of these surfaces that stays closed whatever the rules say */
   | { surface: 'closed'; what: string; reason: string; configKey?: string };
 
@@ -190,6 +191,9 @@ function classifyUse(tokens: readonly Token[], home: SnowflakeHome): SnowflakeSu
   const what = keyword(tokens[1]);
   if (what === 'WAREHOUSE') return { surface: 'session', what: `USE ${what}` };
   if (what === 'DATABASE' || what === 'SCHEMA') return useTarget(what, identParts(tokens, 2), home);
+  if (what === 'ROLE' && identParts(tokens, 2).length === 1 && tokens.length === 3) {
+    return { surface: 'session', what: 'USE ROLE', role: identParts(tokens, 2)[0] };
+  }
   if (what === 'ROLE' || what === 'SECONDARY') {
     return {
       surface: 'closed',

@@ -171,12 +171,21 @@ describe('Snowflake session surface', () => {
     }
   });
 
-  test('USE ROLE and USE SECONDARY ROLES are refused, naming where the role comes from', () => {
-    for (const sql of ['USE ROLE ACCOUNTADMIN', 'USE SECONDARY ROLES ALL', 'use role analyst']) {
+  test("USE ROLE of the lease's own role is accepted", () => {
+    for (const sql of ['USE ROLE ANALYST', 'use role analyst', 'USE ROLE "ANALYST"']) {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'allow', sql);
+      assert.equal(d.scope?.role, 'ANALYST');
+    }
+  });
+
+  test('USE ROLE of another role and USE SECONDARY ROLES are refused, naming where the role comes from', () => {
+    for (const sql of ['USE ROLE ACCOUNTADMIN', 'USE SECONDARY ROLES ALL', 'USE ROLE "analyst"', 'USE ROLE WRITER', 'USE ROLE ANALYST.X']) {
       const d = decide(sql);
       assert.equal(d.outcome, 'deny', sql);
       assert.equal(d.code, 'policy.forbidden_command', sql);
       assert.match(d.reason, /USE (SECONDARY )?ROLE/, sql);
+      if (!sql.includes('SECONDARY')) assert.match(d.reason, /policies\[\]\.role/, sql);
     }
   });
 

@@ -433,6 +433,9 @@ export class Session {
   #remember(sql: string): void {
     const tag = clientQueryTag(sql);
     if (tag !== undefined) this.#clientTag = tag.value;
+    // USE ROLE may only name the lease's own role, which every lease of that rule already has; a lease for another
+    // rule has another role, where replaying it would fail
+    if (/^\s*use\s+role\b/i.test(sql)) return;
     // the newest wins; a bounded list, so a client repeating its set-up cannot grow it
     const at = this.#settings.indexOf(sql);
     if (at >= 0) this.#settings.splice(at, 1);
