@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { demoCustomers } from '@airlock/cli';
-import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
 import { startOidcProvider, startSamlIdp } from './idps.ts';
 import { chromiumBinary } from './browser.ts';
 
@@ -28,7 +28,8 @@ async function freePort(): Promise<number> {
 }
 
 async function onDemoServer<T>(sql: string, args: unknown[], pick: (rows: any[]) => T): Promise<T> {
-  const c = new pg.Client({ connectionString: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
+  // the server's own `postgres` database: DATABASE_URL names Airlock's state database, which need not exist yet
+  const c = new pg.Client({ connectionString: databaseUrl('postgres') });
   await c.connect();
   try {
     return pick((await c.query(sql, args)).rows);

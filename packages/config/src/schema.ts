@@ -278,6 +278,17 @@ export const Approval = Type.Object(
     maxWindowSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
     /** where each new request and each decision is announced, retried with backoff through a durable outbox */
     webhooks: Type.Optional(Type.Array(ApprovalWebhook)),
+    /** the audience of tokens made for the approval API (default http://127.0.0.1:8081); list it in the issuer's `audiences` */
+    audience: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The audit read API (search, replay, verify). */
+export const AuditApi = Type.Object(
+  {
+    /** the audience of tokens made for the audit API (default http://127.0.0.1:8082); list it in the issuer's `audiences` */
+    audience: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -373,6 +384,7 @@ export const AirlockConfig = Type.Object(
     guardrails: Type.Optional(Guardrails),
     proxy: Type.Optional(Proxy),
     approval: Type.Optional(Approval),
+    audit: Type.Optional(AuditApi),
     mcp: Type.Optional(Mcp),
     console: Type.Optional(Console),
     bus: Type.Optional(BusSettings),

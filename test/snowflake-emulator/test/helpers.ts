@@ -7,7 +7,12 @@ import pg from 'pg';
 import snowflake from 'snowflake-sdk';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../src/index.js';
 
-export const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The server's own `postgres` database on the server of DATABASE_URL (which names a state database that need not exist). */
+export const ADMIN_URL = (() => {
+  const u = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  u.pathname = '/postgres';
+  return u.toString();
+})();
 export const ACCOUNT = 'AIRLOCK_DEMO';
 export const ADMIN_USER = 'AIRLOCK_ADMIN';
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
