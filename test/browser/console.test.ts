@@ -103,8 +103,9 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
       configure: (c) => {
         c['approval'] = { ...c['approval'], holdSeconds: 60 };
         c['identity']['issuers'].push(
-          { issuer: oidcIdp.issuer, audiences: [clientId], algorithms: ['RS256'], groupsClaim: 'groups', emailClaim: 'email' },
-          { issuer: `${consoleUrl}/token-issuer`, audiences: ['airlock-console'], algorithms: ['ES256'], groupsClaim: 'groups' },
+          // the console relays its people's ID tokens (audience: its client id) to the approval and audit APIs only
+          { issuer: oidcIdp.issuer, audiences: [clientId], doors: { approval: clientId, audit: clientId }, algorithms: ['RS256'], groupsClaim: 'groups', emailClaim: 'email' },
+          { issuer: `${consoleUrl}/token-issuer`, audiences: ['airlock-console'], doors: { approval: 'airlock-console', audit: 'airlock-console' }, algorithms: ['ES256'], groupsClaim: 'groups' },
         );
         c['console'] = {
           oidc: { issuer: oidcIdp.issuer, clientId, clientSecret: '${AIRLOCK_CONSOLE_OIDC_SECRET}', redirectUri: `${consoleUrl}/auth/oidc/callback`, scopes: ['openid', 'email', 'groups'] },

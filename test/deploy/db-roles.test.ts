@@ -70,7 +70,7 @@ describe('each service on its own database role', () => {
 
   it('runs a statement, an approval and the audit log with each service on its role', async () => {
     const analyst = await t.token({ subject: 'agent-roles', groups: ['analysts'] });
-    const dba = await t.token({ subject: 'dba-roles', groups: ['dba'] });
+    const dba = await t.token({ subject: 'dba-roles', groups: ['dba'], audience: 'http://127.0.0.1:8081' });
     const c = new pg.Client({ connectionString: `postgresql://agent:${encodeURIComponent(analyst)}@127.0.0.1:${ports['pgwire']}/demo?sslmode=disable` });
     await c.connect();
     try {

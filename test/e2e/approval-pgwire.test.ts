@@ -51,7 +51,7 @@ describe('a statement held for approval through the PostgreSQL front door', () =
   before(async () => {
     t = await startTestStack();
     analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
-    dba = await t.token({ subject: 'dba-1', groups: ['dba'], email: 'dba-1@example.com' });
+    dba = await t.token({ subject: 'dba-1', groups: ['dba'], email: 'dba-1@example.com', audience: 'http://127.0.0.1:8081' });
   });
   after(async () => {
     await t?.close();

@@ -34,7 +34,7 @@ describe('audit durability: events published while the audit service is stopped 
 
   before(async () => {
     t = await startTestStack({ names: ['identity', 'policy', 'approval', 'credential', 'proxy'] });
-    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'] });
+    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'], audience: 'http://127.0.0.1:8082' });
   });
   after(async () => {
     await audit?.close();

@@ -109,7 +109,7 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
     t = await startTestStack({
       env: { AIRLOCK_AUDIT_FORWARD_URL: url, AIRLOCK_AUDIT_FORWARD_TIMEOUT_MS: '300', AIRLOCK_AUDIT_FORWARD_MAX_BACKOFF_MS: '200' },
     });
-    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'] });
+    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'], audience: 'http://127.0.0.1:8082' });
     analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
     base = `http://127.0.0.1:${t.ports['audit']}`;
     env = { AIRLOCK_AUDIT_URL: base };
@@ -122,6 +122,7 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
   });
 
   it('answers 401 without a token or with a bad one, and 403 without an auditor group', async () => {
+    const analystAtAudit = await t.token({ subject: 'agent-1', groups: ['analysts'], audience: 'http://127.0.0.1:8082' });
     for (const path of ['/v1/events', '/v1/verify', '/v1/sessions', '/v1/sessions/x/replay']) {
       const none = await fetch(`${base}${path}`);
       assert.equal(none.status, 401, path);
@@ -129,11 +130,25 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
       const bad = await fetch(`${base}${path}`, { headers: { authorization: 'Bearer not-a-token' } });
       assert.equal(bad.status, 401, path);
       assert.equal(((await bad.json()) as { code: string }).code, 'identity.invalid_token');
-      const forbidden = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${analyst}` } });
+      const forbidden = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${analystAtAudit}` } });
       assert.equal(forbidden.status, 403, path);
       assert.deepEqual(await forbidden.json(), { code: 'audit.forbidden', message: 'reading the audit log needs one of the groups: auditors' });
     }
-    await assert.rejects(cli(sessionsCommand, ['list', '--token', analyst]), /^Error: audit\.forbidden: reading the audit log needs one of the groups: auditors$/);
+    await assert.rejects(cli(sessionsCommand, ['list', '--token', analystAtAudit]), /^Error: audit\.forbidden: reading the audit log needs one of the groups: auditors$/);
+    // a database token (or an approval-API one) does not open the audit API, whatever its groups
+    const auditorAtDatabase = await t.token({ subject: 'auditor-1', groups: ['auditors'] });
+    const auditorAtApproval = await t.token({ subject: 'auditor-1', groups: ['auditors'], audience: 'http://127.0.0.1:8081' });
+    for (const token of [auditorAtDatabase, auditorAtApproval]) {
+      const refused = await fetch(`${base}/v1/events`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(refused.status, 401);
+      const body = (await refused.json()) as { code: string; message: string };
+      assert.equal(body.code, 'identity.audience_mismatch');
+      assert.match(body.message, /^the audit API takes tokens issued for audience http:\/\/127\.0\.0\.1:8082, /);
+    }
+    await assert.rejects(
+      cli(sessionsCommand, ['list', '--token', auditorAtDatabase]),
+      /\nthe audit API needs a token for audience http:\/\/127\.0\.0\.1:8082: ask your identity provider for one \(in the demo: airlock token --sub <you> --groups <groups> --aud http:\/\/127\.0\.0\.1:8082\)$/,
+    );
     await assert.rejects(cli(sessionsCommand, ['list']), /pass --token <token> or set AIRLOCK_TOKEN/);
   });
 

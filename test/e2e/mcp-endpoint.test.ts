@@ -413,7 +413,7 @@ describe('Airlock MCP endpoint (Streamable HTTP, OAuth protected resource)', () 
         assert.equal(res.status, 401, audience);
         assert.equal(
           res.headers.get('www-authenticate'),
-          `Bearer resource_metadata="${metadataUrl}", error="invalid_token", error_description="the token was not issued for this audience (${resource}); request a token for it"`,
+          `Bearer resource_metadata="${metadataUrl}", error="invalid_token", error_description="the MCP endpoint takes tokens issued for audience ${resource}, and this token was issued for another; request a token for ${resource}"`,
         );
         assert.equal(((await res.json()) as { code: string }).code, 'identity.audience_mismatch');
       }

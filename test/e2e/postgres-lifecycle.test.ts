@@ -213,7 +213,7 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
 
     const otherAud = await loginError(t.pgUrl(await t.token({ subject: 'agent-1', groups: ['analysts'], audience: 'some-other-api' })));
     assert.equal(otherAud.code, '28P01');
-    assert.match(otherAud.message, /not issued for this audience/);
+    assert.match(otherAud.message, /takes tokens issued for audience airlock, and this token was issued for another; request a token for airlock$/);
 
     const expired = await loginError(t.pgUrl(await t.token({ subject: 'agent-1', groups: ['analysts'], ttlSeconds: -120 })));
     assert.equal(expired.code, '28P01');

@@ -79,7 +79,7 @@ describe('unmodified snowflake-sdk through the Snowflake front door', () => {
     accessUrl = `http://127.0.0.1:${t.ports['http']}`;
     analyst = await t.token({ subject: 'agent-sf', groups: ['analysts'] });
     reader = await t.token({ subject: 'reader-sf', groups: ['pii-readers'] });
-    dba = await t.token({ subject: 'dba-sf', groups: ['dba'] });
+    dba = await t.token({ subject: 'dba-sf', groups: ['dba'], audience: 'http://127.0.0.1:8081' });
     admin = await connect({
       account: demoAccount,
       accessUrl: t.warehouse!.url,

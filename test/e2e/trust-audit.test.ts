@@ -102,7 +102,7 @@ describe('an audit log that cannot be rewritten quietly', () => {
     // the audit service runs on its own, so the test decides when a checkpoint is taken (at its start and its close)
     t = await startTestStack({ names: ['identity', 'policy', 'approval', 'credential', 'proxy'], env: { AIRLOCK_AUDIT_CHECKPOINT_SECONDS: '3600' } });
     audit = await startService('audit', t.env, { config: t.stack.config, logger: t.logger });
-    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'] });
+    auditor = await t.token({ subject: 'auditor-1', groups: ['auditors'], audience: 'http://127.0.0.1:8082' });
     analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
     await statements(10);
     closedSessions += 1;

@@ -54,7 +54,7 @@ describe('services do not take each other’s word', () => {
     });
     forger = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'forger', logger: t.logger });
     analystToken = await t.token({ subject: 'agent-1', groups: ['analysts'] });
-    dbaToken = await t.token({ subject: 'dba-1', groups: ['dba'] });
+    dbaToken = await t.token({ subject: 'dba-1', groups: ['dba'], audience: 'http://127.0.0.1:8081' });
     agent = (await forger.call(identityV1.verifyToken, { token: analystToken }, newContext())).principal;
   });
   after(async () => {

@@ -3,10 +3,16 @@ import { Principal } from '../common.js';
 import { event, request } from '../descriptor.js';
 import { eventBase } from '../event-base.js';
 
+/** The doors a token opens, each with its own audience per issuer: a token made for one is refused at the others. */
+export const Door = Type.Union([Type.Literal('database'), Type.Literal('mcp'), Type.Literal('approval'), Type.Literal('audit')]);
+export type Door = Static<typeof Door>;
+
 export const VerifyTokenRequest = Type.Object(
   {
     token: Type.String({ minLength: 1 }),
-    /** the audience the token must carry; the configured default when absent */
+    /** the door the token is presented at; identity checks it for that door's audience of the token's issuer (default `database`) */
+    door: Type.Optional(Door),
+    /** an exact audience the token must carry, for a caller outside the doors; `door` is preferred */
     audience: Type.Optional(Type.String()),
     sessionId: Type.Optional(Type.String()),
     frontend: Type.Optional(Type.String()),

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { loadConfigFile, demoConfigPath, type AirlockConfig } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
-import { Signer, audienceAt, commonEnv, defaultAudiences, demoMode, loadSecret, stateDir, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
+import { Signer, commonEnv, demoMode, loadSecret, stateDir, createLogger, newContext, readEnv, startHost, startTelemetry, tokenKinds, type Host, type Logger, type Telemetry } from '@airlock/runtime';
 import { startIdentity, loadConfig as identityEnv } from '@airlock/identity';
 import { startPolicy } from '@airlock/policy';
 import { startApproval, loadConfig as approvalEnv } from '@airlock/approval';
@@ -72,8 +72,8 @@ export async function startService(
           http: { host: own.httpHost, port: own.httpPort },
           readerGroups: own.readerGroups.split(',').map((g) => g.trim()).filter(Boolean),
           authenticate: async (token) => {
-            const audience = audienceAt(token, config.audit?.audience ?? defaultAudiences.audit);
-            const { principal } = await bus.call(identityV1.verifyToken, { token, frontend: 'http', ...(audience ? { audience } : {}) }, newContext());
+            // the audit API's own audience: a token made for a database door or another API is refused here
+            const { principal } = await bus.call(identityV1.verifyToken, { token, frontend: 'http', door: 'audit' }, newContext());
             return principal;
           },
           batchSize: own.batchSize,

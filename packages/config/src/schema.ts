@@ -11,7 +11,26 @@ const Kind = Type.Union(
 export const Issuer = Type.Object(
   {
     issuer: Type.String({ minLength: 1, description: 'the exact `iss` value; discovery at <issuer>/.well-known/openid-configuration' }),
+    /** every audience accepted from this issuer; the first is the database doors' unless `doors` says otherwise */
     audiences: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    /**
+     * The audience each door takes from this issuer, so that a token made for one door is refused at every other.
+     * Absent: the database doors take the first of `audiences`; MCP takes `mcp.resource`, the approval API
+     * `approval.audience`, the audit API `audit.audience`, each only when listed in `audiences`. Present: only the doors
+     * named here accept this issuer's tokens.
+     */
+    doors: Type.Optional(
+      Type.Object(
+        {
+          /** the PostgreSQL and Snowflake front doors */
+          database: Type.Optional(Type.String({ minLength: 1 })),
+          mcp: Type.Optional(Type.String({ minLength: 1 })),
+          approval: Type.Optional(Type.String({ minLength: 1 })),
+          audit: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     algorithms: Type.Optional(Type.Array(Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'].map((a) => Type.Literal(a))), { minItems: 1 })),
     jwksUri: Type.Optional(Type.String({ description: 'skips discovery when given' })),
     groupsClaim: Type.Optional(Type.String()),

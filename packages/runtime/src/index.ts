@@ -24,4 +24,3 @@ export {
 } from './metrics.js';
 export { EventPublisher } from './events.js';
 export { Signer, TrustedKeys, canonicalJson, demoMode, digest, keyFile, loadSecret, signingKeyVariables, stateDir, tokenKinds, type KeySource } from './signing.js';
-export { audienceAt, defaultAudiences } from './audience.js';

@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { approvalV1, identityV1, type Principal } from '@airlock/contracts';
-import { AirlockError, audienceAt, createHttpServer, newContext, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, createHttpServer, newContext, type Bus, type Logger } from '@airlock/runtime';
 import type { Approvals } from './approvals.js';
 
 /**
  * The approvers' API. Every route needs `Authorization: Bearer <the caller's own OIDC token>`, verified by the
  * identity service; decisions are checked against the request (groups, self-approval, state) in `Approvals`.
  */
-export function approvalHttp(deps: { approvals: Approvals; bus: Bus; logger: Logger; audience: string }): FastifyInstance {
+export function approvalHttp(deps: { approvals: Approvals; bus: Bus; logger: Logger }): FastifyInstance {
   const http = createHttpServer({ logger: deps.logger, bodyLimit: 64 * 1024 });
   const caller = async (authorization: string | undefined): Promise<Principal> => {
     const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw new AirlockError('identity.missing_token', 'send your own OIDC token as "Authorization: Bearer <token>"');
-    const audience = audienceAt(token, deps.audience);
-    const { principal } = await deps.bus.call(identityV1.verifyToken, { token, frontend: 'http', ...(audience ? { audience } : {}) }, newContext());
+    // the approval API's own audience: a token made for a database door or another API is refused here
+    const { principal } = await deps.bus.call(identityV1.verifyToken, { token, frontend: 'http', door: 'approval' }, newContext());
     return principal;
   };
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import type { AirlockConfig } from '@airlock/config';
 import { approvalV1, policyV1 } from '@airlock/contracts';
-import { Counter, Gauge, Registry, TrustedKeys, defaultAudiences, tokenKinds, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { Counter, Gauge, Registry, TrustedKeys, tokenKinds, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { Approvals } from './approvals.js';
 import type { ApprovalEnv } from './config.js';
 import { boundSubmit, signGrant } from './decisions.js';
@@ -113,7 +113,7 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
   deps.bus.serve(approvalV1.keys, async () => deps.signer.jwks());
   deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId));
 
-  const http = approvalHttp({ approvals, bus: deps.bus, logger, audience: cfg.audience ?? defaultAudiences.approval });
+  const http = approvalHttp({ approvals, bus: deps.bus, logger });
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
   port = (http.server.address() as { port: number }).port;
 

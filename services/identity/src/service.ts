@@ -60,7 +60,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
 
   bus.serve(identityV1.verifyToken, async (req, ctx) => {
     try {
-      const { principal, expiresAt } = await verifier.verify(req.token, req.audience);
+      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door);
       verifications.inc({ outcome: 'ok' });
       await bus.publish(
         identityV1.tokenVerified,

@@ -8,7 +8,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import type { AirlockConfig, Issuer } from '@airlock/config';
+import { doorAudience, doorNames, type AirlockConfig, type Door, type Issuer } from '@airlock/config';
 import type { Principal } from '@airlock/contracts';
 import { AirlockError } from '@airlock/runtime';
 import type { DevKey } from './store/dev-keys.js';
@@ -49,8 +49,18 @@ export class TokenVerifier {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  async verify(token: string, audience?: string): Promise<VerifiedToken> {
-    if (this.#saml && looksLikeSaml(token)) return this.#saml.verify(token, audience);
+  /**
+   * Verifies `token` for one door (default the database doors): it must carry the audience the token's issuer has for
+   * that door. `audience`, for a caller outside the doors, names an exact audience the issuer lists instead.
+   */
+  async verify(token: string, audience?: string, door?: Door): Promise<VerifiedToken> {
+    if (this.#saml && looksLikeSaml(token)) {
+      // an IdP's assertion names one audience (Airlock's SP entity), so it opens one door: the database doors
+      if (door !== undefined && door !== 'database') {
+        throw new AirlockError('identity.audience_mismatch', `${doorNames[door]} does not accept SAML assertions; present an OIDC token issued for it`, { door });
+      }
+      return this.#saml.verify(token, audience);
+    }
     let claims: JWTPayload;
     try {
       decodeProtectedHeader(token);
@@ -64,9 +74,31 @@ export class TokenVerifier {
         issuer: typeof claims.iss === 'string' ? claims.iss.slice(0, 200) : null,
       });
     }
-    const expected = audience ?? issuer.audiences[0]!;
-    if (audience !== undefined && !issuer.audiences.includes(audience)) {
-      throw new AirlockError('identity.audience_mismatch', `tokens of this issuer are not accepted for audience ${audience}`);
+    let expected: string;
+    let refusal: (aud: string) => AirlockError;
+    if (audience !== undefined && door === undefined) {
+      if (!issuer.audiences.includes(audience)) {
+        throw new AirlockError('identity.audience_mismatch', `tokens of this issuer are not accepted for audience ${audience}`);
+      }
+      expected = audience;
+      refusal = (aud) => new AirlockError('identity.audience_mismatch', `the token was not issued for this audience (${aud}); request a token for it`, { audience: aud });
+    } else {
+      const at = door ?? 'database';
+      const own = doorAudience(this.#config, issuer, at);
+      if (own === undefined || (audience !== undefined && audience !== own)) {
+        throw new AirlockError(
+          'identity.audience_mismatch',
+          `${doorNames[at]} does not accept tokens of issuer ${issuer.issuer}; an operator opens it with identity.issuers[].doors.${at}`,
+          { door: at },
+        );
+      }
+      expected = own;
+      refusal = (aud) =>
+        new AirlockError(
+          'identity.audience_mismatch',
+          `${doorNames[at]} takes tokens issued for audience ${aud}, and this token was issued for another; request a token for ${aud}`,
+          { door: at, audience: aud },
+        );
     }
     const keys = await this.#keySet(issuer);
     let payload: JWTPayload;
@@ -79,7 +111,8 @@ export class TokenVerifier {
         requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {
-      throw mapJoseError(err, expected);
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') throw refusal(expected);
+      throw mapJoseError(err);
     }
     return { principal: toPrincipal(payload, issuer), expiresAt: new Date((payload.exp ?? 0) * 1000) };
   }
@@ -119,15 +152,12 @@ export class TokenVerifier {
   }
 }
 
-function mapJoseError(err: unknown, audience: string): AirlockError {
+function mapJoseError(err: unknown): AirlockError {
   if (err instanceof AirlockError) return err;
   if (err instanceof joseErrors.JWTExpired) {
     return new AirlockError('identity.expired_token', 'the token has expired; get a fresh token and connect again');
   }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
-    if (err.claim === 'aud') {
-      return new AirlockError('identity.audience_mismatch', `the token was not issued for this audience (${audience}); request a token for it`);
-    }
     if (err.claim === 'nbf' || err.claim === 'iat') {
       return new AirlockError('identity.invalid_token', 'the token is not valid yet; check the clock of the issuer');
     }

@@ -65,9 +65,11 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     }
     return new Session(ctx, principal, database, frontend, client, sessionId);
   };
-  const authenticate = async (token: string, frontend: proxyV1.Frontend, audience?: string, sessionId?: string): Promise<Principal> => {
+  const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
-    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, ...(audience ? { audience } : {}), ...(sessionId ? { sessionId } : {}) }, newContext());
+    // the database doors take one audience and MCP its own: a token made for one door is refused at the others
+    const door = frontend === 'mcp' ? 'mcp' : 'database';
+    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
     return principal;
   };
 
@@ -79,7 +81,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     ...(tlsConfig ? { tls: { cert: readFileSync(tlsConfig.certPath), key: readFileSync(tlsConfig.keyPath) } } : {}),
     allowInsecureNonLoopback: config.proxy?.allowInsecureNonLoopback ?? false,
     handlers: {
-      authenticate: (token, info) => authenticate(token, 'pgwire', undefined, info.sessionId),
+      authenticate: (token, info) => authenticate(token, 'pgwire', info.sessionId),
       openSession: (principal, database, client, sessionId) => {
         if (config.connections[database] && config.connections[database].type !== 'postgres') {
           throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${config.connections[database].type} connection; connect to it through its own front door`);

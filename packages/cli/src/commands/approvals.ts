@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
 import type { approvalV1 } from '@airlock/contracts';
+import { audienceHint } from './audience-hint.js';
 
 export const approvalsUsage = `airlock approvals list [--state pending|granted|denied|expired|cancelled|all]
   airlock approvals show <id>
   airlock approvals approve <id> [--for 1h|30m|<seconds>] [--reason <text>]
   airlock approvals deny <id> --reason <text>
-Your own token comes from --token or AIRLOCK_TOKEN; the API from --url or AIRLOCK_APPROVAL_URL (default http://127.0.0.1:8081).`;
+Your own token, made for the approval API's audience (http://127.0.0.1:8081 in the demo), comes from --token or AIRLOCK_TOKEN; the API from --url or AIRLOCK_APPROVAL_URL (default http://127.0.0.1:8081).`;
 
 /** Exit codes: 0 done, 1 refused by the approval service, 2 usage error, 3 the service could not be reached or failed. */
 export const approvalsExit = { ok: 0, refused: 1, usage: 2, unavailable: 3 } as const;
@@ -15,7 +16,7 @@ interface Reply {
   body: unknown;
 }
 
-function isEnvelope(b: unknown): b is { code: string; message: string } {
+function isEnvelope(b: unknown): b is { code: string; message: string; details?: unknown } {
   return typeof b === 'object' && b !== null && typeof (b as { code?: unknown }).code === 'string' && typeof (b as { message?: unknown }).message === 'string';
 }
 
@@ -136,7 +137,7 @@ export async function approvalsCommand(args: string[], env: Record<string, strin
 
   if (reply.status >= 400 || !reply.body) {
     const envelope = isEnvelope(reply.body) ? reply.body : { code: `http.${reply.status}`, message: 'the approval service answered without a body' };
-    out(`refused: ${envelope.message} [${envelope.code}]`);
+    out(`refused: ${envelope.message} [${envelope.code}]${audienceHint('the approval API', envelope)}`);
     return reply.status >= 500 || !isEnvelope(reply.body) ? approvalsExit.unavailable : approvalsExit.refused;
   }
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { VerifyResult } from '@airlock/audit';
+import { audienceHint } from './audience-hint.js';
 
 export const auditUsage = `airlock audit tail [-n <count>] [--type <event type>] [--session <id>] [--principal <subject>] [--no-follow] [--json] [--interval <ms>]
        airlock audit verify`;
@@ -13,7 +14,7 @@ export interface AuditClient {
 export function auditClient(env: Record<string, string | undefined>, token: string | undefined): AuditClient {
   const base = env['AIRLOCK_AUDIT_URL'] || 'http://127.0.0.1:8082';
   const bearer = token || env['AIRLOCK_TOKEN'];
-  if (!bearer) throw new Error('the audit API needs your OIDC token: pass --token <token> or set AIRLOCK_TOKEN');
+  if (!bearer) throw new Error('the audit API needs your OIDC token, made for its audience (http://127.0.0.1:8082 in the demo): pass --token <token> or set AIRLOCK_TOKEN');
   const request = async (path: string, query: Record<string, string | number | undefined> = {}) => {
     const url = new URL(path, base);
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
@@ -24,8 +25,8 @@ export function auditClient(env: Record<string, string | undefined>, token: stri
       throw new Error(`the audit API at ${url.origin} is not reachable; is the audit service running (AIRLOCK_AUDIT_URL)?`);
     }
     if (!res.ok) {
-      const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-      throw new Error(`${body.code ?? `HTTP ${res.status}`}: ${body.message ?? res.statusText}`);
+      const body = (await res.json().catch(() => ({}))) as { code?: string; message?: string; details?: unknown };
+      throw new Error(`${body.code ?? `HTTP ${res.status}`}: ${body.message ?? res.statusText}${audienceHint('the audit API', body)}`);
     }
     return res;
   };

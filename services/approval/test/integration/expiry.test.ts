@@ -18,7 +18,7 @@ describe('approval expiry', () => {
     });
     front = await Front.connect(t);
     agent = await t.token({ subject: 'agent-1', groups: ['analysts'] });
-    dba = await t.token({ subject: 'dba-1', groups: ['dba'] });
+    dba = await t.token({ subject: 'dba-1', groups: ['dba'], audience: 'http://127.0.0.1:8081' });
   });
   after(async () => {
     await front?.close();

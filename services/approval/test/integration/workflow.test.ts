@@ -5,6 +5,8 @@ import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 import { approvalsCommand } from '../../../../packages/cli/src/commands/approvals.js';
 import { Front, Receiver, api, rejectsWith, stateQuery } from './helpers.js';
 
+// the approval API takes tokens made for its own audience only
+const approvalAud = 'http://127.0.0.1:8081';
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
@@ -65,9 +67,9 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     port = t.ports['approval']!;
     front = await Front.connect(t);
     agent = await t.token({ subject: 'agent-1', groups: ['analysts'], email: 'agent-1@example.com' });
-    dba1 = await t.token({ subject: 'dba-1', groups: ['dba'] });
-    dba2 = await t.token({ subject: 'dba-2', groups: ['dba'] });
-    analyst2 = await t.token({ subject: 'analyst-2', groups: ['analysts'] });
+    dba1 = await t.token({ subject: 'dba-1', groups: ['dba'], audience: approvalAud });
+    dba2 = await t.token({ subject: 'dba-2', groups: ['dba'], audience: approvalAud });
+    analyst2 = await t.token({ subject: 'analyst-2', groups: ['analysts'], audience: approvalAud });
   });
   after(async () => {
     await front?.close();
@@ -114,7 +116,12 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     );
     const list = await api(port, 'GET', '/v1/approvals?state=pending', dba1);
     assert.deepEqual(list.body.approvals.map((a: { approvalId: string }) => a.approvalId), [first.approvalId]);
-    const own = await api(port, 'GET', '/v1/approvals', agent);
+    const agentAtApi = await t.token({ subject: 'agent-1', groups: ['analysts'], email: 'agent-1@example.com', audience: approvalAud });
+    const own = await api(port, 'GET', '/v1/approvals', agentAtApi);
+    // the agent's database token does not open the approval API
+    const databaseToken = await api(port, 'GET', '/v1/approvals', agent);
+    assert.deepEqual([databaseToken.status, databaseToken.body.code], [401, 'identity.audience_mismatch']);
+    assert.match(databaseToken.body.message, /^the approval API takes tokens issued for audience http:\/\/127\.0\.0\.1:8081, /);
     assert.deepEqual(own.body.approvals.map((a: { approvalId: string }) => a.approvalId), [first.approvalId]);
     const other = await api(port, 'GET', '/v1/approvals', analyst2);
     assert.deepEqual(other.body, { approvals: [] });
@@ -251,9 +258,10 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
   it('refuses self-approval, non-approvers and callers without a valid token', async () => {
     const dbaAgent = await t.token({ subject: 'agent-9', groups: ['analysts', 'dba'] });
     const { approvalId } = await front.submit(await front.held(dbaAgent, 'DELETE FROM orders WHERE id = 9'));
-    const self = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, dbaAgent, {});
+    const dbaAgentAtApi = await t.token({ subject: 'agent-9', groups: ['analysts', 'dba'], audience: approvalAud });
+    const self = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, dbaAgentAtApi, {});
     assert.deepEqual([self.status, self.body.code], [403, 'approval.self_approval']);
-    const selfDeny = await api(port, 'POST', `/v1/approvals/${approvalId}/deny`, dbaAgent, { reason: 'mine' });
+    const selfDeny = await api(port, 'POST', `/v1/approvals/${approvalId}/deny`, dbaAgentAtApi, { reason: 'mine' });
     assert.deepEqual([selfDeny.status, selfDeny.body.code], [403, 'approval.self_approval']);
     const outsider = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, analyst2, {});
     assert.deepEqual([outsider.status, outsider.body.code], [403, 'approval.not_approver']);
@@ -262,7 +270,7 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     assert.deepEqual([none.status, none.body.code], [401, 'identity.missing_token']);
     const bad = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, 'not-a-jwt', {});
     assert.deepEqual([bad.status, bad.body.code], [401, 'identity.invalid_token']);
-    const expiredToken = await t.token({ subject: 'dba-1', groups: ['dba'], ttlSeconds: -120 });
+    const expiredToken = await t.token({ subject: 'dba-1', groups: ['dba'], ttlSeconds: -120, audience: approvalAud });
     const old = await api(port, 'POST', `/v1/approvals/${approvalId}/approve`, expiredToken, {});
     assert.deepEqual([old.status, old.body.code], [401, 'identity.expired_token']);
     const unknown = await api(port, 'POST', '/v1/approvals/00000000-0000-4000-8000-000000000000/approve', dba1, {});
@@ -387,8 +395,15 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     const again = await cli(['approve', one.approvalId], dba1);
     assert.deepEqual(again, { code: 1, text: `refused: approval request ${one.approvalId} is already granted; it cannot change [approval.already_decided]` });
     const three = await front.submit(await front.held(agent5, 'UPDATE orders SET total = 1 WHERE id = 12'));
-    const self = await cli(['approve', three.approvalId], agent5);
+    const self = await cli(['approve', three.approvalId], await t.token({ subject: 'agent-5', groups: ['analysts'], audience: approvalAud }));
     assert.deepEqual(self, { code: 1, text: 'refused: nobody may approve or deny their own request; ask another approver [approval.self_approval]' });
+    const databaseToken = await cli(['list'], agent5);
+    assert.deepEqual(databaseToken, {
+      code: 1,
+      text:
+        'refused: the approval API takes tokens issued for audience http://127.0.0.1:8081, and this token was issued for another; request a token for http://127.0.0.1:8081 [identity.audience_mismatch]\n' +
+        'the approval API needs a token for audience http://127.0.0.1:8081: ask your identity provider for one (in the demo: airlock token --sub <you> --groups <groups> --aud http://127.0.0.1:8081)',
+    });
     const outsider = await cli(['approve', three.approvalId], analyst2);
     assert.deepEqual(outsider, { code: 1, text: 'refused: deciding this request needs membership of one of the groups: dba [approval.not_approver]' });
     const tooLong = await cli(['approve', three.approvalId, '--for', '9h'], dba1);

@@ -7,8 +7,8 @@ import type { proxyV1 } from '@airlock/contracts';
 /** What every HTTP front door (Snowflake REST, SQL API, MCP, /v1) gets from the proxy. */
 export interface FrontDoor {
   ctx: ProxyContext;
-  /** verifies a bearer token for the given audience (the configured default when absent) */
-  authenticate(token: string, frontend: proxyV1.Frontend, audience?: string, sessionId?: string): Promise<Principal>;
+  /** verifies a bearer token for the front door's own audience (MCP's for `mcp`, the database doors' for the others) */
+  authenticate(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal>;
   /** opens a session on a configured connection; throws for an unknown one */
   openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session;
   /** the proxy's own public base URL, e.g. http://127.0.0.1:8080 */

@@ -81,7 +81,7 @@ export const mcpFrontDoor: HttpFrontDoorPlugin = async (app, door) => {
       return undefined;
     }
     try {
-      return await door.authenticate(token, 'mcp', settings.resource);
+      return await door.authenticate(token, 'mcp');
     } catch (err) {
       const e = err instanceof AirlockError ? err : undefined;
       if (e && tokenCodes.has(e.code)) {
