@@ -65,13 +65,14 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     }
     return new Session(ctx, principal, database, frontend, client, sessionId);
   };
-  const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => {
+  const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
     // the database doors take one audience and MCP its own: a token made for one door is refused at the others
     const door = frontend === 'mcp' ? 'mcp' : 'database';
-    const { principal } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
-    return principal;
+    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
+    return { principal, expiresAt: new Date(expiresAt) };
   };
+  const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;
 
   const tlsConfig = config.proxy?.tls;
   const pgwire = new PgwireServer({
@@ -81,7 +82,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     ...(tlsConfig ? { tls: { cert: readFileSync(tlsConfig.certPath), key: readFileSync(tlsConfig.keyPath) } } : {}),
     allowInsecureNonLoopback: config.proxy?.allowInsecureNonLoopback ?? false,
     handlers: {
-      authenticate: (token, info) => authenticate(token, 'pgwire', info.sessionId),
+      authenticate: (token, info) => verify(token, 'pgwire', info.sessionId),
       openSession: (principal, database, client, sessionId) => {
         if (config.connections[database] && config.connections[database].type !== 'postgres') {
           throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${config.connections[database].type} connection; connect to it through its own front door`);
@@ -96,6 +97,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const door: FrontDoor = {
     ctx,
     authenticate,
+    verify,
     openSession,
     baseUrl: () => `http://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
   };

@@ -25,7 +25,7 @@ describe('login sessions', () => {
   test('tokens resolve to their session until they expire; the master token renews them', () => {
     let now = 1_000_000;
     const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 120 }, () => now);
-    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, sessionInfo: info });
+    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
     assert.match(login.token, /^airlock-ST-[A-Za-z0-9_-]{43}$/);
     assert.match(login.masterToken, /^airlock-MT-[A-Za-z0-9_-]{43}$/);
     assert.notEqual(login.token, login.masterToken);
@@ -46,11 +46,48 @@ describe('login sessions', () => {
     assert.equal((logins.renew(login.masterToken, login.token) as { code: string }).code, '390114');
   });
 
+  test('no token of a login outlives the OIDC token it logged in with, nor the master maximum, however often it renews', () => {
+    let now = 0;
+    const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 120 }, () => now);
+    // the OIDC token expires 150 s after login
+    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, sessionInfo: info, notAfter: 150_000 });
+    assert.deepEqual([login.tokenExpiresAt, login.masterExpiresAt], [60_000, 150_000]);
+    for (const at of [59_000, 118_000]) {
+      now = at;
+      assert.equal(logins.renew(login.masterToken, login.token), login);
+      assert.equal(login.masterExpiresAt, 150_000, 'renewal never moves the master expiry');
+    }
+    assert.equal(login.tokenExpiresAt, 150_000, 'the session token stops at the OIDC token expiry, not 60 s after renewal');
+    now = 150_000;
+    assert.equal((logins.resolve(login.token) as { code: string }).code, '390112');
+    assert.equal((logins.renew(login.masterToken, login.token) as { code: string }).code, '390114');
+    assert.deepEqual(logins.takeIdle(), [], 'an expired login is not idle: it is ended once by takeExpired');
+    assert.deepEqual(logins.takeExpired(), [login]);
+    assert.deepEqual(logins.takeExpired(), [], 'ended once');
+    // it keeps answering "expired" (not "unknown") for the idle limit, so the driver says why it must log in again
+    now = 150_000 + 120_000;
+    assert.equal((logins.renew(login.masterToken, login.token) as { code: string }).code, '390114');
+    now += 1;
+    assert.deepEqual(logins.takeExpired(), []);
+    assert.equal(logins.size, 0);
+
+    // without an earlier OIDC expiry, the configured maximum holds: 600 s after login, renewals or not
+    now = 0;
+    const long = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, sessionInfo: info, notAfter: 86_400_000 });
+    for (let at = 50_000; at < 600_000; at += 50_000) {
+      now = at;
+      assert.equal(logins.renew(long.masterToken, long.token), long);
+    }
+    assert.equal(long.masterExpiresAt, 600_000);
+    now = 600_000;
+    assert.equal((logins.renew(long.masterToken, long.token) as { code: string }).code, '390114');
+  });
+
   test('idle sessions are taken, busy ones are not', () => {
     let now = 0;
     const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 10 }, () => now);
-    const idle = logins.create({ session: fakeSession('a'), connection: 'warehouse', principal, sessionInfo: info });
-    const busy = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, sessionInfo: info });
+    const idle = logins.create({ session: fakeSession('a'), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
+    const busy = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
     busy.active = 1;
     now = 5_000;
     assert.deepEqual(logins.takeIdle(), []);

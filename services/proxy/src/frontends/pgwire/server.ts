@@ -10,8 +10,8 @@ import * as P from './protocol.js';
 
 /** What the front door needs from the rest of the proxy. */
 export interface PgwireHandlers {
-  /** verifies the password (an OIDC token); throws an AirlockError with an identity.* code when refused */
-  authenticate(token: string, info: { user: string; database: string; client: string; sessionId: string }): Promise<Principal>;
+  /** verifies the password (an OIDC token) and says when it expires; throws an AirlockError with an identity.* code when refused */
+  authenticate(token: string, info: { user: string; database: string; client: string; sessionId: string }): Promise<{ principal: Principal; expiresAt: Date }>;
   /** opens a session on the named connection, or throws (unknown connection, wrong type) */
   openSession(principal: Principal, database: string, client: string, sessionId: string): Session;
 }
@@ -110,6 +110,9 @@ class PgConnection {
   #client: string;
   /** chosen at connect, so the token check and the session share one id in the audit log */
   readonly #sessionId = randomUUID();
+  /** when the token that opened the session expires: the session ends then, and its next statement is refused */
+  #notAfter: Date | undefined;
+  #expiry: NodeJS.Timeout | undefined;
 
   constructor(socket: net.Socket, options: PgwireOptions, registry: Registry) {
     this.#socket = socket;
@@ -215,6 +218,7 @@ class PgConnection {
       return this.#onPassword(new P.MessageReader(body).cstring());
     }
     if (this.#socket.isPaused() && this.#buffer.pending < 256 * 1024) this.#socket.resume();
+    if (type !== 'X' && this.#notAfter && Date.now() >= this.#notAfter.getTime()) return this.#expired();
     if (this.#skipUntilSync && type !== 'S') return;
     try {
       switch (type) {
@@ -264,7 +268,9 @@ class PgConnection {
     const startup = this.#startup!;
     let principal: Principal;
     try {
-      principal = await this.#options.handlers.authenticate(token, { ...startup, client: this.#client, sessionId: this.#sessionId });
+      const verified = await this.#options.handlers.authenticate(token, { ...startup, client: this.#client, sessionId: this.#sessionId });
+      principal = verified.principal;
+      this.#notAfter = verified.expiresAt;
     } catch (err) {
       const e = classify(err);
       const sqlState = e.code.startsWith('identity.') ? '28P01' : e.sqlState;
@@ -278,6 +284,7 @@ class PgConnection {
       const e = classify(err);
       return this.#fatal(e.sqlState, e.message);
     }
+    this.#watchExpiry();
     this.#pid = randomInt(1, 2 ** 31 - 1);
     this.#key = randomInt(1, 2 ** 31 - 1);
     this.#registry.register(this.#pid, this.#key);
@@ -434,6 +441,29 @@ class PgConnection {
     return { onHold: (_id, message) => this.#write(P.noticeResponse({ severity: 'NOTICE', code: '01000', message })) };
   }
 
+  /**
+   * At the token's expiry the session ends at once (its leases are revoked, a running statement is cancelled); the
+   * connection stays until its next message, which is answered with a FATAL that says why, so the client learns it.
+   */
+  #watchExpiry(): void {
+    if (!this.#notAfter) return;
+    const ms = Math.min(Math.max(0, this.#notAfter.getTime() - Date.now()), 2 ** 31 - 1);
+    this.#expiry = setTimeout(() => {
+      if (Date.now() < this.#notAfter!.getTime()) return this.#watchExpiry();
+      void this.#session?.close('token-expired');
+    }, ms);
+    this.#expiry.unref();
+  }
+
+  #expired(): void {
+    void this.#session?.close('token-expired');
+    // 28000 (invalid authorization): the client must authenticate again; drivers do not retry it as a network failure
+    this.#fatal(
+      '28000',
+      `your token expired at ${this.#notAfter!.toISOString()}: Airlock ended this session and revoked its database credential; connect again with a fresh token`,
+    );
+  }
+
   #sendError(err: unknown): void {
     const e = classify(err);
     this.#write(P.errorResponse({ code: e.sqlState, message: e.message, ...(e.hint ? { hint: e.hint } : {}) }));
@@ -479,6 +509,7 @@ class PgConnection {
   async terminate(reason: string): Promise<void> {
     if (this.#phase === 'closed') return this.done;
     this.#phase = 'closed';
+    clearTimeout(this.#expiry);
     if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
     if (!this.#socket.destroyed) this.#socket.end();
     try {

@@ -157,11 +157,13 @@ export class SnowflakeFrontDoor {
       if (await run.expireIfStale(now, this.#settings.retentionMs)) continue;
       if (run.endedAt !== null && now - run.endedAt > this.#settings.retentionMs) this.#runs.delete(id);
     }
+    for (const login of this.#logins.takeExpired()) await this.#endLogin(login, 'token-expired', { keep: true });
     for (const login of this.#logins.takeIdle()) await this.#endLogin(login, 'idle-timeout');
   }
 
-  async #endLogin(login: LoginSession, reason: string): Promise<void> {
-    this.#logins.remove(login);
+  /** `keep`: the login stays known (expired), so the driver is told why instead of "unknown session" */
+  async #endLogin(login: LoginSession, reason: string, options: { keep?: boolean } = {}): Promise<void> {
+    if (!options.keep) this.#logins.remove(login);
     const owner = loginOwner(login);
     for (const run of this.runsOf(owner)) await run.cancel();
     try {
@@ -342,9 +344,12 @@ export class SnowflakeFrontDoor {
       );
     }
     let principal: Principal;
+    let notAfter: number;
     try {
       if (!data.TOKEN) throw new AirlockError('identity.missing_token', 'send your OIDC token as the OAuth token');
-      principal = await this.#door.authenticate(data.TOKEN, 'snowflake');
+      const verified = await this.#door.verify(data.TOKEN, 'snowflake');
+      principal = verified.principal;
+      notAfter = verified.expiresAt.getTime();
     } catch (err) {
       const f = toSnowflakeFailure(err);
       const refused = f.airlockCode.startsWith('identity.');
@@ -373,7 +378,7 @@ export class SnowflakeFrontDoor {
       return loginFailureBody(toSnowflakeFailure(err));
     }
     const sessionInfo = this.sessionInfoFor(connection, request.query);
-    const login = this.#logins.create({ session, connection, principal, sessionInfo });
+    const login = this.#logins.create({ session, connection, principal, sessionInfo, notAfter });
     logger.info({ sessionId: session.id, connection, subject: principal.subject }, 'Snowflake login');
     return loginBody({
       ...this.#validity(login),

@@ -16,8 +16,11 @@ export interface LoginSession {
   token: string;
   tokenExpiresAt: number;
   masterToken: string;
-  masterExpiresAt: number;
+  /** fixed at login: the OIDC token's expiry or the configured maximum, whichever comes first; renewal never moves it */
+  readonly masterExpiresAt: number;
   lastUsed: number;
+  /** the proxy session was ended at the master token's expiry; the login stays a while to answer 390112/390114 */
+  ended?: boolean;
   /** statements in flight; the session is not idle while any is */
   active: number;
 }
@@ -49,16 +52,19 @@ export class LoginSessions {
     return this.#byMaster.size;
   }
 
-  create(fields: { session: StatementSession; connection: string; principal: Principal; sessionInfo: SessionInfo }): LoginSession {
+  /** `notAfter`: the expiry of the OIDC token the client logged in with; no token of this login outlives it */
+  create(fields: { session: StatementSession; connection: string; principal: Principal; sessionInfo: SessionInfo; notAfter: number }): LoginSession {
     const now = this.#now();
+    const { notAfter, ...rest } = fields;
+    const masterExpiresAt = Math.min(now + this.#settings.masterSeconds * 1000, notAfter);
     const login: LoginSession = {
-      ...fields,
+      ...rest,
       sessionId: randomInt(1, 2 ** 47),
       lock: new Mutex(),
       token: newToken('ST'),
-      tokenExpiresAt: now + this.#settings.tokenSeconds * 1000,
+      tokenExpiresAt: Math.min(now + this.#settings.tokenSeconds * 1000, masterExpiresAt),
       masterToken: newToken('MT'),
-      masterExpiresAt: now + this.#settings.masterSeconds * 1000,
+      masterExpiresAt,
       lastUsed: now,
       active: 0,
     };
@@ -77,7 +83,10 @@ export class LoginSessions {
     return login;
   }
 
-  /** New session and master tokens for the holder of the master token; the old session token stops working. */
+  /**
+   * New session and master tokens for the holder of the master token; the old session token stops working. The master
+   * token's expiry stays where login set it (the OIDC token's own expiry at the latest): renewing never extends a login.
+   */
   renew(masterToken: string | null, oldSessionToken: string | undefined): LoginSession | SnowflakeFailure {
     const login = masterToken ? this.#byMaster.get(masterToken) : undefined;
     if (!login) return failures.sessionTokenInvalid();
@@ -87,9 +96,8 @@ export class LoginSessions {
     this.#byToken.delete(login.token);
     this.#byMaster.delete(login.masterToken);
     login.token = newToken('ST');
-    login.tokenExpiresAt = now + this.#settings.tokenSeconds * 1000;
+    login.tokenExpiresAt = Math.min(now + this.#settings.tokenSeconds * 1000, login.masterExpiresAt);
     login.masterToken = newToken('MT');
-    login.masterExpiresAt = now + this.#settings.masterSeconds * 1000;
     login.lastUsed = now;
     this.#byToken.set(login.token, login);
     this.#byMaster.set(login.masterToken, login);
@@ -101,12 +109,27 @@ export class LoginSessions {
     this.#byMaster.delete(login.masterToken);
   }
 
-  /** Removes and returns the sessions idle longer than the limit, or whose master token expired. */
+  /**
+   * Returns, once each, the logins whose master token expired: their sessions end now. They stay known for the idle
+   * limit, answering 390112 then 390114 (which the driver reads as "authenticate again"), and are dropped after.
+   */
+  takeExpired(): LoginSession[] {
+    const now = this.#now();
+    const expired: LoginSession[] = [];
+    for (const l of [...this.#byMaster.values()]) {
+      if (l.masterExpiresAt > now) continue;
+      if (!l.ended) {
+        l.ended = true;
+        expired.push(l);
+      } else if (now - l.masterExpiresAt > this.#settings.idleSeconds * 1000) this.remove(l);
+    }
+    return expired;
+  }
+
+  /** Removes and returns the live sessions idle longer than the limit. */
   takeIdle(): LoginSession[] {
     const now = this.#now();
-    const idle = [...this.#byMaster.values()].filter(
-      (l) => l.masterExpiresAt <= now || (l.active === 0 && now - l.lastUsed > this.#settings.idleSeconds * 1000),
-    );
+    const idle = [...this.#byMaster.values()].filter((l) => l.masterExpiresAt > now && l.active === 0 && now - l.lastUsed > this.#settings.idleSeconds * 1000);
     for (const l of idle) this.remove(l);
     return idle;
   }
