@@ -1,4 +1,4 @@
-import { ErrorCodes, type DetectorName, type ErrorCode } from '@airlock/contracts';
+import { ErrorCodes, type DetectorName, type ErrorCode, type policyV1 } from '@airlock/contracts';
 import { detect } from '@airlock/masking';
 import { AirlockError } from '@airlock/runtime';
 import { upstreamErrorOf } from '../engines/postgres/upstream.js';
@@ -43,11 +43,7 @@ export function classify(err: unknown, limits?: { timeoutMs: number }): ClientEr
 }
 
 /** What a statement's decision says about masked data: whether anything it reads is masked for this principal. */
-export interface MaskedReads {
-  maskedSources: readonly unknown[];
-  masking: { maskUnlisted: boolean; columns: ReadonlyArray<{ action: unknown }>; detectors: readonly DetectorName[] };
-  analysis: unknown;
-}
+export type MaskedReads = Pick<policyV1.Decision, 'maskedSources' | 'masking' | 'analysis'>;
 
 /** True when the statement read any column that is masked for its principal, or its reads are unknown. */
 export function readsMasked(decision: MaskedReads | undefined): boolean {
