@@ -255,6 +255,8 @@ export const Guardrails = Type.Object(
     allowFunctions: Type.Optional(Type.Array(Type.String())),
     /** parameters an agent may change besides the listed ones (PostgreSQL SET/RESET, Snowflake ALTER SESSION); pinned ones stay refused */
     allowSettings: Type.Optional(Type.Array(Type.String())),
+    /** `pg_catalog`/`information_schema` relations readable besides the metadata allow-list (never statistics, statement text or credentials) */
+    allowCatalogRelations: Type.Optional(Type.Array(Type.String())),
     /** the largest statement analysed, in bytes (UTF-8); larger ones are refused before parsing */
     maxStatementBytes: Type.Optional(Type.Integer({ minimum: 1 })),
     /** the largest parse tree analysed, in nodes */

@@ -5,6 +5,8 @@ import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
 import { buildMaskingPlan, type MaskingRule } from './masking-plan.js';
 import { allowListVerdicts, checkGuardrails, type DenyEntry } from './guardrails.js';
 import { snowflakeSurface } from './allowlists/snowflake-metadata.js';
+import { isSystemRelation, postgresSurface } from './allowlists/postgres-catalog.js';
+import { statementKind } from './analysis/postgres.js';
 import { CACHE_MAX_CHARS, type AnalysisCache } from './analysis-cache.js';
 
 export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
@@ -44,15 +46,27 @@ function tableMatches(patterns: readonly string[], t: { schema: string; table: s
   });
 }
 
-/** The first rule, in config order, that applies to this principal, connection, statement kinds and tables. */
-export function findRule(config: AirlockConfig, principal: Principal, connection: string, analysis: Analysis): Policy | undefined {
+/**
+ * The first rule, in config order, that applies to this principal, connection, statement kinds and tables. System
+ * relations (`pg_catalog`, `information_schema`) that the guardrails let through are metadata, not tables a rule names.
+ * `EXPLAIN` is decided as the statement it explains: a rule that lets the principal run it lets them explain it.
+ */
+export function findRule(config: AirlockConfig, principal: Principal, connection: string, analysis: Analysis, explained?: string): Policy | undefined {
+  const tables = analysis.dialect === 'postgres' ? analysis.tables.filter((t) => !isSystemRelation(t)) : analysis.tables;
   return config.policies.find(
     (rule) =>
       inGroups(rule, principal) &&
       (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
-      analysis.kinds.every((k) => rule.kinds.includes(k)) &&
-      (!rule.tables || analysis.tables.every((t) => tableMatches(rule.tables!, t))),
+      analysis.kinds.every((k) => rule.kinds.includes(k) || (k === 'explain' && explained !== undefined && rule.kinds.includes(explained as Policy['kinds'][number]))) &&
+      (!rule.tables || tables.every((t) => tableMatches(rule.tables!, t))),
   );
+}
+
+/** The kind of the statement an `EXPLAIN` (without ANALYZE, which the analysis already reports as its statement) wraps. */
+function explainedKind(analysis: Analysis, statements: readonly string[] | undefined): string | undefined {
+  if (analysis.dialect !== 'postgres' || analysis.kind !== 'explain' || statements?.[0] !== 'ExplainStmt') return undefined;
+  const inner = statements[1];
+  return inner === undefined ? undefined : statementKind({ [inner]: {} });
 }
 
 /**
@@ -220,6 +234,7 @@ function decide(input: EvaluateInput): policyV1.Decision {
     facts,
     allowLists,
     unknownRelations: input.catalogIncomplete === true ? [] : result.unknownRelations,
+    allowCatalogRelations: config.guardrails?.allowCatalogRelations ?? [],
   });
   const allowList = allowListVerdicts(analysis, result.commands, facts, allowLists);
   const decided = { ...base, masking, maskedSources, limits, analysis, allowList };
@@ -241,12 +256,15 @@ function decide(input: EvaluateInput): policyV1.Decision {
     return { ...decided, outcome: 'deny', code, reason: violation.message, rule: violation.rule };
   }
 
-  const surface = dialect === 'snowflake' ? snowflakeSurface(
+  const surface =
+    dialect === 'snowflake'
+      ? snowflakeSurface(
           input.sql,
           analysis,
           { connection: input.connection, database: 'database' in connection ? connection.database : undefined, schema: 'schema' in connection ? connection.schema : undefined },
           allowLists.allowSettings,
-        ) : undefined;
+        )
+      : postgresSurface(analysis, result.commands, result.statements ?? []);
   if (surface?.surface === 'closed') {
     const opens = surface.configKey === undefined ? 'it stays closed whatever the policy rules say' : `an operator can open it with ${surface.configKey} in the config`;
     return {
@@ -282,7 +300,10 @@ function decide(input: EvaluateInput): policyV1.Decision {
         rule: 'guardrail:snowflake:surface:use_role',
       };
     }
-    return { ...decided, outcome: 'allow', reason: `${surface.surface} surface: ${surface.what}`, rule: `builtin:${surface.surface}`, scope };
+    // what these return describes objects and settings the lease's role sees, never a column's values: nothing to
+    // mask by lineage (the content detectors still run)
+    const surfaceMasking = dialect === 'postgres' ? { columns: [], maskUnlisted: false, detectors: masking.detectors } : masking;
+    return { ...decided, masking: surfaceMasking, outcome: 'allow', reason: `${surface.surface} surface: ${surface.what}`, rule: `builtin:${surface.surface}`, scope };
   }
 
   if (analysis.kinds.every((k) => k === 'transaction')) {
@@ -290,7 +311,7 @@ function decide(input: EvaluateInput): policyV1.Decision {
     return { ...decided, outcome: 'allow', reason: 'transaction control', rule: 'builtin:transaction-control' };
   }
 
-  const rule = findRule(config, principal, input.connection, analysis);
+  const rule = findRule(config, principal, input.connection, analysis, explainedKind(analysis, result.statements));
   if (!rule) {
     const tables = analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table';
     return {

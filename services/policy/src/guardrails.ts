@@ -8,6 +8,7 @@ import { lexicalFunctions } from './analysis/commands.js';
 import { globPattern } from './masking-plan.js';
 import { functionVerdict, knownOperator, settingVerdict, type AllowListConfig, type Verdict } from './allowlists/index.js';
 import { isDdlStatement, POSTGRES_STATEMENTS } from './allowlists/postgres-statements.js';
+import { catalogRelationAllowed, INFORMATION_SCHEMA_FUNCTIONS, isSystemRelation } from './allowlists/postgres-catalog.js';
 
 export interface GuardrailViolation {
   /** stable error code: `policy.multiple_statements`, `policy.forbidden_function`, `policy.forbidden_command`, `policy.inference_on_masked_column`, `policy.masked_column_copied` */
@@ -238,7 +239,9 @@ const TRANSACTION_SETTINGS: ReadonlySet<string> = new Set(['transaction', 'sessi
 
 /** The parameter a `set x`/`reset x` command changes, `*` for `RESET ALL`/`DISCARD ALL`, or undefined for other commands. */
 function settingOf(command: string): string | undefined {
-  if (command === 'reset all' || command === 'discard all') return '*';
+  // DISCARD ALL resets to the session's start-up values, which hold the pinned settings (sent as start-up options),
+  // and the proxy sets the lease's limits again before the next statement; RESET ALL stays on the deny list
+  if (command === 'reset all') return '*';
   const m = /^(set|reset) (.+)$/.exec(command);
   if (m === null || TRANSACTION_SETTINGS.has(m[2])) return undefined;
   return m[2];
@@ -251,7 +254,14 @@ function settingOf(command: string): string | undefined {
 export function allowListVerdicts(analysis: Analysis, commands: readonly string[], facts: AllowListFacts, config: AllowListConfig = {}): Verdict[] {
   const out: Verdict[] = [];
   const postgres = analysis.dialect === 'postgres';
-  for (const fn of new Set(analysis.functions.map((f) => f.toLowerCase()))) out.push(functionVerdict(analysis.dialect, fn, config));
+  // information_schema's helpers (JDBC's getPrimaryKeys calls _pg_expandarray) compute from catalog values; they are
+  // allowed where the statement reads nothing but system relations, so no column value can reach their arguments
+  const metadataOnly = postgres && analysis.tables.every((t) => isSystemRelation(t));
+  for (const fn of new Set(analysis.functions.map((f) => f.toLowerCase()))) {
+    const helper = fn.startsWith('information_schema.') && INFORMATION_SCHEMA_FUNCTIONS.has(fn.slice('information_schema.'.length));
+    if (helper && metadataOnly) out.push({ kind: 'function', name: fn, class: 'catalog', allowed: true, reason: 'reads database metadata' });
+    else out.push(functionVerdict(analysis.dialect, fn, config));
+  }
   if (!postgres) return out;
   for (const command of commands) {
     const name = settingOf(command);
@@ -350,7 +360,8 @@ const STATEMENT_REASONS: Readonly<Record<string, string>> = {
  * lives where its extension was installed).
  */
 export const FORBIDDEN_RELATIONS: ReadonlyMap<string, string> = new Map([
-  ...['pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext', 'pg_statistic_ext_data'].map(
+  // pg_statistic_ext holds only the definitions of extended statistics (psql's \d reads it); their values are in _data
+  ...['pg_stats', 'pg_stats_ext', 'pg_stats_ext_exprs', 'pg_statistic', 'pg_statistic_ext_data'].map(
     (r): [string, string] => [r, 'holds statistics of column values (most common values, histograms), which would reveal masked data'],
   ),
   ...['pg_stat_activity', 'pg_stat_statements', 'pg_stat_statements_info'].map(
@@ -374,8 +385,16 @@ export const SNOWFLAKE_FORBIDDEN_SCHEMAS: ReadonlySet<string> = new Set([
   'TELEMETRY',
 ]);
 
-/** A relation refused whatever the rules say, or one the catalogue does not know (so its columns cannot be masked). */
-export function relationViolation(analysis: Analysis, unknownRelations: readonly TableRef[] = []): GuardrailViolation | null {
+/**
+ * A relation refused whatever the rules say, a system relation that is not on the metadata allow-list
+ * (`allowlists/postgres-catalog.ts`, plus `guardrails.allowCatalogRelations`), or one the catalogue does not know (so
+ * its columns cannot be masked).
+ */
+export function relationViolation(
+  analysis: Analysis,
+  unknownRelations: readonly TableRef[] = [],
+  allowCatalogRelations: readonly string[] = [],
+): GuardrailViolation | null {
   if (analysis.dialect === 'snowflake') {
     const t = analysis.tables.find((x) => SNOWFLAKE_FORBIDDEN_SCHEMAS.has(x.schema.toUpperCase()));
     if (t === undefined) return null;
@@ -394,6 +413,16 @@ export function relationViolation(analysis: Analysis, unknownRelations: readonly
     return {
       code: 'policy.forbidden_relation',
       message: `reading ${t.schema}.${t.table} is not allowed through Airlock: it ${why}. Query the tables themselves.`,
+      rule: `guardrail:postgres:relation:${t.table.toLowerCase()}`,
+    };
+  }
+  for (const t of analysis.tables) {
+    if (!isSystemRelation(t) || catalogRelationAllowed(t, allowCatalogRelations)) continue;
+    return {
+      code: 'policy.forbidden_relation',
+      message:
+        `reading ${t.schema}.${t.table} is not allowed through Airlock: it is not on the metadata allow-list of catalog relations that describe objects ` +
+        'without holding their values, statement text or credentials. Query the tables themselves; an operator can open it with guardrails.allowCatalogRelations in the config.',
       rule: `guardrail:postgres:relation:${t.table.toLowerCase()}`,
     };
   }
@@ -422,12 +451,13 @@ export function checkGuardrails(input: {
   facts?: AllowListFacts;
   allowLists?: AllowListConfig;
   unknownRelations?: readonly TableRef[];
+  allowCatalogRelations?: readonly string[];
 }): GuardrailViolation | null {
   return (
     multipleStatementsViolation(input.analysis, input.allowMultipleStatements) ??
     forbiddenViolation({ analysis: input.analysis, commands: input.commands, functions: input.functions, extra: input.extraDenied }) ??
     allowListViolation({ analysis: input.analysis, commands: input.commands, facts: input.facts, config: input.allowLists }) ??
-    relationViolation(input.analysis, input.unknownRelations) ??
+    relationViolation(input.analysis, input.unknownRelations, input.allowCatalogRelations) ??
     inferenceViolation(input.analysis, input.maskedSources) ??
     copyViolation(input.writtenSources ?? [], input.maskedSources)
   );

@@ -5,7 +5,7 @@
  *
  * Not listed, on purpose: `PREPARE`/`EXECUTE`/`DECLARE … CURSOR`/`FETCH`/`MOVE` (their rows come from a statement
  * decided earlier, so no masking plan follows them), `DO`, `LOAD`, `ALTER SYSTEM`, `CHECKPOINT`, `SECURITY LABEL`,
- * `IMPORT FOREIGN SCHEMA`. `DISCARD ALL` resets every setting, pinned ones too: the settings check refuses it.
+ * `IMPORT FOREIGN SCHEMA`. `DISCARD ALL` keeps the pinned settings: they are the session's start-up options.
  */
 export const POSTGRES_STATEMENTS: ReadonlySet<string> = new Set([
   'SelectStmt',

@@ -81,14 +81,15 @@ export function commandComplete(tag: string): Buffer {
   return b;
 }
 
-export function rowDescription(fields: readonly FieldDescription[]): Buffer {
+/** RowDescription; `formats` are the Bind's result-format codes (absent: every column in text). */
+export function rowDescription(fields: readonly FieldDescription[], formats?: readonly number[]): Buffer {
   let len = 2;
   for (const f of fields) len += Buffer.byteLength(f.name) + 1 + 18;
   const b = header('T', len);
   let o = 5;
   b.writeInt16BE(fields.length, o);
   o += 2;
-  for (const f of fields) {
+  for (const [i, f] of fields.entries()) {
     o += b.write(f.name, o);
     b[o++] = 0;
     b.writeInt32BE(f.tableOid, o);
@@ -96,7 +97,7 @@ export function rowDescription(fields: readonly FieldDescription[]): Buffer {
     b.writeInt32BE(f.typeOid, o + 6);
     b.writeInt16BE(f.typeSize, o + 10);
     b.writeInt32BE(f.typeModifier, o + 12);
-    b.writeInt16BE(0, o + 16); // text format
+    b.writeInt16BE(formats === undefined ? 0 : formatOf(formats, i), o + 16);
     o += 18;
   }
   return b;
@@ -109,12 +110,18 @@ export function parameterDescription(oids: readonly number[]): Buffer {
   return b;
 }
 
+/** The format code of result column `i` under a Bind's result-format list (none: text; one: every column). */
+export function formatOf(formats: readonly number[], i: number): number {
+  if (formats.length === 0) return 0;
+  return formats.length === 1 ? formats[0]! : (formats[i] ?? 0);
+}
+
 /** Encodes many DataRow messages into one buffer: one allocation per batch, not per row. */
-export function dataRows(rows: ReadonlyArray<ReadonlyArray<string | null>>): Buffer {
+export function dataRows(rows: ReadonlyArray<ReadonlyArray<string | Buffer | null>>): Buffer {
   let total = 0;
   for (const row of rows) {
     total += 7 + 4 * row.length;
-    for (const v of row) if (v !== null) total += Buffer.byteLength(v);
+    for (const v of row) if (v !== null) total += typeof v === 'string' ? Buffer.byteLength(v) : v.length;
   }
   const b = Buffer.allocUnsafe(total);
   let o = 0;
@@ -129,7 +136,7 @@ export function dataRows(rows: ReadonlyArray<ReadonlyArray<string | null>>): Buf
         b.writeInt32BE(-1, o);
         o += 4;
       } else {
-        const n = b.write(v, o + 4);
+        const n = typeof v === 'string' ? b.write(v, o + 4) : v.copy(b, o + 4);
         b.writeInt32BE(n, o);
         o += 4 + n;
       }

@@ -7,6 +7,7 @@ import type { ActiveStatement, OpenHooks, Session } from '../../core/session.js'
 import { classify } from '../../core/errors.js';
 import type { ColumnInfo } from '../../engines/engine.js';
 import * as P from './protocol.js';
+import { binaryParamToText, textToBinary } from './binary.js';
 
 /** What the front door needs from the rest of the proxy. */
 export interface PgwireHandlers {
@@ -86,6 +87,8 @@ interface Registry {
 interface Portal {
   sql: string;
   params: Array<string | null>;
+  /** the Bind's result-format codes: binary columns are converted from the (masked) text at the edge */
+  formats: number[];
   active?: ActiveStatement;
   /** the statement failed while opening: Execute reports it */
   finished?: boolean;
@@ -348,21 +351,15 @@ class PgConnection {
         continue;
       }
       const bytes = r.bytes(len);
-      if (format === 1) {
-        throw new AirlockError('runtime.invalid_request', 'binary parameters are not supported through Airlock; send parameters in text format', { sqlState: '0A000' });
-      }
-      params.push(bytes.toString('utf8'));
+      params.push(format === 1 ? binaryParamToText(stmt.types[i] ?? 0, bytes) : bytes.toString('utf8'));
     }
     const nResult = r.int16();
-    for (let i = 0; i < nResult; i++) {
-      if (r.int16() !== 0) {
-        throw new AirlockError('runtime.invalid_request', 'binary result columns are not supported through Airlock; request text format', { sqlState: '0A000' });
-      }
-    }
+    const resultFormats: number[] = [];
+    for (let i = 0; i < nResult; i++) resultFormats.push(r.int16());
     if (portal !== '' && this.#portals.has(portal)) {
       throw new AirlockError('runtime.invalid_request', `portal "${portal}" already exists`, { sqlState: '42P03' });
     }
-    this.#portals.set(portal, { sql: stmt.sql, params });
+    this.#portals.set(portal, { sql: stmt.sql, params, formats: resultFormats });
     this.#write(P.bindComplete);
   }
 
@@ -381,7 +378,7 @@ class PgConnection {
     const portal = this.#portals.get(name);
     if (!portal) throw new AirlockError('runtime.invalid_request', `portal "${name}" does not exist`, { sqlState: '34000' });
     const active = await this.#activate(portal);
-    this.#write(active.columns ? P.rowDescription(pgFields(active.columns)) : P.noData);
+    this.#write(active.columns ? P.rowDescription(pgFields(active.columns), portal.formats) : P.noData);
   }
 
   async #activate(portal: Portal): Promise<ActiveStatement> {
@@ -403,20 +400,21 @@ class PgConnection {
     }
     if (portal.finished) throw new AirlockError('runtime.invalid_request', `portal "${name}" has completed`, { sqlState: '34000' });
     const active = await this.#activate(portal);
-    const completed = await this.#stream(active, maxRows);
+    const completed = await this.#stream(active, maxRows, portal.formats);
     if (completed) portal.finished = true;
   }
 
   /** Streams rows to the client, waiting for the socket to drain between batches: memory stays bounded. */
-  async #stream(active: ActiveStatement, maxRows: number): Promise<boolean> {
+  async #stream(active: ActiveStatement, maxRows: number, formats: readonly number[] = []): Promise<boolean> {
     const batch = this.#options.batchRows ?? 1000;
+    const oids = formats.some((f) => f === 1) ? pgFields(active.columns ?? []).map((f, i) => (P.formatOf(formats, i) === 1 ? f.typeOid : undefined)) : undefined;
     let sent = 0;
     for (;;) {
       const want = maxRows > 0 ? Math.min(batch, maxRows - sent) : batch;
       const { rows, done, tag } = await active.read(want);
       if (rows.length > 0) {
         sent += rows.length;
-        await this.#writeAndDrain(P.dataRows(rows));
+        await this.#writeAndDrain(P.dataRows(oids === undefined ? rows : rows.map((row) => row.map((v, i) => (v === null || oids[i] === undefined ? v : textToBinary(oids[i]!, v))))));
       }
       if (done) {
         this.#write(P.commandComplete(tag ?? `SELECT ${sent}`));
