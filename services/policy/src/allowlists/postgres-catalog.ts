@@ -19,7 +19,7 @@ export const POSTGRES_CATALOG_RELATIONS: ReadonlySet<string> = new Set(
    pg_range pg_rewrite pg_roles pg_rules pg_sequence pg_sequences pg_settings pg_shdepend pg_shdescription pg_tables
    pg_tablespace pg_timezone_abbrevs pg_timezone_names pg_transform pg_trigger pg_ts_config pg_ts_config_map
    pg_ts_dict pg_ts_parser pg_ts_template pg_type pg_user pg_views pg_group pg_init_privs pg_seclabel pg_seclabels
-   pg_shseclabel pg_cursors pg_prepared_statements pg_locks pg_statistic_ext`
+   pg_shseclabel pg_cursors pg_prepared_statements pg_statistic_ext`
     .split(/\s+/)
     .filter((n) => n !== ''),
 );
@@ -63,7 +63,7 @@ export const INFORMATION_SCHEMA_FUNCTIONS: ReadonlySet<string> = new Set([
 export const SYSTEM_SCHEMAS: ReadonlySet<string> = new Set(['pg_catalog', 'information_schema']);
 
 export function isSystemRelation(t: TableRef): boolean {
-  return SYSTEM_SCHEMAS.has(t.schema) || t.schema.startsWith('pg_toast') || t.schema.startsWith('pg_temp');
+  return SYSTEM_SCHEMAS.has(t.schema) || t.schema.startsWith('pg_toast');
 }
 
 /** Whether a system relation is on the metadata allow-list (or `guardrails.allowCatalogRelations`). */

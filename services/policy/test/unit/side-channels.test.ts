@@ -212,7 +212,8 @@ const channels: Record<string, Case[]> = {
     { sql: 'SET standard_conforming_strings = DEFAULT', code: CMD, rule: 'guardrail:postgres:allowlist:setting:standard_conforming_strings' },
     { sql: 'SET LOCAL standard_conforming_strings TO off', code: CMD },
     { sql: 'SET row_security = off', code: CMD },
-    { sql: 'DISCARD ALL', code: CMD, rule: 'guardrail:postgres:allowlist:setting:all' },
+    // DISCARD ALL returns to the start-up values, which hold the pinned settings: part of the session surface
+    { sql: 'DISCARD ALL', code: null },
     { sql: 'SET work_mem = \'1GB\'', code: CMD, rule: 'guardrail:postgres:allowlist:setting:work_mem' },
     { sql: 'SET enable_seqscan = off', code: CMD, rule: 'guardrail:postgres:allowlist:setting:enable_seqscan' },
     { sql: "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", code: CMD, rule: 'guardrail:postgres:allowlist:setting:transaction snapshot' },

@@ -254,7 +254,7 @@ export class Session {
             }),
           }),
         );
-        if (decision.rule === 'builtin:session') this.#remember(sql);
+        if (decision.rule === 'builtin:session') this.#remember(sql, decision.analysis?.kind);
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
@@ -430,7 +430,14 @@ export class Session {
     }
   }
 
-  #remember(sql: string): void {
+  #remember(sql: string, kind: string | undefined): void {
+    // SHOW changes nothing; SET LOCAL ends with its transaction; DISCARD returns to the start-up values
+    if (kind === 'show' || /^\s*set\s+local\b/i.test(sql)) return;
+    if (/^\s*discard\b/i.test(sql)) {
+      this.#settings.length = 0;
+      return;
+    }
+    if (kind === 'utility') return;
     const tag = clientQueryTag(sql);
     if (tag !== undefined) this.#clientTag = tag.value;
     // USE ROLE may only name the lease's own role, which every lease of that rule already has; a lease for another

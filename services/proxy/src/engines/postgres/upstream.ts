@@ -95,12 +95,14 @@ export class PostgresUpstream implements UpstreamConnection {
   readonly #grant: PgGrant;
   #txStatus: 'I' | 'T' | 'E' = 'I';
   #timeoutMs: number;
+  readonly #startupTimeoutMs: number;
   #closed = false;
 
   private constructor(client: pg.Client, grant: PgGrant, timeoutMs: number) {
     this.#client = client;
     this.#grant = grant;
     this.#timeoutMs = timeoutMs;
+    this.#startupTimeoutMs = timeoutMs;
     const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
     connection.on('readyForQuery', (m: { status: string }) => {
       if (m.status === 'I' || m.status === 'T' || m.status === 'E') this.#txStatus = m.status;
@@ -165,6 +167,8 @@ export class PostgresUpstream implements UpstreamConnection {
             if (err) reject(err);
             else {
               const done = cursor.state === 'done';
+              // DISCARD ALL and RESET return statement_timeout to its start-up value: set the lease's limit again next time
+              if (done && cursor.tag !== undefined && /^(DISCARD|RESET)\b/.test(cursor.tag)) this.#timeoutMs = this.#startupTimeoutMs;
               resolve({ rows, done, tag: cursor.tag });
             }
           });
