@@ -112,6 +112,20 @@ export const Analysis = Type.Object(
     fingerprint: Type.String(),
     /** the statement text, trimmed and with a trailing semicolon removed */
     normalized: Type.String(),
+    /**
+     * A session-level prepared statement or cursor the statement creates, uses or drops (PostgreSQL `PREPARE`,
+     * `EXECUTE`, `DEALLOCATE`, `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE`); `name` is null for `… ALL`. The proxy
+     * masks what `EXECUTE` and `FETCH` return with the plan decided at `PREPARE` and `DECLARE`.
+     */
+    named: Type.Optional(
+      Type.Object(
+        {
+          verb: Type.Union(['prepare', 'execute', 'deallocate', 'declare', 'fetch', 'move', 'close'].map((v) => Type.Literal(v))),
+          name: Type.Union([Type.String(), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { $id: 'Analysis', additionalProperties: false },
 );

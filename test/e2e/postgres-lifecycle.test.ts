@@ -243,11 +243,17 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
     await c.end();
     await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 10_000, 'lease role dropped');
 
-    const opened = await eventually(async () => {
-      const rows = await auditRows(t, "event_type = 'proxy.v1.session-closed'");
-      return rows.length > 0 ? rows : undefined;
-    });
-    const sessionId = opened.at(-1)!.payload.sessionId;
+    // this connection's session: the closed one whose only statement is this one (an earlier test's session may
+    // close later than this one)
+    const sessionId = await eventually(async () => {
+      const closed = await auditRows(t, "event_type = 'proxy.v1.session-closed'");
+      for (const row of closed.reverse()) {
+        const id = row.payload.sessionId as string;
+        const decided = await auditRows(t, "session_id = $1 AND event_type = 'policy.v1.decided'", [id]);
+        if (decided.length === 1 && decided[0]!.payload.sql === 'SELECT id FROM orders WHERE id = 1') return id;
+      }
+      return undefined;
+    }, 10_000, "this connection's closed session");
     const events = await eventually(async () => {
       const rows = await auditRows(t, 'session_id = $1', [sessionId]);
       return rows.some((r) => r.event_type === 'credential.v1.revoked') ? rows : undefined;

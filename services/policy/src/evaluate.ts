@@ -133,6 +133,37 @@ export function evaluate(input: EvaluateInput): policyV1.Decision {
 }
 
 function decide(input: EvaluateInput): policyV1.Decision {
+  return heldOnTheSession(decideStatement(input));
+}
+
+/**
+ * `PREPARE` and `DECLARE … CURSOR` are decided as the statement they wrap, and the proxy keeps the decision for the
+ * `EXECUTE`s and `FETCH`es that follow on the same upstream session. That needs the statement to be allowed outright
+ * (an approval covers one run of one statement with its parameters) and a credential that outlives the statement.
+ */
+function heldOnTheSession(decision: policyV1.Decision): policyV1.Decision {
+  const named = decision.analysis?.named;
+  if (named === undefined || (named.verb !== 'prepare' && named.verb !== 'declare')) return decision;
+  const what = named.verb === 'prepare' ? 'PREPARE' : 'DECLARE … CURSOR';
+  const refuse = (reason: string): policyV1.Decision => ({
+    ...decision,
+    outcome: 'deny',
+    code: 'policy.forbidden_command',
+    reason,
+    scope: null,
+    approval: null,
+    rule: `guardrail:postgres:named:${named.verb}`,
+  });
+  if (decision.outcome === 'approval-required') {
+    return refuse(`${what} of a statement that needs approval is not supported through Airlock: an approval covers one run of the statement. Send the statement itself and wait for its approval.`);
+  }
+  if (decision.outcome === 'allow' && decision.scope?.leaseMode === 'statement') {
+    return refuse(`${what} needs a credential that outlives the statement, and this connection mints one per statement (leaseMode: statement). Send the statement itself.`);
+  }
+  return decision;
+}
+
+function decideStatement(input: EvaluateInput): policyV1.Decision {
   const { config, principal, requestId } = input;
   const connection = config.connections[input.connection];
   const emptyPlan = { columns: [], maskUnlisted: false, detectors: [] };
@@ -254,6 +285,17 @@ function decide(input: EvaluateInput): policyV1.Decision {
       }
     }
     return { ...decided, outcome: 'deny', code, reason: violation.message, rule: violation.rule };
+  }
+
+  const named = analysis.named;
+  if (named !== undefined && named.verb !== 'prepare' && named.verb !== 'declare' && (analysis.tables.length > 0 || analysis.functions.length > 0)) {
+    return {
+      ...decided,
+      outcome: 'deny',
+      code: 'policy.forbidden_command',
+      reason: `${named.verb.toUpperCase()} takes only constants and parameters as arguments through Airlock: a value computed from a table or a function would reach the prepared statement unchecked. Compute the value in its own statement, or send the statement itself.`,
+      rule: 'guardrail:postgres:named:arguments',
+    };
   }
 
   const surface =

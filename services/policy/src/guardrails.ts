@@ -292,7 +292,16 @@ export function allowListViolation(input: {
   const { analysis } = input;
   const facts = input.facts ?? {};
   if (analysis.dialect === 'postgres') {
-    for (const type of facts.statements ?? []) {
+    for (const [i, type] of (facts.statements ?? []).entries()) {
+      // EXECUTE inside another statement (CREATE TABLE AS EXECUTE, EXPLAIN EXECUTE) would take rows the proxy masks
+      // only when EXECUTE is the statement itself
+      if (type === 'ExecuteStmt' && i > 0) {
+        return {
+          code: 'policy.forbidden_command',
+          message: 'EXECUTE inside another statement is not allowed through Airlock: its rows would not pass through the masking decided at PREPARE. Send EXECUTE on its own.',
+          rule: 'guardrail:postgres:allowlist:statement:ExecuteStmt',
+        };
+      }
       if (POSTGRES_STATEMENTS.has(type) || isDdlStatement(type)) continue;
       const what = STATEMENT_NAMES[type] ?? `this kind of statement (${type.replace(/Stmt$/, '')})`;
       return {

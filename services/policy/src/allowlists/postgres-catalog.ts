@@ -79,7 +79,7 @@ export function catalogRelationAllowed(t: TableRef, allowed: readonly string[] =
 const SESSION_KINDS: ReadonlySet<string> = new Set(['set', 'show']);
 
 /** Session statements besides SET/SHOW: they end or reset what this session holds (the proxy tracks them too). */
-const SESSION_COMMANDS: ReadonlySet<string> = new Set(['discard all', 'discard plans', 'discard sequences', 'discard temp', 'deallocate']);
+const SESSION_COMMANDS: ReadonlySet<string> = new Set(['discard all', 'discard plans', 'discard sequences', 'discard temp']);
 
 export type PostgresSurface = { surface: 'metadata' | 'session'; what: string; role?: undefined } | undefined;
 
@@ -94,12 +94,15 @@ export function postgresSurface(analysis: Analysis, commands: readonly string[],
   if (analysis.kinds.every((k) => SESSION_KINDS.has(k)) && analysis.tables.length === 0) {
     return { surface: 'session', what: analysis.kind === 'show' ? 'SHOW' : 'SET/RESET' };
   }
-  if (statements.length === 1 && (statements[0] === 'DiscardStmt' || statements[0] === 'DeallocateStmt')) {
+  if (statements.length === 1 && statements[0] === 'DiscardStmt') {
     const command = commands[0]?.toLowerCase();
-    if (statements[0] === 'DeallocateStmt' || (command !== undefined && SESSION_COMMANDS.has(command))) {
-      return { surface: 'session', what: statements[0] === 'DeallocateStmt' ? 'DEALLOCATE' : 'DISCARD' };
-    }
-    return { surface: 'session', what: 'DISCARD' };
+    if (command !== undefined && SESSION_COMMANDS.has(command)) return { surface: 'session', what: 'DISCARD' };
+  }
+  // EXECUTE, FETCH, MOVE, CLOSE, DEALLOCATE use what PREPARE or DECLARE made in this session: the proxy runs them
+  // with that decision's role and masking plan (their arguments are constants: the evaluation refuses anything else)
+  const named = analysis.named;
+  if (named !== undefined && named.verb !== 'prepare' && named.verb !== 'declare' && analysis.tables.length === 0) {
+    return { surface: 'session', what: named.verb.toUpperCase() };
   }
   if (analysis.kinds.every((k) => k === 'select') && analysis.tables.length > 0 && analysis.tables.every((t) => isSystemRelation(t))) {
     return { surface: 'metadata', what: `reading ${analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ')}` };

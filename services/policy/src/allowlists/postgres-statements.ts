@@ -3,9 +3,9 @@
  * consulted, including statements the analyser does not classify. Wrapped statements count too: `EXPLAIN EXECUTE p`
  * is refused because `ExecuteStmt` is not listed.
  *
- * Not listed, on purpose: `PREPARE`/`EXECUTE`/`DECLARE … CURSOR`/`FETCH`/`MOVE` (their rows come from a statement
- * decided earlier, so no masking plan follows them), `DO`, `LOAD`, `ALTER SYSTEM`, `CHECKPOINT`, `SECURITY LABEL`,
- * `IMPORT FOREIGN SCHEMA`. `DISCARD ALL` keeps the pinned settings: they are the session's start-up options.
+ * Not listed, on purpose: `DO`, `LOAD`, `ALTER SYSTEM`, `CHECKPOINT`, `SECURITY LABEL`, `IMPORT FOREIGN SCHEMA`.
+ * `PREPARE` and `DECLARE … CURSOR` are decided as the statement they wrap, and the proxy masks `EXECUTE` and `FETCH`
+ * with that decision's plan (`EXPLAIN EXECUTE` is not decided as anything a rule allows). `DISCARD ALL` keeps the pinned settings: they are the session's start-up options.
  */
 export const POSTGRES_STATEMENTS: ReadonlySet<string> = new Set([
   'SelectStmt',
@@ -43,6 +43,11 @@ export const POSTGRES_STATEMENTS: ReadonlySet<string> = new Set([
   'DiscardStmt',
   'DeallocateStmt',
   'ClosePortalStmt',
+  // decided as the statement they prepare or declare; what EXECUTE and FETCH return is masked with that plan
+  'PrepareStmt',
+  'ExecuteStmt',
+  'DeclareCursorStmt',
+  'FetchStmt',
   'ConstraintsSetStmt',
   // the deny list names these with their own reason; listed so that its message is the one the agent sees
   'DoStmt',

@@ -300,6 +300,7 @@ export function statementKind(node: unknown): StatementKind {
     }
     return 'select';
   }
+  if (n.type === 'PrepareStmt' || n.type === 'DeclareCursorStmt') return statementKind(n.body.query);
   if (n.type === 'ExplainStmt') {
     const inner = statementKind(n.body.query);
     return explainExecutes(n.body) && (MODIFYING.has(inner) || inner === 'ddl') ? inner : 'explain';
@@ -1213,9 +1214,8 @@ class Walker {
         return [];
       case 'DeclareCursorStmt':
       case 'PrepareStmt':
-        // rows come later (FETCH, EXECUTE), where this analysis cannot follow them
-        this.statement(b.query);
-        return [];
+        // the rows come back later (EXECUTE, FETCH) with this statement's shape: the proxy masks them with this plan
+        return this.statement(b.query);
       default:
         return [];
     }
@@ -1323,6 +1323,29 @@ function treeFacts(root: unknown): TreeFacts {
   };
   visit(root, '');
   return { functions: [...functions], operators: [...operators], relations, cteNames, nodes, nestedSettings };
+}
+
+/** The session-level prepared statement or cursor a statement creates, uses or drops. */
+function namedOf(node: unknown): Analysis['named'] {
+  const n = unwrap(node);
+  if (n === undefined) return undefined;
+  const name = (v: unknown) => str(v) ?? null;
+  switch (n.type) {
+    case 'PrepareStmt':
+      return { verb: 'prepare', name: name(n.body.name) };
+    case 'ExecuteStmt':
+      return { verb: 'execute', name: name(n.body.name) };
+    case 'DeallocateStmt':
+      return { verb: 'deallocate', name: name(n.body.name) };
+    case 'DeclareCursorStmt':
+      return { verb: 'declare', name: name(n.body.portalname) };
+    case 'FetchStmt':
+      return { verb: n.body.ismove === true ? 'move' : 'fetch', name: name(n.body.portalname) };
+    case 'ClosePortalStmt':
+      return { verb: 'close', name: name(n.body.portalname) };
+    default:
+      return undefined;
+  }
 }
 
 /** Statement node types, including those a statement wraps (EXPLAIN, CREATE TABLE AS, COPY (query), PREPARE, DECLARE). */
@@ -1486,6 +1509,8 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     fingerprint: createHash('sha256').update(canonical(stmts)).digest('hex'),
     normalized: normalize(sql),
   };
+  const named = namedOf(obj(stmts[0])?.stmt);
+  if (named !== undefined) analysis.named = named;
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(

@@ -23,10 +23,12 @@ const ALL_KINDS: StatementKind[] = ['select', 'insert', 'update', 'delete', 'mer
 const config: AirlockConfig = { ...demo, policies: [...demo.policies, { name: 'any', groups: ['agents'], kinds: ALL_KINDS, decision: 'allow', role: 'reader' }] };
 
 const SERVICE_TESTS = readdirSync(join(root, 'services')).map((s) => `services/${s}/test`);
-const DIRS = ['test/e2e', 'test/faults', 'test/scale', 'test/browser', ...SERVICE_TESTS, 'services/proxy/src/frontends/mcp', 'README.md'];
+const DIRS = ['test/e2e', 'test/faults', 'test/scale', 'test/browser', 'test/clients', ...SERVICE_TESTS, 'services/proxy/src/frontends/mcp', 'README.md'];
 /** Sent to the state database or the upstream directly, not through Airlock; or adversarial on purpose. */
 const NOT_THROUGH_AIRLOCK = /audit_events|\bleases\b|approval_|identity_|leftover_|pg_stat_activity|pg_proc|pg_auth|pg_roles|pg_database|information_schema/i;
-const SKIP_FILES = /(guardrails|side-channels[\w-]*|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
+/** Statements outside the adversarial suites that a test sends to see them refused. */
+const ADVERSARIAL = /search_path = evil|standard_conforming_strings = off/;
+const SKIP_FILES = /(guardrails|side-channels[\w-]*|postgres-surface|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
 const STARTS = 'SELECT|WITH|INSERT|UPDATE|DELETE|SET|RESET|SHOW|BEGIN|COMMIT|ROLLBACK|EXPLAIN|VALUES|START';
 const LITERAL = new RegExp(`'((?:${STARTS})\\b[^'\\n]*)'|"((?:${STARTS})\\b[^"\\n]*)"|\`((?:${STARTS})\\b[^\`]*)\``, 'g');
 
@@ -45,7 +47,7 @@ function corpus(): { file: string; sql: string }[] {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(LITERAL)) {
       const sql = (m[1] ?? m[2] ?? m[3] ?? '').replace(/\$\{[^}]*\}/g, '1');
-      if (!NOT_THROUGH_AIRLOCK.test(sql)) out.set(sql, relative(root, file));
+      if (!NOT_THROUGH_AIRLOCK.test(sql) && !ADVERSARIAL.test(sql)) out.set(sql, relative(root, file));
     }
     if (file.endsWith('.md')) {
       for (const block of text.matchAll(/```sql\n([\s\S]*?)```/g)) {

@@ -107,6 +107,11 @@ export class Session {
   readonly #settings: string[] = [];
   /** the client's own QUERY_TAG, kept beside Airlock's attribution in the tag of every statement */
   #clientTag: string | undefined;
+  /**
+   * What PREPARE and DECLARE … CURSOR were decided as, by `prepare:<name>` and `cursor:<name>`: EXECUTE and FETCH run
+   * on the same upstream session with that decision's role and masking plan.
+   */
+  readonly #named = new Map<string, policyV1.Decision>();
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
@@ -215,6 +220,7 @@ export class Session {
           this.#requestApproval(held, sql, params, span.ctx, hooks),
         );
       }
+      decision = this.#namedDecision(decision);
       if (!decision.scope) return this.#local(sql, requestId, ctx, started);
       if (decision.scope.leaseMode === 'statement' && this.txStatus !== 'I') {
         throw new AirlockError(
@@ -255,6 +261,10 @@ export class Session {
           }),
         );
         if (decision.rule === 'builtin:session') this.#remember(sql, decision.analysis?.kind);
+        const named = decision.analysis?.named;
+        if (named?.name != null && (named.verb === 'prepare' || named.verb === 'declare')) {
+          this.#named.set(`${named.verb === 'prepare' ? 'prepare' : 'cursor'}:${named.name}`, decision);
+        }
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
@@ -430,11 +440,41 @@ export class Session {
     }
   }
 
+  /**
+   * EXECUTE, FETCH and MOVE run with what PREPARE or DECLARE was decided as, on the upstream session that holds it;
+   * CLOSE and DEALLOCATE forget it. A name this session never prepared through Airlock is refused, so nothing runs
+   * without the masking plan of its own decision.
+   */
+  #namedDecision(decision: policyV1.Decision): policyV1.Decision {
+    const named = decision.analysis?.named;
+    if (named === undefined || named.verb === 'prepare' || named.verb === 'declare') return decision;
+    const cursor = named.verb === 'fetch' || named.verb === 'move' || named.verb === 'close';
+    const family = cursor ? 'cursor' : 'prepare';
+    if (named.name === null) {
+      for (const key of [...this.#named.keys()]) if (key.startsWith(`${family}:`)) this.#named.delete(key);
+      return decision;
+    }
+    const key = `${family}:${named.name}`;
+    const held = this.#named.get(key);
+    const holder = held?.scope ? (this.#tx ?? this.#upstreams.get(held.scope.role)) : undefined;
+    if (held === undefined || held.scope === null || holder === undefined || holder.upstream.closed || holder.role !== held.scope.role) {
+      this.#named.delete(key);
+      throw new AirlockError(
+        'runtime.invalid_request',
+        `${cursor ? 'cursor' : 'prepared statement'} "${named.name}" does not exist in this session (it was never declared through Airlock, or the credential it was made with has ended)`,
+        { sqlState: cursor ? '34000' : '26000' },
+      );
+    }
+    if (named.verb === 'close' || named.verb === 'deallocate') this.#named.delete(key);
+    return { ...decision, scope: held.scope, masking: held.masking, maskedSources: held.maskedSources, limits: held.limits };
+  }
+
   #remember(sql: string, kind: string | undefined): void {
     // SHOW changes nothing; SET LOCAL ends with its transaction; DISCARD returns to the start-up values
     if (kind === 'show' || /^\s*set\s+local\b/i.test(sql)) return;
     if (/^\s*discard\b/i.test(sql)) {
       this.#settings.length = 0;
+      this.#named.clear();
       return;
     }
     if (kind === 'utility') return;
