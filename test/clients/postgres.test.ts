@@ -312,7 +312,9 @@ describe('real PostgreSQL clients through the front door', () => {
         assert.deepEqual(resources.map((r) => r.uri.replace(/^postgres:\/\/[^/]+\//, '')).sort(), ['customers/schema', 'orders/schema']);
         const orders = resources.find((r) => r.uri.endsWith('/orders/schema'))!;
         const read = await client.readResource({ uri: orders.uri });
-        assert.deepEqual(JSON.parse(String(read.contents[0]?.text)), [
+        const content = read.contents[0];
+        assert.ok(content !== undefined && 'text' in content, 'the resource has no text');
+        assert.deepEqual(JSON.parse(content.text), [
           { column_name: 'id', data_type: 'integer' },
           { column_name: 'customer_id', data_type: 'integer' },
           { column_name: 'total', data_type: 'numeric' },

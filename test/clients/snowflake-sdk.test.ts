@@ -72,7 +72,7 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
 
   it('SHOW DATABASES, SHOW SCHEMAS and SHOW TABLES IN SCHEMA list what the lease role sees', async () => {
     const dbs = await execStatement(agent, 'SHOW DATABASES');
-    assert.equal(dbs.stmt.getColumns()[1].getName(), 'name');
+    assert.equal(dbs.stmt.getColumns()![1]!.getName(), 'name');
     assert.deepEqual(dbs.rows.map((r) => r.name), ['DEMO']);
     const schemas = await exec(agent, 'SHOW SCHEMAS IN DATABASE DEMO');
     assert.deepEqual(schemas.map((r) => r.name), ['INFORMATION_SCHEMA', 'PUBLIC']);
@@ -85,7 +85,7 @@ describe('snowflake-sdk as Snowflake MCP servers use it, through the front door'
 
   it('DESCRIBE TABLE lists the columns with Snowflake types', async () => {
     const { rows, stmt } = await execStatement(agent, 'DESCRIBE TABLE customers');
-    assert.deepEqual(stmt.getColumns().slice(0, 6).map((c) => c.getName()), ['name', 'type', 'kind', 'null?', 'default', 'primary key']);
+    assert.deepEqual(stmt.getColumns()!.slice(0, 6).map((c) => c.getName()), ['name', 'type', 'kind', 'null?', 'default', 'primary key']);
     assert.deepEqual(rows.map((r) => r.name), ['ID', 'NAME', 'EMAIL', 'PHONE', 'CARD_NUMBER', 'SSN', 'NOTES']);
     assert.equal(rows[0]['primary key'], 'Y');
     assert.match(String(rows[0].type), /^NUMBER\(/);

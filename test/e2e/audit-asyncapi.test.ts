@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Parser, DiagnosticSeverity } from '@asyncapi/parser';
+import { Parser, DiagnosticSeverity, type MessageInterface, type SchemaInterface } from '@asyncapi/parser';
 import { allEvents } from '@airlock/contracts';
 import { asyncApiPath, asyncApiText } from '../../scripts/asyncapi.js';
 
@@ -23,8 +23,8 @@ describe('the AsyncAPI document of the event stream', () => {
       const channel = document.channels().get(key);
       assert.ok(channel, `no channel for ${key}`);
       assert.equal(channel.address(), `{root}.evt.${key}`);
-      const message = channel.messages().all()[0]!;
-      const payload = message.payload()!;
+      const message: MessageInterface = channel.messages().all()[0]!;
+      const payload: SchemaInterface = message.payload()!;
       assert.deepEqual(payload.required()?.slice().sort(), [...(d.payload.required ?? [])].sort(), key);
       assert.deepEqual(Object.keys(payload.properties() ?? {}).sort(), Object.keys(d.payload.properties).sort(), key);
       assert.equal(document.operations().get(`receive.${key}`)?.action(), 'receive');

@@ -141,7 +141,7 @@ describe('unmodified snowflake-sdk through the Snowflake front door', () => {
       assert.deepEqual(r3['DOC'], []);
       assert.equal((r3['BIN'] as Buffer).length, 0);
       assert.deepEqual(
-        stmt.getColumns().map((c) => [c.getName(), c.getType(), c.getScale() ?? null]),
+        stmt.getColumns()!.map((c) => [c.getName(), c.getType(), c.getScale() ?? null]),
         [
           ['ID', 'fixed', 0],
           ['AMOUNT', 'fixed', 2],

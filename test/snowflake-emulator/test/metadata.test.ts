@@ -32,7 +32,7 @@ describe('metadata commands', () => {
   it('SHOW DATABASES and SHOW SCHEMAS answer the documented columns', async () => {
     const { stmt, rows } = await execStatement(agent, 'SHOW DATABASES');
     assert.deepEqual(
-      stmt.getColumns().map((c) => c.getName()),
+      stmt.getColumns()!.map((c) => c.getName()),
       ['created_on', 'name', 'is_default', 'is_current', 'origin', 'owner', 'comment', 'options', 'retention_time', 'kind', 'budget', 'owner_role_type'],
     );
     assert.deepEqual(rows.map((r) => r.name), ['DEMO']);
@@ -42,7 +42,7 @@ describe('metadata commands', () => {
 
   it('SHOW TABLES lists only what the role may use', async () => {
     const { stmt, rows } = await execStatement(agent, 'SHOW TABLES IN SCHEMA DEMO.PUBLIC');
-    assert.deepEqual(stmt.getColumns().slice(0, 11).map((c) => c.getName()), ['created_on', 'name', 'database_name', 'schema_name', 'kind', 'comment', 'cluster_by', 'rows', 'bytes', 'owner', 'retention_time']);
+    assert.deepEqual(stmt.getColumns()!.slice(0, 11).map((c) => c.getName()), ['created_on', 'name', 'database_name', 'schema_name', 'kind', 'comment', 'cluster_by', 'rows', 'bytes', 'owner', 'retention_time']);
     assert.deepEqual(rows.map((r) => [r.name, r.database_name, r.schema_name, r.kind]), [['SHOWN', 'DEMO', 'PUBLIC', 'TABLE']]);
     const all = (await exec(admin, "SHOW TABLES LIKE '%N'")).map((r) => r.name);
     assert.ok(all.includes('HIDDEN') && all.includes('SHOWN'), all.join(','));
@@ -52,7 +52,7 @@ describe('metadata commands', () => {
   it('DESCRIBE TABLE answers name, type, kind, null?, default, primary key …', async () => {
     const { stmt, rows } = await execStatement(agent, 'DESCRIBE TABLE shown');
     assert.deepEqual(
-      stmt.getColumns().map((c) => c.getName()),
+      stmt.getColumns()!.map((c) => c.getName()),
       ['name', 'type', 'kind', 'null?', 'default', 'primary key', 'unique key', 'check', 'expression', 'comment', 'policy name', 'privacy domain'],
     );
     assert.deepEqual(

@@ -111,7 +111,7 @@ describe('queries', () => {
 
   it('reports Snowflake rowtypes', async () => {
     const { stmt } = await execStatement(admin, 'SELECT amount, ntz, ltz, tz, doc, obj, arr, bin, clock, day, flag, ratio, label, 1 + 1 AS two FROM typed');
-    const types = stmt.getColumns().map((c) => [c.getName(), c.getType(), c.getScale() ?? null]);
+    const types = stmt.getColumns()!.map((c) => [c.getName(), c.getType(), c.getScale() ?? null]);
     assert.deepEqual(types, [
       ['AMOUNT', 'fixed', 2],
       ['NTZ', 'timestamp_ntz', 9],

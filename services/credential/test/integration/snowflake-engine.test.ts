@@ -40,7 +40,9 @@ describe('Snowflake credential engine: backstops and revocation', () => {
     const username = `${prefix}ONE`;
     const grant = await engine.mint({ username, role: 'ANALYST', expiresAt: new Date(Date.now() + 3_600_000) });
     assert.equal(grant.type === 'snowflake' && grant.authenticator, 'SNOWFLAKE_JWT');
-    const [user] = (await warehouse.emulator.store.listUsers()).filter((u) => u.name === username);
+    // the emulator's user store (the interface shows what Snowflake shows; the expiry is the emulator's own record)
+    const store = (warehouse.emulator as unknown as { store: { listUsers(): Promise<Array<{ name: string; daysToExpiry: number | null }>> } }).store;
+    const [user] = (await store.listUsers()).filter((u) => u.name === username);
     assert.equal(user?.daysToExpiry, 1);
     assert.deepEqual((await warehouse.emulator.users()).filter((u) => u.name === username), [{ name: username, disabled: false, type: 'SERVICE', defaultRole: 'ANALYST' }]);
     assert.deepEqual(await engine.listWithPrefix(prefix), [username]);

@@ -12,8 +12,8 @@ import { demoCatalog } from './fixtures.js';
 
 process.env.AIRLOCK_WAREHOUSE_ADMIN_KEY ??= 'unused-in-these-tests';
 const demo = loadConfigFile(demoConfigPath);
-const analyst = { sub: 'a', groups: ['analysts'], issuer: 'test' };
-const stranger = { sub: 's', groups: ['nobody'], issuer: 'test' };
+const analyst = { subject: 'a', groups: ['analysts'], issuer: 'test' };
+const stranger = { subject: 's', groups: ['nobody'], issuer: 'test' };
 
 function decide(sql: string, principal = analyst, config: AirlockConfig = demo) {
   return evaluate({ config, principal, connection: 'warehouse', sql, catalog: demoCatalog, requestId: 'r' });
