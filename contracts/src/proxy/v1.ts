@@ -37,6 +37,8 @@ export const SessionClosed = Type.Object(
     sessionId: Type.String(),
     reason: Type.String(),
     statements: Type.Integer({ minimum: 0 }),
+    /** metadata-surface reads not recorded one by one (`audit.metadataReads: summary`) */
+    metadataReads: Type.Optional(Type.Integer({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -310,6 +310,12 @@ export const AuditApi = Type.Object(
   {
     /** the audience of tokens made for the audit API (default http://127.0.0.1:8082); list it in the issuer's `audiences` */
     audience: Type.Optional(Type.String({ minLength: 1 })),
+    /**
+     * How reads of the metadata surface (catalog and `INFORMATION_SCHEMA` reads, `SHOW`/`DESCRIBE`) are recorded:
+     * `each` (default) records every one like any statement; `summary` records their count on the session's
+     * `session-closed` event instead. Refusals and failures are always recorded one by one.
+     */
+    metadataReads: Type.Optional(Type.Union([Type.Literal('each'), Type.Literal('summary')])),
   },
   { additionalProperties: false },
 );

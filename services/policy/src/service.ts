@@ -82,7 +82,9 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
     // a connection nobody configured is one label, not one per name a client tries
     decisions.inc({ connection: type ? req.connection : 'unknown', outcome: decision.outcome });
     decideSeconds.observe({ outcome: decision.outcome }, (performance.now() - started) / 1000);
-    events.emit(
+    // with audit.metadataReads: summary, an allowed metadata read is counted on its session instead (the proxy)
+    const summarised = deps.config.audit?.metadataReads === 'summary' && decision.outcome === 'allow' && decision.rule === 'builtin:metadata';
+    if (!summarised) events.emit(
       policyV1.decided,
       { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },
       ctx,

@@ -91,6 +91,8 @@ export class Session {
   #tx: Upstream | undefined;
   #pendingBegin: string | undefined;
   #statements = 0;
+  /** metadata reads counted instead of recorded one by one (`audit.metadataReads: summary`) */
+  #metadataReads = 0;
   #running: Upstream | undefined;
   #closed = false;
   readonly #terminateListeners: Array<(message: string) => void> = [];
@@ -248,7 +250,8 @@ export class Session {
         this.#pendingBegin = undefined;
       }
       this.#running = entry;
-      this.#ctx.events.emit(proxyV1.queryStarted, { requestId, sessionId: this.id, connection: this.connection, leaseId: entry.lease.leaseId }, ctx);
+      if (this.#summarised(decision)) this.#metadataReads += 1;
+      else this.#ctx.events.emit(proxyV1.queryStarted, { requestId, sessionId: this.id, connection: this.connection, leaseId: entry.lease.leaseId }, ctx);
       let portal: UpstreamPortal;
       try {
         const leaseId = entry.lease.leaseId;
@@ -469,6 +472,11 @@ export class Session {
     return { ...decision, scope: held.scope, masking: held.masking, maskedSources: held.maskedSources, limits: held.limits };
   }
 
+  /** An allowed metadata read that `audit.metadataReads: summary` counts on the session instead of recording. */
+  #summarised(decision: policyV1.Decision): boolean {
+    return this.#ctx.config.audit?.metadataReads === 'summary' && decision.outcome === 'allow' && decision.rule === 'builtin:metadata';
+  }
+
   #remember(sql: string, kind: string | undefined): void {
     // SHOW changes nothing; SET LOCAL ends with its transaction; DISCARD returns to the start-up values
     if (kind === 'show' || /^\s*set\s+local\b/i.test(sql)) return;
@@ -559,7 +567,7 @@ export class Session {
       this.#running = undefined;
       this.#lastActive = Date.now();
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx ?? (entry.upstream.txStatus === 'T' ? entry : undefined);
-      this.#ctx.events.emit(
+      if (!this.#summarised(decision)) this.#ctx.events.emit(
         proxyV1.queryCompleted,
         {
           requestId,
@@ -735,7 +743,12 @@ export class Session {
     // a statement the client abandoned without a close still ends its trace
     for (const span of this.#spans.values()) span.end();
     this.#spans.clear();
-    this.#ctx.events.emit(proxyV1.sessionClosed, { sessionId: this.id, reason, statements: this.#statements });
+    this.#ctx.events.emit(proxyV1.sessionClosed, {
+      sessionId: this.id,
+      reason,
+      statements: this.#statements,
+      ...(this.#ctx.config.audit?.metadataReads === 'summary' ? { metadataReads: this.#metadataReads } : {}),
+    });
   }
 
   /** Ends a statement's root span and times it: once, after its per-statement lease was revoked. */
