@@ -132,6 +132,22 @@ function ownNatsUser(name: ServiceName, env: Record<string, string | undefined>)
   return password ? { ...env, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: password } : env;
 }
 
+/**
+ * In one process the console calls the approval and audit APIs where they listen, unless
+ * `AIRLOCK_CONSOLE_APPROVAL_URL` / `AIRLOCK_CONSOLE_AUDIT_URL` say otherwise.
+ */
+function consoleUpstreams(env: Record<string, string | undefined>, started: readonly RunningService[]): Record<string, string | undefined> {
+  const url = (door: string) => {
+    const port = started.find((s) => s.ports[door] !== undefined)?.ports[door];
+    return port === undefined ? undefined : `http://127.0.0.1:${port}`;
+  };
+  return {
+    ...env,
+    AIRLOCK_CONSOLE_APPROVAL_URL: env['AIRLOCK_CONSOLE_APPROVAL_URL'] || url('approval'),
+    AIRLOCK_CONSOLE_AUDIT_URL: env['AIRLOCK_CONSOLE_AUDIT_URL'] || url('audit'),
+  };
+}
+
 /** All six services in one process, each with its own bus connection, over the real NATS and PostgreSQL. */
 export async function startStack(env: Record<string, string | undefined>, options: { logger?: Logger; names?: readonly ServiceName[] } = {}): Promise<Stack> {
   const common = readEnv(env, commonEnv);
@@ -151,7 +167,10 @@ export async function startStack(env: Record<string, string | undefined>, option
     await telemetry.shutdown();
   };
   try {
-    for (const name of options.names ?? serviceNames) services.push(await startService(name, ownNatsUser(name, serviceEnv), { config, logger, telemetry }));
+    for (const name of options.names ?? serviceNames) {
+      const own = name === 'console' ? consoleUpstreams(serviceEnv, services) : serviceEnv;
+      services.push(await startService(name, ownNatsUser(name, own), { config, logger, telemetry }));
+    }
   } catch (err) {
     await close();
     throw err;

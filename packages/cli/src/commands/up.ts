@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
 import { connect } from '@nats-io/transport-node';
@@ -5,6 +6,7 @@ import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logge
 import { startStack } from '../stack.js';
 import { seedDemoDatabase } from '../demo/seed.js';
 import { startDemoWarehouse } from '../demo/warehouse.js';
+import { startDemoSignIn, type DemoSignIn } from '../demo/sign-in.js';
 import { tokenCommand } from './token.js';
 
 /**
@@ -25,6 +27,7 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   // only demo mode may run the demo config and its development issuer
   const runEnv: Record<string, string | undefined> = { ...env, AIRLOCK_DEMO: isDemo ? '1' : undefined };
   const lifecycle = new Lifecycle();
+  let signIn: DemoSignIn | undefined;
   if (isDemo) {
     const demo = config.connections['demo'];
     if (demo?.type === 'postgres') await seedDemoDatabase(expandEnv(demo.adminUrl, env));
@@ -37,6 +40,15 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
       runEnv['AIRLOCK_WAREHOUSE_URL'] = warehouse.url;
       runEnv['AIRLOCK_WAREHOUSE_ADMIN_KEY'] = warehouse.adminPrivateKeyPem;
     }
+    if (config.console?.oidc) {
+      // the console's development sign-in: the demo's own OIDC provider, at the issuer URL the demo config names
+      const { issuer, clientId, redirectUri } = config.console.oidc;
+      signIn = await startDemoSignIn({ host: new URL(issuer).hostname, port: Number(new URL(issuer).port), clientId, redirectUri });
+      lifecycle.add('demo sign-in', signIn.close);
+      if (signIn.issuer !== issuer.replace(/\/$/, '')) throw new Error(`the demo sign-in listens at ${signIn.issuer}, not at console.oidc.issuer ${issuer}`);
+      // cookies of one run are worthless to the next
+      runEnv['AIRLOCK_CONSOLE_SESSION_SECRET'] ||= randomBytes(32).toString('base64url');
+    }
   }
   const stack = await startStack(runEnv, { logger });
   lifecycle.add('stack', stack.close);
@@ -48,7 +60,12 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out(`  PostgreSQL front door   127.0.0.1:${pgPort}  (password = your OIDC token, database = connection name)`);
   out(`  HTTP front doors        http://127.0.0.1:${stack.ports['http']}  (Snowflake clients: accessUrl, account = connection name)`);
   if (runEnv['AIRLOCK_WAREHOUSE_URL']) out(`  demo Snowflake (emulator) ${runEnv['AIRLOCK_WAREHOUSE_URL']}`);
+  if (stack.ports['approval']) out(`  approval API            http://127.0.0.1:${stack.ports['approval']}`);
   if (stack.ports['audit']) out(`  audit API               http://127.0.0.1:${stack.ports['audit']}`);
+  if (stack.ports['console']) {
+    out(`  console                 http://127.0.0.1:${stack.ports['console']}  (${signIn ? 'sign in with a demo user below' : 'sign in with your identity provider'})`);
+    for (const p of signIn?.people ?? []) out(`    ${p.name.padEnd(12)} password ${p.password}  (group ${p.groups.join(', ')})`);
+  }
   if (config.identity.devIssuer?.enabled) {
     const lines: string[] = [];
     await tokenCommand(['--sub', 'agent-1', '--groups', 'analysts'], runEnv, (l) => lines.push(l));
