@@ -57,6 +57,8 @@ export async function startDemoSignIn(options: { port: number; clientId: string;
     // the console hands the ID token to the approval and audit APIs, which read the groups from it
     conformIdTokenClaims: false,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
+    adapter: memoryAdapter(),
+    ttl: { Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600, AuthorizationCode: 60, AccessToken: 600, IdToken: 3600 },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     // the console is the demo's own client: no consent screen
@@ -86,6 +88,38 @@ export async function startDemoSignIn(options: { port: number; clientId: string;
     });
   });
   return { issuer, people, close: () => closeServer(server) };
+}
+
+/**
+ * The provider's state (interactions, sessions, grants, codes, tokens) in this provider's own memory: lost at a
+ * restart, which ends every demo sign-in anyway since the keys are new.
+ */
+function memoryAdapter(): (model: string) => object {
+  const store = new Map<string, { payload: Record<string, unknown>; expiresAt: number }>();
+  const get = (key: string) => {
+    const entry = store.get(key);
+    if (entry && entry.expiresAt <= Date.now()) store.delete(key);
+    return entry && entry.expiresAt > Date.now() ? entry.payload : undefined;
+  };
+  return (model: string) => {
+    const key = (id: string) => `${model}:${id}`;
+    return {
+      upsert: async (id: string, payload: Record<string, unknown>, expiresIn?: number) => {
+        store.set(key(id), { payload, expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : Infinity });
+      },
+      find: async (id: string) => get(key(id)),
+      findByUid: async (uid: string) => [...store.keys()].filter((k) => k.startsWith(`${model}:`)).map(get).find((p) => p?.['uid'] === uid),
+      findByUserCode: async () => undefined,
+      consume: async (id: string) => {
+        const payload = get(key(id));
+        if (payload) payload['consumed'] = Math.floor(Date.now() / 1000);
+      },
+      destroy: async (id: string) => void store.delete(key(id)),
+      revokeByGrantId: async (grantId: string) => {
+        for (const [k, entry] of store) if (entry.payload['grantId'] === grantId) store.delete(k);
+      },
+    };
+  };
 }
 
 async function interaction(provider: Provider, people: DemoPerson[], req: IncomingMessage, res: ServerResponse, submitted: boolean): Promise<void> {
