@@ -149,12 +149,15 @@ function consoleUpstreams(env: Record<string, string | undefined>, started: read
 }
 
 /** All six services in one process, each with its own bus connection, over the real NATS and PostgreSQL. */
-export async function startStack(env: Record<string, string | undefined>, options: { logger?: Logger; names?: readonly ServiceName[] } = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string | undefined>,
+  options: { logger?: Logger; names?: readonly ServiceName[]; /** instead of the config file's contents */ config?: AirlockConfig } = {},
+): Promise<Stack> {
   const common = readEnv(env, commonEnv);
   if (!common.configPath && !demoMode(env)) {
     throw new Error('AIRLOCK_CONFIG is required: set it to your config file; the demo config runs only under `airlock up` in demo mode');
   }
-  const config = loadConfigFile(common.configPath ?? demoConfigPath);
+  const config = options.config ?? loadConfigFile(common.configPath ?? demoConfigPath);
   const logger = options.logger ?? createLogger({ service: 'airlock', level: common.logLevel });
   // one trace exporter for the process: the OpenTelemetry API has one global tracer provider
   const telemetry = await startTelemetry({ serviceName: 'airlock', env, logger });

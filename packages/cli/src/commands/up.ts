@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
+import { createServer } from 'node:net';
+import { demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@airlock/config';
 import { connect } from '@nats-io/transport-node';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
 import { startStack } from '../stack.js';
@@ -22,7 +23,7 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
     throw new Error('AIRLOCK_CONFIG is required: set it to your config file (deploy/config/ has examples); the demo config runs only in a development checkout');
   }
   const configPath = common.configPath ?? demoConfigPath;
-  const config = loadConfigFile(configPath);
+  let config = loadConfigFile(configPath);
   if (!isDemo) await refuseOpenBus(common.natsUrl, config.bus?.allowUnauthenticated === true, logger);
   // only demo mode may run the demo config and its development issuer
   const runEnv: Record<string, string | undefined> = { ...env, AIRLOCK_DEMO: isDemo ? '1' : undefined };
@@ -41,16 +42,14 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
       runEnv['AIRLOCK_WAREHOUSE_ADMIN_KEY'] = warehouse.adminPrivateKeyPem;
     }
     if (config.console?.oidc) {
-      // the console's development sign-in: the demo's own OIDC provider, at the issuer URL the demo config names
-      const { issuer, clientId, redirectUri } = config.console.oidc;
-      signIn = await startDemoSignIn({ host: new URL(issuer).hostname, port: Number(new URL(issuer).port), clientId, redirectUri });
+      const demoConsole = await startDemoConsole(config, env);
+      signIn = demoConsole.signIn;
       lifecycle.add('demo sign-in', signIn.close);
-      if (signIn.issuer !== issuer.replace(/\/$/, '')) throw new Error(`the demo sign-in listens at ${signIn.issuer}, not at console.oidc.issuer ${issuer}`);
-      // cookies of one run are worthless to the next
-      runEnv['AIRLOCK_CONSOLE_SESSION_SECRET'] ||= randomBytes(32).toString('base64url');
+      config = demoConsole.config;
+      Object.assign(runEnv, demoConsole.env);
     }
   }
-  const stack = await startStack(runEnv, { logger });
+  const stack = await startStack(runEnv, { logger, config });
   lifecycle.add('stack', stack.close);
   closeOnSignals(lifecycle, logger);
 
@@ -78,6 +77,46 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out('Stop with Ctrl-C.');
   await new Promise<never>(() => undefined);
   return 0;
+}
+
+/**
+ * The console's development sign-in: the demo's own OIDC provider, at the issuer the demo config names, for the
+ * console at its redirect URI. `AIRLOCK_CONSOLE_PORT` and `AIRLOCK_DEMO_SIGN_IN_PORT` move them (0: any free port);
+ * the config handed to the services then names where they listen.
+ */
+async function startDemoConsole(config: AirlockConfig, env: Record<string, string | undefined>): Promise<{ signIn: DemoSignIn; config: AirlockConfig; env: Record<string, string> }> {
+  const oidc = config.console!.oidc!;
+  const port = async (name: string, configured: string) => {
+    const raw = env[name] || configured;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${raw} is not a port number`);
+    return n === 0 ? freePort() : n;
+  };
+  const redirect = new URL(oidc.redirectUri);
+  const consolePort = await port('AIRLOCK_CONSOLE_PORT', redirect.port);
+  redirect.port = String(consolePort);
+  const configuredIssuer = new URL(oidc.issuer);
+  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port), clientId: oidc.clientId, redirectUri: redirect.href });
+  const moved = structuredClone(config) as AirlockConfig;
+  for (const i of moved.identity.issuers) if (i.issuer === oidc.issuer) i.issuer = signIn.issuer;
+  moved.console!.oidc = { ...oidc, issuer: signIn.issuer, redirectUri: redirect.href };
+  return {
+    signIn,
+    config: moved,
+    // cookies of one run are worthless to the next
+    env: { AIRLOCK_CONSOLE_PORT: String(consolePort), AIRLOCK_CONSOLE_SESSION_SECRET: env['AIRLOCK_CONSOLE_SESSION_SECRET'] || randomBytes(32).toString('base64url') },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**
