@@ -61,6 +61,17 @@ export async function dropDatabase(name: string): Promise<void> {
   }
 }
 
+/**
+ * Removes the demo's sign-in to the console (the console section and the issuer of the demo's OIDC provider, which
+ * only `airlock up` runs) from a parsed demo config, in place: the services then run as they do without a console.
+ */
+export function withoutDemoSignIn(config: Record<string, any>): Record<string, any> {
+  const issuer = config['console']?.['oidc']?.['issuer'] as string | undefined;
+  delete config['console'];
+  if (issuer) config['identity']['issuers'] = config['identity']['issuers'].filter((i: { issuer: string }) => i.issuer !== issuer);
+  return config;
+}
+
 /** Roles (cluster-wide) whose names start with the prefix. */
 export async function rolesWithPrefix(prefix: string): Promise<string[]> {
   const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
@@ -181,8 +192,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     for (const i of config['identity']['issuers']) if (i['issuer'] === demoIssuer) i['issuer'] = signIn.issuer;
     Object.assign(consoleEnv, { AIRLOCK_CONSOLE_PORT: String(consolePort), AIRLOCK_CONSOLE_SESSION_SECRET: randomBytes(32).toString('base64url') });
   } else {
-    delete config['console'];
-    config['identity']['issuers'] = config['identity']['issuers'].filter((i: { issuer: string }) => i.issuer !== demoIssuer);
+    withoutDemoSignIn(config);
   }
   options.configure?.(config);
   const dir = mkdtempSync(join(tmpdir(), 'airlock-test-'));
