@@ -113,6 +113,11 @@ describe('the demo console', { timeout: 300_000 }, () => {
     const done = await held;
     assert.equal(done.code, 0, done.stderr);
     assert.equal(done.stdout.trim(), 'INSERT 0 1');
+    // psql showed the hold at once, naming the rule, the approver group and the request
+    assert.match(
+      done.stderr,
+      /^NOTICE: {2}Airlock is holding this statement for approval \(rule "orders-writes-need-dba"\) by dba: request ([0-9a-f-]{36})\. An approver runs: npx airlock approvals approve \1$/m,
+    );
     const demo = new pg.Client({ connectionString: t.demoUrl });
     await demo.connect();
     try {
