@@ -7,7 +7,7 @@ import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logge
 import { startStack } from '../stack.js';
 import { seedDemoDatabase } from '../demo/seed.js';
 import { startDemoWarehouse } from '../demo/warehouse.js';
-import { startDemoSignIn, type DemoSignIn } from '../demo/sign-in.js';
+import type { DemoSignIn } from '../demo/sign-in.js';
 import { tokenCommand } from './token.js';
 
 /**
@@ -96,6 +96,8 @@ async function startDemoConsole(config: AirlockConfig, env: Record<string, strin
   const consolePort = await port('AIRLOCK_CONSOLE_PORT', redirect.port);
   redirect.port = String(consolePort);
   const configuredIssuer = new URL(oidc.issuer);
+  // loaded in demo mode only: outside it `airlock up` never runs an identity provider
+  const { startDemoSignIn } = await import('../demo/sign-in.js');
   const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port), clientId: oidc.clientId, redirectUri: redirect.href });
   const moved = structuredClone(config) as AirlockConfig;
   for (const i of moved.identity.issuers) if (i.issuer === oidc.issuer) i.issuer = signIn.issuer;
