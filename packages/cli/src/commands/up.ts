@@ -98,7 +98,11 @@ async function startDemoConsole(config: AirlockConfig, env: Record<string, strin
   const configuredIssuer = new URL(oidc.issuer);
   // loaded in demo mode only: outside it `airlock up` never runs an identity provider
   const { startDemoSignIn } = await import('../demo/sign-in.js');
-  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port), clientId: oidc.clientId, redirectUri: redirect.href });
+  const signInPort = Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port);
+  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: signInPort, clientId: oidc.clientId, redirectUri: redirect.href }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new Error(`the demo's OIDC provider for the console cannot listen on ${configuredIssuer.hostname}:${signInPort}, which is in use: stop what uses it, or set AIRLOCK_DEMO_SIGN_IN_PORT (0: any free port)`);
+  });
   const moved = structuredClone(config) as AirlockConfig;
   for (const i of moved.identity.issuers) if (i.issuer === oidc.issuer) i.issuer = signIn.issuer;
   moved.console!.oidc = { ...oidc, issuer: signIn.issuer, redirectUri: redirect.href };
