@@ -181,7 +181,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   let signIn: DemoSignIn | undefined;
   let consoleUrl: string | undefined;
   const consoleEnv: Record<string, string> = {};
-  if (options.demoConsole && demoIssuer) {
+  if (options.demoConsole) {
+    if (!demoIssuer) throw new Error('demoConsole: the demo config has no console.oidc section to sign in through');
     // the console's redirect URI is registered with the provider before either starts: its port is chosen first
     const consolePort = await freePort();
     consoleUrl = `http://127.0.0.1:${consolePort}`;
