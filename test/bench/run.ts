@@ -20,7 +20,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { evaluate, initParsers, staticCatalog, AnalysisCache } from '@airlock/policy';
-import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix, ephemeralPorts } from '@airlock/testkit';
+import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix, ephemeralPorts, withoutDemoSignIn } from '@airlock/testkit';
 
 snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
 
@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   await seedDemoDatabase(demoUrl);
   const warehouse = await startDemoWarehouse({ databaseUrl: databaseUrl(whDb) });
 
-  const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
+  const config = withoutDemoSignIn(parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>);
   config['connections']['demo']['adminUrl'] = demoUrl;
   config['connections']['demo']['leases']['rolePrefix'] = prefix;
   config['connections']['warehouse']['leases']['rolePrefix'] = prefix;

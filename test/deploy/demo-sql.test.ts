@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { composeConfigPath, demoSqlPath, renderComposeConfig, renderDemoSql } from '../../scripts/demo-sql.ts';
 import { parse } from 'yaml';
 import { parseConfig } from '@airlock/config';
+import { withoutDemoSignIn } from '@airlock/testkit';
 
 const serverUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -64,12 +65,17 @@ describe('deploy/compose/demo.sql', () => {
     assert.equal(readFileSync(demoSqlPath, 'utf8'), renderDemoSql());
   });
 
-  it('deploy/compose/airlock.yaml is the demo config with only proxy.allowInsecureNonLoopback turned on', () => {
+  it('deploy/compose/airlock.yaml is the demo config with proxy.allowInsecureNonLoopback turned on and without the demo sign-in', () => {
     const text = readFileSync(composeConfigPath, 'utf8');
     assert.equal(text, renderComposeConfig());
     parseConfig(text, composeConfigPath);
     const compose = parse(text) as Record<string, any>;
     const demo = parse(readFileSync(new URL('../../deploy/config/demo.yaml', import.meta.url), 'utf8')) as Record<string, any>;
+    // the console's demo sign-in runs only under `airlock up`: compose has neither the console section nor its issuer
+    assert.equal(compose['console'], undefined);
+    assert.deepEqual(compose['identity']['issuers'].map((i: { issuer: string }) => i.issuer), ['http://127.0.0.1:8083/dev']);
+    assert.equal(demo['console']['oidc']['issuer'], 'http://127.0.0.1:8086');
+    withoutDemoSignIn(demo);
     assert.equal(compose['proxy']['allowInsecureNonLoopback'], true);
     assert.equal(demo['proxy']['allowInsecureNonLoopback'], false);
     compose['proxy']['allowInsecureNonLoopback'] = false;

@@ -19,7 +19,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { Bus, createLogger, newContext } from '@airlock/runtime';
 import { seedDemoDatabase, startStack, serviceNames, type RunningService } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
-import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
+import { eventually, freshDatabase, rolesWithPrefix, databaseUrl, uniqueSuffix, ephemeralPorts, withoutDemoSignIn } from '@airlock/testkit';
 import {
   auditDurable,
   inboxPrefix,
@@ -367,7 +367,7 @@ describe('the whole stack on the least-privilege nats-server', () => {
     stateDb = await freshDatabase('airlock_np_state');
     demoDb = await freshDatabase('airlock_np_demo');
     await seedDemoDatabase(demoDb.url);
-    const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
+    const config = withoutDemoSignIn(parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>);
     config['connections']['demo']['adminUrl'] = demoDb.url;
     config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
     delete config['connections']['warehouse'];

@@ -14,7 +14,7 @@ import { demoConfigPath, parseConfig } from '@airlock/config';
 import { seedDemoDatabase } from '@airlock/cli';
 import { streamName } from '@airlock/runtime';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
-import { databaseUrl, deleteStream, dropDatabase, eventually, natsUrl, rolesWithPrefix, uniqueSuffix, ephemeralPorts } from '@airlock/testkit';
+import { databaseUrl, deleteStream, dropDatabase, eventually, natsUrl, rolesWithPrefix, uniqueSuffix, ephemeralPorts, withoutDemoSignIn } from '@airlock/testkit';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = join(repo, 'packages', 'cli', 'bin', 'airlock.js');
@@ -108,7 +108,7 @@ describe('scale-out: two processes of every service, one copy of each killed mid
     for (const r of (await demo.query<{ id: number; total: string }>('SELECT id, total::text FROM orders WHERE id <= 20')).rows) totals.set(r.id, r.total);
     await demo.end();
 
-    const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
+    const config = withoutDemoSignIn(parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>);
     config['connections']['demo']['adminUrl'] = databaseUrl(demoDb);
     config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
     // a credential per statement: every statement mints and revokes, so both credential copies see work

@@ -132,13 +132,32 @@ function ownNatsUser(name: ServiceName, env: Record<string, string | undefined>)
   return password ? { ...env, AIRLOCK_NATS_USER: name, AIRLOCK_NATS_PASSWORD: password } : env;
 }
 
+/**
+ * In one process the console calls the approval and audit APIs where they listen, unless
+ * `AIRLOCK_CONSOLE_APPROVAL_URL` / `AIRLOCK_CONSOLE_AUDIT_URL` say otherwise.
+ */
+function consoleUpstreams(env: Record<string, string | undefined>, started: readonly RunningService[]): Record<string, string | undefined> {
+  const url = (door: string) => {
+    const port = started.find((s) => s.ports[door] !== undefined)?.ports[door];
+    return port === undefined ? undefined : `http://127.0.0.1:${port}`;
+  };
+  return {
+    ...env,
+    AIRLOCK_CONSOLE_APPROVAL_URL: env['AIRLOCK_CONSOLE_APPROVAL_URL'] || url('approval'),
+    AIRLOCK_CONSOLE_AUDIT_URL: env['AIRLOCK_CONSOLE_AUDIT_URL'] || url('audit'),
+  };
+}
+
 /** All six services in one process, each with its own bus connection, over the real NATS and PostgreSQL. */
-export async function startStack(env: Record<string, string | undefined>, options: { logger?: Logger; names?: readonly ServiceName[] } = {}): Promise<Stack> {
+export async function startStack(
+  env: Record<string, string | undefined>,
+  options: { logger?: Logger; names?: readonly ServiceName[]; /** instead of the config file's contents */ config?: AirlockConfig } = {},
+): Promise<Stack> {
   const common = readEnv(env, commonEnv);
   if (!common.configPath && !demoMode(env)) {
     throw new Error('AIRLOCK_CONFIG is required: set it to your config file; the demo config runs only under `airlock up` in demo mode');
   }
-  const config = loadConfigFile(common.configPath ?? demoConfigPath);
+  const config = options.config ?? loadConfigFile(common.configPath ?? demoConfigPath);
   const logger = options.logger ?? createLogger({ service: 'airlock', level: common.logLevel });
   // one trace exporter for the process: the OpenTelemetry API has one global tracer provider
   const telemetry = await startTelemetry({ serviceName: 'airlock', env, logger });
@@ -151,7 +170,10 @@ export async function startStack(env: Record<string, string | undefined>, option
     await telemetry.shutdown();
   };
   try {
-    for (const name of options.names ?? serviceNames) services.push(await startService(name, ownNatsUser(name, serviceEnv), { config, logger, telemetry }));
+    for (const name of options.names ?? serviceNames) {
+      const own = name === 'console' ? consoleUpstreams(serviceEnv, services) : serviceEnv;
+      services.push(await startService(name, ownNatsUser(name, own), { config, logger, telemetry }));
+    }
   } catch (err) {
     await close();
     throw err;

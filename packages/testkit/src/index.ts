@@ -9,8 +9,10 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { demoConfigPath, parseConfig } from '@airlock/config';
 import { createLogger, ensureDatabase, streamName, type Logger } from '@airlock/runtime';
-import { startStack, seedDemoDatabase, startDemoWarehouse, type DemoWarehouse, type Stack, type ServiceName } from '@airlock/cli';
+import { startStack, seedDemoDatabase, startDemoSignIn, startDemoWarehouse, type DemoSignIn, type DemoWarehouse, type Stack, type ServiceName } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
+
+import { freePort } from './servers.js';
 
 export { startNatsServer, startPostgresCluster, freePort, type OwnServer, type PostgresClusterOptions } from './servers.js';
 
@@ -57,6 +59,17 @@ export async function dropDatabase(name: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Removes the demo's sign-in to the console (the console section and the issuer of the demo's OIDC provider, which
+ * only `airlock up` runs) from a parsed demo config, in place: the services then run as they do without a console.
+ */
+export function withoutDemoSignIn(config: Record<string, any>): Record<string, any> {
+  const issuer = config['console']?.['oidc']?.['issuer'] as string | undefined;
+  delete config['console'];
+  if (issuer) config['identity']['issuers'] = config['identity']['issuers'].filter((i: { issuer: string }) => i.issuer !== issuer);
+  return config;
 }
 
 /** Roles (cluster-wide) whose names start with the prefix. */
@@ -109,6 +122,11 @@ export interface TestStackOptions {
   keepWarehouse?: boolean;
   /** make the emulator trust an External-OAuth issuer (Airlock's credential service JWKS) with pre-created users */
   warehouseOAuth?: { jwksUrl: string; issuer: string; audience: string; users: Record<string, string> };
+  /**
+   * keep the demo config's console, signed in to through the demo's own OIDC provider (started for the test, as
+   * `airlock up` starts it). Without it the console section and the provider's issuer are removed.
+   */
+  demoConsole?: boolean;
 }
 
 export interface TestStack {
@@ -127,6 +145,10 @@ export interface TestStack {
   warehouse: DemoWarehouse | undefined;
   /** the PostgreSQL database under the emulator */
   warehouseUrl: string | undefined;
+  /** the demo's OIDC provider and its people, with `demoConsole` */
+  signIn: DemoSignIn | undefined;
+  /** the console's URL, with `demoConsole` */
+  consoleUrl: string | undefined;
   token(options: DevTokenOptions): Promise<string>;
   /** a connection string for the PostgreSQL front door */
   pgUrl(token: string, database?: string): string;
@@ -155,6 +177,24 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   config['connections']['demo']['leases']['rolePrefix'] = rolePrefix;
   if (options.keepWarehouse) config['connections']['warehouse']['leases']['rolePrefix'] = rolePrefix;
   else delete config['connections']['warehouse'];
+  const demoIssuer = config['console']?.['oidc']?.['issuer'] as string | undefined;
+  let signIn: DemoSignIn | undefined;
+  let consoleUrl: string | undefined;
+  const consoleEnv: Record<string, string> = {};
+  if (options.demoConsole) {
+    if (!demoIssuer) throw new Error('demoConsole: the demo config has no console.oidc section to sign in through');
+    // the console's redirect URI is registered with the provider before either starts: its port is chosen first
+    const consolePort = await freePort();
+    consoleUrl = `http://127.0.0.1:${consolePort}`;
+    const oidc = config['console']['oidc'];
+    oidc['redirectUri'] = `${consoleUrl}/auth/oidc/callback`;
+    signIn = await startDemoSignIn({ port: 0, clientId: oidc['clientId'], redirectUri: oidc['redirectUri'] });
+    oidc['issuer'] = signIn.issuer;
+    for (const i of config['identity']['issuers']) if (i['issuer'] === demoIssuer) i['issuer'] = signIn.issuer;
+    Object.assign(consoleEnv, { AIRLOCK_CONSOLE_PORT: String(consolePort), AIRLOCK_CONSOLE_SESSION_SECRET: randomBytes(32).toString('base64url') });
+  } else {
+    withoutDemoSignIn(config);
+  }
   options.configure?.(config);
   const dir = mkdtempSync(join(tmpdir(), 'airlock-test-'));
   const configPath = join(dir, 'config.yaml');
@@ -174,11 +214,18 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     // the demo config's development issuer runs only in demo mode
     AIRLOCK_DEMO: '1',
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
+    ...consoleEnv,
     ...options.env,
   };
   const logs = new LogCapture();
   const logger = createLogger({ service: 'airlock', level: 'info', destination: logs.stream });
-  const stack = await startStack(env, { logger, ...(options.names ? { names: options.names } : {}) });
+  let stack: Stack;
+  try {
+    stack = await startStack(env, { logger, ...(options.names ? { names: options.names } : {}) });
+  } catch (err) {
+    await signIn?.close();
+    throw err;
+  }
   const pool = new pg.Pool({ connectionString: env['DATABASE_URL'], max: 2 });
   const parsed = parseConfig(text, configPath);
   const key = await loadOrCreateDevKey(env);
@@ -197,10 +244,13 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     ports: stack.ports,
     warehouse,
     warehouseUrl: warehouse ? databaseUrl(warehouseDb) : undefined,
+    signIn,
+    consoleUrl,
     token: (o) => mintDevToken(key, settings, o),
     pgUrl: (token, database = 'demo') => `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${stack.ports['pgwire']}/${database}?sslmode=disable`,
     close: async () => {
       await stack.close();
+      await signIn?.close();
       await pool.end();
       await deleteStream(root);
       await dropRoles(rolePrefix);

@@ -1,10 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { demoConfigPath, expandEnv, loadConfigFile } from '@airlock/config';
+import { createServer } from 'node:net';
+import { demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@airlock/config';
 import { connect } from '@nats-io/transport-node';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
 import { startStack } from '../stack.js';
 import { seedDemoDatabase } from '../demo/seed.js';
 import { startDemoWarehouse } from '../demo/warehouse.js';
+import type { DemoSignIn } from '../demo/sign-in.js';
 import { tokenCommand } from './token.js';
 
 /**
@@ -20,11 +23,12 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
     throw new Error('AIRLOCK_CONFIG is required: set it to your config file (deploy/config/ has examples); the demo config runs only in a development checkout');
   }
   const configPath = common.configPath ?? demoConfigPath;
-  const config = loadConfigFile(configPath);
+  let config = loadConfigFile(configPath);
   if (!isDemo) await refuseOpenBus(common.natsUrl, config.bus?.allowUnauthenticated === true, logger);
   // only demo mode may run the demo config and its development issuer
   const runEnv: Record<string, string | undefined> = { ...env, AIRLOCK_DEMO: isDemo ? '1' : undefined };
   const lifecycle = new Lifecycle();
+  let signIn: DemoSignIn | undefined;
   if (isDemo) {
     const demo = config.connections['demo'];
     if (demo?.type === 'postgres') await seedDemoDatabase(expandEnv(demo.adminUrl, env));
@@ -37,8 +41,15 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
       runEnv['AIRLOCK_WAREHOUSE_URL'] = warehouse.url;
       runEnv['AIRLOCK_WAREHOUSE_ADMIN_KEY'] = warehouse.adminPrivateKeyPem;
     }
+    if (config.console?.oidc) {
+      const demoConsole = await startDemoConsole(config, env);
+      signIn = demoConsole.signIn;
+      lifecycle.add('demo sign-in', signIn.close);
+      config = demoConsole.config;
+      Object.assign(runEnv, demoConsole.env);
+    }
   }
-  const stack = await startStack(runEnv, { logger });
+  const stack = await startStack(runEnv, { logger, config });
   lifecycle.add('stack', stack.close);
   closeOnSignals(lifecycle, logger);
 
@@ -48,7 +59,12 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out(`  PostgreSQL front door   127.0.0.1:${pgPort}  (password = your OIDC token, database = connection name)`);
   out(`  HTTP front doors        http://127.0.0.1:${stack.ports['http']}  (Snowflake clients: accessUrl, account = connection name)`);
   if (runEnv['AIRLOCK_WAREHOUSE_URL']) out(`  demo Snowflake (emulator) ${runEnv['AIRLOCK_WAREHOUSE_URL']}`);
+  if (stack.ports['approval']) out(`  approval API            http://127.0.0.1:${stack.ports['approval']}`);
   if (stack.ports['audit']) out(`  audit API               http://127.0.0.1:${stack.ports['audit']}`);
+  if (stack.ports['console']) {
+    out(`  console                 http://127.0.0.1:${stack.ports['console']}  (${signIn ? 'sign in with a demo user below' : 'sign in with your identity provider'})`);
+    for (const p of signIn?.people ?? []) out(`    ${p.name.padEnd(12)} password ${p.password}  (group ${p.groups.join(', ')})`);
+  }
   if (config.identity.devIssuer?.enabled) {
     const lines: string[] = [];
     await tokenCommand(['--sub', 'agent-1', '--groups', 'analysts'], runEnv, (l) => lines.push(l));
@@ -61,6 +77,52 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   out('Stop with Ctrl-C.');
   await new Promise<never>(() => undefined);
   return 0;
+}
+
+/**
+ * The console's development sign-in: the demo's own OIDC provider, at the issuer the demo config names, for the
+ * console at its redirect URI. `AIRLOCK_CONSOLE_PORT` and `AIRLOCK_DEMO_SIGN_IN_PORT` move them (0: any free port);
+ * the config handed to the services then names where they listen.
+ */
+async function startDemoConsole(config: AirlockConfig, env: Record<string, string | undefined>): Promise<{ signIn: DemoSignIn; config: AirlockConfig; env: Record<string, string> }> {
+  const oidc = config.console!.oidc!;
+  const port = async (name: string, configured: string) => {
+    const raw = env[name] || configured;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${raw} is not a port number`);
+    return n === 0 ? freePort() : n;
+  };
+  const redirect = new URL(oidc.redirectUri);
+  const consolePort = await port('AIRLOCK_CONSOLE_PORT', redirect.port);
+  redirect.port = String(consolePort);
+  const configuredIssuer = new URL(oidc.issuer);
+  // loaded in demo mode only: outside it `airlock up` never runs an identity provider
+  const { startDemoSignIn } = await import('../demo/sign-in.js');
+  const signInPort = Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port);
+  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: signInPort, clientId: oidc.clientId, redirectUri: redirect.href }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new Error(`the demo's OIDC provider for the console cannot listen on ${configuredIssuer.hostname}:${signInPort}, which is in use: stop what uses it, or set AIRLOCK_DEMO_SIGN_IN_PORT (0: any free port)`);
+  });
+  const moved = structuredClone(config) as AirlockConfig;
+  for (const i of moved.identity.issuers) if (i.issuer === oidc.issuer) i.issuer = signIn.issuer;
+  moved.console!.oidc = { ...oidc, issuer: signIn.issuer, redirectUri: redirect.href };
+  return {
+    signIn,
+    config: moved,
+    // cookies of one run are worthless to the next
+    env: { AIRLOCK_CONSOLE_PORT: String(consolePort), AIRLOCK_CONSOLE_SESSION_SECRET: env['AIRLOCK_CONSOLE_SESSION_SECRET'] || randomBytes(32).toString('base64url') },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /**
