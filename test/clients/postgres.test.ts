@@ -282,6 +282,50 @@ describe('real PostgreSQL clients through the front door', () => {
     });
   });
 
+  describe('SQL-level prepared statements and cursors', () => {
+    it('EXECUTE and FETCH come back masked with the plan of their own PREPARE and DECLARE, whatever is prepared again under the name', async () => {
+      const c = new pg.Client({ connectionString: t.pgUrl(token) });
+      await c.connect();
+      const clearSsn = clear.map((r) => r.ssn);
+      const noClear = (rows: unknown[][]) => {
+        for (const row of rows) for (const v of row) assert.ok(!clearSsn.some((ssn) => String(v).includes(ssn.replace(/-/g, '/'))), `a clear value came back: ${String(v)}`);
+      };
+      try {
+        await c.query("PREPARE p (int) AS SELECT id, replace(ssn, '-', '/') AS d FROM customers WHERE id <= $1 ORDER BY id");
+        // the same name again, for a statement without masked columns: the server refuses it and keeps the first one,
+        // so the first one's masking plan must stay
+        await assert.rejects(c.query('PREPARE p (int) AS SELECT id, name AS d FROM customers WHERE id <= $1 ORDER BY id'), (e: any) => e.code === '42P05');
+        const executed = await c.query({ text: 'EXECUTE p(3)', rowMode: 'array' });
+        assert.deepEqual(executed.rows, [
+          [1, '[REDACTED]'],
+          [2, '[REDACTED]'],
+          [3, '[REDACTED]'],
+        ]);
+        noClear(executed.rows);
+        await c.query('DEALLOCATE p');
+        await assert.rejects(c.query('EXECUTE p(3)'), (e: any) => e.code === '26000');
+
+        await c.query('BEGIN');
+        await c.query("DECLARE c CURSOR WITH HOLD FOR SELECT id, replace(ssn, '-', '/') AS d FROM customers ORDER BY id");
+        await c.query('COMMIT');
+        await c.query('BEGIN');
+        await assert.rejects(c.query('DECLARE c CURSOR FOR SELECT id, name AS d FROM customers ORDER BY id'), (e: any) => e.code === '42P03');
+        await c.query('ROLLBACK');
+        const fetched = await c.query({ text: 'FETCH 2 FROM c', rowMode: 'array' });
+        assert.deepEqual(fetched.rows, [
+          [1, '[REDACTED]'],
+          [2, '[REDACTED]'],
+        ]);
+        noClear(fetched.rows);
+        await c.query('CLOSE c');
+        await assert.rejects(c.query('FETCH 1 FROM c'), (e: any) => e.code === '34000');
+        await assert.rejects(c.query('EXECUTE never_prepared'), (e: any) => e.code === '26000');
+      } finally {
+        await c.end();
+      }
+    });
+  });
+
   describe('a credential per statement', () => {
     it('SET survives on every fresh upstream session, DISCARD ALL forgets it, and reads stay masked', async () => {
       const perStatement = await t.token({ subject: 'client-per-statement', groups: ['per-statement'] });

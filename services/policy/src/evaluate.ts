@@ -353,6 +353,25 @@ function decideStatement(input: EvaluateInput): policyV1.Decision {
     return { ...decided, outcome: 'allow', reason: 'transaction control', rule: 'builtin:transaction-control' };
   }
 
+  // the plan's estimates (rows, width) come from the statistics of what the explained statement returns: the average
+  // width of a masked column is what pg_stats would show (its selectivity in WHERE is refused by the inference guard)
+  const explainedMasked =
+    dialect === 'postgres' && analysis.kind === 'explain' && result.explained !== undefined
+      ? buildMaskingPlan({ analysis: { ...analysis, outputColumns: result.explained }, connection: input.connection, groups: principal.groups, rules, detectors, direct: [] }).maskedSources
+      : [];
+  if (explainedMasked.length > 0) {
+    const first = explainedMasked[0]!;
+    return {
+      ...decided,
+      outcome: 'deny',
+      code: 'policy.inference_on_masked_column',
+      reason:
+        `EXPLAIN of a statement that reads ${first.table}.${first.column}, which is masked for you, is not allowed: the plan's estimates (rows, widths) ` +
+        'come from the statistics of its values. Run the statement itself, or explain one that reads no masked column.',
+      rule: 'guardrail:explain',
+    };
+  }
+
   const rule = findRule(config, principal, input.connection, analysis, explainedKind(analysis, result.statements));
   if (!rule) {
     const tables = analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table';

@@ -48,6 +48,8 @@ export interface AnalysisResult {
   unknownRelations?: TableRef[];
   /** parse-tree size (PostgreSQL only), for the analysis budget */
   nodes?: number;
+  /** for EXPLAIN (PostgreSQL only): the explained statement's output columns, whose statistics the plan shows */
+  explained?: Analysis['outputColumns'];
 }
 
 /** Like analyze(), with the facts the masking plan builder and the guardrails use in-process. */

@@ -454,6 +454,8 @@ function catalogName(parts: readonly string[]): string | undefined {
 const BETWEEN_KINDS: ReadonlySet<string> = new Set(['AEXPR_BETWEEN', 'AEXPR_NOT_BETWEEN', 'AEXPR_BETWEEN_SYM', 'AEXPR_NOT_BETWEEN_SYM']);
 
 class Walker {
+  /** the output of the statement an EXPLAIN wraps */
+  explained: Entry[] | undefined;
   readonly tables = new Map<string, TableRef>();
   readonly usages = new Map<string, ColumnUsage>();
   /** clauses that referenced something unresolvable: they get every column the statement reads */
@@ -1174,7 +1176,8 @@ class Walker {
       case 'MergeStmt':
         return this.query(node, null, NO_CTES);
       case 'ExplainStmt':
-        this.statement(b.query);
+        // the plan's estimates come from the statistics of what the explained statement returns
+        this.explained = this.statement(b.query);
         return [{ kind: 'column', name: 'QUERY PLAN', lineage: CONSTANT }];
       case 'CopyStmt': {
         const from = b.is_from === true;
@@ -1325,6 +1328,28 @@ function treeFacts(root: unknown): TreeFacts {
   return { functions: [...functions], operators: [...operators], relations, cteNames, nodes, nestedSettings };
 }
 
+/** Output columns with their lineage; an inexact column may come from any column the statement reads. */
+function columnsOf(entries: readonly Entry[], all: () => ColumnRef[]): { outputColumns: Analysis['outputColumns']; direct: boolean[] } {
+  const outputColumns: Analysis['outputColumns'] = [];
+  const direct: boolean[] = [];
+  let previousOpaque = false;
+  for (const e of entries) {
+    const l = entryLineage(e);
+    const exact = l.exact && !l.unresolved;
+    const sources = exact ? [...l.sources] : dedupe([...l.sources, ...all()]);
+    const previous = outputColumns[outputColumns.length - 1];
+    if (e.kind === 'opaque' && previousOpaque && previous !== undefined) {
+      // consecutive unknown column runs are one unknown run to the client
+      previous.sources = dedupe([...previous.sources, ...sources]);
+      continue;
+    }
+    previousOpaque = e.kind === 'opaque';
+    outputColumns.push({ name: e.kind === 'column' ? e.name : '*', sources, exact: e.kind === 'column' && exact });
+    direct.push(e.kind === 'column' && exact && l.direct);
+  }
+  return { outputColumns, direct };
+}
+
 /** The session-level prepared statement or cursor a statement creates, uses or drops. */
 function namedOf(node: unknown): Analysis['named'] {
   const n = unwrap(node);
@@ -1413,6 +1438,8 @@ export interface PostgresAnalysisResult {
   unknownRelations: TableRef[];
   /** parse-tree nodes, for the analysis budget */
   nodes: number;
+  /** for EXPLAIN: the output columns of the explained statement, whose statistics the plan's estimates show */
+  explained?: Analysis['outputColumns'];
 }
 
 function parse(sql: string): unknown[] {
@@ -1465,26 +1492,11 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
 
   let everything: ColumnRef[] | undefined;
   const all = (): ColumnRef[] => (everything ??= walker.allColumns());
-
-  const outputColumns: Analysis['outputColumns'] = [];
-  const direct: boolean[] = [];
-  let previousOpaque = false;
-  for (const e of outputs) {
-    const l = entryLineage(e);
-    const exact = l.exact && !l.unresolved;
-    const sources = exact ? [...l.sources] : dedupe([...l.sources, ...all()]);
-    const previous = outputColumns[outputColumns.length - 1];
-    if (e.kind === 'opaque' && previousOpaque && previous !== undefined) {
-      // consecutive unknown column runs are one unknown run to the client
-      previous.sources = dedupe([...previous.sources, ...sources]);
-      continue;
-    }
-    previousOpaque = e.kind === 'opaque';
-    outputColumns.push({ name: e.kind === 'column' ? e.name : '*', sources, exact: e.kind === 'column' && exact });
-    direct.push(e.kind === 'column' && exact && l.direct);
-  }
+  const { outputColumns, direct } = columnsOf(outputs, all);
+  const explained = walker.explained === undefined ? undefined : columnsOf(walker.explained, all).outputColumns;
 
   for (const clause of walker.unresolvedUsage) walker.use({ ...UNRESOLVED, sources: all(), unresolved: false }, clause);
+
   const usages = [...walker.usages.values()].sort((a, b) => CLAUSE_ORDER.indexOf(a.clause) - CLAUSE_ORDER.indexOf(b.clause));
 
   const commands: string[] = [];
@@ -1524,6 +1536,7 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
     operators: facts.operators,
     unknownRelations,
     nodes: facts.nodes,
+    ...(explained === undefined ? {} : { explained }),
     writtenSources: dedupe(walker.written.flatMap((l) => (l.unresolved || !l.exact ? [...l.sources, ...all()] : l.sources))),
   };
 }

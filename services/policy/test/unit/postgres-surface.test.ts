@@ -163,10 +163,20 @@ describe('PostgreSQL session surface', () => {
 });
 
 describe('EXPLAIN is decided as the statement it explains', () => {
-  test('a statement the reader may run, it may explain', () => {
-    const d = decide('EXPLAIN SELECT * FROM customers');
+  test('a statement the reader may run, it may explain, when it reads no column masked for the reader', () => {
+    const d = decide('EXPLAIN SELECT id, name FROM customers');
     assert.equal(d.outcome, 'allow');
     assert.equal(d.rule, 'analysts-read');
+    assert.equal(decide('EXPLAIN SELECT o.total FROM orders o JOIN customers c ON c.id = o.customer_id').rule, 'analysts-read');
+  });
+  test("a plan's width and row estimates come from a masked column's statistics: refused", () => {
+    for (const sql of ['EXPLAIN SELECT email FROM customers', 'EXPLAIN SELECT * FROM customers', 'EXPLAIN (ANALYZE, COSTS) SELECT id, ssn FROM customers', 'EXPLAIN SELECT length(card_number) FROM customers']) {
+      const d = decide(sql);
+      assert.equal(d.code, 'policy.inference_on_masked_column', sql);
+      assert.equal(d.rule, 'guardrail:explain', sql);
+    }
+    const reader = { subject: 'r', groups: ['pii-readers'], issuer: 'test' };
+    assert.equal(decide('EXPLAIN SELECT email FROM customers', reader).rule, 'analysts-read');
   });
   test('estimates on a masked column would reveal its statistics: refused like the statement', () => {
     assert.equal(decide("EXPLAIN SELECT id FROM customers WHERE ssn = '123-45-6789'").code, 'policy.inference_on_masked_column');

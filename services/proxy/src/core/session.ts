@@ -113,7 +113,7 @@ export class Session {
    * What PREPARE and DECLARE … CURSOR were decided as, by `prepare:<name>` and `cursor:<name>`: EXECUTE and FETCH run
    * on the same upstream session with that decision's role and masking plan.
    */
-  readonly #named = new Map<string, policyV1.Decision>();
+  readonly #named = new Map<string, { decision: policyV1.Decision; upstream: UpstreamConnection }>();
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
@@ -264,10 +264,6 @@ export class Session {
           }),
         );
         if (decision.rule === 'builtin:session') this.#remember(sql, decision.analysis?.kind);
-        const named = decision.analysis?.named;
-        if (named?.name != null && (named.verb === 'prepare' || named.verb === 'declare')) {
-          this.#named.set(`${named.verb === 'prepare' ? 'prepare' : 'cursor'}:${named.name}`, decision);
-        }
       } finally {
         this.#tx = upstream.txStatus === 'I' ? undefined : entry;
       }
@@ -458,9 +454,12 @@ export class Session {
       return decision;
     }
     const key = `${family}:${named.name}`;
-    const held = this.#named.get(key);
+    const entry = this.#named.get(key);
+    const held = entry?.decision;
     const holder = held?.scope ? (this.#tx ?? this.#upstreams.get(held.scope.role)) : undefined;
-    if (held === undefined || held.scope === null || holder === undefined || holder.upstream.closed || holder.role !== held.scope.role) {
+    // only on the very upstream session that prepared or declared it: a fresh one (another lease) may hold another
+    // statement under the same name
+    if (held === undefined || held.scope === null || holder === undefined || holder.upstream !== entry!.upstream || holder.upstream.closed) {
       this.#named.delete(key);
       throw new AirlockError(
         'runtime.invalid_request',
@@ -567,6 +566,12 @@ export class Session {
       this.#running = undefined;
       this.#lastActive = Date.now();
       this.#tx = entry.upstream.txStatus === 'I' ? undefined : this.#tx ?? (entry.upstream.txStatus === 'T' ? entry : undefined);
+      // what PREPARE or DECLARE decided is kept only once the server confirms it made the statement or cursor: a
+      // name that already exists keeps its first statement, which must keep its own masking plan
+      const named = decision.analysis?.named;
+      if (named?.name != null && ((named.verb === 'prepare' && tag === 'PREPARE') || (named.verb === 'declare' && tag === 'DECLARE CURSOR'))) {
+        this.#named.set(`${named.verb === 'prepare' ? 'prepare' : 'cursor'}:${named.name}`, { decision, upstream: entry.upstream });
+      }
       if (!this.#summarised(decision)) this.#ctx.events.emit(
         proxyV1.queryCompleted,
         {
