@@ -8,6 +8,10 @@ const usage = `usage: airlock <command>
                                        print a development token (demo issuer only) on the last line
   policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>"
                                        explain a decision: rule, column lineage, masking plan
+  policy test [dir] [--config <file>]  run policy fixtures offline (no NATS, no database); exit 1 on a mismatch
+                                       (no dir: the demo's own fixtures, deploy/config/policy-tests)
+  policy snapshot --connection <name> [--out <file>]
+                                       write a connection's catalogue (tables, columns) for policy test
   approvals list | approve <id> [--for 1h] [--reason …] | deny <id> --reason …
   audit tail | verify
   sessions list | show <id> | replay <id>
