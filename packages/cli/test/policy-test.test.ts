@@ -89,6 +89,15 @@ describe('airlock policy test', () => {
     ]);
   });
 
+  it('the fixtures shown in docs/policy-as-code.md pass on the demo config', async () => {
+    const doc = readFileSync(join(root, 'docs/policy-as-code.md'), 'utf8');
+    const snippet = /```yaml\n(fixtures:\n[\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(snippet, 'docs/policy-as-code.md shows a fixture file');
+    const r = await airlock(['policy', 'test', fixtureDir(snippet)]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^3 fixtures: 3 passed, 0 failed$/m);
+  });
+
   it('a fixture expecting the wrong masking fails, naming the column and both actions', async () => {
     const dir = fixtureDir(analystReads('{ email: redact, ssn: redact }'));
     const r = await airlock(['policy', 'test', dir, '--config', demoConfigPath]);
