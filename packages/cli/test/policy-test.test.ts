@@ -110,7 +110,7 @@ describe('airlock policy test', () => {
       `FAIL analysts read customers (${relative(root, join(dir, 'fixtures.yaml'))}:2)`,
       '  masking of column email: expected redact, got email',
       '',
-      '1 fixtures: 0 passed, 1 failed',
+      '1 fixture: 0 passed, 1 failed',
     ]);
   });
 
@@ -149,6 +149,21 @@ describe('airlock policy test', () => {
     const r = await airlock(['policy', 'test', dir]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /fixtures\.yaml: invalid policy fixtures:\n {2}- line 3, column 41: Flow sequence in block collection must be sufficiently indented and end with a \]\n/);
+  });
+
+  it('--help prints the usage of every policy command', async () => {
+    const r = await airlock(['policy', 'test', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: airlock policy check --connection <name>/m);
+    assert.match(r.stdout, /^ {7}airlock policy test \[dir or file\] \[--config <file>\]$/m);
+    assert.match(r.stdout, /^ {7}airlock policy snapshot --connection <name> \[--out <file>\] \[--config <file>\]$/m);
+  });
+
+  it('a fixture name used twice is named with both places', async () => {
+    const one = analystReads('{}').replace('fixtures:\n', '');
+    const r = await airlock(['policy', 'test', fixtureDir(`fixtures:\n${one}${one}`)]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /fixtures\.yaml:10: fixture name "analysts read customers" is used twice \(first at .*fixtures\.yaml:2\)/);
   });
 
   it('a connection without a snapshot is named, with the command that writes one', async () => {
@@ -207,7 +222,7 @@ describe('airlock policy snapshot', () => {
       env: { ...process.env, AIRLOCK_CONFIG: '', NATS_URL: `nats://127.0.0.1:${await freePort()}`, DATABASE_URL: `postgres://127.0.0.1:${await freePort()}/x` },
     });
     assert.match(r.stdout, /^star reads the snapshot's columns {2}allow {5}allow analysts-read {2}PASS$/m);
-    assert.match(r.stdout, /^1 fixtures: 1 passed, 0 failed$/m);
+    assert.match(r.stdout, /^1 fixture: 1 passed, 0 failed$/m);
   });
 
   it('the shipped demo snapshots are what it writes from freshly seeded demo databases', async () => {

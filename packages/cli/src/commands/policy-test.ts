@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { demoConfigPath, loadConfigFile } from '@airlock/config';
 import { initParsers, type Catalog } from '@airlock/policy';
 import { fixtureFiles, loadFixtures } from '../policy-as-code/fixtures.js';
-import { formatResults, runFixtures } from '../policy-as-code/run.js';
+import { fixturesCount, formatResults, runFixtures } from '../policy-as-code/run.js';
 import { snapshotsIn, snapshotText } from '../policy-as-code/snapshot.js';
 
 export const policyTestUsage = 'airlock policy test [dir or file] [--config <file>]';
@@ -47,7 +47,7 @@ export async function policyTestCommand(args: string[], env: Record<string, stri
   await initParsers();
   const catalogs = new Map<string, Catalog>([...snapshots].map(([name, s]) => [name, s.catalog]));
   const results = runFixtures(config, fixtures, catalogs);
-  out(`${fixtures.length} fixtures from ${relative(process.cwd(), path) || '.'} against ${relative(process.cwd(), cfgPath)}`);
+  out(`${fixturesCount(fixtures.length)} from ${relative(process.cwd(), path) || '.'} against ${relative(process.cwd(), cfgPath)}`);
   out('');
   for (const line of formatResults(results)) out(line);
   return results.every((r) => r.mismatches.length === 0) ? 0 : 1;

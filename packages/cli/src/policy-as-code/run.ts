@@ -63,6 +63,8 @@ export function runFixtures(config: AirlockConfig, fixtures: LoadedFixture[], ca
   });
 }
 
+export const fixturesCount = (n: number) => `${n} fixture${n === 1 ? '' : 's'}`;
+
 /** The results as a table (fixture, expected, got, result), then what differs for each failure. */
 export function formatResults(results: FixtureResult[]): string[] {
   const rows = results.map(({ fixture, decision, mismatches }) => [
@@ -79,6 +81,6 @@ export function formatResults(results: FixtureResult[]): string[] {
     lines.push('', `FAIL ${fixture.name} (${fixture.where})`, ...mismatches.map((m) => `  ${m}`));
   }
   const failed = results.filter((r) => r.mismatches.length > 0).length;
-  lines.push('', `${results.length} fixtures: ${results.length - failed} passed, ${failed} failed`);
+  lines.push('', `${fixturesCount(results.length)}: ${results.length - failed} passed, ${failed} failed`);
   return lines;
 }
