@@ -65,7 +65,7 @@ describe('airlock policy test', () => {
     const r = await airlock(['policy', 'test']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.equal(lines[0], '16 fixtures from deploy/config/policy-tests against deploy/config/demo.yaml');
+    assert.equal(lines[0], '18 fixtures from deploy/config/policy-tests against deploy/config/demo.yaml');
     assert.deepEqual(lines.slice(2).map((l) => l.split(/ {2,}/)), [
       ['fixture', 'expected', 'got', 'result'],
       ['analysts read customers, PII masked', 'allow analysts-read', 'allow analysts-read', 'PASS'],
@@ -73,6 +73,8 @@ describe('airlock policy test', () => {
       ['masking follows lineage through expressions and joins', 'allow analysts-read', 'allow analysts-read', 'PASS'],
       ['filtering on a masked column is refused', 'deny guardrail:inference', 'deny guardrail:inference', 'PASS'],
       ['ordering by a masked column is refused', 'deny guardrail:inference', 'deny guardrail:inference', 'PASS'],
+      ['grouping by a masked column is refused', 'deny guardrail:inference', 'deny guardrail:inference', 'PASS'],
+      ['joining on a masked column is refused', 'deny guardrail:inference', 'deny guardrail:inference', 'PASS'],
       ['an INSERT on orders waits for one dba', 'approval orders-writes-need-dba', 'approval orders-writes-need-dba', 'PASS'],
       ['changing customers is not allowed', 'deny (no rule)', 'deny (no rule)', 'PASS'],
       ['DDL is refused', 'deny refuse-ddl', 'deny refuse-ddl', 'PASS'],
@@ -85,7 +87,7 @@ describe('airlock policy test', () => {
       ['pii-readers may filter on PII', 'allow analysts-read', 'allow analysts-read', 'PASS'],
       ['warehouse pii-readers see customers in clear', 'allow analysts-read', 'allow analysts-read', 'PASS'],
       [''],
-      ['16 fixtures: 16 passed, 0 failed'],
+      ['18 fixtures: 18 passed, 0 failed'],
     ]);
   });
 
