@@ -168,6 +168,18 @@ describe('airlock policy test', () => {
     assert.match(r.stderr, /fixtures\.yaml:10: fixture name "analysts read customers" is used twice \(first at .*fixtures\.yaml:2\)/);
   });
 
+  it('policy check --snapshot explains a decision offline with the snapshot\'s columns for *', async () => {
+    const check = (snapshot: string) =>
+      airlock(['policy', 'check', '--connection', 'demo', '--groups', 'analysts', '--sql', 'SELECT * FROM customers', '--snapshot', join(shipped, snapshot)]);
+    const r = await check('demo.catalog.json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /^note:/m);
+    assert.match(r.stdout, /^ {2}6\. ssn {2}← public\.customers\.ssn {2}→ redact\n {2}7\. notes {2}← public\.customers\.notes {2}→ clear$/m);
+    const wrong = await check('warehouse.catalog.json');
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /warehouse\.catalog\.json is a snapshot of connection "warehouse", not "demo"/);
+  });
+
   it('a connection without a snapshot is named, with the command that writes one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-policy-test-'));
     writeFileSync(join(dir, 'f.yaml'), analystReads('{}'));

@@ -4,9 +4,10 @@ import { demoConfigPath, loadConfigFile } from '@airlock/config';
 import { credentialV1, type ColumnRef } from '@airlock/contracts';
 import { Bus, commonEnv, createLogger, newContext, readEnv } from '@airlock/runtime';
 import { evaluate, initParsers, staticCatalog, type Catalog } from '@airlock/policy';
+import { readSnapshot, snapshotToCatalog } from '../policy-as-code/snapshot.js';
 import { policySnapshotCommand, policySnapshotUsage, policyTestCommand, policyTestUsage } from './policy-test.js';
 
-const checkUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--json]';
+const checkUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--snapshot <file>] [--json]';
 export const policyUsage = [checkUsage, policyTestUsage, policySnapshotUsage].join('\n       ');
 
 const col = (c: ColumnRef) => `${c.schema}.${c.table}.${c.column}`;
@@ -33,6 +34,7 @@ async function policyCheck(rest: string[], env: Record<string, string | undefine
       groups: { type: 'string', default: '' },
       sql: { type: 'string' },
       json: { type: 'boolean', default: false },
+      snapshot: { type: 'string' },
     },
     strict: true,
   });
@@ -41,7 +43,7 @@ async function policyCheck(rest: string[], env: Record<string, string | undefine
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   if (!config.connections[values.connection]) throw new Error(`connection "${values.connection}" is not in the config file`);
   await initParsers();
-  const { catalog, complete } = await fetchCatalog(common, values.connection, out);
+  const { catalog, complete } = values.snapshot ? snapshotCatalog(values.snapshot, values.connection) : await fetchCatalog(common, values.connection, out);
   const principal = {
     subject: values.as,
     issuer: 'airlock-policy-check',
@@ -75,6 +77,13 @@ async function policyCheck(rest: string[], env: Record<string, string | undefine
   }
   out(`detectors: ${decision.masking.detectors.join(', ') || 'none'}`);
   return decision.outcome === 'deny' ? 2 : 0;
+}
+
+/** The connection's catalogue from a snapshot file (`airlock policy snapshot`): no bus needed. */
+function snapshotCatalog(file: string, connection: string): { catalog: Catalog; complete: boolean } {
+  const s = readSnapshot(file);
+  if (s.connection !== connection) throw new Error(`${file} is a snapshot of connection "${s.connection}", not "${connection}"`);
+  return { catalog: snapshotToCatalog(s), complete: true };
 }
 
 /** The connection's catalogue from the running credential service; without it `*` cannot be expanded. */

@@ -27,6 +27,12 @@ export function readSnapshot(file: string): CatalogSnapshot {
   return value;
 }
 
+export function snapshotToCatalog(s: CatalogSnapshot): Catalog {
+  const tables: Record<string, string[]> = {};
+  for (const t of s.tables) tables[`${t.schema}.${t.table}`] = t.columns;
+  return staticCatalog(tables, s.searchPath);
+}
+
 /** The snapshots (`*.catalog.json`) of a directory, by the connection each was taken from. */
 export function snapshotsIn(dir: string): Map<string, { file: string; catalog: Catalog }> {
   const out = new Map<string, { file: string; catalog: Catalog }>();
@@ -35,9 +41,7 @@ export function snapshotsIn(dir: string): Map<string, { file: string; catalog: C
     const s = readSnapshot(file);
     const seen = out.get(s.connection);
     if (seen) throw new Error(`${file}: a second snapshot of connection "${s.connection}" (the first is ${seen.file})`);
-    const tables: Record<string, string[]> = {};
-    for (const t of s.tables) tables[`${t.schema}.${t.table}`] = t.columns;
-    out.set(s.connection, { file, catalog: staticCatalog(tables, s.searchPath) });
+    out.set(s.connection, { file, catalog: snapshotToCatalog(s) });
   }
   return out;
 }
