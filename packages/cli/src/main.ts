@@ -6,8 +6,12 @@ const usage = `usage: airlock <command>
   migrate [--roles <prefix>]           apply every store's schema as its owner; grant each <prefix>_<service> role its store
   token --sub <subject> [--groups g1,g2] [--ttl <seconds, may be negative>] [--aud <audience>]
                                        print a development token (demo issuer only) on the last line
-  policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>"
+  policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--snapshot <file>]
                                        explain a decision: rule, column lineage, masking plan
+  policy test [dir] [--config <file>]  run policy fixtures offline (no NATS, no database); exit 1 on a mismatch
+                                       (no dir: the demo's own fixtures, deploy/config/policy-tests)
+  policy snapshot --connection <name> [--out <file>]
+                                       write a connection's catalogue (tables, columns) for policy test
   approvals list | approve <id> [--for 1h] [--reason …] | deny <id> --reason …
   audit tail | verify
   sessions list | show <id> | replay <id>

@@ -4,3 +4,4 @@ export type { CredentialEngine, MintInput } from './engines/engine.js';
 export { PostgresEngine } from './engines/postgres.js';
 export { migrateLeases } from './store/leases.js';
 export { migrateOAuthKeys } from './store/oauth-keys.js';
+export { SnowflakeEngine } from './engines/snowflake.js';

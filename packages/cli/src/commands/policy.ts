@@ -4,15 +4,28 @@ import { demoConfigPath, loadConfigFile } from '@airlock/config';
 import { credentialV1, type ColumnRef } from '@airlock/contracts';
 import { Bus, commonEnv, createLogger, newContext, readEnv } from '@airlock/runtime';
 import { evaluate, initParsers, staticCatalog, type Catalog } from '@airlock/policy';
+import { readSnapshot, snapshotToCatalog } from '../policy-as-code/snapshot.js';
+import { policySnapshotCommand, policySnapshotUsage, policyTestCommand, policyTestUsage } from './policy-test.js';
 
-export const policyUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--json]';
+const checkUsage = 'airlock policy check --connection <name> --as <subject> --groups <g1,g2> --sql "<statement>" [--snapshot <file>] [--json]';
+export const policyUsage = [checkUsage, policyTestUsage, policySnapshotUsage].join('\n       ');
 
 const col = (c: ColumnRef) => `${c.schema}.${c.table}.${c.column}`;
 
-/** Explains a decision: the rule, the lineage of each output column and the masking plan — the same as the audit event. */
 export async function policyCommand(args: string[], env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
   const [sub, ...rest] = args;
+  if (args.includes('--help') || args.includes('-h')) {
+    out(`usage: ${policyUsage}`);
+    return 0;
+  }
+  if (sub === 'test') return policyTestCommand(rest, env, out);
+  if (sub === 'snapshot') return policySnapshotCommand(rest, env, out);
   if (sub !== 'check') throw new Error(`usage: ${policyUsage}`);
+  return policyCheck(rest, env, out);
+}
+
+/** Explains a decision: the rule, the lineage of each output column and the masking plan — the same as the audit event. */
+async function policyCheck(rest: string[], env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -21,15 +34,16 @@ export async function policyCommand(args: string[], env: Record<string, string |
       groups: { type: 'string', default: '' },
       sql: { type: 'string' },
       json: { type: 'boolean', default: false },
+      snapshot: { type: 'string' },
     },
     strict: true,
   });
-  if (!values.connection || !values.sql) throw new Error(`--connection and --sql are required\nusage: ${policyUsage}`);
+  if (!values.connection || !values.sql) throw new Error(`--connection and --sql are required\nusage: ${checkUsage}`);
   const common = readEnv(env, commonEnv);
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   if (!config.connections[values.connection]) throw new Error(`connection "${values.connection}" is not in the config file`);
   await initParsers();
-  const { catalog, complete } = await fetchCatalog(common, values.connection, out);
+  const { catalog, complete } = values.snapshot ? snapshotCatalog(values.snapshot, values.connection) : await fetchCatalog(common, values.connection, out);
   const principal = {
     subject: values.as,
     issuer: 'airlock-policy-check',
@@ -63,6 +77,13 @@ export async function policyCommand(args: string[], env: Record<string, string |
   }
   out(`detectors: ${decision.masking.detectors.join(', ') || 'none'}`);
   return decision.outcome === 'deny' ? 2 : 0;
+}
+
+/** The connection's catalogue from a snapshot file (`airlock policy snapshot`): no bus needed. */
+function snapshotCatalog(file: string, connection: string): { catalog: Catalog; complete: boolean } {
+  const s = readSnapshot(file);
+  if (s.connection !== connection) throw new Error(`${file} is a snapshot of connection "${s.connection}", not "${connection}"`);
+  return { catalog: snapshotToCatalog(s), complete: true };
 }
 
 /** The connection's catalogue from the running credential service; without it `*` cannot be expanded. */
