@@ -153,7 +153,7 @@ describe('the airlock command lines of the README and docs/', () => {
       if (cwd !== root) command = command.replace(/^npx airlock /, `node ${join(root, 'packages/cli/bin/airlock.js')} `);
       const exported = /^export AIRLOCK_TOKEN=\$\((.*)\)$/.exec(command);
       const follows = /audit tail(?!.*--no-follow)/.test(command);
-      const lineEnv = { ...env, ...(token ? { AIRLOCK_TOKEN: token } : {}) };
+      const lineEnv: Record<string, string> = { ...env, ...(token ? { AIRLOCK_TOKEN: token } : {}) };
       // policy test runs offline, on the demo config unless the line names one, as on an operator's machine
       if (/airlock policy test/.test(line.command)) delete lineEnv['AIRLOCK_CONFIG'];
       const r = await sh(exported ? exported[1]! : command, lineEnv, cwd, follows ? 6_000 : 60_000);

@@ -353,6 +353,20 @@ function decideStatement(input: EvaluateInput): policyV1.Decision {
     return { ...decided, outcome: 'allow', reason: 'transaction control', rule: 'builtin:transaction-control' };
   }
 
+  const rule = findRule(config, principal, input.connection, analysis, explainedKind(analysis, result.statements));
+  if (!rule) {
+    const tables = analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table';
+    return {
+      ...decided,
+      outcome: 'deny',
+      code: 'policy.no_rule',
+      reason: `no policy allows ${analysis.kinds.join('+').toUpperCase()} on ${tables} for your groups (${principal.groups.join(', ') || 'none'}); ask an operator for access`,
+      rule: null,
+    };
+  }
+  if (rule.decision === 'deny') {
+    return { ...decided, outcome: 'deny', code: 'policy.denied', reason: rule.reason ?? rule.description ?? 'denied by policy', rule: rule.name };
+  }
   // the plan's estimates (rows, width) come from the statistics of what the explained statement returns: the average
   // width of a masked column is what pg_stats would show (its selectivity in WHERE is refused by the inference guard)
   const explainedMasked =
@@ -372,20 +386,6 @@ function decideStatement(input: EvaluateInput): policyV1.Decision {
     };
   }
 
-  const rule = findRule(config, principal, input.connection, analysis, explainedKind(analysis, result.statements));
-  if (!rule) {
-    const tables = analysis.tables.map((t) => `${t.schema}.${t.table}`).join(', ') || 'no table';
-    return {
-      ...decided,
-      outcome: 'deny',
-      code: 'policy.no_rule',
-      reason: `no policy allows ${analysis.kinds.join('+').toUpperCase()} on ${tables} for your groups (${principal.groups.join(', ') || 'none'}); ask an operator for access`,
-      rule: null,
-    };
-  }
-  if (rule.decision === 'deny') {
-    return { ...decided, outcome: 'deny', code: 'policy.denied', reason: rule.reason ?? rule.description ?? 'denied by policy', rule: rule.name };
-  }
   const scope = scopeOf(connection, rule);
   if (rule.decision === 'approval') {
     return {

@@ -27,7 +27,7 @@ const DIRS = ['test/e2e', 'test/faults', 'test/scale', 'test/browser', 'test/cli
 /** Sent to the state database or the upstream directly, not through Airlock; or adversarial on purpose. */
 const NOT_THROUGH_AIRLOCK = /audit_events|\bleases\b|approval_|identity_|leftover_|pg_stat_activity|pg_proc|pg_auth|pg_roles|pg_database|information_schema/i;
 /** Statements outside the adversarial suites that a test sends to see them refused. */
-const ADVERSARIAL = /search_path = evil|standard_conforming_strings = off/;
+const ADVERSARIAL = /search_path = evil|standard_conforming_strings = off|FROM pg_stats$/;
 const SKIP_FILES = /(guardrails|side-channels[\w-]*|postgres-surface|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
 const STARTS = 'SELECT|WITH|INSERT|UPDATE|DELETE|SET|RESET|SHOW|BEGIN|COMMIT|ROLLBACK|EXPLAIN|VALUES|START';
 const LITERAL = new RegExp(`'((?:${STARTS})\\b[^'\\n]*)'|"((?:${STARTS})\\b[^"\\n]*)"|\`((?:${STARTS})\\b[^\`]*)\``, 'g');
