@@ -6,6 +6,7 @@ import { identityV1, policyV1, type Principal, type proxyV1 } from '@airlock/con
 import { AirlockError, Counter, Histogram, Registry, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
+import { resolveLimits } from './core/limits.js';
 import { Session, type ProxyContext } from './core/session.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
 import { snowflakeEngine } from './engines/snowflake/upstream.js';
@@ -74,8 +75,10 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   };
   const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;
 
+  const limits = resolveLimits(config);
   const tlsConfig = config.proxy?.tls;
   const pgwire = new PgwireServer({
+    limits,
     host: deps.settings.pgwireHost,
     port: deps.settings.pgwirePort,
     logger,
@@ -99,6 +102,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     authenticate,
     verify,
     openSession,
+    limits,
     baseUrl: () => `http://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
   };
   const http = await startHttp({ host: deps.settings.httpHost, port: deps.settings.httpPort, logger, door, plugins: deps.plugins ?? [] });

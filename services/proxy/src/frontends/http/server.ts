@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Principal } from '@airlock/contracts';
 import { createHttpServer, type Logger } from '@airlock/runtime';
 import type { ProxyContext, Session } from '../../core/session.js';
+import type { Limits } from '../../core/limits.js';
 import type { proxyV1 } from '@airlock/contracts';
 
 /** What every HTTP front door (Snowflake REST, SQL API, MCP, /v1) gets from the proxy. */
@@ -13,6 +14,8 @@ export interface FrontDoor {
   verify(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }>;
   /** opens a session on a configured connection; throws for an unknown one */
   openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session;
+  /** `proxy.limits` with defaults applied */
+  limits: Limits;
   /** the proxy's own public base URL, e.g. http://127.0.0.1:8080 */
   baseUrl(): string;
 }
@@ -27,7 +30,7 @@ export async function startHttp(options: {
   door: FrontDoor;
   plugins: readonly HttpFrontDoorPlugin[];
 }): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
-  const app = createHttpServer({ logger: options.logger, bodyLimit: 16 * 1024 * 1024 });
+  const app = createHttpServer({ logger: options.logger, bodyLimit: options.door.limits.maxBodyBytes });
   app.get('/healthz', async () => ({ ok: true }));
   const mounted: Array<{ close(): Promise<void> }> = [];
   for (const plugin of options.plugins) mounted.push(await plugin(app, options.door));

@@ -25,7 +25,20 @@ export interface PgwireOptions {
   allowInsecureNonLoopback?: boolean;
   /** rows read from upstream per batch */
   batchRows?: number;
+  /** what a connection may do before it authenticates */
+  limits: PreAuthLimits;
 }
+
+/** Limits before login (`proxy.limits`): a stranger holds a bounded number of sockets, bytes and seconds. */
+export interface PreAuthLimits {
+  authTimeoutMs: number;
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
+  maxStartupBytes: number;
+}
+
+/** the largest message of an authenticated connection (a statement with its parameters) */
+const MAX_MESSAGE_AFTER_LOGIN = 64 * 1024 * 1024;
 
 /** RowDescription fields; a column from another engine is described as text. */
 function pgFields(columns: readonly ColumnInfo[]): P.FieldDescription[] {
@@ -40,6 +53,9 @@ export class PgwireServer {
   readonly #server: net.Server;
   readonly #connections = new Set<PgConnection>();
   readonly #byKey = new Map<string, PgConnection>();
+  /** connections not yet authenticated, in all and per source address */
+  #unauthenticated = 0;
+  readonly #unauthenticatedBy = new Map<string, number>();
 
   constructor(options: PgwireOptions) {
     if (!loopback(options.host) && !options.tls && !options.allowInsecureNonLoopback) {
@@ -61,11 +77,40 @@ export class PgwireServer {
 
   #accept(socket: net.Socket): void {
     socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    const address = socket.remoteAddress ?? '?';
+    const limits = this.#options.limits;
+    const fromAddress = this.#unauthenticatedBy.get(address) ?? 0;
+    const refusal =
+      fromAddress >= limits.maxUnauthenticatedPerAddress
+        ? `too many connections from ${address} are waiting to authenticate: the limit is ${limits.maxUnauthenticatedPerAddress} per address (proxy.limits.maxUnauthenticatedPerAddress); authenticate the open ones or try again later`
+        : this.#unauthenticated >= limits.maxUnauthenticated
+          ? `too many connections are waiting to authenticate: the limit is ${limits.maxUnauthenticated} (proxy.limits.maxUnauthenticated); try again later`
+          : undefined;
+    if (refusal) {
+      // refused before reading a byte: the socket costs nothing more than this message
+      socket.end(P.errorResponse({ severity: 'FATAL', code: '53300', message: refusal }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.#unauthenticated += 1;
+    this.#unauthenticatedBy.set(address, fromAddress + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#unauthenticated -= 1;
+      const left = (this.#unauthenticatedBy.get(address) ?? 1) - 1;
+      if (left <= 0) this.#unauthenticatedBy.delete(address);
+      else this.#unauthenticatedBy.set(address, left);
+    };
     const conn = new PgConnection(socket, this.#options, {
       register: (pid, key) => this.#byKey.set(`${pid}:${key}`, conn),
       unregister: (pid, key) => this.#byKey.delete(`${pid}:${key}`),
       cancel: (pid, key) => void this.#byKey.get(`${pid}:${key}`)?.cancel(),
+      authenticated: release,
     });
+    conn.done.finally(release);
     this.#connections.add(conn);
     conn.done.finally(() => this.#connections.delete(conn));
   }
@@ -81,6 +126,8 @@ interface Registry {
   register(pid: number, key: number): void;
   unregister(pid: number, key: number): void;
   cancel(pid: number, key: number): void;
+  /** the connection authenticated: it no longer counts against the limits before login */
+  authenticated(): void;
 }
 
 interface Portal {
@@ -96,7 +143,10 @@ class PgConnection {
   #socket: net.Socket | tls.TLSSocket;
   readonly #options: PgwireOptions;
   readonly #registry: Registry;
-  readonly #buffer = new P.MessageBuffer();
+  readonly #buffer: P.MessageBuffer;
+  /** a password message was taken and is being checked: nothing more is read until it is */
+  #passwordTaken = false;
+  #authDeadline: NodeJS.Timeout | undefined;
   #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
   #startup: { user: string; database: string } | undefined;
   #session: Session | undefined;
@@ -119,8 +169,15 @@ class PgConnection {
     this.#options = options;
     this.#registry = registry;
     this.#client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#buffer = new P.MessageBuffer(options.limits.maxStartupBytes);
     this.done = new Promise((r) => (this.#resolveDone = r));
     this.#attach(socket);
+    const seconds = options.limits.authTimeoutMs / 1000;
+    this.#authDeadline = setTimeout(() => {
+      if (this.#phase === 'ready') return;
+      this.#fatal('08P01', `Airlock closed this connection: it did not authenticate within ${seconds} s (proxy.limits.authTimeoutSeconds)`);
+    }, options.limits.authTimeoutMs);
+    this.#authDeadline.unref();
   }
 
   #attach(socket: net.Socket | tls.TLSSocket): void {
@@ -130,22 +187,35 @@ class PgConnection {
   }
 
   #onData(data: Buffer): void {
+    if (this.#phase === 'closed') return;
     try {
       this.#buffer.push(data);
       if (this.#phase === 'startup') {
         const packet = this.#buffer.nextStartup();
         if (packet) this.#enqueue(() => this.#onStartup(packet));
-        return;
+      } else {
+        this.#drainTyped();
       }
-      for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
-        const msg = m;
-        this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+      if (this.#phase !== 'ready' && this.#buffer.pending > this.#buffer.limit) {
+        // before login nothing is buffered beyond one message: a stranger cannot make the proxy hold its bytes
+        throw new P.MessageTooLarge(this.#buffer.pending, this.#buffer.limit);
       }
+      if (this.#phase === 'startup') return;
       // apply backpressure to a client that pipelines faster than statements complete
       if (this.#buffer.pending > 1024 * 1024) this.#socket.pause();
     } catch (err) {
-      this.#fatal('08P01', `protocol violation: ${err instanceof Error ? err.message : 'bad message'}`);
+      this.#protocolViolation(err);
     }
+  }
+
+  #protocolViolation(err: unknown): void {
+    if (err instanceof P.MessageTooLarge && this.#phase !== 'ready') {
+      return this.#fatal(
+        '08P01',
+        `Airlock accepts at most ${err.limit} bytes before authentication (proxy.limits.maxStartupBytes); this connection sent a message of ${err.size} bytes`,
+      );
+    }
+    this.#fatal('08P01', `protocol violation: ${err instanceof Error ? err.message : 'bad message'}`);
   }
 
   #enqueue(work: () => Promise<void>): void {
@@ -200,14 +270,26 @@ class PgConnection {
   }
 
   #drainStartup(): void {
-    const packet = this.#buffer.nextStartup();
-    if (packet) this.#enqueue(() => this.#onStartup(packet));
+    try {
+      const packet = this.#buffer.nextStartup();
+      if (packet) this.#enqueue(() => this.#onStartup(packet));
+    } catch (err) {
+      this.#protocolViolation(err);
+    }
   }
 
   #drainTyped(): void {
-    for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
-      const msg = m;
-      this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+    try {
+      for (;;) {
+        // one password message at a time: what follows it waits, bounded, until the token is checked
+        if (this.#phase === 'password' && this.#passwordTaken) return;
+        const m = this.#buffer.next();
+        if (!m) return;
+        if (this.#phase === 'password') this.#passwordTaken = true;
+        this.#enqueue(() => this.#onMessage(m.type, m.body));
+      }
+    } catch (err) {
+      this.#protocolViolation(err);
     }
   }
 
@@ -289,6 +371,9 @@ class PgConnection {
     this.#key = randomInt(1, 2 ** 31 - 1);
     this.#registry.register(this.#pid, this.#key);
     this.#phase = 'ready';
+    clearTimeout(this.#authDeadline);
+    this.#registry.authenticated();
+    this.#buffer.limit = MAX_MESSAGE_AFTER_LOGIN;
     this.#write(
       Buffer.concat([
         P.authenticationRequest(0),
@@ -305,6 +390,7 @@ class PgConnection {
         P.readyForQuery('I'),
       ]),
     );
+    this.#drainTyped();
   }
 
   async #simpleQuery(sql: string): Promise<void> {
@@ -472,7 +558,10 @@ class PgConnection {
   #fatal(code: string, message: string): void {
     if (this.#phase === 'closed') return;
     this.#write(P.errorResponse({ severity: 'FATAL', code, message }));
-    this.#socket.end();
+    const socket = this.#socket;
+    socket.end(() => socket.destroy());
+    // a peer that never reads does not keep the socket either
+    setTimeout(() => socket.destroy(), 1000).unref();
     void this.terminate('refused');
   }
 
@@ -510,6 +599,7 @@ class PgConnection {
     if (this.#phase === 'closed') return this.done;
     this.#phase = 'closed';
     clearTimeout(this.#expiry);
+    clearTimeout(this.#authDeadline);
     if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
     if (!this.#socket.destroyed) this.#socket.end();
     try {
