@@ -6,7 +6,7 @@ import { identityV1, policyV1, type Principal, type proxyV1 } from '@airlock/con
 import { AirlockError, Counter, Histogram, Registry, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
-import { resolveLimits } from './core/limits.js';
+import { LimitedSession, PrincipalLimits, resolveLimits } from './core/limits.js';
 import { Session, type ProxyContext } from './core/session.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
 import { snowflakeEngine } from './engines/snowflake/upstream.js';
@@ -59,12 +59,20 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const decisions = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
   const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
+  const limits = resolveLimits(config);
+  const principals = new PrincipalLimits(limits);
   const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session => {
     const connection = config.connections[database];
     if (!connection) {
       throw new AirlockError('policy.unknown_connection', `connection "${database}" is not configured in Airlock; use the name of a configured connection`);
     }
-    return new Session(ctx, principal, database, frontend, client, sessionId);
+    const release = principals.takeSession(principal);
+    try {
+      return new LimitedSession(principals, release, ctx, principal, database, frontend, client, sessionId);
+    } catch (err) {
+      release();
+      throw err;
+    }
   };
   const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
@@ -75,7 +83,6 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   };
   const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;
 
-  const limits = resolveLimits(config);
   const tlsConfig = config.proxy?.tls;
   const pgwire = new PgwireServer({
     limits,
