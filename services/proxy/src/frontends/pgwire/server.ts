@@ -45,7 +45,8 @@ function pgFields(columns: readonly ColumnInfo[]): P.FieldDescription[] {
   return columns.map((c) => c.pg ?? { name: c.name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeModifier: -1 });
 }
 
-const loopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+const loopback = (host: string) =>
+  host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 
 /** The PostgreSQL wire-protocol front door: startup, cleartext password = OIDC token, simple and extended query. */
 export class PgwireServer {
@@ -257,6 +258,14 @@ class PgConnection {
       this.#fatal('08P01', 'unsupported frontend protocol: Airlock speaks protocol 3.0');
       return;
     }
+    if (this.#tlsRequired()) {
+      // the token is about to be asked for as a clear-text password: outside loopback it travels only inside TLS
+      this.#fatal(
+        '28000',
+        'Airlock requires TLS on this address: your token would cross the network in clear text. Connect with sslmode=require (or verify-full with the proxy\'s CA)',
+      );
+      return;
+    }
     const params: Record<string, string> = {};
     for (;;) {
       const key = r.cstring();
@@ -267,6 +276,13 @@ class PgConnection {
     this.#phase = 'password';
     this.#write(P.authenticationRequest(3));
     this.#drainTyped();
+  }
+
+  /** TLS is configured, this connection arrived over a non-loopback interface of a non-loopback bind, and it is not TLS yet. */
+  #tlsRequired(): boolean {
+    if (!this.#options.tls || this.#socket instanceof tls.TLSSocket) return false;
+    if (loopback(this.#options.host)) return false;
+    return !loopback(this.#socket.localAddress ?? '');
   }
 
   #drainStartup(): void {
