@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '@airlock/contracts';
-import { createHttpServer, type Logger } from '@airlock/runtime';
+import { createHttpServer, type Logger, type TlsFiles } from '@airlock/runtime';
 import type { ProxyContext, Session } from '../../core/session.js';
 import type { Limits } from '../../core/limits.js';
 import type { proxyV1 } from '@airlock/contracts';
@@ -20,6 +20,8 @@ export interface FrontDoor {
   baseUrl(): string;
 }
 
+export const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+
 /** A front door mounted on the proxy's HTTP server; each lives in its own folder under frontends/. */
 export type HttpFrontDoorPlugin = (app: FastifyInstance, door: FrontDoor) => Promise<{ close(): Promise<void> }>;
 
@@ -29,8 +31,16 @@ export async function startHttp(options: {
   logger: Logger;
   door: FrontDoor;
   plugins: readonly HttpFrontDoorPlugin[];
+  /** HTTPS with this certificate (proxy.tls), reloaded when its files change */
+  tls?: TlsFiles;
+  allowInsecureNonLoopback?: boolean;
 }): Promise<{ app: FastifyInstance; port: number; close(): Promise<void> }> {
-  const app = createHttpServer({ logger: options.logger, bodyLimit: options.door.limits.maxBodyBytes });
+  if (!isLoopback(options.host) && !options.tls && !options.allowInsecureNonLoopback) {
+    throw new Error(
+      `refusing to serve HTTP on ${options.host} without TLS: bearer tokens and Snowflake logins would cross the network in clear text. Configure proxy.tls (HTTPS), or set proxy.allowInsecureNonLoopback: true`,
+    );
+  }
+  const app = createHttpServer({ logger: options.logger, bodyLimit: options.door.limits.maxBodyBytes, ...(options.tls ? { tls: options.tls } : {}) });
   app.get('/healthz', async () => ({ ok: true }));
   const mounted: Array<{ close(): Promise<void> }> = [];
   for (const plugin of options.plugins) mounted.push(await plugin(app, options.door));

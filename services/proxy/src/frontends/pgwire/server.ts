@@ -21,7 +21,8 @@ export interface PgwireOptions {
   port: number;
   logger: Logger;
   handlers: PgwireHandlers;
-  tls?: tls.SecureContextOptions;
+  /** the certificate and key in use now (proxy.tls): read at each TLS handshake, so a renewed one is taken at once */
+  tls?: () => tls.SecureContextOptions;
   allowInsecureNonLoopback?: boolean;
   /** rows read from upstream per batch */
   batchRows?: number;
@@ -235,7 +236,7 @@ class PgConnection {
         const plain = this.#socket as net.Socket;
         plain.removeAllListeners('data');
         plain.removeAllListeners('close');
-        const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext(this.#options.tls) });
+        const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext(this.#options.tls()) });
         this.#socket = secure;
         this.#attach(secure);
       } else {
