@@ -111,7 +111,7 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
     return grantId ? { ...status, grant: await signGrant(deps.signer, bound, status.approvalId, grantId) } : status;
   });
   deps.bus.serve(approvalV1.keys, async () => deps.signer.jwks());
-  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId));
+  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId, req.caller));
 
   const http = approvalHttp({ approvals, bus: deps.bus, logger });
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
