@@ -64,7 +64,7 @@ describe('deploy/compose/demo.sql', () => {
     assert.equal(readFileSync(demoSqlPath, 'utf8'), renderDemoSql());
   });
 
-  it('deploy/compose/airlock.yaml is the demo config with only proxy.allowInsecureNonLoopback turned on', () => {
+  it('deploy/compose/airlock.yaml is the demo config with only proxy. and http.allowInsecureNonLoopback turned on', () => {
     const text = readFileSync(composeConfigPath, 'utf8');
     assert.equal(text, renderComposeConfig());
     parseConfig(text, composeConfigPath);
@@ -72,7 +72,10 @@ describe('deploy/compose/demo.sql', () => {
     const demo = parse(readFileSync(new URL('../../deploy/config/demo.yaml', import.meta.url), 'utf8')) as Record<string, any>;
     assert.equal(compose['proxy']['allowInsecureNonLoopback'], true);
     assert.equal(demo['proxy']['allowInsecureNonLoopback'], false);
+    assert.equal(compose['http']['allowInsecureNonLoopback'], true);
+    assert.equal(demo['http']['allowInsecureNonLoopback'], false);
     compose['proxy']['allowInsecureNonLoopback'] = false;
+    compose['http']['allowInsecureNonLoopback'] = false;
     assert.deepEqual(compose, demo);
   });
 

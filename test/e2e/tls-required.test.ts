@@ -2,7 +2,8 @@
 // never sends SSLRequest is refused before it is asked for its token (FATAL 28000, telling it to use sslmode=require);
 // over TLS it connects. Real client: psql. Loopback connections to the same door stay as they were. The HTTP doors
 // (Snowflake, SQL API, MCP) serve HTTPS with the same certificate, take a renewed certificate without a restart, and
-// the proxy refuses to start on a non-loopback HTTP address without TLS.
+// the proxy refuses to start on a non-loopback HTTP address without TLS. So do the approval and audit APIs, which
+// serve HTTPS with http.tls.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,6 +17,8 @@ import pg from 'pg';
 import { parseConfig } from '@airlock/config';
 import { createLogger } from '@airlock/runtime';
 import { startProxy } from '@airlock/proxy';
+import { startApproval } from '@airlock/approval';
+import { startAudit } from '@airlock/audit';
 import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
 /** the machine's first non-loopback IPv4 address, if it has one */
@@ -59,8 +62,9 @@ describe('TLS that cannot be skipped, beyond loopback', { skip: outside ? false 
     dir = mkdtempSync(join(tmpdir(), 'airlock-tls-'));
     makeCertificate(dir, 'airlock-test', outside!);
     t = await startTestStack({
-      env: { AIRLOCK_PGWIRE_HOST: '0.0.0.0', AIRLOCK_HTTP_HOST: '0.0.0.0' },
+      env: { AIRLOCK_PGWIRE_HOST: '0.0.0.0', AIRLOCK_HTTP_HOST: '0.0.0.0', AIRLOCK_APPROVAL_HOST: '0.0.0.0', AIRLOCK_AUDIT_HOST: '0.0.0.0' },
       configure: (c) => {
+        c['http'] = { allowInsecureNonLoopback: false, tls: { certPath: join(dir, 'proxy.crt'), keyPath: join(dir, 'proxy.key') } };
         c['proxy'] = { ...c['proxy'], allowInsecureNonLoopback: false, tls: { certPath: join(dir, 'proxy.crt'), keyPath: join(dir, 'proxy.key') } };
       },
     });
@@ -107,6 +111,10 @@ describe('TLS that cannot be skipped, beyond loopback', { skip: outside ? false 
     const port = t.ports['http'];
     const first = readFileSync(join(dir, 'proxy.crt'));
     assert.deepEqual(await httpsGet(`https://${outside}:${port}/healthz`, first), { status: 200, body: '{"ok":true}', subject: 'airlock-test' });
+    // the approval and audit APIs too, with http.tls
+    for (const api of ['approval', 'audit']) {
+      assert.deepEqual(await httpsGet(`https://${outside}:${t.ports[api]}/healthz`, first), { status: 200, body: '{"ok":true}', subject: 'airlock-test' });
+    }
     // clear HTTP to the same port gets no answer from a door
     await assert.rejects(
       new Promise((resolve, reject) => http.get(`http://${outside}:${port}/healthz`, { agent: false }, (res) => (res.statusCode === 200 ? resolve(res) : reject(new Error(`status ${res.statusCode}`)))).on('error', reject)),
@@ -142,5 +150,15 @@ describe('the HTTP doors beyond loopback', () => {
           'refusing to serve HTTP on 0.0.0.0 without TLS: bearer tokens and Snowflake logins would cross the network in clear text. Configure proxy.tls (HTTPS), or set proxy.allowInsecureNonLoopback: true',
       },
     );
+  });
+
+  it('the approval and audit APIs refuse to start on a non-loopback address without TLS, naming what to set', async () => {
+    const config = parseConfig(readFileSync(new URL('../../deploy/config/demo.yaml', import.meta.url), 'utf8'), 'demo.yaml');
+    const logger = createLogger({ service: 'test', level: 'silent' });
+    const refusal = (door: string) => ({
+      message: `refusing to serve the ${door} on 0.0.0.0 without TLS: bearer tokens would cross the network in clear text. Configure http.tls (HTTPS), or set http.allowInsecureNonLoopback: true`,
+    });
+    await assert.rejects(startApproval({ config, logger, settings: { httpHost: '0.0.0.0', httpPort: 0 } } as never), refusal('approval API'));
+    await assert.rejects(startAudit({ logger, http: { host: '0.0.0.0', port: 0 } } as never), refusal('audit API'));
   });
 });

@@ -405,6 +405,18 @@ export const Console = Type.Object(
 );
 export type Console = Static<typeof Console>;
 
+/** The HTTP doors of the approval, audit and console services (the proxy's doors take `proxy.tls`). */
+export const HttpDoors = Type.Object(
+  {
+    /** serve HTTPS with this certificate and key, read again when either file changes */
+    tls: Type.Optional(Type.Object({ certPath: Type.String(), keyPath: Type.String() }, { additionalProperties: false })),
+    /** listen on a non-loopback address without TLS (bearer tokens then cross the network in clear): only when true */
+    allowInsecureNonLoopback: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type HttpDoors = Static<typeof HttpDoors>;
+
 /** The message bus, as `airlock up` may use it. */
 export const BusSettings = Type.Object(
   {
@@ -432,6 +444,7 @@ export const AirlockConfig = Type.Object(
     mcp: Type.Optional(Mcp),
     console: Type.Optional(Console),
     bus: Type.Optional(BusSettings),
+    http: Type.Optional(HttpDoors),
   },
   { additionalProperties: false },
 );

@@ -53,3 +53,25 @@ export class TlsFiles {
     this.#logger.info({ certPath: this.certPath }, 'TLS certificate reloaded');
   }
 }
+
+const isLoopbackHost = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.') || host.startsWith('::ffff:127.');
+
+/**
+ * The certificate an HTTP door serves (`http.tls`), or none on loopback. A door bound beyond loopback without one is
+ * refused before it listens, unless `http.allowInsecureNonLoopback` says the network is trusted.
+ */
+export function httpDoorTls(options: {
+  door: string;
+  host: string;
+  settings: { tls?: { certPath: string; keyPath: string } | undefined; allowInsecureNonLoopback?: boolean | undefined } | undefined;
+  logger: Logger;
+}): TlsFiles | undefined {
+  const s = options.settings ?? {};
+  if (s.tls) return new TlsFiles(s.tls, options.logger);
+  if (!isLoopbackHost(options.host) && !s.allowInsecureNonLoopback) {
+    throw new Error(
+      `refusing to serve the ${options.door} on ${options.host} without TLS: bearer tokens would cross the network in clear text. Configure http.tls (HTTPS), or set http.allowInsecureNonLoopback: true`,
+    );
+  }
+  return undefined;
+}
