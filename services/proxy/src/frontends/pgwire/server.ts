@@ -375,6 +375,8 @@ class PgConnection {
       const sqlState = e.code.startsWith('identity.') ? '28P01' : e.sqlState;
       return this.#fatal(sqlState, `Airlock could not authenticate you: ${e.message}`);
     }
+    // the connection ended while the token was checked (its deadline passed, the client left): no session for it
+    if (this.#phase === 'closed') return;
     try {
       this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client, this.#sessionId);
       // the credential was revoked elsewhere: tell the client in its protocol and end the connection
