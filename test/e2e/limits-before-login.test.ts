@@ -3,7 +3,7 @@
 // held ones are closed at the authentication deadline with a FATAL naming it; a 64 MiB password message and an
 // oversized startup packet are refused before they are read; a 64 KB gzip bomb at the Snowflake login endpoint is
 // refused with a Snowflake-style JSON answer (HTTP 200). Meanwhile a real `pg` client keeps querying without an error,
-// and another connects from an address the flood does not use.
+// and another connects from an address the flood does not use. The SQL API reads a large body only behind a valid token.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -170,6 +170,28 @@ describe('limits before login', () => {
     // a gzipped login of ordinary size is still read (and answered: there is no Snowflake connection in this stack)
     const ordinary = await login(gzipSync(JSON.stringify({ data: { AUTHENTICATOR: 'OAUTH', TOKEN: token, ACCOUNT_NAME: 'nowhere' } })));
     assert.equal(ordinary.body['code'], '002003');
+
+    // the SQL API reads a large body only from a caller whose bearer token holds
+    const bigStatement = JSON.stringify({ statement: `SELECT id FROM orders WHERE id = 1${' '.repeat(100_000)}` });
+    const sqlApi = async (authorization?: string) => {
+      const res = await fetch(`http://127.0.0.1:${t.ports['http']}/api/v2/statements`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: bigStatement,
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const stranger = await sqlApi('Bearer not-a-token');
+    assert.equal(stranger.status, 400);
+    assert.equal(
+      stranger.body['message'],
+      'Airlock could not read this request: the request body is larger than the 65536 bytes Airlock reads before authentication (proxy.limits.maxLoginBodyBytes, counted after decompression)',
+    );
+    // read in full, then answered for what it says (this stack has no Snowflake connection to name)
+    assert.deepEqual(await sqlApi(`Bearer ${token}`), {
+      status: 400,
+      body: { code: '000603', message: 'name a configured Snowflake connection in the x-airlock-connection header', airlockCode: 'runtime.invalid_request' },
+    });
 
     // the global limit: from a third address, 50 more are held and 10 refused naming maxUnauthenticated
     const third = await Promise.all(Array.from({ length: 60 }, () => probe(port, '127.0.0.3')));
