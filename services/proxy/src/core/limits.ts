@@ -69,12 +69,6 @@ export class PrincipalLimits {
     );
   }
 
-  /** what a principal holds now (sessions, statements in flight) */
-  held(principal: Principal): { sessions: number; statements: number } {
-    const key = principalKey(principal);
-    return { sessions: this.#sessions.get(key) ?? 0, statements: this.#statements.get(key) ?? 0 };
-  }
-
   #take(counts: Map<string, number>, principal: Principal, limit: number, refusal: (n: number) => string): () => void {
     const key = principalKey(principal);
     const n = counts.get(key) ?? 0;
