@@ -65,6 +65,7 @@ export const ErrorCodes = {
   'proxy.session_ended': { status: 401, sqlState: '57P01' },
   'proxy.untrusted_decision': { status: 502, sqlState: 'XX000' },
   'proxy.unknown_table': { status: 404, sqlState: '42P01' },
+  'proxy.limit_reached': { status: 429, sqlState: '53300' },
   'audit.forbidden': { status: 403, sqlState: '42501' },
   'audit.not_found': { status: 404, sqlState: '42704' },
   'console.not_signed_in': { status: 401, sqlState: '28000' },

@@ -65,7 +65,7 @@ describe('deploy/compose/demo.sql', () => {
     assert.equal(readFileSync(demoSqlPath, 'utf8'), renderDemoSql());
   });
 
-  it('deploy/compose/airlock.yaml is the demo config with proxy.allowInsecureNonLoopback turned on and without the demo sign-in', () => {
+  it('deploy/compose/airlock.yaml is the demo config with proxy. and http.allowInsecureNonLoopback turned on and without the demo sign-in', () => {
     const text = readFileSync(composeConfigPath, 'utf8');
     assert.equal(text, renderComposeConfig());
     parseConfig(text, composeConfigPath);
@@ -78,7 +78,10 @@ describe('deploy/compose/demo.sql', () => {
     withoutDemoSignIn(demo);
     assert.equal(compose['proxy']['allowInsecureNonLoopback'], true);
     assert.equal(demo['proxy']['allowInsecureNonLoopback'], false);
+    assert.equal(compose['http']['allowInsecureNonLoopback'], true);
+    assert.equal(demo['http']['allowInsecureNonLoopback'], false);
     compose['proxy']['allowInsecureNonLoopback'] = false;
+    compose['http']['allowInsecureNonLoopback'] = false;
     assert.deepEqual(compose, demo);
   });
 

@@ -300,6 +300,37 @@ describe('Airlock MCP endpoint (Streamable HTTP, OAuth protected resource)', () 
     assert.deepEqual(requested.approverGroups, ['dba']);
   });
 
+  it('approval_status answers only the requester and the approvers: to anyone else the request does not exist', async () => {
+    const requester = await connect(analyst);
+    const r = await call(requester, 'request_access', { connection: 'demo', sql: 'DELETE FROM orders WHERE id = 3', justification: 'customer 3 asked for erasure' });
+    const id = (r.structuredContent as { approvalId: string }).approvalId;
+    assert.match(id, uuid);
+    const visible = {
+      approvalId: id,
+      state: 'pending',
+      expiresAt: (r.structuredContent as { expiresAt: string }).expiresAt,
+      approvals: 0,
+      quorum: 1,
+      reason: null,
+      next: 'wait for an approver, then call approval_status again',
+    };
+    assert.deepEqual((await call(requester, 'approval_status', { approvalId: id })).structuredContent, visible);
+    const dba = await connect(await t.token({ subject: 'mcp-dba', groups: ['dba'], audience: resource }));
+    assert.deepEqual((await call(dba, 'approval_status', { approvalId: id })).structuredContent, visible);
+
+    // another analyst, and an auditor: the same answer as for an id that never existed
+    const unknownId = '00000000-0000-4000-8000-000000000001';
+    for (const token of [await t.token({ subject: 'mcp-nosy', groups: ['analysts'], audience: resource }), auditor]) {
+      const nosy = await connect(token);
+      const hidden = await call(nosy, 'approval_status', { approvalId: id });
+      const unknown = await call(nosy, 'approval_status', { approvalId: unknownId });
+      assert.equal(hidden.isError, true);
+      assert.equal(hidden.structuredContent, undefined);
+      assert.equal(text(hidden), text(unknown).replace(unknownId, id));
+      assert.doesNotMatch(text(hidden), /pending|erasure|dba|mcp-analyst/);
+    }
+  });
+
   it('request_access submits an approval request with the justification, and says who approves and how', async () => {
     const client = await connect(analyst);
     const r = await call(client, 'request_access', {

@@ -15,7 +15,18 @@ describe('fault: 200 sessions opened and closed concurrently through the proxy',
     nats = await startNatsServer();
     // 200 upstream sessions at once need more than the shared server's 100 connections
     cluster = await startPostgresCluster({ maxConnections: 400 });
-    t = await startFaultStack({ nats, demoServer: cluster, env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '60' } });
+    t = await startFaultStack({
+      nats,
+      demoServer: cluster,
+      env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '60' },
+      // one principal's 200 connections from one address, all opening at once: above the default limits on purpose
+      configure: (c) => {
+        c['proxy'] = {
+          ...c['proxy'],
+          limits: { ...c['proxy']?.limits, maxUnauthenticatedPerAddress: sessions, sessionsPerPrincipal: sessions, statementsPerPrincipal: sessions },
+        };
+      },
+    });
   });
   after(async () => {
     await t?.close();

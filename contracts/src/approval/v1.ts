@@ -66,7 +66,17 @@ export const submitApproval = request(
   'Records a statement that policy holds for approval (or finds the existing request for the same principal and statement) and returns its state.',
 );
 
-export const GetApprovalStatusRequest = Type.Object({ approvalId: Type.String({ minLength: 1 }) }, { additionalProperties: false });
+export const GetApprovalStatusRequest = Type.Object(
+  {
+    approvalId: Type.String({ minLength: 1 }),
+    /**
+     * who asks, when a person asks through a door (MCP `approval_status`): the request is then answered only to its
+     * requester and its approvers, and to anyone else exactly as an unknown id is (`approval.not_found`)
+     */
+    caller: Type.Optional(Principal),
+  },
+  { additionalProperties: false },
+);
 export type GetApprovalStatusRequest = Static<typeof GetApprovalStatusRequest>;
 
 export const getApprovalStatus = request(

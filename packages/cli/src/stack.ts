@@ -69,7 +69,7 @@ export async function startService(
           pool,
           logger,
           metrics,
-          http: { host: own.httpHost, port: own.httpPort },
+          http: { host: own.httpHost, port: own.httpPort, tls: config.http?.tls, allowInsecureNonLoopback: config.http?.allowInsecureNonLoopback },
           readerGroups: own.readerGroups.split(',').map((g) => g.trim()).filter(Boolean),
           authenticate: async (token) => {
             // the audit API's own audience: a token made for a database door or another API is refused here

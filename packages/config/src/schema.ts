@@ -267,12 +267,37 @@ export const Guardrails = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a stranger may hold before logging in, and what one principal may hold after; each per proxy instance. */
+export const ProxyLimits = Type.Object(
+  {
+    /** a PostgreSQL connection that has not authenticated this many seconds after it opened is closed (default 10) */
+    authTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** connections to the PostgreSQL door not yet authenticated, in all (default 512) */
+    maxUnauthenticated: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** connections to the PostgreSQL door not yet authenticated, from one source address (default 64) */
+    maxUnauthenticatedPerAddress: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** the largest startup or password message accepted before authentication, in bytes (default 16384) */
+    maxStartupBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    /** the largest HTTP request body read before its sender is authenticated (Snowflake login), in bytes, compressed or not (default 65536) */
+    maxLoginBodyBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    /** the largest HTTP request body of an authenticated request, in bytes, after decompression (default 16777216) */
+    maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+    /** open sessions (PostgreSQL connections, Snowflake logins, MCP sessions) of one principal (default 20) */
+    sessionsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** statements of one principal running at once, across its sessions (default 20) */
+    statementsPerPrincipal: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type ProxyLimits = Static<typeof ProxyLimits>;
+
 export const Proxy = Type.Object(
   {
     tls: Type.Optional(Type.Object({ certPath: Type.String(), keyPath: Type.String() }, { additionalProperties: false })),
     /** listen on a non-loopback address without TLS (tokens then cross the network in clear): only when true */
     allowInsecureNonLoopback: Type.Optional(Type.Boolean()),
     heartbeatSeconds: Type.Optional(Type.Integer({ minimum: 1 })),
+    limits: Type.Optional(ProxyLimits),
   },
   { additionalProperties: false },
 );
@@ -388,6 +413,18 @@ export const Console = Type.Object(
 );
 export type Console = Static<typeof Console>;
 
+/** The HTTP doors of the approval, audit and console services (the proxy's doors take `proxy.tls`). */
+export const HttpDoors = Type.Object(
+  {
+    /** serve HTTPS with this certificate and key, read again when either file changes */
+    tls: Type.Optional(Type.Object({ certPath: Type.String(), keyPath: Type.String() }, { additionalProperties: false })),
+    /** listen on a non-loopback address without TLS (bearer tokens then cross the network in clear): only when true */
+    allowInsecureNonLoopback: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type HttpDoors = Static<typeof HttpDoors>;
+
 /** The message bus, as `airlock up` may use it. */
 export const BusSettings = Type.Object(
   {
@@ -415,6 +452,7 @@ export const AirlockConfig = Type.Object(
     mcp: Type.Optional(Mcp),
     console: Type.Optional(Console),
     bus: Type.Optional(BusSettings),
+    http: Type.Optional(HttpDoors),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,6 @@
+import type https from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { TlsFiles } from './tls-files.js';
 import { ErrorCodes } from '@airlock/contracts';
 import { AirlockError, toEnvelope } from './errors.js';
 import type { Logger } from './logger.js';
@@ -7,6 +9,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** maximum request body in bytes */
   bodyLimit?: number;
+  /** serve HTTPS with this certificate, taking a renewed one without a restart */
+  tls?: TlsFiles;
 }
 
 /**
@@ -18,7 +22,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-  });
+    ...(options.tls ? { https: { ...options.tls.current } } : {}),
+  }) as unknown as FastifyInstance;
+  if (options.tls) {
+    options.tls.onChange((pair) => (app.server as unknown as https.Server).setSecureContext(pair));
+  }
   app.setErrorHandler((err: unknown, request, reply) => {
     if (err instanceof AirlockError) {
       void reply.status(err.status).send(err.toEnvelope());

@@ -5,6 +5,7 @@ export { Validator, encodeJson, decodeJson } from './codec.js';
 export { Bus, streamName, contextFrom, contextHeaders, type BusOptions, type Handler, type ConsumedEvent, type EventInput } from './bus.js';
 export { readEnv, commonEnv, ConfigError, type EnvField, type EnvValues } from './env.js';
 export { createHttpServer, type HttpServerOptions } from './http.js';
+export { TlsFiles, httpDoorTls } from './tls-files.js';
 export { Lifecycle, closeOnSignals } from './lifecycle.js';
 export { ensureDatabase, migrate, type Migration } from './database.js';
 export { startHost, type Host, type HostOptions, type CommonEnv } from './host.js';

@@ -133,8 +133,13 @@ export class Approvals {
   }
 
   /** The state a front door polls; a request past its time is expired on the spot. */
-  async status(approvalId: string): Promise<approvalV1.ApprovalStatus> {
-    return toStatus(await this.#current(this.#pool, approvalId));
+  /** With `caller`: someone who is neither the requester nor an approver is told what an unknown id tells. */
+  async status(approvalId: string, caller?: Principal): Promise<approvalV1.ApprovalStatus> {
+    const view = await this.#current(this.#pool, approvalId);
+    if (caller && !canView({ subject: view.requester.subject, issuer: view.requester.issuer, approverGroups: view.approverGroups }, caller)) {
+      throw new AirlockError('approval.not_found', `no approval request ${approvalId}`);
+    }
+    return toStatus(view);
   }
 
   async #current(db: pg.Pool, approvalId: string): Promise<approvalV1.ApprovalView> {

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { approvalV1, identityV1, type Principal } from '@airlock/contracts';
-import { AirlockError, createHttpServer, newContext, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, createHttpServer, newContext, type Bus, type Logger, type TlsFiles } from '@airlock/runtime';
 import type { Approvals } from './approvals.js';
 
 /**
  * The approvers' API. Every route needs `Authorization: Bearer <the caller's own OIDC token>`, verified by the
  * identity service; decisions are checked against the request (groups, self-approval, state) in `Approvals`.
  */
-export function approvalHttp(deps: { approvals: Approvals; bus: Bus; logger: Logger }): FastifyInstance {
-  const http = createHttpServer({ logger: deps.logger, bodyLimit: 64 * 1024 });
+export function approvalHttp(deps: { approvals: Approvals; bus: Bus; logger: Logger; tls?: TlsFiles | undefined }): FastifyInstance {
+  const http = createHttpServer({ logger: deps.logger, bodyLimit: 64 * 1024, ...(deps.tls ? { tls: deps.tls } : {}) });
   const caller = async (authorization: string | undefined): Promise<Principal> => {
     const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw new AirlockError('identity.missing_token', 'send your own OIDC token as "Authorization: Bearer <token>"');

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import type { AirlockConfig } from '@airlock/config';
 import { approvalV1, policyV1 } from '@airlock/contracts';
-import { Counter, Gauge, Registry, TrustedKeys, tokenKinds, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { Counter, Gauge, Registry, TrustedKeys, httpDoorTls, tokenKinds, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { Approvals } from './approvals.js';
 import type { ApprovalEnv } from './config.js';
 import { boundSubmit, signGrant } from './decisions.js';
@@ -41,9 +41,11 @@ export interface ApprovalService {
  * sweep, and the outbox that announces every transition (bus events, webhooks). Several copies may run at once.
  */
 export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService> {
-  await migrateApproval(deps.pool);
   const { settings } = deps;
   const logger = deps.logger.child({ component: 'approval' });
+  // before anything starts: an API that would take tokens in clear text beyond loopback never opens
+  const tls = httpDoorTls({ door: 'approval API', host: settings.httpHost, settings: deps.config.http, logger });
+  await migrateApproval(deps.pool);
   const cfg = deps.config.approval ?? {};
   const delivery = new Delivery({
     onAttempt: (channel, result) => deliveries.inc({ channel, result }),
@@ -111,9 +113,10 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
     return grantId ? { ...status, grant: await signGrant(deps.signer, bound, status.approvalId, grantId) } : status;
   });
   deps.bus.serve(approvalV1.keys, async () => deps.signer.jwks());
-  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId));
+  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId, req.caller));
 
-  const http = approvalHttp({ approvals, bus: deps.bus, logger });
+  const http = approvalHttp({ approvals, bus: deps.bus, logger, tls });
+  http.addHook('onClose', async () => tls?.close());
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
   port = (http.server.address() as { port: number }).port;
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import { auditV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Histogram, Registry, createHttpServer, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { AirlockError, Counter, Histogram, Registry, createHttpServer, httpDoorTls, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { Integrity } from './integrity.js';
 import { AuditStore, migrateAudit, type EventFilter } from './store/events.js';
 import { SessionStore, type SessionFilter } from './store/sessions.js';
@@ -12,7 +12,8 @@ export interface AuditDeps {
   bus: Bus;
   pool: pg.Pool;
   logger: Logger;
-  http: { host: string; port: number };
+  /** `tls`/`allowInsecureNonLoopback`: the config's `http` section */
+  http: { host: string; port: number; tls?: { certPath: string; keyPath: string } | undefined; allowInsecureNonLoopback?: boolean | undefined };
   /** verifies a reader's bearer token and returns its groups; the identity service's verify over the bus */
   authenticate: (token: string) => Promise<{ subject: string; groups: string[] }>;
   readerGroups: string[];
@@ -78,6 +79,8 @@ function text(q: Query, name: string): string | undefined {
 
 /** Writes every lifecycle event, exactly once and in stream order, to the hash-chained audit table; serves reads. */
 export async function startAudit(deps: AuditDeps): Promise<AuditService> {
+  // before anything starts: an API that would take tokens in clear text beyond loopback never opens
+  const tls = httpDoorTls({ door: 'audit API', host: deps.http.host, settings: deps.http, logger: deps.logger });
   if (deps.migrate !== false) await migrateAudit(deps.pool);
   const store = new AuditStore(deps.pool, deps.chainKey);
   const durable = deps.durableName ?? 'airlock-audit';
@@ -112,7 +115,8 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   );
   const forwarder = deps.forward ? await startForwarder(deps.bus, deps.logger, deps.forward) : undefined;
 
-  const http = createHttpServer({ logger: deps.logger });
+  const http = createHttpServer({ logger: deps.logger, ...(tls ? { tls } : {}) });
+  http.addHook('onClose', async () => tls?.close());
   const reader = async (authorization: string | undefined) => {
     const token = /^Bearer (.+)$/i.exec(authorization ?? '')?.[1];
     if (!token) throw new AirlockError('identity.missing_token', 'send an OIDC token as "Authorization: Bearer <token>"');

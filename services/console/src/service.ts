@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
 import { credentialV1, type approvalV1, type Principal } from '@airlock/contracts';
-import { AirlockError, createHttpServer, newContext, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, createHttpServer, httpDoorTls, newContext, type Bus, type Logger } from '@airlock/runtime';
 import { consoleCss, consoleJs, faviconSvg } from './assets.js';
 import type { ConsoleEnv } from './config.js';
 import { Secrets, parseCookies, randomToken, sameString, serializeCookie } from './crypto.js';
@@ -63,8 +63,10 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
     logger.info('no console section in the config file: the console is not served');
     return { http: undefined, port: undefined, publicUrl: undefined, close: async () => undefined };
   }
-  await migrateConsole(deps.pool);
   const { settings } = deps;
+  // before anything starts: a console that would take sign-ins in clear text beyond loopback never opens
+  const tls = httpDoorTls({ door: 'console', host: settings.httpHost, settings: deps.config.http, logger });
+  await migrateConsole(deps.pool);
   const secrets = new Secrets(expandEnv(cfg.sessionSecret, deps.env));
   const sessions = new SessionStore(deps.pool);
   const skew = deps.config.identity.clockSkewSeconds ?? 30;
@@ -99,7 +101,8 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
   const live = new LiveEvents(deps.bus, logger);
   await live.start();
 
-  const http = createHttpServer({ logger, bodyLimit: 256 * 1024 });
+  const http = createHttpServer({ logger, bodyLimit: 256 * 1024, ...(tls ? { tls } : {}) });
+  http.addHook('onClose', async () => tls?.close());
   http.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -392,7 +395,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
 
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
   const port = (http.server.address() as { port: number }).port;
-  if (!publicUrl) publicUrl = `http://${settings.httpHost.includes(':') ? `[${settings.httpHost}]` : settings.httpHost}:${port}`;
+  if (!publicUrl) publicUrl = `${tls ? 'https' : 'http'}://${settings.httpHost.includes(':') ? `[${settings.httpHost}]` : settings.httpHost}:${port}`;
   if (cfg.saml) issuer = await TokenIssuer.load(deps.env, tokenIssuerUrl(), settings.tokenTtlSeconds);
   logger.info({ url: publicUrl, oidc: !!cfg.oidc, saml: !!cfg.saml, tokenAudience: cfg.saml ? consoleTokenAudience : undefined }, 'console listening');
 

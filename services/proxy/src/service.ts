@@ -1,16 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
 import { identityV1, policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Histogram, Registry, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, Counter, Histogram, Registry, TlsFiles, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
+import { LimitedSession, PrincipalLimits, resolveLimits } from './core/limits.js';
 import { Session, type ProxyContext } from './core/session.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
 import { snowflakeEngine } from './engines/snowflake/upstream.js';
 import { PgwireServer } from './frontends/pgwire/server.js';
-import { startHttp, type FrontDoor, type HttpFrontDoorPlugin } from './frontends/http/server.js';
+import { isLoopback, startHttp, type FrontDoor, type HttpFrontDoorPlugin } from './frontends/http/server.js';
 import type { ProxyEnv } from './config.js';
 
 export interface ProxyDeps {
@@ -35,6 +35,12 @@ export interface ProxyService {
 /** The data path: front doors, sessions, upstream engines, masking. */
 export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const { bus, config, logger } = deps;
+  // checked before anything starts: a door that would take tokens in clear text beyond loopback never opens
+  if (!isLoopback(deps.settings.httpHost) && !config.proxy?.tls && !config.proxy?.allowInsecureNonLoopback) {
+    throw new Error(
+      `refusing to serve HTTP on ${deps.settings.httpHost} without TLS: bearer tokens and Snowflake logins would cross the network in clear text. Configure proxy.tls (HTTPS), or set proxy.allowInsecureNonLoopback: true`,
+    );
+  }
   const proxyId = deps.settings.proxyId ?? `proxy-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const events = new EventPublisher(bus, logger);
   const keeper = new LeaseKeeper(bus, proxyId, config.proxy?.heartbeatSeconds ?? 5, logger);
@@ -58,12 +64,20 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const decisions = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
   const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
 
+  const limits = resolveLimits(config);
+  const principals = new PrincipalLimits(limits);
   const openSession = (principal: Principal, database: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session => {
     const connection = config.connections[database];
     if (!connection) {
       throw new AirlockError('policy.unknown_connection', `connection "${database}" is not configured in Airlock; use the name of a configured connection`);
     }
-    return new Session(ctx, principal, database, frontend, client, sessionId);
+    const release = principals.takeSession(principal);
+    try {
+      return new LimitedSession(principals, release, ctx, principal, database, frontend, client, sessionId);
+    } catch (err) {
+      release();
+      throw err;
+    }
   };
   const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
@@ -74,13 +88,15 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   };
   const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;
 
-  const tlsConfig = config.proxy?.tls;
+  const tlsFiles = config.proxy?.tls ? new TlsFiles(config.proxy.tls, logger) : undefined;
+  const allowInsecureNonLoopback = config.proxy?.allowInsecureNonLoopback ?? false;
   const pgwire = new PgwireServer({
+    limits,
     host: deps.settings.pgwireHost,
     port: deps.settings.pgwirePort,
     logger,
-    ...(tlsConfig ? { tls: { cert: readFileSync(tlsConfig.certPath), key: readFileSync(tlsConfig.keyPath) } } : {}),
-    allowInsecureNonLoopback: config.proxy?.allowInsecureNonLoopback ?? false,
+    ...(tlsFiles ? { tls: () => tlsFiles.current } : {}),
+    allowInsecureNonLoopback,
     handlers: {
       authenticate: (token, info) => verify(token, 'pgwire', info.sessionId),
       openSession: (principal, database, client, sessionId) => {
@@ -99,9 +115,18 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     authenticate,
     verify,
     openSession,
-    baseUrl: () => `http://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
+    limits,
+    baseUrl: () => `${tlsFiles ? 'https' : 'http'}://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
   };
-  const http = await startHttp({ host: deps.settings.httpHost, port: deps.settings.httpPort, logger, door, plugins: deps.plugins ?? [] });
+  const http = await startHttp({
+    host: deps.settings.httpHost,
+    port: deps.settings.httpPort,
+    logger,
+    door,
+    plugins: deps.plugins ?? [],
+    ...(tlsFiles ? { tls: tlsFiles } : {}),
+    allowInsecureNonLoopback,
+  });
   httpPort = http.port;
   logger.info({ host: deps.settings.httpHost, port: httpPort }, 'HTTP front doors listening');
 
@@ -112,6 +137,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     close: async () => {
       await http.close();
       await pgwire.close();
+      tlsFiles?.close();
       keeper.stop();
       await events.flush();
     },

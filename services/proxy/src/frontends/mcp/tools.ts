@@ -371,8 +371,9 @@ const approvalStatus = defineTool({
   input: ApprovalStatusInput,
   output: ApprovalStatusOutput,
   readOnly: true,
-  run: async (env, _caller, args) => {
-    const s = await env.door.ctx.bus.call(approvalV1.getApprovalStatus, { approvalId: args.approvalId }, newContext());
+  run: async (env, caller, args) => {
+    // answered only to the requester and the approvers: to anyone else the request does not exist
+    const s = await env.door.ctx.bus.call(approvalV1.getApprovalStatus, { approvalId: args.approvalId, caller: caller.principal }, newContext());
     const out = {
       approvalId: s.approvalId,
       state: s.state,

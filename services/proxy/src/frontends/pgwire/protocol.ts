@@ -209,13 +209,23 @@ export class MessageReader {
   }
 }
 
+/** A message longer than the buffer accepts in the current phase. */
+export class MessageTooLarge extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`a message of ${size} bytes is larger than the ${limit} bytes accepted`);
+  }
+}
+
 /** Splits a byte stream into messages. The startup phase has no type byte; later messages do. */
 export class MessageBuffer {
   #chunks: Buffer = Buffer.alloc(0);
-  /** the largest message accepted; bigger ones are a protocol violation */
-  readonly maxMessage: number;
-  constructor(maxMessage = 64 * 1024 * 1024) {
-    this.maxMessage = maxMessage;
+  /** the largest message accepted now; bigger ones are refused before they are read */
+  limit: number;
+  constructor(limit = 64 * 1024 * 1024) {
+    this.limit = limit;
   }
   push(data: Buffer): void {
     this.#chunks = this.#chunks.length === 0 ? data : Buffer.concat([this.#chunks, data]);
@@ -224,7 +234,8 @@ export class MessageBuffer {
   nextStartup(): Buffer | undefined {
     if (this.#chunks.length < 4) return undefined;
     const len = this.#chunks.readInt32BE(0);
-    if (len < 8 || len > 10_000) throw new Error('invalid startup packet length');
+    if (len < 8) throw new Error('invalid startup packet length');
+    if (len > this.limit) throw new MessageTooLarge(len, this.limit);
     if (this.#chunks.length < len) return undefined;
     const packet = this.#chunks.subarray(4, len);
     this.#chunks = this.#chunks.subarray(len);
@@ -234,7 +245,8 @@ export class MessageBuffer {
   next(): { type: string; body: Buffer } | undefined {
     if (this.#chunks.length < 5) return undefined;
     const len = this.#chunks.readInt32BE(1);
-    if (len < 4 || len > this.maxMessage) throw new Error('invalid message length');
+    if (len < 4) throw new Error('invalid message length');
+    if (len + 1 > this.limit) throw new MessageTooLarge(len + 1, this.limit);
     if (this.#chunks.length < len + 1) return undefined;
     const type = String.fromCharCode(this.#chunks[0]!);
     const body = this.#chunks.subarray(5, len + 1);

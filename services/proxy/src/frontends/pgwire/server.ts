@@ -22,18 +22,33 @@ export interface PgwireOptions {
   port: number;
   logger: Logger;
   handlers: PgwireHandlers;
-  tls?: tls.SecureContextOptions;
+  /** the certificate and key in use now (proxy.tls): read at each TLS handshake, so a renewed one is taken at once */
+  tls?: () => tls.SecureContextOptions;
   allowInsecureNonLoopback?: boolean;
   /** rows read from upstream per batch */
   batchRows?: number;
+  /** what a connection may do before it authenticates */
+  limits: PreAuthLimits;
 }
+
+/** Limits before login (`proxy.limits`): a stranger holds a bounded number of sockets, bytes and seconds. */
+export interface PreAuthLimits {
+  authTimeoutMs: number;
+  maxUnauthenticated: number;
+  maxUnauthenticatedPerAddress: number;
+  maxStartupBytes: number;
+}
+
+/** the largest message of an authenticated connection (a statement with its parameters) */
+const MAX_MESSAGE_AFTER_LOGIN = 64 * 1024 * 1024;
 
 /** RowDescription fields; a column from another engine is described as text. */
 function pgFields(columns: readonly ColumnInfo[]): P.FieldDescription[] {
   return columns.map((c) => c.pg ?? { name: c.name, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeModifier: -1 });
 }
 
-const loopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+const loopback = (host: string) =>
+  host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.') || host.startsWith('::ffff:127.');
 
 /** The PostgreSQL wire-protocol front door: startup, cleartext password = OIDC token, simple and extended query. */
 export class PgwireServer {
@@ -41,6 +56,9 @@ export class PgwireServer {
   readonly #server: net.Server;
   readonly #connections = new Set<PgConnection>();
   readonly #byKey = new Map<string, PgConnection>();
+  /** connections not yet authenticated, in all and per source address */
+  #unauthenticated = 0;
+  readonly #unauthenticatedBy = new Map<string, number>();
 
   constructor(options: PgwireOptions) {
     if (!loopback(options.host) && !options.tls && !options.allowInsecureNonLoopback) {
@@ -62,11 +80,40 @@ export class PgwireServer {
 
   #accept(socket: net.Socket): void {
     socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    const address = socket.remoteAddress ?? '?';
+    const limits = this.#options.limits;
+    const fromAddress = this.#unauthenticatedBy.get(address) ?? 0;
+    const refusal =
+      fromAddress >= limits.maxUnauthenticatedPerAddress
+        ? `too many connections from ${address} are waiting to authenticate: the limit is ${limits.maxUnauthenticatedPerAddress} per address (proxy.limits.maxUnauthenticatedPerAddress); authenticate the open ones or try again later`
+        : this.#unauthenticated >= limits.maxUnauthenticated
+          ? `too many connections are waiting to authenticate: the limit is ${limits.maxUnauthenticated} (proxy.limits.maxUnauthenticated); try again later`
+          : undefined;
+    if (refusal) {
+      // refused before reading a byte: the socket costs nothing more than this message
+      socket.end(P.errorResponse({ severity: 'FATAL', code: '53300', message: refusal }));
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.#unauthenticated += 1;
+    this.#unauthenticatedBy.set(address, fromAddress + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#unauthenticated -= 1;
+      const left = (this.#unauthenticatedBy.get(address) ?? 1) - 1;
+      if (left <= 0) this.#unauthenticatedBy.delete(address);
+      else this.#unauthenticatedBy.set(address, left);
+    };
     const conn = new PgConnection(socket, this.#options, {
       register: (pid, key) => this.#byKey.set(`${pid}:${key}`, conn),
       unregister: (pid, key) => this.#byKey.delete(`${pid}:${key}`),
       cancel: (pid, key) => void this.#byKey.get(`${pid}:${key}`)?.cancel(),
+      authenticated: release,
     });
+    conn.done.finally(release);
     this.#connections.add(conn);
     conn.done.finally(() => this.#connections.delete(conn));
   }
@@ -82,6 +129,8 @@ interface Registry {
   register(pid: number, key: number): void;
   unregister(pid: number, key: number): void;
   cancel(pid: number, key: number): void;
+  /** the connection authenticated: it no longer counts against the limits before login */
+  authenticated(): void;
 }
 
 interface Portal {
@@ -99,7 +148,10 @@ class PgConnection {
   #socket: net.Socket | tls.TLSSocket;
   readonly #options: PgwireOptions;
   readonly #registry: Registry;
-  readonly #buffer = new P.MessageBuffer();
+  readonly #buffer: P.MessageBuffer;
+  /** a password message was taken and is being checked: nothing more is read until it is */
+  #passwordTaken = false;
+  #authDeadline: NodeJS.Timeout | undefined;
   #phase: 'startup' | 'password' | 'ready' | 'closed' = 'startup';
   #startup: { user: string; database: string } | undefined;
   #session: Session | undefined;
@@ -122,8 +174,15 @@ class PgConnection {
     this.#options = options;
     this.#registry = registry;
     this.#client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#buffer = new P.MessageBuffer(options.limits.maxStartupBytes);
     this.done = new Promise((r) => (this.#resolveDone = r));
     this.#attach(socket);
+    const seconds = options.limits.authTimeoutMs / 1000;
+    this.#authDeadline = setTimeout(() => {
+      if (this.#phase === 'ready') return;
+      this.#fatal('08P01', `Airlock closed this connection: it did not authenticate within ${seconds} s (proxy.limits.authTimeoutSeconds)`);
+    }, options.limits.authTimeoutMs);
+    this.#authDeadline.unref();
   }
 
   #attach(socket: net.Socket | tls.TLSSocket): void {
@@ -133,22 +192,35 @@ class PgConnection {
   }
 
   #onData(data: Buffer): void {
+    if (this.#phase === 'closed') return;
     try {
       this.#buffer.push(data);
       if (this.#phase === 'startup') {
         const packet = this.#buffer.nextStartup();
         if (packet) this.#enqueue(() => this.#onStartup(packet));
-        return;
+      } else {
+        this.#drainTyped();
       }
-      for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
-        const msg = m;
-        this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+      if (this.#phase !== 'ready' && this.#buffer.pending > this.#buffer.limit) {
+        // before login nothing is buffered beyond one message: a stranger cannot make the proxy hold its bytes
+        throw new P.MessageTooLarge(this.#buffer.pending, this.#buffer.limit);
       }
+      if (this.#phase === 'startup') return;
       // apply backpressure to a client that pipelines faster than statements complete
       if (this.#buffer.pending > 1024 * 1024) this.#socket.pause();
     } catch (err) {
-      this.#fatal('08P01', `protocol violation: ${err instanceof Error ? err.message : 'bad message'}`);
+      this.#protocolViolation(err);
     }
+  }
+
+  #protocolViolation(err: unknown): void {
+    if (err instanceof P.MessageTooLarge && this.#phase !== 'ready') {
+      return this.#fatal(
+        '08P01',
+        `Airlock accepts at most ${err.limit} bytes before authentication (proxy.limits.maxStartupBytes); this connection sent a message of ${err.size} bytes`,
+      );
+    }
+    this.#fatal('08P01', `protocol violation: ${err instanceof Error ? err.message : 'bad message'}`);
   }
 
   #enqueue(work: () => Promise<void>): void {
@@ -167,7 +239,7 @@ class PgConnection {
         const plain = this.#socket as net.Socket;
         plain.removeAllListeners('data');
         plain.removeAllListeners('close');
-        const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext(this.#options.tls) });
+        const secure = new tls.TLSSocket(plain, { isServer: true, secureContext: tls.createSecureContext(this.#options.tls()) });
         this.#socket = secure;
         this.#attach(secure);
       } else {
@@ -190,6 +262,14 @@ class PgConnection {
       this.#fatal('08P01', 'unsupported frontend protocol: Airlock speaks protocol 3.0');
       return;
     }
+    if (this.#tlsRequired()) {
+      // the token is about to be asked for as a clear-text password: outside loopback it travels only inside TLS
+      this.#fatal(
+        '28000',
+        'Airlock requires TLS on this address: your token would cross the network in clear text. Connect with sslmode=require (or verify-full with the proxy\'s CA)',
+      );
+      return;
+    }
     const params: Record<string, string> = {};
     for (;;) {
       const key = r.cstring();
@@ -202,15 +282,34 @@ class PgConnection {
     this.#drainTyped();
   }
 
+  /** TLS is configured, this connection arrived over a non-loopback interface of a non-loopback bind, and it is not TLS yet. */
+  #tlsRequired(): boolean {
+    if (!this.#options.tls || this.#socket instanceof tls.TLSSocket) return false;
+    if (loopback(this.#options.host)) return false;
+    return !loopback(this.#socket.localAddress ?? '');
+  }
+
   #drainStartup(): void {
-    const packet = this.#buffer.nextStartup();
-    if (packet) this.#enqueue(() => this.#onStartup(packet));
+    try {
+      const packet = this.#buffer.nextStartup();
+      if (packet) this.#enqueue(() => this.#onStartup(packet));
+    } catch (err) {
+      this.#protocolViolation(err);
+    }
   }
 
   #drainTyped(): void {
-    for (let m = this.#buffer.next(); m; m = this.#buffer.next()) {
-      const msg = m;
-      this.#enqueue(() => this.#onMessage(msg.type, msg.body));
+    try {
+      for (;;) {
+        // one password message at a time: what follows it waits, bounded, until the token is checked
+        if (this.#phase === 'password' && this.#passwordTaken) return;
+        const m = this.#buffer.next();
+        if (!m) return;
+        if (this.#phase === 'password') this.#passwordTaken = true;
+        this.#enqueue(() => this.#onMessage(m.type, m.body));
+      }
+    } catch (err) {
+      this.#protocolViolation(err);
     }
   }
 
@@ -279,6 +378,8 @@ class PgConnection {
       const sqlState = e.code.startsWith('identity.') ? '28P01' : e.sqlState;
       return this.#fatal(sqlState, `Airlock could not authenticate you: ${e.message}`);
     }
+    // the connection ended while the token was checked (its deadline passed, the client left): no session for it
+    if (this.#phase === 'closed') return;
     try {
       this.#session = this.#options.handlers.openSession(principal, startup.database, this.#client, this.#sessionId);
       // the credential was revoked elsewhere: tell the client in its protocol and end the connection
@@ -292,6 +393,9 @@ class PgConnection {
     this.#key = randomInt(1, 2 ** 31 - 1);
     this.#registry.register(this.#pid, this.#key);
     this.#phase = 'ready';
+    clearTimeout(this.#authDeadline);
+    this.#registry.authenticated();
+    this.#buffer.limit = MAX_MESSAGE_AFTER_LOGIN;
     this.#write(
       Buffer.concat([
         P.authenticationRequest(0),
@@ -308,6 +412,7 @@ class PgConnection {
         P.readyForQuery('I'),
       ]),
     );
+    this.#drainTyped();
   }
 
   async #simpleQuery(sql: string): Promise<void> {
@@ -470,7 +575,10 @@ class PgConnection {
   #fatal(code: string, message: string): void {
     if (this.#phase === 'closed') return;
     this.#write(P.errorResponse({ severity: 'FATAL', code, message }));
-    this.#socket.end();
+    const socket = this.#socket;
+    socket.end(() => socket.destroy());
+    // a peer that never reads does not keep the socket either
+    setTimeout(() => socket.destroy(), 1000).unref();
     void this.terminate('refused');
   }
 
@@ -508,6 +616,7 @@ class PgConnection {
     if (this.#phase === 'closed') return this.done;
     this.#phase = 'closed';
     clearTimeout(this.#expiry);
+    clearTimeout(this.#authDeadline);
     if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
     if (!this.#socket.destroyed) this.#socket.end();
     try {

@@ -6,7 +6,7 @@ import type { FrontDoor } from '../http/server.js';
 import { bindingsToParams } from './bindings.js';
 import { acceptSnowflakeBodies } from './body.js';
 import { failure, failures, snowflakeCodes, toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
-import { LoginSessions, snowflakeToken, type LoginSession } from './login-sessions.js';
+import { LoginSessions, bearerToken, snowflakeToken, type LoginSession } from './login-sessions.js';
 import {
   defaultParameters,
   failureBody,
@@ -88,6 +88,8 @@ export class SnowflakeFrontDoor {
   readonly #runs = new Map<string, RunEntry>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
+  /** the SQL API's bearer token, verified once per request: before its body is read, and for its handler */
+  readonly #bearers = new WeakMap<object, Promise<Principal>>();
 
   constructor(door: FrontDoor, options: SnowflakeFrontDoorOptions = {}) {
     this.#door = door;
@@ -142,6 +144,28 @@ export class SnowflakeFrontDoor {
     return run;
   }
 
+  /** The principal of a SQL API request's bearer token, verified once however often it is asked. */
+  bearerPrincipal(request: FastifyRequest): Promise<Principal> {
+    let principal = this.#bearers.get(request.raw);
+    if (!principal) {
+      const token = bearerToken(request.headers.authorization);
+      principal = token
+        ? this.#door.authenticate(token, 'snowflake')
+        : Promise.reject(new AirlockError('identity.missing_token', 'send your OIDC token as Authorization: Bearer <token>'));
+      principal.catch(() => undefined);
+      this.#bearers.set(request.raw, principal);
+    }
+    return principal;
+  }
+
+  /** Whether a request comes from an authenticated sender, so that its body may be as large as `maxBodyBytes`. */
+  async #authenticatedSender(request: FastifyRequest): Promise<boolean> {
+    const path = request.url.split('?')[0]!;
+    if (path === LOGIN_PATH) return false;
+    if (path.startsWith(SQL_API_PATH)) return this.bearerPrincipal(request).then(() => true, () => false);
+    return !('code' in this.#logins.resolve(snowflakeToken(request.headers.authorization)));
+  }
+
   find(queryId: string, owner: string): StatementRun | undefined {
     const entry = this.#runs.get(queryId.toLowerCase());
     return entry && entry.owner === owner ? entry.run : undefined;
@@ -194,7 +218,7 @@ export class SnowflakeFrontDoor {
 
   async register(app: FastifyInstance): Promise<void> {
     await app.register(async (scope) => {
-      acceptSnowflakeBodies(scope);
+      acceptSnowflakeBodies(scope, this.#door.limits, (request) => this.#authenticatedSender(request));
       scope.setErrorHandler((err: unknown, request, reply) => {
         const e = err as { validation?: unknown; message?: string; statusCode?: number };
         const f: SnowflakeFailure =

@@ -1,11 +1,9 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '@airlock/contracts';
-import { AirlockError } from '@airlock/runtime';
 import { bindingsToParams } from './bindings.js';
 import { failures, snowflakeCodes, toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
 import { principalOwner, type SnowflakeFrontDoor } from './front-door.js';
-import { bearerToken } from './login-sessions.js';
 import { sqlApiResult } from './result-stream.js';
 import { HandleParams, StatementQuery, StatementRequest } from './schemas.js';
 import { Mutex, type StatementRun } from './statement-run.js';
@@ -54,11 +52,9 @@ export function sqlApiInProgress(handle: string, message?: string): Record<strin
 export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor): void {
   const door = front.door;
 
-  const principalOf = async (authorization: string | undefined, reply: FastifyReply): Promise<Principal | undefined> => {
-    const token = bearerToken(authorization);
+  const principalOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
     try {
-      if (!token) throw new AirlockError('identity.missing_token', 'send your OIDC token as Authorization: Bearer <token>');
-      return await door.authenticate(token, 'snowflake');
+      return await front.bearerPrincipal(request);
     } catch (err) {
       const f = toSnowflakeFailure(err);
       const refused = f.airlockCode.startsWith('identity.');
@@ -85,7 +81,7 @@ export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor
     '/api/v2/statements',
     { schema: { body: StatementRequest, querystring: StatementQuery } },
     async (request, reply) => {
-      const principal = await principalOf(request.headers.authorization, reply);
+      const principal = await principalOf(request, reply);
       if (!principal) return reply;
       const header = request.headers[CONNECTION_HEADER];
       const connection = front.connectionFor(typeof header === 'string' ? header : undefined);
@@ -116,7 +112,7 @@ export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor
     '/api/v2/statements/:handle',
     { schema: { params: HandleParams, querystring: StatementQuery } },
     async (request, reply) => {
-      const principal = await principalOf(request.headers.authorization, reply);
+      const principal = await principalOf(request, reply);
       if (!principal) return reply;
       if (request.query.partition !== undefined && request.query.partition !== '0') {
         return badRequest(reply, 'Airlock returns every row in partition 0');
@@ -128,7 +124,7 @@ export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor
   );
 
   scope.post<{ Params: HandleParams }>('/api/v2/statements/:handle/cancel', { schema: { params: HandleParams } }, async (request, reply) => {
-    const principal = await principalOf(request.headers.authorization, reply);
+    const principal = await principalOf(request, reply);
     if (!principal) return reply;
     const run = front.find(request.params.handle, principalOwner(principal));
     if (!run) return reply.code(404).type('application/json').send(sqlApiFailure(failures.queryNotFound(request.params.handle), null, Date.now()));
