@@ -237,7 +237,7 @@ describe('real PostgreSQL clients through the front door', () => {
       const java = spawnSync('java', ['-version']).status === 0;
       if (!requireClient(ctx, existsSync(JDBC_JAR) && java, 'apt-get install libpostgresql-jdbc-java default-jre-headless (or set AIRLOCK_JDBC_JAR)')) return;
       const port = t.ports['pgwire'];
-      const { stdout } = await run('java', ['-cp', JDBC_JAR, jdbcProbe, `jdbc:postgresql://127.0.0.1:${port}/demo`, 'jdbc-agent', token], { timeout: 120_000 });
+      const { stdout } = await run('java', ['-cp', JDBC_JAR, jdbcProbe, `jdbc:postgresql://127.0.0.1:${port}/demo`, 'jdbc-agent', token, ...CLOSED], { timeout: 120_000 });
       const out = lines(stdout);
       ctx.diagnostic(`${out.length} steps`);
       assert.deepEqual(step(out, 'tables').tables, ['customers', 'orders']);
@@ -258,6 +258,15 @@ describe('real PostgreSQL clients through the front door', () => {
       const w = step(out, 'refusedWrite');
       assert.equal(w.refused, true);
       assert.equal(w.sqlState, '42501');
+      const closed = out.filter((o) => o.step === 'closed');
+      assert.deepEqual(
+        closed.map((c) => c.relation),
+        CLOSED,
+      );
+      for (const c of closed) {
+        assert.equal(c.refused, true, `${c.relation} was readable`);
+        assert.match(c.message, /is not allowed through Airlock/);
+      }
     });
   });
 
@@ -377,6 +386,10 @@ describe('real PostgreSQL clients through the front door', () => {
           { column_name: 'total', data_type: 'numeric' },
           { column_name: 'created_at', data_type: 'timestamp with time zone' },
         ]);
+        for (const relation of CLOSED) {
+          // the server answers a database error with a JSON-RPC error carrying the database's message
+          await assert.rejects(client.callTool({ name: 'query', arguments: { sql: `SELECT * FROM ${relation}` } }), (e: Error) => /is not allowed through Airlock/.test(e.message), relation);
+        }
       } finally {
         await client.close();
       }
@@ -405,6 +418,11 @@ describe('real PostgreSQL clients through the front door', () => {
           ],
         );
         assert.deepEqual((await search({ object_type: 'index', schema: 'public', table: 'orders' })).map((r) => r.name), ['orders_pkey']);
+        for (const relation of CLOSED) {
+          const r = (await client.callTool({ name: 'execute_sql', arguments: { sql: `SELECT * FROM ${relation}` } })) as CallToolResult;
+          const text = r.content[0]?.type === 'text' ? r.content[0].text : '';
+          assert.match(text, /is not allowed through Airlock/, `${relation}: ${text}`);
+        }
       } finally {
         await client.close();
       }

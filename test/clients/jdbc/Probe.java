@@ -1,7 +1,8 @@
 // A JDBC client as BI tools and JVM agents use it: connect, discover the schema through DatabaseMetaData, run a
 // PreparedStatement more times than prepareThreshold (so the driver switches to a named server-side statement), read
-// with a fetch size (a portal read in batches), read masked columns, and try a write that is refused. Prints one JSON
-// object per step on stdout; the test asserts on them. Run: java -cp postgresql.jar Probe.java <url> <user> <token>
+// with a fetch size (a portal read in batches), read masked columns, try a write that is refused, and read each closed
+// relation named after the token. Prints one JSON object per step on stdout; the test asserts on them.
+// Run: java -cp postgresql.jar Probe.java <url> <user> <token> [relation…]
 import java.sql.*;
 import java.util.*;
 
@@ -102,6 +103,14 @@ public class Probe {
         emit("refusedWrite", "\"refused\":false");
       } catch (SQLException e) {
         emit("refusedWrite", "\"refused\":true,\"sqlState\":" + q(e.getSQLState()) + ",\"message\":" + q(e.getMessage()));
+      }
+
+      for (int i = 3; i < args.length; i++) {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT * FROM " + args[i])) {
+          emit("closed", "\"relation\":" + q(args[i]) + ",\"refused\":false");
+        } catch (SQLException e) {
+          emit("closed", "\"relation\":" + q(args[i]) + ",\"refused\":true,\"message\":" + q(e.getMessage()));
+        }
       }
     }
   }
