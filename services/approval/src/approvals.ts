@@ -162,9 +162,8 @@ export class Approvals {
   async get(approvalId: string, caller: Principal): Promise<approvalV1.ApprovalView> {
     const view = await this.#current(this.#pool, approvalId);
     const ref = { subject: view.requester.subject, issuer: view.requester.issuer, approverGroups: view.approverGroups };
-    if (!canView(ref, caller)) {
-      throw new AirlockError('approval.not_approver', `this request is visible to its requester and to the groups: ${view.approverGroups.join(', ')}`);
-    }
+    // anyone else hears what an unknown id gets: not whether the request exists, nor who may decide it
+    if (!canView(ref, caller)) throw new AirlockError('approval.not_found', `no approval request ${approvalId}`);
     return view;
   }
 

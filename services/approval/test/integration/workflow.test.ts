@@ -125,8 +125,12 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     assert.deepEqual(own.body.approvals.map((a: { approvalId: string }) => a.approvalId), [first.approvalId]);
     const other = await api(port, 'GET', '/v1/approvals', analyst2);
     assert.deepEqual(other.body, { approvals: [] });
+    // another principal hears what an unknown id gets: not that the request exists, nor who decides it
     const peek = await api(port, 'GET', `/v1/approvals/${first.approvalId}`, analyst2);
-    assert.deepEqual([peek.status, peek.body.code], [403, 'approval.not_approver']);
+    const unknown = await api(port, 'GET', '/v1/approvals/00000000-0000-4000-8000-000000000000', analyst2);
+    assert.deepEqual([peek.status, peek.body.code], [404, 'approval.not_found']);
+    assert.deepEqual([unknown.status, unknown.body.code], [404, 'approval.not_found']);
+    assert.equal(peek.body.message, `no approval request ${first.approvalId}`);
   });
 
   it('sends the JSON and the Slack-shaped messages to the webhooks, and keeps retrying a failing one without harm', async () => {
