@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { eventSubject, proxyV1 } from '@airlock/contracts';
 import { AuditStore, migrateAudit } from '@airlock/audit';
-import { Bus, createLogger, encodeJson } from '@airlock/runtime';
+import { Bus, contextHeaders, createLogger, encodeJson, newContext } from '@airlock/runtime';
 import { databaseUrl, deleteStream, dropDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -62,7 +62,9 @@ async function fill(bus: Bus, events: number): Promise<void> {
   for (let i = 0; i < events / 2; i++) {
     for (const e of statementEvents(sessions[i % sessions.length]!, i)) {
       const subject = eventSubject(bus.root, e.subject === 'proxy.v1.query-started' ? proxyV1.queryStarted : proxyV1.queryCompleted);
-      pending.push(bus.js.publish(subject, encodeJson(e.payload), { msgID: e.payload['id'] as string }));
+      // with the headers every event carries (request id, trace context), as Bus.publish sends them
+      const headers = contextHeaders(newContext(e.payload['requestId'] as string));
+      pending.push(bus.js.publish(subject, encodeJson(e.payload), { msgID: e.payload['id'] as string, headers }));
     }
     if (pending.length >= 2000) await Promise.all(pending.splice(0));
   }
@@ -70,7 +72,7 @@ async function fill(bus: Bus, events: number): Promise<void> {
 }
 
 function startWriter(env: Record<string, string>): Promise<{ child: ChildProcess; go: () => void; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'writer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env['AIRLOCK_BENCH_WRITER_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', fileURLToPath(import.meta.url), 'writer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -147,11 +149,12 @@ async function writer(): Promise<void> {
   process.stdout.write('ready\n');
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
   await bus.consumeBatches(durable, async (all) => void (await store.appendBatch(all.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })))), {
-    maxBatch: Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] ?? 200),
+    maxBatch: Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] ?? 1000),
   });
   process.once('SIGTERM', () => {
     void (async () => {
       await bus.close();
+      await store.close();
       await pool.end();
       process.exit(0);
     })();
@@ -160,8 +163,10 @@ async function writer(): Promise<void> {
 
 /** Runs 1 and then 2 writers over the same number of events; the ratio is 2 writers' rate over 1 writer's. */
 export async function auditThroughput(events = Number(process.env['AIRLOCK_BENCH_AUDIT_EVENTS'] ?? 40_000)): Promise<{ rows: AuditThroughputRow[]; ratio: number }> {
-  const rows = [await measure(1, events), await measure(2, events)];
-  const ratio = rows[1]!.eventsPerSecond / rows[0]!.eventsPerSecond;
+  const writers = (process.env['AIRLOCK_BENCH_AUDIT_WRITERS'] ?? '1,2').split(',').map(Number);
+  const rows: AuditThroughputRow[] = [];
+  for (const w of writers) rows.push(await measure(w, events));
+  const ratio = rows.length > 1 ? rows[1]!.eventsPerSecond / rows[0]!.eventsPerSecond : NaN;
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(
     join(here, 'results', 'audit-throughput.json'),
