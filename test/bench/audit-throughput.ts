@@ -148,11 +148,23 @@ async function writer(): Promise<void> {
   const store = new AuditStore(pool, Buffer.from(env['AIRLOCK_BENCH_KEY']!, 'base64'));
   process.stdout.write('ready\n');
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
-  await bus.consumeBatches(durable, async (all) => void (await store.appendBatch(all.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })))), {
+  const cpu = process.cpuUsage();
+  let batches = 0;
+  let appending = 0;
+  await bus.consumeBatches(durable, async (all) => {
+    const t = performance.now();
+    await store.appendBatch(all.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })));
+    appending += performance.now() - t;
+    batches += 1;
+  }, {
     maxBatch: Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] ?? 1000),
   });
   process.once('SIGTERM', () => {
     void (async () => {
+      if (env['AIRLOCK_BENCH_VERBOSE']) {
+        const used = process.cpuUsage(cpu);
+        process.stderr.write(`writer ${await store.partition().catch(() => 0)}: ${((used.user + used.system) / 1e6).toFixed(2)} s CPU, ${batches} batches, ${(appending / 1000).toFixed(2)} s appending\n`);
+      }
       await bus.close();
       await store.close();
       await pool.end();
