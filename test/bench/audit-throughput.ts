@@ -146,6 +146,10 @@ async function writer(): Promise<void> {
   const pool = new pg.Pool({ connectionString: env['AIRLOCK_BENCH_DATABASE_URL']!, max: 4 });
   const bus = await Bus.connect({ url: natsUrl, root: env['AIRLOCK_BENCH_ROOT']!, service: 'audit', logger });
   const store = new AuditStore(pool, Buffer.from(env['AIRLOCK_BENCH_KEY']!, 'base64'));
+  const maxBatch = Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] || 1000);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error('AIRLOCK_AUDIT_BATCH_SIZE must be a whole number, at least 1');
+  // a writer whose bench is gone (its stdin closed) does not linger
+  process.stdin.once('end', () => process.exit(1));
   process.stdout.write('ready\n');
   await new Promise<void>((r) => process.stdin.once('data', () => r()));
   const cpu = process.cpuUsage();
@@ -157,7 +161,7 @@ async function writer(): Promise<void> {
     appending += performance.now() - t;
     batches += 1;
   }, {
-    maxBatch: Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] ?? 1000),
+    maxBatch,
   });
   process.once('SIGTERM', () => {
     void (async () => {
