@@ -8,7 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -92,6 +92,22 @@ function startWriter(env: Record<string, string>): Promise<{ child: ChildProcess
   });
 }
 
+/** CPU seconds used so far by the processes of each command name (all of the machine's, not only this bench's). */
+function cpuByCommand(names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (comm in out) out[comm]! += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
 /** One run: a fresh database and stream, `writers` writer processes draining `events` events. */
 async function measure(writers: number, events: number): Promise<AuditThroughputRow> {
   const suffix = uniqueSuffix();
@@ -113,6 +129,7 @@ async function measure(writers: number, events: number): Promise<AuditThroughput
     const env = { AIRLOCK_BENCH_DATABASE_URL: url, AIRLOCK_BENCH_ROOT: root, AIRLOCK_BENCH_KEY: key.toString('base64') };
     for (let i = 0; i < writers; i++) children.push(await startWriter(env));
     const jsm = await bus.js.jetstreamManager();
+    const cpuBefore = cpuByCommand(['postgres', 'nats-server']);
     const started = performance.now();
     for (const c of children) c.go();
     for (;;) {
@@ -122,6 +139,11 @@ async function measure(writers: number, events: number): Promise<AuditThroughput
       if (performance.now() - started > 600_000) throw new Error('the audit writers did not drain the stream in 10 minutes');
     }
     const seconds = (performance.now() - started) / 1000;
+    if (process.env['AIRLOCK_BENCH_VERBOSE']) {
+      const cpuAfter = cpuByCommand(['postgres', 'nats-server']);
+      const used = Object.entries(cpuAfter).map(([k, v]) => `${k} ${(v - cpuBefore[k]!).toFixed(2)} s`);
+      console.error(`${writers} writer(s), CPU while draining (whole machine, by command): ${used.join(', ')}`);
+    }
     for (const c of children.splice(0)) await c.stop();
     const store = new AuditStore(pool, key);
     const verified = await store.verify();
