@@ -1,7 +1,8 @@
 /**
  * Airlock against the direct path, in one run on this machine: point queries (per-session and per-statement leases,
  * 1 and 16 clients), the floor of a per-statement credential, a 1,000,000-row masked stream with the proxy's peak
- * memory, the Snowflake path through the emulator, and the policy decision (cold and cached).
+ * memory, the Snowflake path through the emulator, the policy decision (cold and cached), and the audit writers
+ * (one and two, draining a filled stream into PostgreSQL).
  * Prints a table and writes test/bench/results/bench.json.
  *
  * Run: npm run bench   (needs the NATS and PostgreSQL of NATS_URL / DATABASE_URL; starts its own Airlock process)
@@ -21,6 +22,7 @@ import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { evaluate, initParsers, staticCatalog, AnalysisCache } from '@airlock/policy';
 import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix, ephemeralPorts, withoutDemoSignIn } from '@airlock/testkit';
+import { auditThroughput } from './audit-throughput.js';
 
 snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
 
@@ -286,6 +288,21 @@ async function main(): Promise<void> {
   }
   rows.push({ case: 'policy decision, new statement (in process)', path: 'airlock', clients: 1, ops: cold.length, opsPerSecond: NaN, medianMs: quantile(cold, 0.5) / 1000, p99Ms: quantile(cold, 0.99) / 1000 });
   rows.push({ case: 'policy decision, same statement again (cached)', path: 'airlock', clients: 1, ops: cached.length, opsPerSecond: NaN, medianMs: quantile(cached, 0.5) / 1000, p99Ms: quantile(cached, 0.99) / 1000 });
+
+  // the audit log: events appended per second by one writer and by two (each its own partition), durable before acked
+  const audit = await auditThroughput();
+  for (const r of audit.rows) {
+    rows.push({
+      case: 'audit append (events durable in PostgreSQL, then acked)',
+      path: 'airlock',
+      clients: r.writers,
+      ops: r.events,
+      opsPerSecond: r.eventsPerSecond,
+      medianMs: NaN,
+      p99Ms: NaN,
+      extra: r.writers > 1 ? { writers: r.writers, vsOneWriter: `${audit.ratio.toFixed(2)}×` } : { writers: r.writers },
+    });
+  }
 
   report();
 }

@@ -12,7 +12,7 @@ const fields = {
   httpPort: { env: 'AIRLOCK_AUDIT_PORT', kind: 'integer', default: '8082', min: 0 },
   readerGroups: { env: 'AIRLOCK_AUDIT_READER_GROUPS', kind: 'string', default: 'auditors' },
   /** events appended per transaction at most: bounds memory and lock time while catching up */
-  batchSize: { env: 'AIRLOCK_AUDIT_BATCH_SIZE', kind: 'integer', default: '200', min: 1 },
+  batchSize: { env: 'AIRLOCK_AUDIT_BATCH_SIZE', kind: 'integer', default: '1000', min: 1 },
   /** false when an owner account applies the migrations and the service logs in as a writer-only user */
   migrate: { env: 'AIRLOCK_AUDIT_MIGRATE', kind: 'boolean', default: 'true' },
   /** how often the chain's head is signed and published outside the table */

@@ -3,8 +3,8 @@ import { dirname } from 'node:path';
 import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { allEventsSubject, auditV1, eventSubject } from '@airlock/contracts';
 import type { Bus, Logger, Signer } from '@airlock/runtime';
-import { canonicalJson } from './canonical.js';
-import { toRecord, type AuditStore, type VerifyResult } from './store/events.js';
+import { canonicalJson, genesisHash } from './canonical.js';
+import { toRecord, type AuditStore, type PartitionHead, type VerifyResult } from './store/events.js';
 
 export interface IntegrityDeps {
   bus: Bus;
@@ -19,8 +19,11 @@ export interface IntegrityDeps {
 }
 
 interface CheckpointLine {
+  /** the last row of the log, and its hash */
   seq: number;
   hash: string;
+  /** the head of every partition at that moment, when the log has more than one: they are signed together */
+  partitions?: PartitionHead[];
   time: string;
   token: string;
 }
@@ -31,12 +34,12 @@ interface CheckpointLine {
  */
 export class Integrity {
   readonly #deps: IntegrityDeps;
-  #lastSeq = -1;
+  #last = '';
 
   constructor(deps: IntegrityDeps) {
     this.#deps = deps;
     const last = this.#lines().at(-1);
-    if (last) this.#lastSeq = last.seq;
+    if (last) this.#last = JSON.stringify(last.partitions ?? last.seq);
   }
 
   /** The subject of checkpoint events: the audit log does not record its own checkpoints (each would move the head). */
@@ -44,16 +47,23 @@ export class Integrity {
     return eventSubject(this.#deps.bus.root, auditV1.checkpoint);
   }
 
-  /** Signs the current head, appends it to the file and publishes it, unless the head has not moved since the last one. */
+  /**
+   * Signs the heads of all partitions together, appends them to the file and publishes them, unless no head moved
+   * since the last one. A log of one partition is checkpointed as `{seq, hash}` of its last row, as before partitions.
+   */
   async checkpoint(): Promise<CheckpointLine | undefined> {
-    const head = await this.#deps.store.head();
-    if (head.seq === this.#lastSeq) return undefined;
-    const { token } = await this.#deps.signer.sign({ seq: head.seq, hash: head.hash }, null);
-    const line: CheckpointLine = { seq: head.seq, hash: head.hash, time: new Date().toISOString(), token };
+    const heads = await this.#deps.store.heads();
+    const several = heads.some((h) => h.partition !== 1);
+    const top = heads.reduce<PartitionHead>((a, h) => (h.seq > a.seq ? h : a), { partition: 1, seq: 0, hash: genesisHash });
+    const now = JSON.stringify(several ? heads : top.seq);
+    if (now === this.#last) return undefined;
+    const claims = several ? { seq: top.seq, hash: top.hash, partitions: heads } : { seq: top.seq, hash: top.hash };
+    const { token } = await this.#deps.signer.sign(claims, null);
+    const line: CheckpointLine = { ...claims, time: new Date().toISOString(), token };
     mkdirSync(dirname(this.#deps.checkpointFile), { recursive: true });
     appendFileSync(this.#deps.checkpointFile, `${JSON.stringify(line)}\n`);
-    this.#lastSeq = head.seq;
-    await this.#deps.bus.publish(auditV1.checkpoint, { seq: head.seq, hash: head.hash, token });
+    this.#last = now;
+    await this.#deps.bus.publish(auditV1.checkpoint, { seq: top.seq, hash: top.hash, token });
     return line;
   }
 
@@ -71,10 +81,15 @@ export class Integrity {
       });
   }
 
-  /** Rows and chain first, then every signed checkpoint, then the table against the event stream; the first problem is named. */
-  async verify(): Promise<VerifyResult> {
-    const chain = await this.#deps.store.verify();
-    if (!chain.ok) return chain;
+  /**
+   * Rows and chain first, then every signed checkpoint, then the table against the event stream; the first problem is
+   * named. With `partition`, only that partition's chain and its heads in the checkpoints (the stream cross-check,
+   * which spans partitions, is left to the whole verification).
+   */
+  async verify(options: { partition?: number } = {}): Promise<VerifyResult> {
+    const { result: walked, heads, several } = await this.#deps.store.walk(options);
+    if (!walked.ok) return walked;
+    const chain: VerifyResult = several ? { ...walked, partitions: [...heads].map(([partition, h]) => ({ partition, rows: h.rows, lastSeq: h.seq })) } : walked;
     const bad = (firstBad: NonNullable<VerifyResult['firstBad']>, extra: Partial<VerifyResult> = {}): VerifyResult => ({ ...chain, ok: false, firstBad, ...extra });
     const lines = this.#lines();
     for (const [i, line] of lines.entries()) {
@@ -84,17 +99,37 @@ export class Integrity {
       } catch {
         return bad({ seq: line.seq, problem: 'checkpoint', message: `checkpoint ${i + 1} of ${this.#deps.checkpointFile} does not verify: its signature or content was changed` });
       }
-      const seq = Number(claims['seq']);
-      if (seq > chain.lastSeq) {
-        return bad(
-          { seq: chain.lastSeq + 1, problem: 'truncated', message: `the table ends at row ${chain.lastSeq} but the checkpoint signed at ${line.time} vouches for row ${seq}: rows ${chain.lastSeq + 1} to ${seq} were removed` },
-          { checkpoints: i },
-        );
-      }
-      if (seq > 0 && (await this.#deps.store.at(seq))?.hash !== claims['hash']) {
-        return bad({ seq, problem: 'altered', message: `row ${seq} differs from the checkpoint signed at ${line.time}: the chain was rewritten up to it` }, { checkpoints: i });
+      // a checkpoint of a single chain vouches for the last row of partition 1
+      const vouched: PartitionHead[] = Array.isArray(claims['partitions'])
+        ? (claims['partitions'] as PartitionHead[]).map((h) => ({ partition: Number(h.partition), seq: Number(h.seq), hash: String(h.hash) }))
+        : [{ partition: 1, seq: Number(claims['seq']), hash: String(claims['hash']) }];
+      for (const v of vouched) {
+        if (options.partition !== undefined && v.partition !== options.partition) continue;
+        const name = several ? { partition: v.partition } : {};
+        const end = heads.get(v.partition)?.seq ?? 0;
+        if (v.seq > end) {
+          return bad(
+            {
+              seq: end + 1,
+              problem: 'truncated',
+              message: several
+                ? `partition ${v.partition} ends at row ${end} but the checkpoint signed at ${line.time} vouches for its row ${v.seq}: rows of partition ${v.partition} after row ${end} were removed`
+                : `the table ends at row ${chain.lastSeq} but the checkpoint signed at ${line.time} vouches for row ${v.seq}: rows ${chain.lastSeq + 1} to ${v.seq} were removed`,
+              ...name,
+            },
+            { checkpoints: i },
+          );
+        }
+        const row = v.seq > 0 ? await this.#deps.store.at(v.seq) : undefined;
+        if (v.seq > 0 && (row?.hash !== v.hash || Number(row.partition) !== v.partition)) {
+          return bad(
+            { seq: v.seq, problem: 'altered', message: `row ${v.seq}${several ? ` of partition ${v.partition}` : ''} differs from the checkpoint signed at ${line.time}: the chain was rewritten up to it`, ...name },
+            { checkpoints: i },
+          );
+        }
       }
     }
+    if (options.partition !== undefined) return { ...chain, checkpoints: lines.length };
     return this.#crossCheck(chain, lines.length);
   }
 

@@ -18,7 +18,7 @@ export interface AuditDeps {
   authenticate: (token: string) => Promise<{ subject: string; groups: string[] }>;
   readerGroups: string[];
   durableName?: string;
-  /** events appended per transaction at most (200 by default) */
+  /** events appended per transaction at most (1000 by default) */
   batchSize?: number;
   /** false when the schema is managed by an owner account (the service then needs only the writer role) */
   migrate?: boolean;
@@ -95,7 +95,7 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
     buckets: latencyBuckets,
     registers,
   });
-  const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500], registers });
+  const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500, 1000, 2000], registers });
   await deps.bus.consumeBatches(
     deps.durableName ?? 'airlock-audit',
     async (all) => {
@@ -111,7 +111,7 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
       appendSeconds.observe((performance.now() - started) / 1000);
       batchSize.observe(events.length);
     },
-    { maxBatch: deps.batchSize ?? 200 },
+    { maxBatch: deps.batchSize ?? 1000 },
   );
   const forwarder = deps.forward ? await startForwarder(deps.bus, deps.logger, deps.forward) : undefined;
 
@@ -152,9 +152,10 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
     const rows = await store.search(filter);
     return { events: rows.map((r) => ({ seq: r.seq, subject: r.subject, type: r.event_type, time: r.event_time, hash: r.hash, payload: r.payload })) };
   });
-  http.get('/v1/verify', async (req) => {
+  http.get<{ Querystring: Query }>('/v1/verify', async (req) => {
     await reader(req.headers.authorization);
-    return integrity.verify();
+    const partition = integer(req.query, 'partition', 1);
+    return integrity.verify(partition === undefined ? {} : { partition });
   });
   http.get<{ Querystring: Query }>('/v1/sessions', async (req) => {
     await reader(req.headers.authorization);
@@ -207,6 +208,7 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
       await checkpoint();
       await forwarder?.close();
       await http.close();
+      await store.close();
     },
   };
 }

@@ -3,7 +3,7 @@ import type { VerifyResult } from '@airlock/audit';
 import { audienceHint } from './audience-hint.js';
 
 export const auditUsage = `airlock audit tail [-n <count>] [--type <event type>] [--session <id>] [--principal <subject>] [--no-follow] [--json] [--interval <ms>]
-       airlock audit verify`;
+       airlock audit verify [--partition <n>]`;
 
 /** How the CLI reaches the audit API: AIRLOCK_AUDIT_URL and the caller's own token (--token or AIRLOCK_TOKEN). */
 export interface AuditClient {
@@ -104,19 +104,23 @@ export async function auditCommand(
       'no-follow': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       interval: { type: 'string', default: '1000' },
+      partition: { type: 'string' },
     },
     strict: true,
   });
   switch (sub) {
     case 'verify': {
       const api = auditClient(env, values.token);
-      const result = await api.get<VerifyResult>('/v1/verify');
+      if (values.partition !== undefined && !/^[1-9][0-9]*$/.test(values.partition)) throw new Error('--partition must be a partition number, 1 or more');
+      const result = await api.get<VerifyResult>('/v1/verify', { partition: values.partition });
       if (result.ok) {
         out(`audit chain intact: ${result.rows} rows verified (last row ${result.lastSeq})`);
+        for (const p of result.partitions ?? []) out(`partition ${p.partition}: ${p.rows} rows verified (last row ${p.lastSeq})`);
         return 0;
       }
       const bad = result.firstBad!;
-      out(`audit chain broken at row ${bad.seq} (${bad.problem}): ${bad.message}${bad.eventId ? ` [event ${bad.eventId}, ${bad.type}]` : ''}`);
+      const where = bad.partition !== undefined ? ` in partition ${bad.partition}` : '';
+      out(`audit chain broken at row ${bad.seq}${where} (${bad.problem}): ${bad.message}${bad.eventId ? ` [event ${bad.eventId}, ${bad.type}]` : ''}`);
       out(`${result.rows} rows verified before it`);
       return 1;
     }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { migrate } from '@airlock/runtime';
-import { chainHash, genesisHash } from '../canonical.js';
+import { canonicalJson, chainHash, chainHashOfCanonical, genesisHash } from '../canonical.js';
 
 /**
  * The role every append runs under (`SET LOCAL ROLE`): it may INSERT and SELECT audit rows and nothing else, so a
@@ -56,6 +56,20 @@ const migrations = [
           END $$;
           CREATE INDEX audit_events_type_time ON audit_events (event_type, event_time);`,
   },
+  {
+    id: '003-partitions',
+    // several writers, each appending to a partition of its own: one HMAC chain per partition, a sequence that orders
+    // rows across partitions without a lock, and each partition's head as its writer last moved it (a writer appends
+    // only on top of the head it read, so two writers can never fork one partition)
+    sql: `ALTER TABLE audit_events ADD COLUMN partition smallint NOT NULL DEFAULT 1;
+          CREATE INDEX audit_events_partition ON audit_events (partition, seq);
+          CREATE SEQUENCE audit_events_seq AS bigint;
+          SELECT setval('audit_events_seq', max(seq)) FROM audit_events HAVING max(seq) IS NOT NULL;
+          CREATE TABLE audit_heads (partition smallint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL);
+          INSERT INTO audit_heads (partition, seq, hash) SELECT 1, seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1;
+          GRANT USAGE ON SEQUENCE audit_events_seq TO ${writerRole};
+          GRANT SELECT, INSERT, UPDATE ON audit_heads TO ${writerRole};`,
+  },
 ];
 
 export async function migrateAudit(pool: pg.Pool): Promise<void> {
@@ -64,6 +78,8 @@ export async function migrateAudit(pool: pg.Pool): Promise<void> {
 
 export interface AuditRow {
   seq: number;
+  /** the chain the row belongs to (1 for a log written by one writer) */
+  partition: number;
   event_id: string;
   subject: string;
   event_type: string;
@@ -108,7 +124,17 @@ export interface VerifyResult {
    * edit; `truncated`: the table ends before a signed checkpoint, or before events the stream holds;
    * `checkpoint`: a checkpoint's signature or row does not hold.
    */
-  firstBad?: { seq: number; problem: 'altered' | 'missing' | 'relinked' | 'truncated' | 'checkpoint'; message: string; eventId?: string; type?: string };
+  firstBad?: {
+    seq: number;
+    problem: 'altered' | 'missing' | 'relinked' | 'truncated' | 'checkpoint';
+    message: string;
+    eventId?: string;
+    type?: string;
+    /** the partition whose chain is broken, when the log has more than one */
+    partition?: number;
+  };
+  /** each partition's rows and last row, when the log has more than one */
+  partitions?: Array<{ partition: number; rows: number; lastSeq: number }>;
   /** signed checkpoints checked against the table, and events of the stream cross-checked */
   checkpoints?: number;
   streamEvents?: number;
@@ -119,7 +145,13 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The row columns of one event; the payload is stored exactly as received (made storable, never reinterpreted). */
 export function toRecord(e: IncomingEvent) {
   const raw = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : { undecodable: true, value: e.payload ?? null };
-  const payload = storable(raw);
+  let canonical = canonicalJson(raw);
+  let payload = raw;
+  // jsonb refuses NUL in strings: such a payload would block the chain forever, so NUL becomes U+FFFD before hashing
+  if (canonical.includes('\\u0000')) {
+    payload = JSON.parse(canonical.replaceAll('\\u0000', '\\ufffd')) as Record<string, unknown>;
+    canonical = canonicalJson(payload);
+  }
   const id = payload['id'];
   // a foreign publisher's event without a uuid still gets a stable id, so its redelivery stays a duplicate
   const eventId = typeof id === 'string' && uuid.test(id) ? id.toLowerCase() : `00000000-0000-4000-8000-${String(e.streamSequence).padStart(12, '0')}`;
@@ -134,19 +166,57 @@ export function toRecord(e: IncomingEvent) {
     sessionId: typeof payload['sessionId'] === 'string' ? payload['sessionId'] : null,
     principal: typeof principal?.subject === 'string' ? principal.subject : null,
     payload,
+    /** the payload in canonical JSON: what the chain hashes, and what the table stores */
+    canonical,
   };
 }
 
-/** jsonb refuses NUL in strings: such a payload would block the chain forever, so NUL becomes U+FFFD before hashing. */
-function storable(payload: Record<string, unknown>): Record<string, unknown> {
-  const text = JSON.stringify(payload);
-  return text.includes('\\u0000') ? (JSON.parse(text.replaceAll('\\u0000', '\\ufffd')) as Record<string, unknown>) : payload;
+/** The head of one partition's chain: its last row (seq 0 and the genesis hash when it has none). */
+export interface PartitionHead {
+  partition: number;
+  seq: number;
+  hash: string;
 }
 
-/** The append-only, hash-chained audit table. Appends are serialised by an advisory lock so copies keep one chain. */
+/** Partitions a writer may claim: enough for every copy of the service that may run at once. */
+export const maxPartitions = 64;
+const partitionLock = 'airlock-audit-partition';
+
+/** Raised when a partition's head moved under its writer: another writer appended to it; the batch is retried. */
+export class PartitionHeadMoved extends Error {
+  constructor(partition: number) {
+    super(`the head of audit partition ${partition} moved under its writer: another writer appended to it; the batch is retried on the new head`);
+  }
+}
+
+interface Writer {
+  partition: number;
+  /** holds the partition's session advisory lock for as long as this store writes it */
+  client: pg.PoolClient;
+  /** the partition's head as this writer last committed it; undefined after a failed append (re-read first) */
+  head: { seq: number; hash: string } | undefined;
+  lost: boolean;
+}
+
+/** What walking the rows found: the result, and the last row verified in each partition. */
+export interface Walk {
+  result: VerifyResult;
+  heads: Map<number, { seq: number; hash: string; rows: number }>;
+  partitions: number[];
+  /** whether the log has more than its first partition: then every problem names its partition */
+  several: boolean;
+}
+
+/**
+ * The append-only, hash-chained audit table, in partitions: each writer (each copy of the service) claims a partition
+ * of its own and appends to its chain without any lock shared with the other writers, keeping its head in memory.
+ */
 export class AuditStore {
   readonly #pool: pg.Pool;
   readonly #key: Buffer;
+  #writer: Writer | undefined;
+  #claiming: Promise<Writer> | undefined;
+  #closed = false;
   /** `key`: the chain's HMAC key, held by the audit service alone */
   constructor(pool: pg.Pool, key: Buffer) {
     this.#pool = pool;
@@ -158,45 +228,99 @@ export class AuditStore {
     return (await this.appendBatch([{ subject, payload, streamSequence }])) === 1;
   }
 
+  /** The partition this store writes, claimed on first use (the lowest one no other writer holds). */
+  async partition(): Promise<number> {
+    return (await this.#claim()).partition;
+  }
+
+  async #claim(): Promise<Writer> {
+    if (this.#closed) throw new Error('the audit store is closed: the batch is left to be delivered again');
+    if (this.#writer && !this.#writer.lost) return this.#writer;
+    this.#claiming ??= (async () => {
+      const old = this.#writer;
+      this.#writer = undefined;
+      if (old) old.client.release(true);
+      const client = await this.#pool.connect();
+      try {
+        for (let p = 1; p <= maxPartitions; p++) {
+          const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok', [partitionLock, p]);
+          if (!rows[0]!.ok) continue;
+          const writer: Writer = { partition: p, client, head: undefined, lost: false };
+          // a claim lives as long as its connection: once that is gone another writer may take the partition
+          client.on('error', () => void (writer.lost = true));
+          return (this.#writer = writer);
+        }
+        throw new Error(`all ${maxPartitions} audit partitions are held by other writers`);
+      } catch (err) {
+        client.release(true);
+        throw err;
+      }
+    })().finally(() => (this.#claiming = undefined));
+    return this.#claiming;
+  }
+
+  /** Re-reads a partition's head from its rows and makes `audit_heads` agree, so the next append links to it. */
+  async #readHead(client: pg.PoolClient, partition: number): Promise<{ seq: number; hash: string }> {
+    const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events WHERE partition = $1 ORDER BY seq DESC LIMIT 1', [partition]);
+    const head = { seq: Number(rows[0]?.seq ?? 0), hash: rows[0]?.hash ?? genesisHash };
+    await client.query(
+      `INSERT INTO audit_heads (partition, seq, hash) VALUES ($1, $2, $3)
+       ON CONFLICT (partition) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`,
+      [partition, head.seq, head.hash],
+    );
+    return head;
+  }
+
   /**
-   * Appends events in the given order in one transaction, skipping any whose id is already recorded (or repeated
-   * in the batch). Runs as the writer role. Returns how many rows were added.
+   * Appends events in the given order in one transaction to this writer's partition, skipping any whose id is already
+   * recorded (or repeated in the batch). Runs as the writer role. Returns how many rows were added; when it resolves
+   * they are durable.
    */
   async appendBatch(events: readonly IncomingEvent[]): Promise<number> {
     if (events.length === 0) return 0;
     const records = events.map(toRecord);
+    const writer = await this.#claim();
     const client = await this.#pool.connect();
+    let committed = false;
     try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL ROLE ${writerRole}`);
-      await client.query("SELECT pg_advisory_xact_lock(hashtext('airlock-audit-chain'))");
-      const { rows: known } = await client.query<{ event_id: string }>('SELECT event_id FROM audit_events WHERE event_id = ANY($1::uuid[])', [
-        records.map((r) => r.eventId),
-      ]);
-      const seen = new Set(known.map((k) => k.event_id));
+      await client.query(`BEGIN; SET LOCAL ROLE ${writerRole}`);
+      writer.head ??= await this.#readHead(client, writer.partition);
+      // one round trip: which ids are recorded already, and a sequence number for every event of the batch (a
+      // redelivered duplicate leaves its number unused: a gap in seq is not a missing row, the chain says which is)
+      const { rows } = await client.query<{ known: string[] | null; seqs: string[] }>(
+        `SELECT (SELECT array_agg(event_id::text) FROM audit_events WHERE event_id = ANY($1::uuid[])) AS known,
+                (SELECT array_agg(nextval('audit_events_seq')) FROM generate_series(1, $2)) AS seqs`,
+        [records.map((r) => r.eventId), records.length],
+      );
+      const seen = new Set(rows[0]!.known ?? []);
       const fresh = records.filter((r) => (seen.has(r.eventId) ? false : (seen.add(r.eventId), true)));
       if (fresh.length === 0) {
         await client.query('COMMIT');
+        committed = true;
         return 0;
       }
-      const { rows } = await client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-      let prev = rows[0]?.hash ?? genesisHash;
-      let seq = Number(rows[0]?.seq ?? 0);
-      const cols = { seq: [] as number[], prev: [] as string[], hash: [] as string[], payload: [] as string[] };
-      for (const r of fresh) {
-        seq += 1;
-        const hash = chainHash(this.#key, prev, { seq, eventId: r.eventId, subject: r.subject, payload: r.payload });
+      const seqs = rows[0]!.seqs;
+      const partition = writer.partition;
+      let prev = writer.head.hash;
+      const cols = { seq: [] as number[], prev: [] as string[], hash: [] as string[] };
+      for (const [i, r] of fresh.entries()) {
+        const seq = Number(seqs[i]!);
+        const hash = chainHashOfCanonical(this.#key, prev, seq, partition, r.eventId, r.subject, r.canonical);
         cols.seq.push(seq);
         cols.prev.push(prev);
         cols.hash.push(hash);
-        cols.payload.push(JSON.stringify(r.payload));
         prev = hash;
       }
-      await client.query(
-        `INSERT INTO audit_events (seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
-         SELECT seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload::jsonb, prev_hash, hash
+      const last = { seq: cols.seq.at(-1)!, hash: prev };
+      // appends only on top of the head this writer holds: a head moved by anyone else adds nothing and fails the batch.
+      // Columns as arrays (one parameter each): PostgreSQL reads them with less work than one JSON document of rows.
+      const inserted = await client.query(
+        `WITH head AS (UPDATE audit_heads SET seq = $13, hash = $14 WHERE partition = $12 AND hash = $15 RETURNING 1)
+         INSERT INTO audit_events (seq, partition, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
+         SELECT seq, $12, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload::jsonb, prev_hash, hash
          FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-           AS t(seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)`,
+           AS t(seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
+         WHERE EXISTS (SELECT 1 FROM head)`,
         [
           cols.seq,
           fresh.map((r) => r.eventId),
@@ -206,22 +330,67 @@ export class AuditStore {
           fresh.map((r) => r.requestId),
           fresh.map((r) => r.sessionId),
           fresh.map((r) => r.principal),
-          cols.payload,
+          fresh.map((r) => r.canonical),
           cols.prev,
           cols.hash,
+          partition,
+          last.seq,
+          last.hash,
+          writer.head.hash,
         ],
       );
+      if (inserted.rowCount !== fresh.length) throw new PartitionHeadMoved(partition);
       await client.query('COMMIT');
+      committed = true;
+      writer.head = last;
       return fresh.length;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // whatever failed, the next append starts from the head as the table holds it; a head moved by another writer
+      // means this one no longer holds its partition alone, so it claims one afresh
+      writer.head = undefined;
+      if (err instanceof PartitionHeadMoved) writer.lost = true;
       throw err;
     } finally {
+      if (!committed) await client.query('ROLLBACK').catch(() => undefined);
       client.release();
     }
   }
 
-  /** The head of the chain: its last row and hash (seq 0 when empty). */
+  /** Gives up this store's partition, so another writer may claim it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#claiming?.catch(() => undefined);
+    const w = this.#writer;
+    this.#writer = undefined;
+    if (!w) return;
+    await w.client.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [partitionLock, w.partition]).catch(() => undefined);
+    w.client.release(w.lost);
+  }
+
+  /** The partitions that hold rows, or that a writer registered, in order. */
+  async partitions(): Promise<number[]> {
+    // a loose index scan: one probe per partition, however many rows each holds
+    const { rows } = await this.#pool.query<{ p: number }>(
+      `WITH RECURSIVE p AS (
+         SELECT min(partition) AS v FROM audit_events
+         UNION ALL SELECT (SELECT min(partition) FROM audit_events WHERE partition > p.v) FROM p WHERE p.v IS NOT NULL)
+       SELECT v AS p FROM p WHERE v IS NOT NULL UNION SELECT partition FROM audit_heads ORDER BY 1`,
+    );
+    return rows.map((r) => Number(r.p));
+  }
+
+  /** The head of every partition, from its rows (a partition without rows is left out). */
+  async heads(): Promise<PartitionHead[]> {
+    const parts = await this.partitions();
+    const { rows } = await this.#pool.query<{ partition: number; seq: string; hash: string }>(
+      `SELECT p AS partition, h.seq, h.hash FROM unnest($1::smallint[]) AS p
+         CROSS JOIN LATERAL (SELECT seq, hash FROM audit_events WHERE partition = p ORDER BY seq DESC LIMIT 1) h ORDER BY p`,
+      [parts],
+    );
+    return rows.map((r) => ({ partition: Number(r.partition), seq: Number(r.seq), hash: r.hash }));
+  }
+
+  /** The head of the log: its last row and hash (seq 0 when empty). */
   async head(): Promise<{ seq: number; hash: string }> {
     const { rows } = await this.#pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
     return { seq: Number(rows[0]?.seq ?? 0), hash: rows[0]?.hash ?? genesisHash };
@@ -229,7 +398,7 @@ export class AuditStore {
 
   /** The rows of these event ids, for the cross-check against the stream. */
   async byEventIds(ids: readonly string[]): Promise<Map<string, AuditRow>> {
-    const { rows } = await this.#pool.query<AuditRow>('SELECT seq, event_id, subject, event_type, payload, hash FROM audit_events WHERE event_id = ANY($1::uuid[])', [ids]);
+    const { rows } = await this.#pool.query<AuditRow>('SELECT seq, partition, event_id, subject, event_type, payload, hash FROM audit_events WHERE event_id = ANY($1::uuid[])', [ids]);
     return new Map(rows.map((r) => [r.event_id, { ...r, seq: Number(r.seq) }]));
   }
 
@@ -267,46 +436,73 @@ export class AuditStore {
   }
 
   /**
-   * Walks the whole chain from the first row and names the first row that does not verify: `altered` (its content
-   * no longer matches its hash), `missing` (a gap in the sequence), or `relinked` (its hash was recomputed after
-   * an edit, so the next row no longer links to it).
+   * Walks the rows in `seq` order (all partitions, or one) and names the first row that does not verify: `altered`
+   * (its content no longer matches its keyed hash), `missing` (it links to a row its partition no longer holds), or
+   * `relinked` (the row before it in its partition was replaced, so it no longer links to it).
    */
-  async verify(): Promise<VerifyResult> {
+  async verify(options: { partition?: number } = {}): Promise<VerifyResult> {
+    const { result, heads, several } = await this.walk(options);
+    if (!result.ok || !several) return result;
+    return { ...result, partitions: [...heads].map(([partition, h]) => ({ partition, rows: h.rows, lastSeq: h.seq })) };
+  }
+
+  /** `verify`, with the last row verified in each partition (what checkpoints are checked against). */
+  async walk(options: { partition?: number } = {}): Promise<Walk> {
+    const partitions = await this.partitions();
+    // a log of one partition reads as the single chain it was before partitions; otherwise every problem names its partition
+    const several = partitions.some((p) => p !== 1) || (options.partition ?? 1) !== 1;
+    const of = (p: number) => (several ? ` of partition ${p}` : '');
+    const heads = new Map<number, { seq: number; hash: string; rows: number }>();
     const client = await this.#pool.connect();
     try {
-      let prev = genesisHash;
-      let expectedSeq = 1;
       let count = 0;
+      let lastSeq = 0;
       const batch = 5000;
       for (;;) {
-        const { rows } = await client.query<AuditRow>(
-          'SELECT seq, event_id, subject, event_type, payload, prev_hash, hash FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2',
-          [expectedSeq, batch],
+        const args: unknown[] = [lastSeq, batch];
+        if (options.partition !== undefined) args.push(options.partition);
+        const { rows } = await client.query<AuditRow & { partition: number }>(
+          `SELECT seq, partition, event_id, subject, event_type, payload, prev_hash, hash FROM audit_events
+            WHERE seq > $1 ${options.partition !== undefined ? 'AND partition = $3' : ''} ORDER BY seq LIMIT $2`,
+          args,
         );
         for (const r of rows) {
           const seq = Number(r.seq);
-          const bad = (at: number, problem: 'altered' | 'missing' | 'relinked', message: string, row?: AuditRow): VerifyResult => ({
-            ok: false,
-            rows: count,
-            lastSeq: expectedSeq - 1,
-            firstBad: { seq: at, problem, message, ...(row ? { eventId: row.event_id, type: row.event_type } : {}) },
+          const p = Number(r.partition);
+          const head = heads.get(p) ?? { seq: 0, hash: genesisHash, rows: 0 };
+          const bad = (at: number, problem: 'altered' | 'missing' | 'relinked', message: string, row?: AuditRow): Walk => ({
+            result: {
+              ok: false,
+              rows: count,
+              lastSeq,
+              firstBad: { seq: at, problem, message, ...(row ? { eventId: row.event_id, type: row.event_type } : {}), ...(several ? { partition: p } : {}) },
+            },
+            heads,
+            partitions,
+            several,
           });
-          if (seq !== expectedSeq) return bad(expectedSeq, 'missing', `row ${expectedSeq} is missing (the next row present is ${seq})`);
-          const record = { seq, eventId: r.event_id, subject: r.subject, payload: r.payload };
-          if (chainHash(this.#key, prev, record) !== r.hash) {
-            // intact against the link it recorded: the previous row was edited and re-hashed
-            if (seq > 1 && r.prev_hash !== prev && chainHash(this.#key, r.prev_hash, record) === r.hash) {
-              return bad(seq - 1, 'relinked', `row ${seq - 1} was altered and re-hashed: row ${seq} no longer links to it`);
+          const record = { seq, partition: p, eventId: r.event_id, subject: r.subject, payload: r.payload };
+          if (chainHash(this.#key, head.hash, record) !== r.hash) {
+            if (r.prev_hash !== head.hash && chainHash(this.#key, r.prev_hash, record) === r.hash) {
+              // intact against the link it recorded: the row it links to is not the one before it in its partition
+              if (head.seq === seq - 1) return bad(seq - 1, 'relinked', `row ${seq - 1}${of(p)} was altered and re-hashed: row ${seq} no longer links to it`);
+              return bad(
+                head.seq + 1,
+                'missing',
+                several
+                  ? `a row of partition ${p} is missing between row ${head.seq} and row ${seq}: row ${seq} links to a row the table no longer holds`
+                  : `row ${head.seq + 1} is missing (the next row present is ${seq})`,
+              );
             }
-            return bad(seq, 'altered', `row ${seq} was altered: its content does not match its hash`, r);
+            return bad(seq, 'altered', `row ${seq}${of(p)} was altered: its content does not match its hash`, r);
           }
-          prev = r.hash;
-          expectedSeq += 1;
+          heads.set(p, { seq, hash: r.hash, rows: head.rows + 1 });
+          lastSeq = seq;
           count += 1;
         }
         if (rows.length < batch) break;
       }
-      return { ok: true, rows: count, lastSeq: expectedSeq - 1 };
+      return { result: { ok: true, rows: count, lastSeq }, heads, partitions, several };
     } finally {
       client.release();
     }

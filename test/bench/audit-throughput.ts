@@ -1,0 +1,225 @@
+/**
+ * Audit writer throughput on the real NATS and PostgreSQL of NATS_URL / DATABASE_URL: a stream is filled with
+ * statement events first, then one (and then two) audit writer processes drain it into a fresh database, each event
+ * acknowledged only after its transaction committed. Prints events/s for 1 and 2 writers and their ratio, checks the
+ * chain verifies and holds every event, and writes test/bench/results/audit-throughput.json.
+ *
+ * Run: node --import tsx test/bench/audit-throughput.ts [events]   (npm run bench runs it too)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { eventSubject, proxyV1 } from '@airlock/contracts';
+import { AuditStore, migrateAudit } from '@airlock/audit';
+import { Bus, contextHeaders, createLogger, encodeJson, newContext } from '@airlock/runtime';
+import { databaseUrl, deleteStream, dropDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const durable = 'airlock-audit';
+
+export interface AuditThroughputRow {
+  writers: number;
+  events: number;
+  seconds: number;
+  eventsPerSecond: number;
+}
+
+/** A statement's worth of events, shaped as the proxy publishes them (sizes close to a real point query). */
+function statementEvents(sessionId: string, n: number): Array<{ subject: string; payload: Record<string, unknown> }> {
+  const requestId = randomUUID();
+  const base = { sessionId, requestId, connection: 'demo' };
+  const time = new Date().toISOString();
+  return [
+    { subject: 'proxy.v1.query-started', payload: { id: randomUUID(), time, ...base, leaseId: `lease-${sessionId}` } },
+    {
+      subject: 'proxy.v1.query-completed',
+      payload: {
+        id: randomUUID(),
+        time,
+        ...base,
+        leaseId: `lease-${sessionId}`,
+        command: 'SELECT 1',
+        rows: 1,
+        bytes: 96,
+        maskedCells: 2,
+        detected: { email: 1 },
+        durationMs: 0.42,
+        result: { columns: ['id', 'customer_id', 'total'], rows: [[String(n), '17', '120.50']], truncated: false },
+      },
+    },
+  ];
+}
+
+/** Publishes `events` statement events across 64 sessions, many in flight at once; resolves when the stream holds them all. */
+async function fill(bus: Bus, events: number): Promise<void> {
+  await bus.ensureStream();
+  const sessions = Array.from({ length: 64 }, () => randomUUID());
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < events / 2; i++) {
+    for (const e of statementEvents(sessions[i % sessions.length]!, i)) {
+      const subject = eventSubject(bus.root, e.subject === 'proxy.v1.query-started' ? proxyV1.queryStarted : proxyV1.queryCompleted);
+      // with the headers every event carries (request id, trace context), as Bus.publish sends them
+      const headers = contextHeaders(newContext(e.payload['requestId'] as string));
+      pending.push(bus.js.publish(subject, encodeJson(e.payload), { msgID: e.payload['id'] as string, headers }));
+    }
+    if (pending.length >= 2000) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+}
+
+function startWriter(env: Record<string, string>): Promise<{ child: ChildProcess; go: () => void; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [...(process.env['AIRLOCK_BENCH_WRITER_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', fileURLToPath(import.meta.url), 'writer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) {
+        resolve({
+          child,
+          go: () => child.stdin!.write('go\n'),
+          stop: async () => {
+            child.kill('SIGTERM');
+            if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+          },
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`audit writer exited with ${code} before it was ready`)));
+  });
+}
+
+/** CPU seconds used so far by the processes of each command name (all of the machine's, not only this bench's). */
+function cpuByCommand(names: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (comm in out) out[comm]! += (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** One run: a fresh database and stream, `writers` writer processes draining `events` events. */
+async function measure(writers: number, events: number): Promise<AuditThroughputRow> {
+  const suffix = uniqueSuffix();
+  const db = `airlock_bench_audit_${suffix}`;
+  const root = `benchaudit${suffix}`;
+  const url = databaseUrl(db);
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const admin = new pg.Pool({ connectionString: databaseUrl('postgres'), max: 1 });
+  await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const bus = await Bus.connect({ url: natsUrl, root, service: 'bench', logger });
+  const key = randomBytes(32);
+  const children: Awaited<ReturnType<typeof startWriter>>[] = [];
+  try {
+    await migrateAudit(pool);
+    await fill(bus, events);
+    const last = (await (await bus.js.jetstreamManager()).streams.info(bus.streamName)).state.last_seq;
+    const env = { AIRLOCK_BENCH_DATABASE_URL: url, AIRLOCK_BENCH_ROOT: root, AIRLOCK_BENCH_KEY: key.toString('base64') };
+    for (let i = 0; i < writers; i++) children.push(await startWriter(env));
+    const jsm = await bus.js.jetstreamManager();
+    const cpuBefore = cpuByCommand(['postgres', 'nats-server']);
+    const started = performance.now();
+    for (const c of children) c.go();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 20));
+      const info = await jsm.consumers.info(bus.streamName, durable).catch(() => undefined);
+      if (info && info.ack_floor.stream_seq >= last) break;
+      if (performance.now() - started > 600_000) throw new Error('the audit writers did not drain the stream in 10 minutes');
+    }
+    const seconds = (performance.now() - started) / 1000;
+    if (process.env['AIRLOCK_BENCH_VERBOSE']) {
+      const cpuAfter = cpuByCommand(['postgres', 'nats-server']);
+      const used = Object.entries(cpuAfter).map(([k, v]) => `${k} ${(v - cpuBefore[k]!).toFixed(2)} s`);
+      console.error(`${writers} writer(s), CPU while draining (whole machine, by command): ${used.join(', ')}`);
+    }
+    for (const c of children.splice(0)) await c.stop();
+    const store = new AuditStore(pool, key);
+    const verified = await store.verify();
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_events');
+    if (!verified.ok || Number(rows[0]!.n) !== events) {
+      throw new Error(`after ${writers} writer(s): ${rows[0]!.n} rows of ${events}, verify ${JSON.stringify(verified.firstBad ?? verified)}`);
+    }
+    return { writers, events, seconds, eventsPerSecond: events / seconds };
+  } finally {
+    for (const c of children) await c.stop();
+    await bus.close();
+    await pool.end();
+    await deleteStream(root);
+    await dropDatabase(db);
+  }
+}
+
+/** Drains the stream into the table the way the audit service does, once the parent says go. */
+async function writer(): Promise<void> {
+  const env = process.env;
+  const logger = createLogger({ service: 'audit', level: 'warn' });
+  const pool = new pg.Pool({ connectionString: env['AIRLOCK_BENCH_DATABASE_URL']!, max: 4 });
+  const bus = await Bus.connect({ url: natsUrl, root: env['AIRLOCK_BENCH_ROOT']!, service: 'audit', logger });
+  const store = new AuditStore(pool, Buffer.from(env['AIRLOCK_BENCH_KEY']!, 'base64'));
+  const maxBatch = Number(env['AIRLOCK_AUDIT_BATCH_SIZE'] || 1000);
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error('AIRLOCK_AUDIT_BATCH_SIZE must be a whole number, at least 1');
+  // a writer whose bench is gone (its stdin closed) does not linger
+  process.stdin.once('end', () => process.exit(1));
+  process.stdout.write('ready\n');
+  await new Promise<void>((r) => process.stdin.once('data', () => r()));
+  const cpu = process.cpuUsage();
+  let batches = 0;
+  let appending = 0;
+  await bus.consumeBatches(durable, async (all) => {
+    const t = performance.now();
+    await store.appendBatch(all.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })));
+    appending += performance.now() - t;
+    batches += 1;
+  }, {
+    maxBatch,
+  });
+  process.once('SIGTERM', () => {
+    void (async () => {
+      if (env['AIRLOCK_BENCH_VERBOSE']) {
+        const used = process.cpuUsage(cpu);
+        process.stderr.write(`writer ${await store.partition().catch(() => 0)}: ${((used.user + used.system) / 1e6).toFixed(2)} s CPU, ${batches} batches, ${(appending / 1000).toFixed(2)} s appending\n`);
+      }
+      await bus.close();
+      await store.close();
+      await pool.end();
+      process.exit(0);
+    })();
+  });
+}
+
+/** Runs 1 and then 2 writers over the same number of events; the ratio is 2 writers' rate over 1 writer's. */
+export async function auditThroughput(events = Number(process.env['AIRLOCK_BENCH_AUDIT_EVENTS'] ?? 40_000)): Promise<{ rows: AuditThroughputRow[]; ratio: number }> {
+  const writers = (process.env['AIRLOCK_BENCH_AUDIT_WRITERS'] ?? '1,2').split(',').map(Number);
+  const rows: AuditThroughputRow[] = [];
+  for (const w of writers) rows.push(await measure(w, events));
+  const ratio = rows.length > 1 ? rows[1]!.eventsPerSecond / rows[0]!.eventsPerSecond : NaN;
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(
+    join(here, 'results', 'audit-throughput.json'),
+    JSON.stringify({ when: new Date().toISOString(), machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`, rows, ratio }, null, 2),
+  );
+  return { rows, ratio };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv[2] === 'writer') {
+    await writer();
+  } else {
+    const { rows, ratio } = await auditThroughput(process.argv[2] ? Number(process.argv[2]) : undefined);
+    console.log('| audit writers | events | seconds | events/s |\n|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.writers} | ${r.events} | ${r.seconds.toFixed(2)} | ${Math.round(r.eventsPerSecond)} |`);
+    console.log(`2 writers / 1 writer: ${ratio.toFixed(2)}×`);
+  }
+}
