@@ -6,30 +6,12 @@
  *
  * Run: node --import tsx test/bench/hostile.ts   (needs NATS_URL / DATABASE_URL; starts its own Airlock process)
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { parse, stringify } from 'yaml';
-import { demoConfigPath, parseConfig } from '@airlock/config';
-import { seedDemoDatabase } from '@airlock/cli';
-import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
-import { databaseUrl, deleteStream, dropDatabase, ephemeralPorts, rolesWithPrefix } from '@airlock/testkit';
+import { quantile, sleep, startProcessStack } from './process-stack.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 10);
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
-};
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Point queries on one connection for the configured time: their latencies in ms. */
 async function queries(c: pg.Client, during?: () => void): Promise<number[]> {
@@ -46,52 +28,16 @@ async function queries(c: pg.Client, during?: () => void): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const suffix = randomBytes(4).toString('hex');
-  const demoDb = `airlock_hostile_demo_${suffix}`;
-  const stateDb = `airlock_hostile_state_${suffix}`;
-  const prefix = `airlock_h${suffix}_`;
-  const subjectRoot = `hostile${suffix}`;
-  const demoUrl = databaseUrl(demoDb);
-  await seedDemoDatabase(demoUrl);
-  const config = parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>;
-  config['connections']['demo']['adminUrl'] = demoUrl;
-  config['connections']['demo']['leases']['rolePrefix'] = prefix;
-  delete config['connections']['warehouse'];
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-hostile-'));
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, stringify(config));
-  const env = {
-    DATABASE_URL: databaseUrl(stateDb),
-    AIRLOCK_CONFIG: configPath,
-    AIRLOCK_SUBJECT_ROOT: subjectRoot,
-    AIRLOCK_LOG_LEVEL: 'warn',
-    ...ephemeralPorts,
-    AIRLOCK_DEMO: '1',
-    AIRLOCK_STATE_DIR: join(dir, 'state'),
-  };
   // the whole stack in a process of its own (as the test stacks run it), so its memory is measured apart from the clients
-  const boot = "import { startStack } from '@airlock/cli'; const s = await startStack(process.env); console.log('PORTS ' + JSON.stringify(s.ports));";
-  const child = spawn(process.execPath, ['--input-type=module', '-e', boot], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const started = Date.now();
-  while (!/^PORTS (.*)$/m.test(out)) {
-    if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`airlock did not start:\n${out.slice(-2000)}`);
-    await sleep(100);
-  }
-  const ports = JSON.parse(/^PORTS (.*)$/m.exec(out)![1]!) as Record<string, number>;
-  const pgPort = ports['pgwire']!;
-  const httpPort = ports['http']!;
-  const pid = child.pid!;
-
-  const token = await mintDevToken(await loadOrCreateDevKey(env), devIssuerSettings(parseConfig(readFileSync(configPath, 'utf8'))), { subject: 'steady', groups: ['analysts'] });
-  const client = new pg.Client({ connectionString: `postgresql://agent:${token}@127.0.0.1:${pgPort}/demo?sslmode=disable` });
+  const stack = await startProcessStack('hostile');
+  const pgPort = stack.ports['pgwire']!;
+  const httpPort = stack.ports['http']!;
+  const client = new pg.Client({ connectionString: stack.pgUrl(await stack.token('steady', ['analysts'])) });
   await client.connect();
   const sockets: net.Socket[] = [];
   try {
     for (let i = 0; i < 50; i++) await client.query('SELECT id FROM orders WHERE id = 1'); // warm up
-    const rssBefore = rssMb(pid);
+    const rssBefore = stack.rssMb();
     const idle = await queries(client);
 
     // the attack: 500 silent sockets, and gzip bombs four at a time while the client keeps querying
@@ -103,7 +49,7 @@ async function main(): Promise<void> {
     }
     const bomb = gzipSync(Buffer.concat([Buffer.from('{"data":{"TOKEN":"'), Buffer.alloc(64 * 1024 * 1024, 0x41), Buffer.from('"}}')]), { level: 9 });
     let bombs = 0;
-    let peak = rssMb(pid);
+    let peak = stack.rssMb();
     const bombing = setInterval(() => {
       for (let i = 0; i < 4; i++) {
         bombs += 1;
@@ -112,7 +58,7 @@ async function main(): Promise<void> {
           .catch(() => undefined);
       }
     }, 250);
-    const attacked = await queries(client, () => (peak = Math.max(peak, rssMb(pid))));
+    const attacked = await queries(client, () => (peak = Math.max(peak, stack.rssMb())));
     clearInterval(bombing);
     const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
 
@@ -120,7 +66,7 @@ async function main(): Promise<void> {
     await sleep(12_000);
     const closedAfter = sockets.filter((s) => s.destroyed || s.readyState !== 'open').length;
     const after = await queries(client);
-    const rssAfter = rssMb(pid);
+    const rssAfter = stack.rssMb();
 
     const row = (phase: string, l: number[]) => `${phase.padEnd(34)} ${String(l.length).padStart(7)} ${quantile(l, 0.5).toFixed(2).padStart(8)} ${quantile(l, 0.99).toFixed(2).padStart(8)}`;
     console.log(`${'phase'.padEnd(34)} ${'queries'.padStart(7)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
@@ -133,17 +79,7 @@ async function main(): Promise<void> {
   } finally {
     for (const s of sockets) s.destroy();
     await client.end().catch(() => undefined);
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-    await deleteStream(subjectRoot);
-    for (const role of await rolesWithPrefix(prefix)) {
-      const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
-      await admin.connect();
-      await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);
-      await admin.end();
-    }
-    await dropDatabase(demoDb);
-    await dropDatabase(stateDb);
+    await stack.close();
   }
 }
 
