@@ -15,6 +15,7 @@ import Cursor from 'pg-cursor';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { DemoCustomer } from '@airlock/cli';
 import { startTestStack, type TestStack } from '@airlock/testkit';
 
 const run = promisify(execFile);
@@ -63,14 +64,8 @@ const CLOSED = [
   'pg_db_role_setting',
 ];
 
-interface Clear {
-  id: number;
-  name: string;
-  email: string;
-  phone: string;
-  card_number: string;
-  ssn: string;
-}
+/** The clear columns a masked read is checked against. */
+type Clear = Omit<DemoCustomer, 'notes'>;
 
 /** What an analyst sees of a clear row, as the demo's masking rules make it. */
 function masked(c: Clear): string[] {

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { demoCustomers } from '@airlock/cli';
-import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
 // Third-party Postgres MCP servers, installed from the registry at pinned versions and run unchanged from
 // node_modules (nothing is fetched at run time): only their connection string points at Airlock's PostgreSQL front
@@ -22,26 +22,17 @@ const deniedMessage =
 // partial masking hides letters and digits and keeps separators
 const maskPartial = (v: string, keep: number) => v.slice(0, -keep).replace(/[0-9A-Za-z]/g, '*') + v.slice(-keep);
 
-async function auditRows(t: TestStack, where: string, args: unknown[] = []): Promise<Array<{ event_type: string; payload: any }>> {
-  const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
-  await c.connect();
-  try {
-    return (await c.query(`SELECT event_type, payload FROM audit_events WHERE ${where} ORDER BY seq`, args)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** Every statement the sessions of `subject` sent, as policy saw them, once each session has closed. */
 async function statementsOf(t: TestStack, subject: string, sessions: number): Promise<string[]> {
   const opened = await eventually(async () => {
-    const rows = await auditRows(t, "event_type = 'proxy.v1.session-opened' AND payload->'principal'->>'subject' = $1", [subject]);
+    const rows = await t.auditRows("event_type = 'proxy.v1.session-opened' AND payload->'principal'->>'subject' = $1", [subject]);
     const ids = rows.map((r) => r.payload.sessionId as string);
-    const closed = await auditRows(t, "event_type = 'proxy.v1.session-closed' AND payload->>'sessionId' = ANY($1)", [ids]);
+    const closed = await t.auditRows("event_type = 'proxy.v1.session-closed' AND payload->>'sessionId' = ANY($1)", [ids]);
     return rows.length === sessions && closed.length === sessions ? rows : undefined;
   }, 15_000, `${sessions} closed sessions of ${subject}`);
   for (const o of opened) assert.equal(o.payload.frontend, 'pgwire');
-  const decided = await auditRows(t, "event_type = 'policy.v1.decided' AND payload->>'sessionId' = ANY($1)", [opened.map((o) => o.payload.sessionId)]);
+  const decided = await t.auditRows("event_type = 'policy.v1.decided' AND payload->>'sessionId' = ANY($1)", [opened.map((o) => o.payload.sessionId)]);
   for (const d of decided) assert.equal(d.payload.principal.subject, subject, 'a statement attributed to someone else');
   return decided.map((d) => d.payload.sql as string);
 }
@@ -193,9 +184,9 @@ describe('unchanged third-party Postgres MCP servers through the PostgreSQL fron
   });
 
   it('no other subject ran a statement, and Airlock logged no token or row value', async () => {
-    const opened = await auditRows(t, "event_type = 'proxy.v1.session-opened'");
+    const opened = await t.auditRows("event_type = 'proxy.v1.session-opened'");
     assert.deepEqual([...new Set(opened.map((o) => o.payload.principal.subject))].sort(), ['dbhub-analyst', 'pg-analyst', 'pg-reader']);
-    const decided = await auditRows(t, "event_type = 'policy.v1.decided'");
+    const decided = await t.auditRows("event_type = 'policy.v1.decided'");
     const subjectOf = new Map(opened.map((o) => [o.payload.sessionId as string, o.payload.principal.subject as string]));
     for (const d of decided) assert.equal(d.payload.principal.subject, subjectOf.get(d.payload.sessionId));
     const logs = t.logs.text();

@@ -4,17 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
-async function auditRows(t: TestStack, where: string, args: unknown[] = []): Promise<Array<{ event_type: string; payload: any }>> {
-  const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
-  await c.connect();
-  try {
-    return (await c.query(`SELECT event_type, payload FROM audit_events WHERE ${where} ORDER BY seq`, args)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** Runs the statements on one connection and returns the audit events of its session once it has closed. */
 async function session(t: TestStack, subject: string, statements: string[]): Promise<Array<{ event_type: string; payload: any }>> {
@@ -24,12 +15,12 @@ async function session(t: TestStack, subject: string, statements: string[]): Pro
   for (const sql of statements) await c.query(sql).catch(() => undefined);
   await c.end();
   const opened = await eventually(async () => {
-    const rows = await auditRows(t, "event_type = 'proxy.v1.session-opened' AND payload->'principal'->>'subject' = $1", [subject]);
+    const rows = await t.auditRows("event_type = 'proxy.v1.session-opened' AND payload->'principal'->>'subject' = $1", [subject]);
     return rows.length === 1 ? rows[0] : undefined;
   });
   const id = opened!.payload.sessionId as string;
   return eventually(async () => {
-    const rows = await auditRows(t, 'session_id = $1', [id]);
+    const rows = await t.auditRows('session_id = $1', [id]);
     return rows.some((r) => r.event_type === 'proxy.v1.session-closed') ? rows : undefined;
   }, 15_000, 'the session closed');
 }

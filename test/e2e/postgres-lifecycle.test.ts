@@ -29,18 +29,6 @@ async function loginError(url: string): Promise<{ code: string; message: string 
   throw new Error('login succeeded but should have been refused');
 }
 
-async function auditRows(t: TestStack, where = 'true', args: unknown[] = []) {
-  const c = await connect(databaseUrl(t.stateDb));
-  try {
-    const { rows } = await c.query<{ seq: string; event_type: string; payload: any }>(
-      `SELECT seq, event_type, payload FROM audit_events WHERE ${where} ORDER BY seq`,
-      args,
-    );
-    return rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('one statement end to end through all six services (PostgreSQL)', () => {
   let t: TestStack;
@@ -246,16 +234,16 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
     // this connection's session: the closed one whose only statement is this one (an earlier test's session may
     // close later than this one)
     const sessionId = await eventually(async () => {
-      const closed = await auditRows(t, "event_type = 'proxy.v1.session-closed'");
+      const closed = await t.auditRows("event_type = 'proxy.v1.session-closed'");
       for (const row of closed.reverse()) {
         const id = row.payload.sessionId as string;
-        const decided = await auditRows(t, "session_id = $1 AND event_type = 'policy.v1.decided'", [id]);
+        const decided = await t.auditRows("session_id = $1 AND event_type = 'policy.v1.decided'", [id]);
         if (decided.length === 1 && decided[0]!.payload.sql === 'SELECT id FROM orders WHERE id = 1') return id;
       }
       return undefined;
     }, 10_000, "this connection's closed session");
     const events = await eventually(async () => {
-      const rows = await auditRows(t, 'session_id = $1', [sessionId]);
+      const rows = await t.auditRows('session_id = $1', [sessionId]);
       return rows.some((r) => r.event_type === 'credential.v1.revoked') ? rows : undefined;
     });
     const types = events.map((e) => e.event_type);

@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import snowflake from 'snowflake-sdk';
 import { demoCustomers, demoAdminUser, demoAccount } from '@airlock/cli';
-import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
 snowflake.configure({ logLevel: 'OFF', useEnvProxy: false } as Parameters<typeof snowflake.configure>[0]);
 
@@ -43,16 +42,6 @@ async function execError(conn: snowflake.Connection, sql: string): Promise<SfErr
 
 const destroy = (conn: snowflake.Connection): Promise<void> => new Promise((resolve) => conn.destroy(() => resolve()));
 
-async function auditRows(t: TestStack, where: string, args: unknown[] = []) {
-  const c = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ event_type: string; payload: any }>(`SELECT event_type, payload FROM audit_events WHERE ${where} ORDER BY seq`, args);
-    return rows;
-  } finally {
-    await c.end();
-  }
-}
 
 describe('unmodified snowflake-sdk through the Snowflake front door', () => {
   let t: TestStack;
@@ -291,12 +280,12 @@ describe('unmodified snowflake-sdk through the Snowflake front door', () => {
     await destroy(conn);
     await eventually(async () => ((await emulator.users()).some((u) => u.name === during[0]) ? undefined : true), 15_000, 'the ephemeral user dropped');
     const closed = await eventually(async () => {
-      const rows = await auditRows(t, "event_type = 'proxy.v1.session-closed' AND payload->>'reason' = 'client-closed'");
+      const rows = await t.auditRows("event_type = 'proxy.v1.session-closed' AND payload->>'reason' = 'client-closed'");
       return rows.length > 0 ? rows : undefined;
     });
     const sessionId = closed.at(-1)!.payload.sessionId;
     const events = await eventually(async () => {
-      const rows = await auditRows(t, 'session_id = $1', [sessionId]);
+      const rows = await t.auditRows('session_id = $1', [sessionId]);
       return rows.some((r) => r.event_type === 'credential.v1.revoked') ? rows : undefined;
     });
     const issued = events.find((e) => e.event_type === 'credential.v1.issued')!.payload;

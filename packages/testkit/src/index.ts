@@ -152,6 +152,8 @@ export interface TestStack {
   token(options: DevTokenOptions): Promise<string>;
   /** a connection string for the PostgreSQL front door */
   pgUrl(token: string, database?: string): string;
+  /** audit events stored in the state database in the order they were appended; `where` is SQL over `audit_events` */
+  auditRows(where?: string, args?: unknown[]): Promise<Array<{ seq: string; event_type: string; payload: any }>>;
   close(): Promise<void>;
 }
 
@@ -247,6 +249,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     signIn,
     consoleUrl,
     token: (o) => mintDevToken(key, settings, o),
+    auditRows: async (where = 'true', args = []) =>
+      (await pool.query<{ seq: string; event_type: string; payload: any }>(`SELECT seq, event_type, payload FROM audit_events WHERE ${where} ORDER BY seq`, args)).rows,
     pgUrl: (token, database = 'demo') => `postgresql://agent:${encodeURIComponent(token)}@127.0.0.1:${stack.ports['pgwire']}/${database}?sslmode=disable`,
     close: async () => {
       await stack.close();
