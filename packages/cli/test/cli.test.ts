@@ -114,6 +114,17 @@ describe('airlock command line', () => {
     assert.match(stdout, /^allow-list:\n {2}function upper \(scalar\): allowed — computes from its arguments$/m);
   });
 
+  it('policy check --json prints the decision alone on stdout, the catalogue note on stderr', async () => {
+    // a subject root nobody serves: the credential service cannot answer, so the note is printed
+    const { stdout, stderr } = await run(process.execPath, [bin, 'policy', 'check', '--connection', 'demo', '--groups', 'analysts', '--json', '--sql', 'SELECT name, email FROM customers'], {
+      env: { ...process.env, DATABASE_URL: db.url, AIRLOCK_SUBJECT_ROOT: `nobody${process.pid}` },
+    });
+    const decision = JSON.parse(stdout) as { outcome: string; masking: { columns: Array<{ index: number; action: { kind: string } | null }> } };
+    assert.equal(decision.outcome, 'allow');
+    assert.deepEqual(decision.masking.columns.map((c) => [c.index, c.action?.kind ?? null]), [[0, null], [1, 'email']]);
+    assert.match(stderr, /^note: the credential service did not answer/m);
+  });
+
   it('policy check exits 2 and names the rule for a denial', async () => {
     await assert.rejects(
       airlock('policy', 'check', '--connection', 'demo', '--as', 'agent-1', '--groups', 'analysts', '--sql', 'DROP TABLE orders'),

@@ -43,7 +43,9 @@ async function policyCheck(rest: string[], env: Record<string, string | undefine
   const config = loadConfigFile(common.configPath ?? demoConfigPath);
   if (!config.connections[values.connection]) throw new Error(`connection "${values.connection}" is not in the config file`);
   await initParsers();
-  const { catalog, complete } = values.snapshot ? snapshotCatalog(values.snapshot, values.connection) : await fetchCatalog(common, values.connection, out);
+  // with --json, stdout carries the decision alone: the note about the catalogue goes to stderr
+  const note = values.json ? (line: string) => process.stderr.write(`${line}\n`) : out;
+  const { catalog, complete } = values.snapshot ? snapshotCatalog(values.snapshot, values.connection) : await fetchCatalog(common, values.connection, note);
   const principal = {
     subject: values.as,
     issuer: 'airlock-policy-check',
