@@ -295,6 +295,29 @@ export class Bus {
   }
 
   /**
+   * Hears an event subject's events as they are published, without a consumer and without durability: for a caller
+   * that waits on one outcome and asks the owning service once more if it may have missed it. A malformed event is
+   * dropped. Resolves once the server has the subscription, so nothing published after that is missed.
+   */
+  async listen<D extends EventDescriptor>(descriptor: D, handler: (event: PayloadOf<D>) => void): Promise<{ stop(): void }> {
+    const subject = eventSubject(this.root, descriptor);
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        let body: unknown;
+        try {
+          body = decodeJson(msg.data);
+        } catch {
+          return;
+        }
+        if (this.#validator.check(descriptor.payload, body)) handler(body as PayloadOf<D>);
+      },
+    });
+    await this.nc.flush();
+    return { stop: () => sub.unsubscribe() };
+  }
+
+  /**
    * Consumes events durably with explicit acks: a message is acknowledged only after `handler` resolves,
    * and redelivered (after a short delay) when it throws. One message at a time, in stream order.
    */
