@@ -40,8 +40,8 @@ export class SessionAudit {
   }
 
   onSessionStart(start: { principal: Principal; frontend: proxyV1.Frontend; client: string | undefined; proxy: string }): void {
-    const { client, ...rest } = start;
-    this.#events.emit(proxyV1.sessionOpened, { sessionId: this.#sessionId, connection: this.#connection, ...rest, ...(client ? { client } : {}) });
+    const { principal, frontend, client, proxy } = start;
+    this.#events.emit(proxyV1.sessionOpened, { sessionId: this.#sessionId, principal, connection: this.#connection, frontend, ...(client ? { client } : {}), proxy });
   }
 
   /** A statement arrived, whatever becomes of it. */

@@ -1,4 +1,4 @@
-import { credentialV1, type policyV1, type Principal } from '@airlock/contracts';
+import { credentialV1, type Analysis, type policyV1, type Principal } from '@airlock/contracts';
 import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { UpstreamConnection, UpstreamEngine } from '../engines/engine.js';
 import type { LeaseKeeper } from './lease-keeper.js';
@@ -96,7 +96,7 @@ export class LeaseHolder {
    * Transaction control that needs no credential of its own: inside an upstream transaction it runs there; before
    * any upstream exists BEGIN is kept for the next statement's upstream and COMMIT or ROLLBACK forget it.
    */
-  control(verb: NonNullable<policyV1.Decision['analysis']>['transaction'], sql: string): { run: Promise<void>; tag: string; leaseId: string | null } {
+  control(verb: Analysis['transaction'], sql: string): { run: Promise<void>; tag: string; leaseId: string | null } {
     const tags = { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' } as const;
     const tag = verb === 'begin' || verb === 'commit' || verb === 'rollback' ? tags[verb] : undefined;
     if (this.tx) {

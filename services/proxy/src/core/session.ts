@@ -87,7 +87,10 @@ export class Session {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
         return this.#pipe.deferred({ ...run, leaseId }, done, tag);
       }
-      entry = await leases.acquire(decision, run.ctx, passage.grant, (e) => ((entry = e), (run.leaseId = e.lease.leaseId)));
+      entry = await leases.acquire(decision, run.ctx, passage.grant, (e) => {
+        entry = e;
+        run.leaseId = e.lease.leaseId;
+      });
       this.#audit.onQuery(requestId, entry.lease.leaseId, decision, run.ctx);
       const portal = await this.#execute(sql, params, decision, entry, run);
       return this.#pipe.stream(run, portal, decision, this.#ends(decision, entry, run));
