@@ -181,6 +181,7 @@ export class Gate {
       wake();
     });
     this.#holds.add(wake);
+    if (this.#closed) wake();
     const timer = setTimeout(wake, holdMs);
     try {
       const current = await bus.call(approvalV1.getApprovalStatus, { approvalId }, ctx);
