@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { approvalV1, requestSubject } from '@airlock/contracts';
-import { natsUrl, startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, natsUrl, startTestStack, type TestStack } from '@airlock/testkit';
 
 const HOLD_SECONDS = 4;
 
@@ -93,5 +93,21 @@ describe('a held statement waits on the approval event, not on polling', () => {
     } finally {
       await c.end();
     }
+  });
+
+  it('stops holding when the client goes away, without asking again', async () => {
+    const c = await pgClient(t.pgUrl(analyst));
+    c.on('error', () => undefined);
+    const { approvalId } = held(c, 'DELETE FROM orders WHERE id = 5');
+    const id = await approvalId;
+    const requested = await eventually(async () => (await t.auditRows(`event_type = 'approval.v1.requested' AND payload->>'approvalId' = $1`, [id]))[0]);
+    await c.end();
+    const failed = await eventually(async () =>
+      (await t.auditRows(`event_type = 'proxy.v1.query-failed' AND payload->>'requestId' = $1`, [requested.payload.requestId]))[0],
+    );
+    assert.equal(failed.payload.code, 'approval.pending');
+    // ended by the session's close, well before the hold time
+    assert.ok(failed.payload.durationMs < (HOLD_SECONDS - 1) * 1000, `held ${failed.payload.durationMs} ms`);
+    assert.equal(asked.get(id), 1);
   });
 });
