@@ -38,6 +38,8 @@ interface Usage {
    * way), which it reads and which expires by itself: no named consumer, no delete
    */
   scans?: boolean;
+  /** events it hears as they are published (Bus.listen), without a consumer */
+  listens?: readonly EventDescriptor[];
 }
 
 /** Which requests each service calls and which consumer it reads; serving and publishing follow from the family. */
@@ -64,6 +66,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.revokeLease,
       credentialV1.heartbeat,
     ],
+    // a statement held for approval waits on its request's decision
+    listens: [approvalV1.approvalDecided],
   },
   // the console revokes a lease on an operator's click and shows the live event stream
   console: { calls: [credentialV1.revokeLease], follows: true },
@@ -150,7 +154,11 @@ export function permissionsFor(service: Service, root: string): Permissions {
       );
     }
   }
-  const subscribe = [...serves.map((d) => `${requestSubject(root, d)} airlock-${service}`), `${inboxPrefix(service)}.>`];
+  const subscribe = [
+    ...serves.map((d) => `${requestSubject(root, d)} airlock-${service}`),
+    ...(own.listens ?? []).map((d) => eventSubject(root, d)),
+    `${inboxPrefix(service)}.>`,
+  ];
   return { publish: [...new Set(publish)], denyPublish, subscribe, allowResponses: serves.length > 0 };
 }
 

@@ -117,6 +117,14 @@ export const Analysis = Type.Object(
      * `EXECUTE`, `DEALLOCATE`, `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE`); `name` is null for `… ALL`. The proxy
      * masks what `EXECUTE` and `FETCH` return with the plan decided at `PREPARE` and `DECLARE`.
      */
+    /**
+     * What a transaction-control statement (`kind: 'transaction'`, the first statement of the text) does: `begin`
+     * (BEGIN, START TRANSACTION), `commit` (COMMIT, END), `rollback` (ROLLBACK, ABORT), `savepoint` (SAVEPOINT,
+     * RELEASE, ROLLBACK TO), `prepared` (two-phase commit). The proxy keeps a transaction's state by it.
+     */
+    transaction: Type.Optional(
+      Type.Union([Type.Literal('begin'), Type.Literal('commit'), Type.Literal('rollback'), Type.Literal('savepoint'), Type.Literal('prepared')]),
+    ),
     named: Type.Optional(
       Type.Object(
         {

@@ -138,7 +138,7 @@ function references(text: string, verbs: string[]): string[] {
 }
 
 /** What each service's code serves, calls and publishes: its own folder plus its wiring in the CLI's stack.ts. */
-function scanSources(): Record<Service, { serves: string[]; calls: string[]; publishes: string[]; consumes: string[] }> {
+function scanSources(): Record<Service, { serves: string[]; calls: string[]; publishes: string[]; listens: string[]; consumes: string[] }> {
   const stack = readFileSync(join(repo, 'packages/cli/src/stack.ts'), 'utf8');
   const wiring: Record<string, string> = {};
   const parts = stack.split(/case '(\w+)': \{/);
@@ -152,6 +152,7 @@ function scanSources(): Record<Service, { serves: string[]; calls: string[]; pub
       serves: references(text, ['serve']),
       calls: references(text, ['call']),
       publishes: references(text, ['publish', 'emit']),
+      listens: references(text, ['listen']),
       // the durable name literal in the first argument of consume()/consumeBatches()
       consumes: [...text.matchAll(/\.consume(?:Batches)?\(\s*[^,]*?'([a-z0-9-]+)'/g)].map((m) => m[1]!).sort(),
     };
@@ -170,6 +171,7 @@ describe('NATS permissions are generated and match what the services do', () => 
     for (const s of services) {
       assert.deepEqual(code[s].calls, usage[s].calls.map((d) => `${d.family}.${d.operation}`).sort(), `${s}: calls`);
       assert.deepEqual(code[s].consumes, [...(usage[s].consumes ?? [])].sort(), `${s}: durable consumers`);
+      assert.deepEqual(code[s].listens, (usage[s].listens ?? []).map((d) => `evt.${d.family}.${d.event}`).sort(), `${s}: events heard`);
       // serving and publishing are granted per family: the code may use no subject outside its family
       for (const x of code[s].serves) assert.ok(served(s).some((d) => `${d.family}.${d.operation}` === x), `${s} serves ${x} outside its family`);
       for (const x of code[s].publishes) assert.ok(published(s).some((d) => `evt.${d.family}.${d.event}` === x), `${s} publishes ${x} outside its family`);
@@ -186,6 +188,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'policy.decide',
       'policy.keys',
     ]);
+    assert.deepEqual(code.proxy.listens, ['evt.approval.decided']);
     assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });

@@ -85,7 +85,7 @@ export const getApprovalStatus = request(
   'status',
   GetApprovalStatusRequest,
   ApprovalStatus,
-  'The current state of one approval request (`approval.not_found` for an unknown id); what a front door polls while it holds a statement.',
+  'The current state of one approval request (`approval.not_found` for an unknown id); what the proxy asks when it starts holding a statement and when the hold time passes.',
 );
 
 export const ApprovalRequested = Type.Object(

@@ -295,6 +295,38 @@ export class Bus {
   }
 
   /**
+   * Hears an event subject's events as they are published, without a consumer and without durability: for a caller
+   * that waits on one outcome and asks the owning service once more if it may have missed it. A malformed event is
+   * dropped. Resolves once the server has the subscription, so nothing published after that is missed (or after 5 s
+   * while the connection is down).
+   */
+  async listen<D extends EventDescriptor>(descriptor: D, handler: (event: PayloadOf<D>) => void): Promise<{ stop(): void }> {
+    const subject = eventSubject(this.root, descriptor);
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        let body: unknown;
+        try {
+          body = decodeJson(msg.data);
+        } catch {
+          return;
+        }
+        if (this.#validator.check(descriptor.payload, body)) handler(body as PayloadOf<D>);
+      },
+    });
+    // a reconnecting connection sends the subscription once it is back; a caller that asks the owning service again
+    // when its wait ends reads what it missed meanwhile
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.nc.flush().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    return {
+      stop: () => {
+        if (!sub.isClosed()) sub.unsubscribe();
+      },
+    };
+  }
+
+  /**
    * Consumes events durably with explicit acks: a message is acknowledged only after `handler` resolves,
    * and redelivered (after a short delay) when it throws. One message at a time, in stream order.
    */

@@ -1373,6 +1373,27 @@ function namedOf(node: unknown): Analysis['named'] {
   }
 }
 
+/** What a transaction-control statement does to the transaction. */
+function transactionOf(node: unknown): Analysis['transaction'] {
+  const n = unwrap(node);
+  if (n?.type !== 'TransactionStmt') return undefined;
+  switch (str(n.body.kind)) {
+    case 'TRANS_STMT_BEGIN':
+    case 'TRANS_STMT_START':
+      return 'begin';
+    case 'TRANS_STMT_COMMIT':
+      return 'commit';
+    case 'TRANS_STMT_ROLLBACK':
+      return 'rollback';
+    case 'TRANS_STMT_SAVEPOINT':
+    case 'TRANS_STMT_RELEASE':
+    case 'TRANS_STMT_ROLLBACK_TO':
+      return 'savepoint';
+    default:
+      return 'prepared';
+  }
+}
+
 /** Statement node types, including those a statement wraps (EXPLAIN, CREATE TABLE AS, COPY (query), PREPARE, DECLARE). */
 function statementTypes(node: unknown, out: string[]): void {
   const n = unwrap(node);
@@ -1523,6 +1544,8 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   };
   const named = namedOf(obj(stmts[0])?.stmt);
   if (named !== undefined) analysis.named = named;
+  const transaction = transactionOf(obj(stmts[0])?.stmt);
+  if (transaction !== undefined) analysis.transaction = transaction;
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(

@@ -66,7 +66,24 @@ export function inspectSnowflake(sql: string, catalog: Catalog): { analysis: Ana
       .digest('hex'),
     normalized: normalize(sql),
   };
+  const transaction = kinds[0] === 'transaction' ? transactionOf(statements[0].tokens) : undefined;
+  if (transaction !== undefined) analysis.transaction = transaction;
   return { analysis, direct };
+}
+
+/** What a transaction-control statement does: Snowflake has BEGIN / START TRANSACTION, COMMIT and ROLLBACK only. */
+function transactionOf(tokens: Token[]): Analysis['transaction'] {
+  switch (keyword(tokens[0])) {
+    case 'BEGIN':
+    case 'START':
+      return 'begin';
+    case 'COMMIT':
+      return 'commit';
+    case 'ROLLBACK':
+      return 'rollback';
+    default:
+      return undefined;
+  }
 }
 
 /** The text trimmed, without trailing semicolons: what approvals show and compare. */

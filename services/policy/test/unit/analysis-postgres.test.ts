@@ -382,3 +382,29 @@ describe('PostgreSQL analysis details', () => {
     );
   });
 });
+
+describe('what a transaction-control statement does', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['BEGIN', 'begin'],
+    ['START TRANSACTION READ ONLY', 'begin'],
+    ['begin isolation level serializable', 'begin'],
+    ['COMMIT', 'commit'],
+    ['END', 'commit'],
+    ['COMMIT AND CHAIN', 'commit'],
+    ['ROLLBACK', 'rollback'],
+    ['ABORT', 'rollback'],
+    ['SAVEPOINT a', 'savepoint'],
+    ['RELEASE SAVEPOINT a', 'savepoint'],
+    ['ROLLBACK TO SAVEPOINT a', 'savepoint'],
+    ['rollback to a', 'savepoint'],
+    ["PREPARE TRANSACTION 'x'", 'prepared'],
+    ["COMMIT PREPARED 'x'", 'prepared'],
+    ["ROLLBACK PREPARED 'x'", 'prepared'],
+    ['BEGIN; DELETE FROM orders WHERE id = 1; COMMIT;', 'begin'],
+    ['SELECT id FROM orders', undefined],
+    ['DELETE FROM orders WHERE id = 1; COMMIT', undefined],
+  ];
+  for (const [sql, transaction] of cases) {
+    test(sql, () => assert.equal(analyze(sql, 'postgres', demoCatalog).transaction, transaction));
+  }
+});

@@ -797,3 +797,18 @@ describe('inspectSnowflake: which output columns are a source column\'s own valu
     it(sql, () => assert.deepEqual(inspectSnowflake(sql, catalog).direct, direct));
   }
 });
+
+describe('what a transaction-control statement does', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['BEGIN', 'begin'],
+    ['begin transaction', 'begin'],
+    ['START TRANSACTION', 'begin'],
+    ['COMMIT', 'commit'],
+    ['commit work', 'commit'],
+    ['ROLLBACK', 'rollback'],
+    ['SELECT ID FROM ORDERS', undefined],
+  ];
+  for (const [sql, transaction] of cases) {
+    it(sql, () => assert.equal(analyzeSnowflake(sql, catalog).transaction, transaction));
+  }
+});

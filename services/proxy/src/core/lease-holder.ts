@@ -1,0 +1,207 @@
+import { credentialV1, type Analysis, type policyV1, type Principal } from '@airlock/contracts';
+import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
+import type { UpstreamConnection, UpstreamEngine } from '../engines/engine.js';
+import type { LeaseKeeper } from './lease-keeper.js';
+
+/** An upstream session and the lease it runs on. */
+export interface Upstream {
+  role: string;
+  lease: credentialV1.LeaseGrant;
+  upstream: UpstreamConnection;
+}
+
+export interface LeaseHolderDeps {
+  bus: Bus;
+  keeper: LeaseKeeper;
+  logger: Logger;
+  /** this proxy instance: the holder of its leases */
+  proxyId: string;
+  engine: UpstreamEngine;
+  session: { id: string; principal: Principal; connection: string };
+  /** the session statements to replay on every fresh upstream session, in order */
+  settings: readonly string[];
+  /** a lease was revoked behind the session's back (an operator, the sweeper) */
+  onLost(lease: credentialV1.LeaseGrant): void;
+}
+
+/**
+ * The session's credentials: leases minted per session (one upstream per role) or per statement, the open
+ * transaction's upstream, and their retirement when a statement, the idle limit, a revocation or the session ends.
+ */
+export class LeaseHolder {
+  readonly #deps: LeaseHolderDeps;
+  readonly #upstreams = new Map<string, Upstream>();
+  /** the upstream whose transaction is open */
+  tx: Upstream | undefined;
+  /** a BEGIN received before any upstream existed: replayed on the upstream the next statement uses */
+  pendingBegin: string | undefined;
+  /** the upstream of the statement running now */
+  running: Upstream | undefined;
+  /** set when the idle limit ended an open transaction: the client must ROLLBACK before anything else */
+  idleEndedTx = false;
+
+  constructor(deps: LeaseHolderDeps) {
+    this.#deps = deps;
+  }
+
+  /** 'T' inside a transaction block, 'E' in a failed one, else 'I' */
+  get txStatus(): 'I' | 'T' | 'E' {
+    if (this.idleEndedTx) return 'E';
+    if (this.tx) return this.tx.upstream.txStatus;
+    return this.pendingBegin ? 'T' : 'I';
+  }
+
+  /** The upstream session that holds `role` now: the open transaction's, or the per-session lease's. */
+  holderOf(role: string): Upstream | undefined {
+    return this.tx ?? this.#upstreams.get(role);
+  }
+
+  /**
+   * The upstream `decision` runs on, ready: the open transaction's, the session's for its role, or a fresh one with
+   * the session's settings replayed; with the statement's timeout and a BEGIN kept for it. `seen` learns the
+   * upstream as soon as there is one, so a failure after it still retires a per-statement lease.
+   */
+  async acquire(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined, seen: (entry: Upstream) => void): Promise<Upstream> {
+    const scope = decision.scope!;
+    if (scope.leaseMode === 'statement' && this.txStatus !== 'I') {
+      throw new AirlockError(
+        'proxy.transaction_not_allowed',
+        'this connection mints a credential per statement, so transactions across statements are not possible; send each statement on its own',
+      );
+    }
+    if (this.tx && this.tx.role !== scope.role) {
+      throw new AirlockError(
+        'proxy.transaction_not_allowed',
+        `this transaction runs with the "${this.tx.role}" role and this statement needs "${scope.role}"; COMMIT or ROLLBACK first, then send it`,
+        { sqlState: '25000' },
+      );
+    }
+    let entry = this.tx ?? (scope.leaseMode === 'session' ? this.#upstreams.get(scope.role) : undefined);
+    if (entry) seen(entry);
+    if (!entry || entry.upstream.closed) {
+      entry = await this.#mint(decision, ctx, grant);
+      seen(entry);
+      for (const setting of this.#deps.settings) await entry.upstream.simple(setting);
+    }
+    await entry.upstream.setTimeout(decision.limits.timeoutMs);
+    if (this.pendingBegin) {
+      await entry.upstream.simple(this.pendingBegin);
+      this.pendingBegin = undefined;
+    }
+    this.running = entry;
+    return entry;
+  }
+
+  /**
+   * Transaction control that needs no credential of its own: inside an upstream transaction it runs there; before
+   * any upstream exists BEGIN is kept for the next statement's upstream and COMMIT or ROLLBACK forget it.
+   */
+  control(verb: Analysis['transaction'], sql: string): { run: Promise<void>; tag: string; leaseId: string | null } {
+    const tags = { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' } as const;
+    const tag = verb === 'begin' || verb === 'commit' || verb === 'rollback' ? tags[verb] : undefined;
+    if (this.tx) {
+      // an upstream transaction is open: it must see its own COMMIT/ROLLBACK
+      const entry = this.tx;
+      const run = (async () => {
+        await entry.upstream.simple(sql);
+        this.tx = entry.upstream.txStatus === 'I' ? undefined : entry;
+      })();
+      return { run, tag: tag ?? sql.trim().split(/\s+/)[0]!.toUpperCase(), leaseId: entry.lease.leaseId };
+    }
+    if (tag === undefined) {
+      throw new AirlockError('proxy.transaction_not_allowed', 'no transaction is open on this session; savepoints need a statement inside BEGIN first', { sqlState: '25P01' });
+    }
+    this.pendingBegin = verb === 'begin' ? sql : undefined;
+    return { run: Promise.resolve(), tag, leaseId: null };
+  }
+
+  /** After a statement: the transaction is the statement's upstream's while it has one open. */
+  afterStatement(entry: Upstream, completed: boolean): void {
+    const status = entry.upstream.txStatus;
+    if (status === 'I') this.tx = undefined;
+    else if (completed) this.tx ??= status === 'T' ? entry : undefined;
+  }
+
+  async #mint(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined): Promise<Upstream> {
+    const { bus, keeper, engine, session, proxyId } = this.#deps;
+    const scope = decision.scope!;
+    const lease = await bus.call(
+      credentialV1.issueLease,
+      {
+        requestId: ctx.requestId,
+        sessionId: session.id,
+        connection: session.connection,
+        principal: session.principal,
+        scope,
+        holder: proxyId,
+        ...(decision.token ? { decision: decision.token } : {}),
+        ...(grant ? { grant } : {}),
+      },
+      ctx,
+      { timeoutMs: 20_000 },
+    );
+    // revoked behind the session's back (an operator, the sweeper): the session ends, it does not quietly re-mint
+    keeper.hold(lease.leaseId, () => this.#deps.onLost(lease));
+    let upstream: UpstreamConnection;
+    try {
+      upstream = await bus.tracing.run('connect', ctx, {}, () =>
+        engine.connect(lease, { applicationName: `airlock:${session.principal.subject}`, timeoutMs: decision.limits.timeoutMs }),
+      );
+    } catch (err) {
+      await this.#revoke(lease.leaseId, 'connect-failed', ctx);
+      throw err;
+    }
+    const entry: Upstream = { role: scope.role, lease, upstream };
+    if (scope.leaseMode === 'session') this.#upstreams.set(scope.role, entry);
+    return entry;
+  }
+
+  /** `ctx` is the statement's when its per-statement lease ends, so the revocation joins the statement's trace */
+  async retire(entry: Upstream, reason: string, ctx: CallContext = newContext()): Promise<void> {
+    await entry.upstream.close();
+    await this.#revoke(entry.lease.leaseId, reason, ctx);
+  }
+
+  async #revoke(leaseId: string, reason: string, ctx: CallContext): Promise<void> {
+    // released first: a heartbeat racing this revocation must not read it as revoked behind the session's back
+    this.#deps.keeper.release(leaseId);
+    try {
+      await this.#deps.bus.call(credentialV1.revokeLease, { leaseId, reason }, ctx, { timeoutMs: 30_000 });
+    } catch (err) {
+      // the credential service's sweeper revokes it: its heartbeats have stopped
+      this.#deps.logger.warn({ leaseId, err: err instanceof Error ? err.message : String(err) }, 'revoking a lease failed; the sweeper will revoke it');
+    }
+  }
+
+  /** Whether any upstream session is held. */
+  get holding(): boolean {
+    return this.#upstreams.size > 0 || this.tx !== undefined;
+  }
+
+  /**
+   * Closes every upstream and revokes every lease. `idle`: the idle limit ends an open transaction with them, and
+   * the client must ROLLBACK before anything else.
+   */
+  async retireAll(reason: string, idle = false): Promise<void> {
+    const entries = [...new Set([...this.#upstreams.values(), ...(this.tx ? [this.tx] : [])])];
+    if (idle && this.tx) this.idleEndedTx = true;
+    this.#upstreams.clear();
+    this.tx = undefined;
+    await Promise.all(entries.map((e) => this.retire(e, reason)));
+  }
+
+  /**
+   * A lease the credential service no longer knows: true when the session must end (it was revoked); a lease that
+   * reached its maximum lifetime only loses its upstream, and the session's next statement mints a fresh one.
+   */
+  async lost(lease: credentialV1.LeaseGrant): Promise<boolean> {
+    if (Date.now() < Date.parse(lease.expiresAt) - 1000) return true;
+    for (const [role, entry] of this.#upstreams) {
+      if (entry.lease.leaseId !== lease.leaseId) continue;
+      this.#upstreams.delete(role);
+      if (this.tx === entry) this.tx = undefined;
+      await entry.upstream.close().catch(() => undefined);
+    }
+    return false;
+  }
+}

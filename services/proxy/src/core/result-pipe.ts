@@ -1,0 +1,226 @@
+import type { MaskingPlan, policyV1 } from '@airlock/contracts';
+import { createMasker, type Masker } from '@airlock/masking';
+import { AirlockError, type ActiveSpan, type CallContext, type Counter, type Histogram, type Tracing } from '@airlock/runtime';
+import type { ColumnInfo, UpstreamPortal } from '../engines/engine.js';
+import type { SessionAudit, Sent } from './audit.js';
+import { classify, forStatement, type ClientError } from './errors.js';
+
+/** What the proxy counts about statements. */
+export interface ProxyMetrics {
+  /** from policy call to last row (and the per-statement lease's revocation), by connection and outcome */
+  statementSeconds: Histogram<'connection' | 'outcome'>;
+  maskedCells: Counter<'connection'>;
+}
+
+/** One statement in flight: rows come out masked and counted; completion and failure are recorded once. */
+export interface ActiveStatement {
+  readonly requestId: string;
+  readonly columns: ColumnInfo[] | null;
+  read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
+  /** the client stopped early (closed the portal, disconnected) */
+  close(): Promise<void>;
+  /** records a failure seen by the front door while sending */
+  fail(err: unknown): ClientError;
+}
+
+/** How a streaming statement's end reaches the session. */
+export interface StatementEnds {
+  /** it no longer runs upstream: `completed` with the server's tag, `failed`, or `abandoned` by its front door */
+  ended(how: 'completed' | 'failed' | 'abandoned', tag?: string): void;
+  /** after its record: what the statement alone held goes (its per-statement lease) */
+  release(): Promise<void>;
+}
+
+export interface ResultPipeDeps {
+  tracing: Tracing;
+  metrics: ProxyMetrics | undefined;
+  hashKey: string;
+  connection: string;
+  /** how much of each result the audit log keeps (`connections.<name>.recording`) */
+  recording: { rows?: number; bytes?: number } | undefined;
+  audit: SessionAudit;
+}
+
+/** A statement's identity along the pipe: its request, trace context, start time and lease. */
+export interface Run {
+  requestId: string;
+  ctx: CallContext;
+  started: number;
+  leaseId: string | null;
+}
+
+/**
+ * Where results leave the proxy: every row masked by the decision's plan, counted against its limit, and kept for
+ * the recording; each statement recorded once, when it completes or fails, and its root span ended and timed.
+ */
+export class ResultPipe {
+  readonly #deps: ResultPipeDeps;
+  /** each open statement's root span, by request id, until it settles */
+  readonly #spans = new Map<string, ActiveSpan>();
+
+  constructor(deps: ResultPipeDeps) {
+    this.#deps = deps;
+  }
+
+  track(requestId: string, span: ActiveSpan): void {
+    this.#spans.set(requestId, span);
+  }
+
+  /** Records a refused or failed statement once; upstream text of a statement that read masked data never leaves. */
+  failed(run: Run, err: unknown, decision: policyV1.Decision | undefined, sent?: Sent): ClientError {
+    const e = forStatement(classify(err, decision?.limits), decision);
+    this.#deps.audit.onQueryFailed(run.requestId, run.leaseId, e, performance.now() - run.started, sent, run.ctx);
+    this.#settle(run, e);
+    return e;
+  }
+
+  /** A statement without rows whose work is `done` (transaction control kept by the proxy). */
+  deferred(run: Run, done: Promise<void>, tag: string): ActiveStatement {
+    return {
+      requestId: run.requestId,
+      columns: null,
+      read: async () => {
+        await done;
+        const record = { leaseId: run.leaseId, command: tag, rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: performance.now() - run.started };
+        this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx);
+        this.#settle(run);
+        return { rows: [], done: true, tag };
+      },
+      close: async () => undefined,
+      fail: (err) => classify(err),
+    };
+  }
+
+  /** Streams an upstream portal's rows to the front door, masked, limited, counted and recorded. */
+  stream(run: Run, portal: UpstreamPortal, decision: policyV1.Decision, ends: StatementEnds): ActiveStatement {
+    const { requestId, ctx } = run;
+    const columns = portal.columns;
+    const masker = columns ? this.#masker(decision.masking, columns) : undefined;
+    const maxRows = decision.limits.maxRows;
+    const keepRows = this.#deps.recording?.rows ?? 100;
+    const keepBytes = this.#deps.recording?.bytes ?? 64 * 1024;
+    const kept: Array<Array<string | null>> = [];
+    let keptBytes = 0;
+    let truncated = false;
+    let rowCount = 0;
+    let bytes = 0;
+    let finished = false;
+    // rows streaming through the masking plan, from the first batch to the last
+    let mask: ActiveSpan | undefined;
+    const sent = (): Sent => ({ rows: rowCount, bytes, maskedCells: masker?.stats.maskedCells ?? 0 });
+    const counted = () => {
+      mask?.set({ 'airlock.rows': rowCount, 'airlock.masked_cells': masker?.stats.maskedCells ?? 0 });
+      if (masker) this.#deps.metrics?.maskedCells.inc({ connection: this.#deps.connection }, masker.stats.maskedCells);
+    };
+    const finish = async (tag: string | undefined) => {
+      if (finished) return;
+      finished = true;
+      ends.ended('completed', tag);
+      this.#deps.audit.onResult(
+        requestId,
+        {
+          leaseId: run.leaseId,
+          command: tag ?? 'SELECT',
+          ...sent(),
+          detected: masker ? { ...masker.stats.detected } : {},
+          durationMs: performance.now() - run.started,
+          ...(columns ? { result: { columns: columns.map((c) => c.name), rows: kept, truncated } } : {}),
+        },
+        decision,
+        ctx,
+      );
+      counted();
+      mask?.end();
+      await ends.release();
+      this.#settle(run);
+    };
+    const fail = async (err: unknown): Promise<never> => {
+      finished = true;
+      ends.ended('failed');
+      counted();
+      mask?.end(err);
+      await ends.release();
+      const e = this.failed(run, err, decision, sent());
+      throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
+    };
+    return {
+      requestId,
+      columns,
+      read: async (max) => {
+        let batch;
+        mask ??= columns ? this.#deps.tracing.start('mask', ctx) : undefined;
+        try {
+          batch = await portal.read(Math.min(max, maxRows - rowCount + 1));
+        } catch (err) {
+          return fail(err);
+        }
+        if (rowCount + batch.rows.length > maxRows) {
+          await portal.close().catch(() => undefined);
+          return fail(new AirlockError('proxy.row_limit', `the result has more than ${maxRows} rows, the limit for this connection; add a LIMIT or a narrower filter`));
+        }
+        rowCount += batch.rows.length;
+        for (const row of batch.rows) {
+          masker?.maskRow(row);
+          let size = 0;
+          for (const v of row) if (v !== null) size += v.length;
+          bytes += size;
+          // the recording keeps the masked row exactly as the client gets it, within the connection's limits
+          if (kept.length < keepRows && keptBytes + size <= keepBytes) {
+            kept.push(row.slice());
+            keptBytes += size;
+          } else truncated = true;
+        }
+        if (batch.done) await finish(batch.tag);
+        return batch;
+      },
+      close: async () => {
+        if (finished) return;
+        await portal.close().catch(() => undefined);
+        await finish('CLOSED');
+      },
+      fail: (err) => {
+        if (!finished) {
+          finished = true;
+          ends.ended('abandoned');
+        }
+        return this.failed(run, err, decision, sent());
+      },
+    };
+  }
+
+  #masker(plan: MaskingPlan, fields: ColumnInfo[]): Masker {
+    let effective: MaskingPlan = plan;
+    const known = plan.columns.length;
+    const anyMask = plan.maskUnlisted || plan.columns.some((c) => c.action !== null);
+    if (anyMask && known !== fields.length) {
+      // the statement's shape differs from what lineage predicted: redact every column (fail closed)
+      effective = { columns: [], maskUnlisted: true, detectors: plan.detectors };
+    }
+    const columns = fields.map((f, index) => {
+      const c = effective.columns.find((x) => x.index === index);
+      const textual = f.textual;
+      const unlistedMasked = !c && effective.maskUnlisted;
+      let action = c ? c.action : unlistedMasked ? ({ kind: 'redact' } as const) : null;
+      // a masked value of a non-text type, or of text with a grammar (JSON, XML, arrays), must still parse as that
+      // type: it becomes NULL
+      if (action && (!textual || f.structured === true)) action = { kind: 'null' };
+      return { index, name: f.name, action, detect: textual && (c?.detect ?? true) };
+    });
+    return createMasker({ plan: { columns, maskUnlisted: false, detectors: effective.detectors }, hashKey: this.#deps.hashKey, columnCount: fields.length });
+  }
+
+  /** A statement the client abandoned without a close still ends its trace. */
+  endAll(): void {
+    for (const span of this.#spans.values()) span.end();
+    this.#spans.clear();
+  }
+
+  /** Ends a statement's root span and times it: once, after its per-statement lease was revoked. */
+  #settle(run: Run, failure?: ClientError): void {
+    const span = this.#spans.get(run.requestId);
+    if (!span) return;
+    this.#spans.delete(run.requestId);
+    this.#deps.metrics?.statementSeconds.observe({ connection: this.#deps.connection, outcome: failure ? 'failed' : 'completed' }, (performance.now() - run.started) / 1000);
+    span.end(failure ? new AirlockError(failure.code, 'the statement failed') : undefined);
+  }
+}

@@ -1,0 +1,104 @@
+// The gate acts only on a decision the policy service signed for this very request. The real policy service decides;
+// a relay on another subject root hands the gate that decision, altered in one way per case.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair, SignJWT, decodeProtectedHeader } from 'jose';
+import { identityV1, policyV1, type Principal } from '@airlock/contracts';
+import { AirlockError, Bus, TrustedKeys, digest, newContext, tokenKinds } from '@airlock/runtime';
+import { startTestStack, type TestStack } from '@airlock/testkit';
+import { Gate } from '../../src/core/gate.js';
+
+describe('the gate refuses a decision whose signature does not hold', () => {
+  let t: TestStack;
+  let real: Bus;
+  let relay: Bus;
+  let agent: Principal;
+  let tamper: (d: policyV1.Decision) => policyV1.Decision | Promise<policyV1.Decision> = (d) => d;
+
+  before(async () => {
+    t = await startTestStack({ names: ['identity', 'credential', 'policy'] });
+    real = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'gate-test', logger: t.logger });
+    relay = await Bus.connect({ url: t.env['NATS_URL']!, root: `${t.root}r`, service: 'policy-relay', logger: t.logger });
+    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, req, ctx)));
+    const token = await t.token({ subject: 'agent-1', groups: ['analysts'] });
+    agent = (await real.call(identityV1.verifyToken, { token }, newContext())).principal;
+  });
+  after(async () => {
+    await relay?.close();
+    await real?.close();
+    await t?.close();
+  });
+
+  const gate = () =>
+    new Gate({
+      bus: relay,
+      logger: t.logger,
+      decisions: new TrustedKeys(real, policyV1.keys, tokenKinds.decision),
+      holdMs: 0,
+      session: { id: 's-gate', principal: agent, connection: 'demo', frontend: 'pgwire' },
+      leases: { holderOf: () => undefined },
+    });
+  const decide = (g: Gate, sql: string, params: Array<string | null> = []) => {
+    const ctx = newContext();
+    return g.decide(sql, params, ctx.requestId, ctx);
+  };
+  const refused = async (p: Promise<unknown>) => {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof AirlockError, 'refused');
+    assert.deepEqual(
+      [err.code, err.message],
+      ['proxy.untrusted_decision', 'Airlock could not verify the policy decision for this statement, so it did not run; retry, and tell the operator if it persists'],
+    );
+  };
+
+  it('passes the decision policy signed, with what a transaction-control statement does', async () => {
+    tamper = (d) => d;
+    const g = gate();
+    const d = await decide(g, 'SELECT id FROM orders');
+    assert.deepEqual([d.outcome, d.scope?.leaseMode], ['allow', 'session']);
+    const begin = await decide(g, 'BEGIN');
+    assert.deepEqual([begin.outcome, begin.rule, begin.scope, begin.analysis?.transaction], ['allow', 'builtin:transaction-control', null, 'begin']);
+  });
+
+  it('refuses an unsigned decision, an altered one, one signed by another key, and one for another request', async () => {
+    const g = gate();
+    tamper = ({ token: _token, ...d }) => d;
+    await refused(decide(g, 'SELECT id FROM orders'));
+    // held for approval, presented as allowed
+    tamper = (d) => ({ ...d, outcome: 'allow', approval: null });
+    await refused(decide(g, 'DELETE FROM orders WHERE id = 1'));
+    tamper = (d) => ({ ...d, scope: d.scope && { ...d.scope, role: 'demo_writer' } });
+    await refused(decide(g, 'SELECT id FROM orders'));
+    tamper = (d) => ({ ...d, masking: { ...d.masking, columns: [] } });
+    await refused(decide(g, 'SELECT email FROM customers'));
+    // the same claims under the policy key's id, signed by a key of the forger's own
+    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+    tamper = async (d) => {
+      const claims = JSON.parse(Buffer.from(d.token!.split('.')[1]!, 'base64url').toString('utf8'));
+      const token = await new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: decodeProtectedHeader(d.token!).kid!, typ: 'airlock-decision+jwt' }).sign(privateKey);
+      return { ...d, token };
+    };
+    await refused(decide(g, 'SELECT id FROM orders'));
+    // a genuine decision for an earlier request of the same session
+    const earlier = await real.call(
+      policyV1.decide,
+      { requestId: newContext().requestId, sessionId: 's-gate', principal: agent, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire', paramsDigest: digest([]) },
+      newContext(),
+    );
+    tamper = (d) => ({ ...earlier, requestId: d.requestId });
+    await refused(decide(g, 'SELECT id FROM orders'));
+    // decided for other bind parameters
+    tamper = (d) => d;
+    const ctx = newContext();
+    const other = await real.call(
+      policyV1.decide,
+      { requestId: ctx.requestId, sessionId: 's-gate', principal: agent, connection: 'demo', sql: 'SELECT id FROM orders WHERE id = $1', frontend: 'pgwire', paramsDigest: digest(['2']) },
+      ctx,
+    );
+    tamper = () => other;
+    await refused(g.decide('SELECT id FROM orders WHERE id = $1', ['1'], ctx.requestId, ctx));
+  });
+});

@@ -1,0 +1,62 @@
+// Transaction control through the PostgreSQL front door, kept by what policy's analysis says each statement does:
+// BEGIN before any upstream is kept and replayed, savepoints run inside the upstream transaction, END and ABORT are
+// COMMIT and ROLLBACK, and a savepoint outside a transaction is refused.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { startTestStack, type TestStack } from '@airlock/testkit';
+
+describe('transaction control as policy classifies it (PostgreSQL front door)', () => {
+  let t: TestStack;
+  let analyst: string;
+
+  before(async () => {
+    t = await startTestStack();
+    analyst = await t.token({ subject: 'agent-1', groups: ['analysts'] });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  const connect = async () => {
+    const c = new pg.Client({ connectionString: t.pgUrl(analyst) });
+    await c.connect();
+    return c;
+  };
+
+  it('replays START TRANSACTION with its options, runs savepoints upstream, and ends with END', async () => {
+    const c = await connect();
+    try {
+      assert.equal((await c.query('START TRANSACTION READ ONLY')).command, 'BEGIN');
+      const a = await c.query('SELECT txid_current() AS x, current_setting($1) AS ro', ['transaction_read_only']);
+      assert.equal(a.rows[0].ro, 'on');
+      assert.equal((await c.query('SAVEPOINT before_error')).command, 'SAVEPOINT');
+      await assert.rejects(c.query('SELECT 1/0'), (e: { code: string }) => e.code === '22012');
+      assert.equal((await c.query('ROLLBACK TO SAVEPOINT before_error')).command, 'ROLLBACK');
+      // the transaction goes on, on the same upstream connection
+      assert.equal((await c.query('SELECT txid_current() AS x')).rows[0].x, a.rows[0].x);
+      assert.equal((await c.query('RELEASE SAVEPOINT before_error')).command, 'RELEASE');
+      assert.equal((await c.query('END')).command, 'COMMIT');
+      assert.notEqual((await c.query('SELECT txid_current() AS x')).rows[0].x, a.rows[0].x);
+      assert.equal((await c.query('SELECT current_setting($1) AS ro', ['transaction_read_only'])).rows[0].ro, 'off');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('forgets a BEGIN that ABORT ends before any statement, and refuses a savepoint outside a transaction', async () => {
+    const c = await connect();
+    try {
+      assert.equal((await c.query('BEGIN READ ONLY')).command, 'BEGIN');
+      assert.equal((await c.query('ABORT')).command, 'ROLLBACK');
+      assert.equal((await c.query('SELECT current_setting($1) AS ro', ['transaction_read_only'])).rows[0].ro, 'off');
+      await assert.rejects(c.query('SAVEPOINT nowhere'), (e: { code: string; message: string }) => {
+        assert.deepEqual([e.code, e.message], ['25P01', 'no transaction is open on this session; savepoints need a statement inside BEGIN first']);
+        return true;
+      });
+      assert.deepEqual((await c.query('SELECT 2 AS two')).rows, [{ two: 2 }]);
+    } finally {
+      await c.end();
+    }
+  });
+});
