@@ -184,6 +184,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'credential.revoke',
       'identity.verify',
       'policy.decide',
+      'policy.explain-access',
       'policy.keys',
     ]);
     assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
