@@ -56,6 +56,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
     calls: [
       identityV1.verifyToken,
       policyV1.decide,
+      // the MCP front door lists what a principal may do, as policy matches its rules
+      policyV1.explainAccess,
       // decisions are acted on only once their signature holds
       policyV1.keys,
       approvalV1.submitApproval,

@@ -186,6 +186,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'credential.revoke',
       'identity.verify',
       'policy.decide',
+      'policy.explain-access',
       'policy.keys',
     ]);
     assert.deepEqual(code.proxy.listens, ['evt.approval.decided']);

@@ -151,3 +151,58 @@ export const DecisionClaims = Type.Object({
   jti: Type.String(),
 });
 export type DecisionClaims = Static<typeof DecisionClaims>;
+
+export const ExplainAccessRequest = Type.Object(
+  {
+    principal: Principal,
+    /** one connection to explain; every configured connection when absent */
+    connection: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+);
+export type ExplainAccessRequest = Static<typeof ExplainAccessRequest>;
+
+/** One rule that lets the principal run statements on a connection, as the config states it. */
+export const AccessRule = Type.Object(
+  {
+    rule: Type.String(),
+    decision: Type.Union([Type.Literal('allow'), Type.Literal('approval')]),
+    /** statement kinds the rule covers: select, insert, update, delete, … */
+    kinds: Type.Array(Type.String()),
+    /** table patterns; ["*"] for any table */
+    tables: Type.Array(Type.String()),
+    /** groups that approve, for an approval rule; empty otherwise */
+    approvers: Type.Array(Type.String()),
+  },
+  { $id: 'AccessRule', additionalProperties: false },
+);
+export type AccessRule = Static<typeof AccessRule>;
+
+export const ConnectionAccess = Type.Object(
+  {
+    name: Type.String(),
+    type: Type.Union([Type.Literal('postgres'), Type.Literal('snowflake')]),
+    /** the rules, in config order (the first that matches a statement decides it); empty when none applies */
+    rules: Type.Array(AccessRule),
+  },
+  { $id: 'ConnectionAccess', additionalProperties: false },
+);
+export type ConnectionAccess = Static<typeof ConnectionAccess>;
+
+export const ExplainAccessResponse = Type.Object(
+  {
+    /** each configured connection asked about, in config order; none for an unknown connection */
+    connections: Type.Array(ConnectionAccess),
+  },
+  { additionalProperties: false },
+);
+export type ExplainAccessResponse = Static<typeof ExplainAccessResponse>;
+
+export const explainAccess = request(
+  'policy',
+  'v1',
+  'explain-access',
+  ExplainAccessRequest,
+  ExplainAccessResponse,
+  'Which rules let a principal run statements on each connection (or one connection): the same rule matching as decide, without a statement.',
+);

@@ -39,6 +39,11 @@ function enabledDetectors(connection: Connection): DetectorName[] {
 
 const inGroups = (rule: Policy, principal: Principal) => rule.groups.some((g) => g === '*' || principal.groups.some((mine) => globMatch(g, mine)));
 
+/** A rule speaks to this principal on this connection: one of its groups is theirs and it names the connection (or none). */
+function appliesTo(rule: Policy, principal: Principal, connection: string): boolean {
+  return inGroups(rule, principal) && (!rule.connections || rule.connections.some((c) => globMatch(c, connection)));
+}
+
 function tableMatches(patterns: readonly string[], t: { schema: string; table: string }): boolean {
   return patterns.some((p) => {
     const dot = p.lastIndexOf('.');
@@ -55,8 +60,7 @@ export function findRule(config: AirlockConfig, principal: Principal, connection
   const tables = analysis.dialect === 'postgres' ? analysis.tables.filter((t) => !isSystemRelation(t)) : analysis.tables;
   return config.policies.find(
     (rule) =>
-      inGroups(rule, principal) &&
-      (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
+      appliesTo(rule, principal, connection) &&
       analysis.kinds.every((k) => rule.kinds.includes(k) || (k === 'explain' && explained !== undefined && rule.kinds.includes(explained as Policy['kinds'][number]))) &&
       (!rule.tables || tables.every((t) => tableMatches(rule.tables!, t))),
   );
@@ -77,13 +81,36 @@ export function findReader(config: AirlockConfig, principal: Principal, connecti
   const conn = config.connections[connection];
   return config.policies.find(
     (rule) =>
-      inGroups(rule, principal) &&
-      (!rule.connections || rule.connections.some((c) => globMatch(c, connection))) &&
+      appliesTo(rule, principal, connection) &&
       rule.kinds.includes('select') &&
       rule.decision === 'allow' &&
       rule.role !== undefined &&
       conn?.roles[rule.role] !== undefined,
   );
+}
+
+/**
+ * What the principal may do on each connection (or the one named): the rules, in config order, that apply to them there
+ * and let statements run, at once or after approval. The same matching as `findRule`, without a statement: a statement
+ * is decided by the first of these whose kinds and tables cover it, unless a deny rule before it does.
+ */
+export function explainAccess(config: AirlockConfig, principal: Principal, connection?: string): policyV1.ExplainAccessResponse {
+  const names = connection === undefined ? Object.keys(config.connections) : config.connections[connection] ? [connection] : [];
+  return {
+    connections: names.map((name) => ({
+      name,
+      type: config.connections[name]!.type,
+      rules: config.policies
+        .filter((rule) => rule.decision !== 'deny' && appliesTo(rule, principal, name))
+        .map((rule) => ({
+          rule: rule.name,
+          decision: rule.decision === 'approval' ? ('approval' as const) : ('allow' as const),
+          kinds: [...rule.kinds],
+          tables: rule.tables ? [...rule.tables] : ['*'],
+          approvers: rule.decision === 'approval' ? [...(rule.approvers ?? [])] : [],
+        })),
+    })),
+  };
 }
 
 /** Analysis limits per statement; `guardrails.maxStatementBytes`, `maxParseNodes` and `maxAnalysisMs` override them. */

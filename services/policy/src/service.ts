@@ -6,6 +6,7 @@ import { CatalogCache } from './catalog-cache.js';
 import { analysisBudget, evaluate } from './evaluate.js';
 import { AnalysisCache } from './analysis-cache.js';
 import { signDecision } from './signing.js';
+import { explainAccessHandler } from './handlers/explain-access.js';
 
 export interface PolicyDeps {
   bus: Bus;
@@ -92,5 +93,6 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
     return tracing.run('sign', ctx, {}, () => signDecision(deps.signer, req, decision));
   });
   deps.bus.serve(policyV1.keys, async () => deps.signer.jwks());
+  deps.bus.serve(policyV1.explainAccess, explainAccessHandler(deps.config));
   return { catalogs, close: () => events.flush() };
 }

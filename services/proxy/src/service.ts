@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { expandEnv, type AirlockConfig } from '@airlock/config';
-import { identityV1, policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
-import { AirlockError, Counter, Histogram, Registry, TlsFiles, TrustedKeys, latencyBuckets, newContext, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
+import { policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
+import { AirlockError, Counter, Histogram, Registry, TlsFiles, TrustedKeys, latencyBuckets, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
 import { LimitedSession, PrincipalLimits, resolveLimits } from './core/limits.js';
-import { Session, type ProxyContext } from './core/session.js';
+import type { ProxyContext, Session } from './core/session.js';
+import { busGateway } from './core/gateway.js';
+import { mcpSettings, snowflakeSettings } from './door-settings.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
 import { snowflakeEngine } from './engines/snowflake/upstream.js';
 import { PgwireServer } from './frontends/pgwire/server.js';
@@ -79,14 +81,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
       throw err;
     }
   };
-  const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }> => {
-    if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
-    // the database doors take one audience and MCP its own: a token made for one door is refused at the others
-    const door = frontend === 'mcp' ? 'mcp' : 'database';
-    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
-    return { principal, expiresAt: new Date(expiresAt) };
-  };
-  const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;
+  const gateway = busGateway({ bus, openSession });
 
   const tlsFiles = config.proxy?.tls ? new TlsFiles(config.proxy.tls, logger) : undefined;
   const allowInsecureNonLoopback = config.proxy?.allowInsecureNonLoopback ?? false;
@@ -98,12 +93,12 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     ...(tlsFiles ? { tls: () => tlsFiles.current } : {}),
     allowInsecureNonLoopback,
     handlers: {
-      authenticate: (token, info) => verify(token, 'pgwire', info.sessionId),
+      authenticate: (token, info) => gateway.verify(token, 'pgwire', info.sessionId),
       openSession: (principal, database, client, sessionId) => {
         if (config.connections[database] && config.connections[database].type !== 'postgres') {
           throw new AirlockError('policy.unknown_connection', `connection "${database}" is a ${config.connections[database].type} connection; connect to it through its own front door`);
         }
-        return openSession(principal, database, 'pgwire', client, sessionId);
+        return gateway.openSession(principal, database, 'pgwire', client, sessionId);
       },
     },
   });
@@ -111,11 +106,11 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   logger.info({ host: deps.settings.pgwireHost, port: pgwirePort }, 'PostgreSQL front door listening');
   let httpPort = 0;
   const door: FrontDoor = {
-    ctx,
-    authenticate,
-    verify,
-    openSession,
+    gateway,
+    logger,
     limits,
+    mcp: mcpSettings(config),
+    snowflake: snowflakeSettings(config),
     baseUrl: () => `${tlsFiles ? 'https' : 'http'}://${deps.settings.httpHost.includes(':') ? `[${deps.settings.httpHost}]` : deps.settings.httpHost}:${httpPort}`,
   };
   const http = await startHttp({

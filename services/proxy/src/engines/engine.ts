@@ -1,5 +1,30 @@
-import type { credentialV1 } from '@airlock/contracts';
-import type { FieldDescription } from '../frontends/pgwire/protocol.js';
+import type { credentialV1, ErrorCode } from '@airlock/contracts';
+
+/** A PostgreSQL column as the server describes it in RowDescription: what the pgwire door passes on unchanged. */
+export interface FieldDescription {
+  name: string;
+  tableOid: number;
+  columnAttr: number;
+  typeOid: number;
+  typeSize: number;
+  typeModifier: number;
+}
+
+/** An error as every front door reports it: an Airlock code plus what the client protocol needs. */
+export interface ClientError {
+  code: ErrorCode;
+  sqlState: string;
+  message: string;
+  hint?: string;
+  /** the upstream Snowflake error code, passed through to Snowflake clients */
+  snowflakeCode?: string;
+}
+
+/**
+ * How one engine's driver failures read to a client: the error it maps, or undefined when `err` is not one of its
+ * driver's. Each engine knows its own driver's errors; the core only asks each in turn.
+ */
+export type UpstreamErrorMapper = (err: unknown, limits?: { timeoutMs: number }) => ClientError | undefined;
 
 /** One output column as the upstream described it; front doors use their own engine's description. */
 export interface ColumnInfo {

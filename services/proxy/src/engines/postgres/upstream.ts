@@ -2,8 +2,7 @@ import net from 'node:net';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import type { credentialV1 } from '@airlock/contracts';
-import type { FieldDescription } from '../../frontends/pgwire/protocol.js';
-import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
+import type { ColumnInfo, FieldDescription, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
 
 /** PostgreSQL type OIDs whose text form is free text. */
 const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
@@ -21,20 +20,6 @@ type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }
 /** Values stay as the server's text: the proxy re-encodes them unchanged, so nothing is parsed on the data path. */
 const rawTypes = { getTypeParser: () => (value: string) => value };
 
-export interface UpstreamError {
-  sqlState: string;
-  message: string;
-  hint?: string;
-}
-
-export function upstreamErrorOf(err: unknown): UpstreamError | undefined {
-  const e = err as { code?: unknown; message?: unknown; hint?: unknown; severity?: unknown };
-  if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.message === 'string') {
-    // the server's detail can quote row values (a unique violation names the key): it is dropped on purpose
-    return { sqlState: e.code, message: e.message, ...(typeof e.hint === 'string' ? { hint: e.hint } : {}) };
-  }
-  return undefined;
-}
 
 /** The parts of pg-cursor's message handlers this class hooks into (not in its type declarations). */
 interface CursorInternals {

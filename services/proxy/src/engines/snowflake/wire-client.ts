@@ -1,18 +1,7 @@
 import { createHash, createPublicKey, randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { importPKCS8, SignJWT } from 'jose';
-
-/** A Snowflake error as the server shaped it: code, message and SQLSTATE pass through to the client unchanged. */
-export class SnowflakeError extends Error {
-  readonly code: string;
-  readonly sqlState: string;
-  constructor(code: string, message: string, sqlState: string) {
-    super(message);
-    this.name = 'SnowflakeError';
-    this.code = code;
-    this.sqlState = sqlState;
-  }
-}
+import { SnowflakeError } from './errors.js';
 
 export interface QueryResult {
   queryId: string;

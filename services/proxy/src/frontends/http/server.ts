@@ -1,21 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import type { Principal } from '@airlock/contracts';
 import { createHttpServer, type Logger, type TlsFiles } from '@airlock/runtime';
-import type { ProxyContext, Session } from '../../core/session.js';
+import type { Gateway } from '../../core/gateway.js';
 import type { Limits } from '../../core/limits.js';
-import type { proxyV1 } from '@airlock/contracts';
+import type { McpSettings } from '../mcp/settings.js';
+import type { SnowflakeSettings } from '../snowflake/settings.js';
 
-/** What every HTTP front door (Snowflake REST, SQL API, MCP, /v1) gets from the proxy. */
+/**
+ * What every HTTP front door (Snowflake REST, SQL API, MCP, /v1) gets from the proxy: the gateway to sessions and the
+ * other services, and its own settings, already resolved from the configuration by the service.
+ */
 export interface FrontDoor {
-  ctx: ProxyContext;
-  /** verifies a bearer token for the front door's own audience (MCP's for `mcp`, the database doors' for the others) */
-  authenticate(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal>;
-  /** as `authenticate`, with the token's expiry: a session opened with it must end by then */
-  verify(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }>;
-  /** opens a session on a configured connection; throws for an unknown one */
-  openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session;
+  gateway: Gateway;
+  logger: Logger;
   /** `proxy.limits` with defaults applied */
   limits: Limits;
+  mcp: McpSettings;
+  snowflake: SnowflakeSettings;
   /** the proxy's own public base URL, e.g. http://127.0.0.1:8080 */
   baseUrl(): string;
 }

@@ -1,2 +1,2 @@
 export { mcpFrontDoor, mcpPath } from './plugin.js';
-export { mcpSettings, type McpSettings } from './settings.js';
+export type { McpSettings } from './settings.js';

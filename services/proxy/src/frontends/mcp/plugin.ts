@@ -6,7 +6,7 @@ import { ErrorCodes, type Principal } from '@airlock/contracts';
 import { AirlockError, toEnvelope, Validator } from '@airlock/runtime';
 import type { HttpFrontDoorPlugin } from '../http/server.js';
 import { callTool, findTool, listedTools, type Caller, type ToolEnv } from './tools.js';
-import { mcpSettings, wellKnown } from './settings.js';
+import { wellKnown } from './settings.js';
 
 export const mcpPath = '/mcp';
 const serverVersion = '0.1.0';
@@ -32,7 +32,7 @@ const tokenCodes = new Set<string>(['identity.invalid_token', 'identity.expired_
  * are revoked when the call returns.
  */
 export const mcpFrontDoor: HttpFrontDoorPlugin = async (app, door) => {
-  const settings = mcpSettings(door.ctx.config);
+  const settings = door.mcp;
   const env: ToolEnv = { door, settings, validator: new Validator() };
   const tools = listedTools();
   const metadata = {
@@ -81,7 +81,7 @@ export const mcpFrontDoor: HttpFrontDoorPlugin = async (app, door) => {
       return undefined;
     }
     try {
-      return await door.authenticate(token, 'mcp');
+      return await door.gateway.authenticate(token, 'mcp');
     } catch (err) {
       const e = err instanceof AirlockError ? err : undefined;
       if (e && tokenCodes.has(e.code)) {
@@ -128,7 +128,7 @@ export const mcpFrontDoor: HttpFrontDoorPlugin = async (app, door) => {
       await server.connect(transport);
       await transport.handleRequest(request.raw, reply.raw, request.body);
     } catch (err) {
-      door.ctx.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
+      door.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
       if (!reply.raw.headersSent) {
         reply.raw.writeHead(500, { 'content-type': 'application/json' });
         reply.raw.end(JSON.stringify(toEnvelope(err)));

@@ -1,5 +1,3 @@
-import type { AirlockConfig } from '@airlock/config';
-
 export const defaultResource = 'http://127.0.0.1:8080/mcp';
 export const defaultMaxRows = 1000;
 /** rows a `query` call returns when the agent names no limit */
@@ -17,22 +15,8 @@ export interface McpSettings {
   /** exact origins allowed besides an absent Origin header */
   allowedOrigins: ReadonlySet<string>;
   maxRows: number;
+  /** what a use of a masked column other than output meets (`masking.inference`), as describe_table reports it */
+  inference: 'deny' | 'approval';
 }
 
 export const wellKnown = '/.well-known/oauth-protected-resource';
-
-export function mcpSettings(config: AirlockConfig): McpSettings {
-  const mcp = config.mcp ?? {};
-  const resource = mcp.resource ?? defaultResource;
-  const url = new URL(resource);
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-  const origins = new Set<string>([url.origin, ...(mcp.allowedOrigins ?? []).map((o) => new URL(o).origin)]);
-  return {
-    resource,
-    authorizationServers: mcp.authorizationServers ?? config.identity.issuers.map((i) => i.issuer),
-    metadataUrl: `${url.origin}${wellKnown}${path}`,
-    metadataPath: `${wellKnown}${path}`,
-    allowedOrigins: origins,
-    maxRows: mcp.maxRows ?? defaultMaxRows,
-  };
-}

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { globMatch } from '@airlock/config';
-import { approvalV1, credentialV1, policyV1, type Principal } from '@airlock/contracts';
-import { AirlockError, newContext, Validator } from '@airlock/runtime';
+import type { approvalV1, Principal } from '@airlock/contracts';
+import { AirlockError, Validator } from '@airlock/runtime';
 import type { Session } from '../../core/session.js';
 import type { FrontDoor } from '../http/server.js';
 import { approvalIdOf, refusal, ruleOf, structured } from './results.js';
@@ -31,7 +29,7 @@ export interface Caller {
   client: string | undefined;
 }
 
-/** What every tool works with: the proxy's front-door services and the endpoint's settings. */
+/** What every tool works with: the proxy's gateway and the endpoint's settings. */
 export interface ToolEnv {
   door: FrontDoor;
   settings: McpSettings;
@@ -56,38 +54,13 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /** Runs `fn` in a session of its own: the audit log shows one session per tool call, and its leases end with it. */
 async function inSession<T>(env: ToolEnv, caller: Caller, connection: string, fn: (session: Session) => Promise<T>): Promise<T> {
-  const session = env.door.openSession(caller.principal, connection, 'mcp', caller.client);
+  const session = env.door.gateway.openSession(caller.principal, connection, 'mcp', caller.client);
   try {
     return await fn(session);
   } finally {
     await session.close('mcp-call-complete');
   }
 }
-
-/** Asks policy what it would decide for this statement, as it decides for a statement that runs. */
-async function decide(env: ToolEnv, caller: Caller, session: Session, sql: string): Promise<policyV1.Decision> {
-  const requestId = randomUUID();
-  return env.door.ctx.bus.call(
-    policyV1.decide,
-    { requestId, sessionId: session.id, principal: caller.principal, connection: session.connection, sql, frontend: 'mcp' },
-    newContext(requestId),
-  );
-}
-
-function refused(decision: policyV1.Decision): AirlockError {
-  return new AirlockError(
-    (decision.code as 'policy.denied' | undefined) ?? 'policy.denied',
-    `Airlock refused this statement${decision.rule ? ` (rule "${decision.rule}")` : ''}: ${decision.reason}`,
-    { rule: decision.rule, requestId: decision.requestId },
-  );
-}
-
-async function catalog(env: ToolEnv, connection: string): Promise<credentialV1.CatalogResponse> {
-  return env.door.ctx.bus.call(credentialV1.catalog, { connection }, newContext());
-}
-
-const inGroups = (groups: readonly string[], principal: Principal) =>
-  groups.some((g) => g === '*' || principal.groups.some((mine) => globMatch(g, mine)));
 
 const listConnections = defineTool({
   name: 'list_connections',
@@ -98,22 +71,9 @@ const listConnections = defineTool({
   output: ListConnectionsOutput,
   readOnly: true,
   run: async (env, caller) => {
-    const config = env.door.ctx.config;
-    const connections = Object.entries(config.connections)
-      .map(([name, c]) => ({
-        name,
-        type: c.type,
-        rules: config.policies
-          .filter((p) => p.decision !== 'deny' && inGroups(p.groups, caller.principal) && (!p.connections || p.connections.some((g) => globMatch(g, name))))
-          .map((p) => ({
-            rule: p.name,
-            decision: p.decision as 'allow' | 'approval',
-            kinds: [...p.kinds],
-            tables: p.tables ? [...p.tables] : ['*'],
-            approvers: p.decision === 'approval' ? [...(p.approvers ?? [])] : [],
-          })),
-      }))
-      .filter((c) => c.rules.length > 0);
+    // policy matches its rules for the caller: the list says exactly what its decisions will
+    const access = await env.door.gateway.explainAccess(caller.principal);
+    const connections = access.connections.filter((c) => c.rules.length > 0);
     const out: ListConnectionsOutput = { connections };
     const summary =
       connections.length === 0
@@ -132,13 +92,13 @@ const listTables = defineTool({
   readOnly: true,
   run: async (env, caller, args) =>
     inSession(env, caller, args.connection, async (session) => {
-      const { tables } = await catalog(env, args.connection);
+      const { tables } = await env.door.gateway.catalog(args.connection);
       const listed: ListTablesOutput['tables'] = [];
       // policy is the one judge of access: each table is decided as the statement an agent would send
       const batch = 8;
       for (let i = 0; i < tables.length; i += batch) {
         const slice = tables.slice(i, i + batch);
-        const decisions = await Promise.all(slice.map((t) => decide(env, caller, session, `SELECT * FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)));
+        const decisions = await Promise.all(slice.map((t) => env.door.gateway.explain(session, `SELECT * FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)}`)));
         slice.forEach((t, j) => {
           const outcome = decisions[j]!.outcome;
           if (outcome !== 'deny') listed.push({ schema: t.schema, table: t.table, access: outcome === 'allow' ? 'read' : 'approval' });
@@ -180,7 +140,7 @@ const describeTable = defineTool({
   readOnly: true,
   run: async (env, caller, args) =>
     inSession(env, caller, args.connection, async (session) => {
-      const cat = await catalog(env, args.connection);
+      const cat = await env.door.gateway.catalog(args.connection);
       const dot = args.table.lastIndexOf('.');
       const schema = dot < 0 ? undefined : args.table.slice(0, dot);
       const name = dot < 0 ? args.table : args.table.slice(dot + 1);
@@ -190,8 +150,7 @@ const describeTable = defineTool({
       if (!table) {
         throw new AirlockError('proxy.unknown_table', `connection "${args.connection}" has no table "${args.table}"`);
       }
-      const decision = await decide(env, caller, session, `SELECT * FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`);
-      if (decision.outcome === 'deny') throw refused(decision);
+      const decision = await env.door.gateway.permitted(session, `SELECT * FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`);
       const plan = decision.masking;
       const columns = table.columns.map((column, index) => {
         const c = plan.columns.find((x) => x.index === index);
@@ -204,7 +163,7 @@ const describeTable = defineTool({
         table: table.table,
         columns,
         detectors: [...plan.detectors],
-        inference: env.door.ctx.config.masking?.inference ?? 'deny',
+        inference: env.settings.inference,
       };
       const lines = [`${table.schema}.${table.table} on ${args.connection}:`, ...columns.map((c) => `- ${c.name}: ${describeMask(c.mask)}`)];
       return structured(out, lines.join('\n'));
@@ -214,7 +173,7 @@ const describeTable = defineTool({
 async function pending(env: ToolEnv, err: AirlockError): Promise<PendingApproval | undefined> {
   const approvalId = approvalIdOf(err);
   if (!approvalId) return undefined;
-  const status = await env.door.ctx.bus.call(approvalV1.getApprovalStatus, { approvalId }, newContext()).catch(() => undefined);
+  const status = await env.door.gateway.approvalStatus(approvalId).catch(() => undefined);
   return {
     approvalId,
     state: status?.state ?? 'pending',
@@ -303,56 +262,32 @@ const requestAccess = defineTool({
   readOnly: false,
   run: async (env, caller, args) =>
     inSession(env, caller, args.connection, async (session) => {
-      const decision = await decide(env, caller, session, args.sql);
-      if (decision.outcome === 'deny') throw refused(decision);
-      if (decision.outcome === 'allow') {
+      const access = await env.door.gateway.requestAccess(session, args.sql, args.justification);
+      if (access.state === 'not_required') {
         const out: RequestAccessOutput = {
           state: 'not_required',
           approvalId: null,
           connection: args.connection,
-          rule: decision.rule,
+          rule: access.rule,
           approverGroups: [],
           quorum: 0,
           expiresAt: null,
           next: 'policy lets you run this statement now: send it with query',
         };
-        return structured(out, `No approval is needed${decision.rule ? ` (rule "${decision.rule}")` : ''}: send the statement with query.`);
+        return structured(out, `No approval is needed${access.rule ? ` (rule "${access.rule}")` : ''}: send the statement with query.`);
       }
-      const analysis = decision.analysis;
-      const approverGroups = decision.approval?.approverGroups ?? [];
-      const quorum = decision.approval?.quorum ?? 1;
-      const status = await env.door.ctx.bus.call(
-        approvalV1.submitApproval,
-        {
-          requestId: decision.requestId,
-          sessionId: session.id,
-          principal: caller.principal,
-          connection: args.connection,
-          sql: analysis?.normalized ?? args.sql.trim(),
-          fingerprint: analysis?.fingerprint ?? '',
-          kind: analysis?.kind ?? 'other',
-          tables: analysis?.tables.map((t) => `${t.schema}.${t.table}`) ?? [],
-          rule: decision.rule,
-          approverGroups,
-          quorum,
-          justification: args.justification,
-          // approvers and quorum are the signed decision's own: the approval service checks them against it
-          ...(decision.token ? { decision: decision.token } : {}),
-        },
-        newContext(decision.requestId),
-      );
-      const next = howToApprove(status.approvalId, approverGroups, quorum);
+      const next = howToApprove(access.approvalId, access.approverGroups, access.quorum);
       const out: RequestAccessOutput = {
-        state: status.state,
-        approvalId: status.approvalId,
+        state: access.state,
+        approvalId: access.approvalId,
         connection: args.connection,
-        rule: decision.rule,
-        approverGroups: [...approverGroups],
-        quorum,
-        expiresAt: status.expiresAt,
+        rule: access.rule,
+        approverGroups: access.approverGroups,
+        quorum: access.quorum,
+        expiresAt: access.expiresAt,
         next,
       };
-      return structured(out, `Approval request ${status.approvalId} is ${status.state} (rule "${decision.rule}"), expires ${status.expiresAt}: ${next}.`);
+      return structured(out, `Approval request ${access.approvalId} is ${access.state} (rule "${access.rule}"), expires ${access.expiresAt}: ${next}.`);
     }),
 });
 
@@ -373,7 +308,7 @@ const approvalStatus = defineTool({
   readOnly: true,
   run: async (env, caller, args) => {
     // answered only to the requester and the approvers: to anyone else the request does not exist
-    const s = await env.door.ctx.bus.call(approvalV1.getApprovalStatus, { approvalId: args.approvalId, caller: caller.principal }, newContext());
+    const s = await env.door.gateway.approvalStatus(args.approvalId, caller.principal);
     const out = {
       approvalId: s.approvalId,
       state: s.state,
@@ -413,7 +348,7 @@ export async function callTool(env: ToolEnv, caller: Caller, tool: ToolDef, args
     return await tool.run(env, caller, args);
   } catch (err) {
     if (!(err instanceof AirlockError)) {
-      env.door.ctx.logger.error({ tool: tool.name, err: err instanceof Error ? err.message : String(err) }, 'MCP tool failed');
+      env.door.logger.error({ tool: tool.name, err: err instanceof Error ? err.message : String(err) }, 'MCP tool failed');
     }
     return refusal(err);
   }

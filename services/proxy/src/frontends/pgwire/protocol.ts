@@ -5,14 +5,10 @@ export const sslRequestCode = 80877103;
 export const gssEncRequestCode = 80877104;
 export const cancelRequestCode = 80877102;
 
-export interface FieldDescription {
-  name: string;
-  tableOid: number;
-  columnAttr: number;
-  typeOid: number;
-  typeSize: number;
-  typeModifier: number;
-}
+// the column description is the engine's: the PostgreSQL engine reads it upstream, this door writes it to the client
+import type { FieldDescription } from '../../engines/engine.js';
+
+export type { FieldDescription };
 
 export interface ErrorFields {
   severity?: 'ERROR' | 'FATAL' | 'NOTICE' | 'WARNING' | 'INFO';

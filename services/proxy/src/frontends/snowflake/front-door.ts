@@ -28,7 +28,7 @@ import {
   RequestIdQuery,
   TokenRequest,
 } from './schemas.js';
-import { SQL_API_PATH, registerSqlApi, sqlApiFailure, sqlApiStatus } from './sql-api.js';
+import { SQL_API_PATH, registerSqlApi, sqlApiFailure, sqlApiStatus, type SqlApiHost } from './sql-api.js';
 import { StatementRun, type Mutex, type StatementSession } from './statement-run.js';
 
 export interface SnowflakeFrontDoorOptions {
@@ -67,7 +67,6 @@ export interface RunEntry {
 }
 
 export const loginOwner = (login: LoginSession): string => `session:${login.session.id}`;
-export const principalOwner = (p: Principal): string => `principal:${p.issuer}\u0000${p.subject}`;
 
 const LOGIN_PATH = '/session/v1/login-request';
 
@@ -81,7 +80,7 @@ function answer(reply: FastifyReply, body: unknown): FastifyReply {
  * session close, heartbeat, token renewal, abort) and the SQL API v2. Every login opens one proxy Session on the
  * Snowflake connection named by the account; statements go through the same lifecycle as on every front door.
  */
-export class SnowflakeFrontDoor {
+export class SnowflakeFrontDoor implements SqlApiHost {
   readonly #door: FrontDoor;
   readonly #settings: Settings;
   readonly #logins: LoginSessions;
@@ -95,7 +94,7 @@ export class SnowflakeFrontDoor {
     this.#door = door;
     this.#settings = {
       resultWaitMs: options.resultWaitMs ?? 40_000,
-      holdMs: options.approvalHoldMs ?? ((door.ctx.config.approval?.ttlSeconds ?? 900) + 60) * 1000,
+      holdMs: options.approvalHoldMs ?? door.snowflake.approvalHoldMs,
       retentionMs: (options.resultRetentionSeconds ?? 300) * 1000,
       batchRows: options.batchRows ?? 1000,
     };
@@ -120,15 +119,11 @@ export class SnowflakeFrontDoor {
   connectionFor(account: string | undefined): string | undefined {
     if (!account) return undefined;
     const wanted = account.toLowerCase();
-    for (const [name, c] of Object.entries(this.#door.ctx.config.connections)) {
-      if (c.type === 'snowflake' && name.toLowerCase() === wanted) return name;
-    }
-    return undefined;
+    return this.#door.snowflake.connections.find((c) => c.name.toLowerCase() === wanted)?.name;
   }
 
   sessionInfoFor(connection: string, query: LoginQuery | undefined): SessionInfo {
-    const c = this.#door.ctx.config.connections[connection];
-    const sf = c?.type === 'snowflake' ? c : undefined;
+    const sf = this.#door.snowflake.connections.find((c) => c.name === connection);
     return {
       databaseName: query?.databaseName ?? sf?.database ?? null,
       schemaName: query?.schemaName ?? sf?.schema ?? null,
@@ -150,7 +145,7 @@ export class SnowflakeFrontDoor {
     if (!principal) {
       const token = bearerToken(request.headers.authorization);
       principal = token
-        ? this.#door.authenticate(token, 'snowflake')
+        ? this.#door.gateway.authenticate(token, 'snowflake')
         : Promise.reject(new AirlockError('identity.missing_token', 'send your OIDC token as Authorization: Bearer <token>'));
       principal.catch(() => undefined);
       this.#bearers.set(request.raw, principal);
@@ -193,9 +188,9 @@ export class SnowflakeFrontDoor {
     try {
       await login.session.close(reason);
     } catch (err) {
-      this.#door.ctx.logger.warn({ sessionId: login.session.id, err: err instanceof Error ? err.message : String(err) }, 'closing a Snowflake session failed');
+      this.#door.logger.warn({ sessionId: login.session.id, err: err instanceof Error ? err.message : String(err) }, 'closing a Snowflake session failed');
     }
-    this.#door.ctx.logger.info({ sessionId: login.session.id, connection: login.connection, reason }, 'Snowflake session closed');
+    this.#door.logger.info({ sessionId: login.session.id, connection: login.connection, reason }, 'Snowflake session closed');
   }
 
   /** Ends every login (revoking its leases) and every SQL API statement. */
@@ -360,7 +355,7 @@ export class SnowflakeFrontDoor {
 
   async #loginRequest(request: FastifyRequest<{ Body: LoginRequest; Querystring: LoginQuery }>): Promise<Record<string, unknown>> {
     const data = request.body.data;
-    const logger = this.#door.ctx.logger;
+    const logger = this.#door.logger;
     const authenticator = (data.AUTHENTICATOR ?? 'SNOWFLAKE').toUpperCase();
     if (authenticator !== 'OAUTH') {
       return loginFailureBody(
@@ -371,7 +366,7 @@ export class SnowflakeFrontDoor {
     let notAfter: number;
     try {
       if (!data.TOKEN) throw new AirlockError('identity.missing_token', 'send your OIDC token as the OAuth token');
-      const verified = await this.#door.verify(data.TOKEN, 'snowflake');
+      const verified = await this.#door.gateway.verify(data.TOKEN, 'snowflake');
       principal = verified.principal;
       notAfter = verified.expiresAt.getTime();
     } catch (err) {
@@ -397,7 +392,7 @@ export class SnowflakeFrontDoor {
     }
     let session: StatementSession;
     try {
-      session = this.#door.openSession(principal, connection, 'snowflake', `${request.ip}:${request.socket.remotePort ?? '?'}`);
+      session = this.#door.gateway.openSession(principal, connection, 'snowflake', `${request.ip}:${request.socket.remotePort ?? '?'}`);
     } catch (err) {
       return loginFailureBody(toSnowflakeFailure(err));
     }

@@ -3,10 +3,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '@airlock/contracts';
 import { bindingsToParams } from './bindings.js';
 import { failures, snowflakeCodes, toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
-import { principalOwner, type SnowflakeFrontDoor } from './front-door.js';
+import type { FrontDoor } from '../http/server.js';
 import { sqlApiResult } from './result-stream.js';
 import { HandleParams, StatementQuery, StatementRequest } from './schemas.js';
-import { Mutex, type StatementRun } from './statement-run.js';
+import { Mutex, type StatementRun, type StatementSession } from './statement-run.js';
 
 /** The header that names the Airlock connection: the SQL API has no account field, Snowflake takes it from the host. */
 export const CONNECTION_HEADER = 'x-airlock-connection';
@@ -44,12 +44,28 @@ export function sqlApiInProgress(handle: string, message?: string): Record<strin
   };
 }
 
+/** Who may see a SQL API statement: the principal that sent it, from any request that carries its token. */
+export const principalOwner = (p: Principal): string => `principal:${p.issuer}\u0000${p.subject}`;
+
+/** What the SQL API needs of the Snowflake front door that mounts it (which keeps the statements and logins). */
+export interface SqlApiHost {
+  readonly door: FrontDoor;
+  readonly settings: { resultWaitMs: number; batchRows: number };
+  /** the Snowflake connection a name designates (case-insensitive), if one is configured */
+  connectionFor(name: string | undefined): string | undefined;
+  /** the principal of the request's bearer token, verified once per request */
+  bearerPrincipal(request: FastifyRequest): Promise<Principal>;
+  /** starts a statement in the background and records it for polling by its owner */
+  start(owner: string, session: StatementSession, lock: Mutex, sql: string, params: Array<string | null>, clientRequestId: string | null, onEnd?: (run: StatementRun) => void): StatementRun;
+  find(queryId: string, owner: string): StatementRun | undefined;
+}
+
 /**
  * SQL API v2: each request carries the caller's OIDC token as a bearer token and names the connection in the
  * `X-Airlock-Connection` header. Each statement runs in its own proxy Session, closed (leases revoked) once its
  * result was delivered, it failed, was cancelled, or its result expired unfetched.
  */
-export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor): void {
+export function registerSqlApi(scope: FastifyInstance, front: SqlApiHost): void {
   const door = front.door;
 
   const principalOf = async (request: FastifyRequest, reply: FastifyReply): Promise<Principal | undefined> => {
@@ -96,10 +112,10 @@ export function registerSqlApi(scope: FastifyInstance, front: SnowflakeFrontDoor
       } catch (err) {
         return reply.code(422).type('application/json').send(sqlApiFailure(toSnowflakeFailure(err), null, Date.now()));
       }
-      const session = door.openSession(principal, connection, 'snowflake', `${request.ip}:${request.socket.remotePort ?? '?'}`);
+      const session = door.gateway.openSession(principal, connection, 'snowflake', `${request.ip}:${request.socket.remotePort ?? '?'}`);
       const run = front.start(principalOwner(principal), session, new Mutex(), sql, params, request.query.requestId ?? null, () => {
         void session.close('statement-complete').catch((err: unknown) => {
-          door.ctx.logger.warn({ sessionId: session.id, err: err instanceof Error ? err.message : String(err) }, 'closing a SQL API session failed');
+          door.logger.warn({ sessionId: session.id, err: err instanceof Error ? err.message : String(err) }, 'closing a SQL API session failed');
         });
       });
       if (request.query.async === 'true') return reply.code(202).type('application/json').send(sqlApiInProgress(run.queryId));
