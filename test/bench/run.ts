@@ -13,7 +13,7 @@
  *
  * Run: npm run bench   (needs the NATS and PostgreSQL of NATS_URL / DATABASE_URL; starts its own Airlock process and
  * pgbouncer). Settings by environment:
- *   AIRLOCK_BENCH_SECONDS       seconds per measured case (default 8)
+ *   AIRLOCK_BENCH_SECONDS       seconds per measured case (default 6; the whole run then takes about 6 minutes)
  *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
  *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
  *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
@@ -37,7 +37,7 @@ import { scramVerifier } from '../../services/credential/src/engines/scram.js';
 snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
 
 const here = dirname(fileURLToPath(import.meta.url));
-const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 8);
+const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 6);
 const streamRows = Number(process.env['AIRLOCK_BENCH_STREAM_ROWS'] ?? 1_000_000);
 const only = new Set((process.env['AIRLOCK_BENCH_ONLY'] ?? 'pgbench,node,floor,stream,snowflake,policy,audit').split(',').map((s) => s.trim()));
 const CONCURRENCY = [1, 16];
@@ -496,7 +496,8 @@ function report(meta: { started: Date; loadBefore: number[]; pgbouncer: string |
       const direct = r.path !== 'direct' ? rows.find((d) => d.case === r.case && d.path === 'direct' && d.clients === r.clients) : undefined;
       const vs = direct ? [`${fmt(r.opsPerSecond / direct.opsPerSecond)}× throughput`, Number.isFinite(r.medianMs) ? `${fmt(r.medianMs / direct.medianMs)}× median` : ''] : [];
       const extra = r.extra ? Object.entries(r.extra).map(([k, v]) => `${k} ${v}`) : [];
-      lines.push(`| ${r.case} | ${PATH_NAMES[r.path]} | ${r.clients} | ${r.ops} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.medianMs, 3)} | ${fmt(r.p99Ms, 3)} | ${[...vs, ...extra].filter(Boolean).join('; ')} |`);
+      const label = r.path === 'direct' ? 'direct' : r.path === 'airlock-session' ? 'Airlock, lease per session' : PATH_NAMES[r.path];
+      lines.push(`| ${r.case} | ${label} | ${r.clients} | ${r.ops} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.medianMs, 3)} | ${fmt(r.p99Ms, 3)} | ${[...vs, ...extra].filter(Boolean).join('; ')} |`);
     }
     lines.push('');
   }
