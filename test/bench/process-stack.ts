@@ -1,32 +1,47 @@
 /**
  * The whole Airlock stack on the demo config in a process of its own, as `airlock up` runs it, so that its memory is
  * measured apart from the clients of a benchmark; with its own demo and state databases, subject root and lease roles,
- * all removed by `close()`.
+ * all removed by `close()`. Optionally with the Snowflake emulator as the `warehouse` connection and a second
+ * connection to the demo database that mints a credential for every statement.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { demoConfigPath, parseConfig } from '@airlock/config';
-import { seedDemoDatabase } from '@airlock/cli';
+import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { databaseUrl, deleteStream, dropDatabase, ephemeralPorts, rolesWithPrefix, withoutDemoSignIn } from '@airlock/testkit';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ProcessStackOptions {
+  /** the Snowflake emulator (its own database) as the `warehouse` connection */
+  warehouse?: boolean;
+  /** the name of a second connection to the demo database with `leases.mode: statement` */
+  statementConnection?: string;
+}
 
 export interface ProcessStack {
   pid: number;
   ports: Record<string, number>;
   /** the lease role prefix of the demo connection */
   prefix: string;
+  /** the demo database itself, as its administrator (the direct path of a benchmark) */
+  demoUrl: string;
+  /** the emulator's URL and administrator key, with `warehouse: true` */
+  warehouse?: { url: string; adminPrivateKeyPem: string };
   token(subject: string, groups: string[]): Promise<string>;
-  pgUrl(token: string): string;
+  /** Airlock's PostgreSQL front door for `connection` (the database name picks it; default `demo`) */
+  pgUrl(token: string, connection?: string): string;
   /** the stack process's resident memory, in MB */
   rssMb(): number;
+  /** the stack process's peak resident memory so far (VmHWM), in MB */
+  peakMb(): number;
   close(): Promise<void>;
 }
 
@@ -37,19 +52,31 @@ export const quantile = (xs: number[], q: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
 };
 
-export async function startProcessStack(name: string): Promise<ProcessStack> {
+export async function startProcessStack(name: string, options: ProcessStackOptions = {}): Promise<ProcessStack> {
   const suffix = randomBytes(4).toString('hex');
   const demoDb = `airlock_${name}_demo_${suffix}`;
   const stateDb = `airlock_${name}_state_${suffix}`;
   const prefix = `airlock_${name.slice(0, 1)}${suffix}_`;
+  const statementPrefix = `airlock_${name.slice(0, 1)}${suffix}s_`;
   const subjectRoot = `${name}${suffix}`;
   const demoUrl = databaseUrl(demoDb);
+  const whDb = `airlock_${name}_wh_${suffix}`;
   await seedDemoDatabase(demoUrl);
+  const warehouse = options.warehouse ? await startDemoWarehouse({ databaseUrl: databaseUrl(whDb) }) : undefined;
   // the console's demo sign-in runs only under `airlock up`
   const config = withoutDemoSignIn(parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>);
   config['connections']['demo']['adminUrl'] = demoUrl;
   config['connections']['demo']['leases']['rolePrefix'] = prefix;
-  delete config['connections']['warehouse'];
+  if (warehouse) config['connections']['warehouse']['leases']['rolePrefix'] = prefix;
+  else delete config['connections']['warehouse'];
+  if (options.statementConnection) {
+    // the same database, minting a credential for every statement
+    // with a role prefix of its own that neither prefix starts: each connection's reconciliation revokes every role
+    // under its prefix that it holds no lease for, so a shared (or nested) prefix on one database would have each
+    // connection revoke the other's credentials
+    const demo = config['connections']['demo'];
+    config['connections'][options.statementConnection] = { ...demo, leases: { ...demo['leases'], mode: 'statement', rolePrefix: statementPrefix } };
+  }
   const dir = mkdtempSync(join(tmpdir(), `airlock-${name}-`));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, stringify(config));
@@ -61,12 +88,19 @@ export async function startProcessStack(name: string): Promise<ProcessStack> {
     ...ephemeralPorts,
     AIRLOCK_DEMO: '1',
     AIRLOCK_STATE_DIR: join(dir, 'state'),
+    ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
   };
   const boot = "import { startStack } from '@airlock/cli'; const s = await startStack(process.env); console.log('PORTS ' + JSON.stringify(s.ports));";
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', boot], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // the stack's own log (warnings and errors), kept when asked for: the place to see why a benchmark case failed
+  const logPath = process.env['AIRLOCK_BENCH_STACK_LOG'];
+  if (logPath) {
+    child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+  }
   const started = Date.now();
   while (!/^PORTS (.*)$/m.test(out)) {
     if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`airlock did not start:\n${out.slice(-2000)}`);
@@ -81,13 +115,23 @@ export async function startProcessStack(name: string): Promise<ProcessStack> {
     ports,
     prefix,
     token: (subject, groups) => mintDevToken(key, settings, { subject, groups }),
-    pgUrl: (token) => `postgresql://agent:${token}@127.0.0.1:${ports['pgwire']}/demo?sslmode=disable`,
+    demoUrl,
+    ...(warehouse ? { warehouse: { url: warehouse.url, adminPrivateKeyPem: warehouse.adminPrivateKeyPem } } : {}),
+    pgUrl: (token, connection = 'demo') => `postgresql://agent:${token}@127.0.0.1:${ports['pgwire']}/${connection}?sslmode=disable`,
     rssMb: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024,
+    peakMb: () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024,
     close: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      if (warehouse) {
+        await warehouse.close();
+        await warehouse.emulator.dropBackingRoles();
+        await dropDatabase(whDb);
+      }
       await deleteStream(subjectRoot);
-      for (const role of await rolesWithPrefix(prefix)) {
+      for (const role of [...(await rolesWithPrefix(prefix)), ...(await rolesWithPrefix(statementPrefix))]) {
         const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
         await admin.connect();
         await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);

@@ -1,38 +1,54 @@
 /**
- * Airlock against the direct path, in one run on this machine: point queries (per-session and per-statement leases,
- * 1 and 16 clients), the floor of a per-statement credential, a 1,000,000-row masked stream with the proxy's peak
- * memory, the Snowflake path through the emulator, the policy decision (cold and cached), and the audit writers
- * (one and two, draining a filled stream into PostgreSQL).
- * Prints a table and writes test/bench/results/bench.json.
+ * Airlock against the direct path and a pooler, in one run on this machine (issue 17's table):
  *
- * Run: npm run bench   (needs the NATS and PostgreSQL of NATS_URL / DATABASE_URL; starts its own Airlock process)
+ * - a point select on `customers` driven by `pgbench` (`-M prepared`, a script file): direct PostgreSQL, pgbouncer in
+ *   session pooling (when installed), Airlock with a lease per session and with a lease per statement, at 1 and 16
+ *   clients; each Airlock row as a share of direct and of pgbouncer;
+ * - the same paths driven by the `pg` client of Node, with the floor of a per-statement credential (create a role,
+ *   connect as it, query, drop it) at the same concurrency;
+ * - a masked stream of 1,000,000 rows with the proxy's memory, the Snowflake path through the emulator, the policy
+ *   decision in process, and the audit writers (one and two).
+ *
+ * Prints the tables and writes test/bench/results/bench.json and bench.md.
+ *
+ * Run: npm run bench   (needs the NATS and PostgreSQL of NATS_URL / DATABASE_URL; starts its own Airlock process and
+ * pgbouncer). Settings by environment:
+ *   AIRLOCK_BENCH_SECONDS       seconds per measured case (default 6; the whole run then takes about 6 minutes)
+ *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
+ *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
+ *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import snowflake from 'snowflake-sdk';
-import { parse, stringify } from 'yaml';
 import { demoConfigPath, parseConfig } from '@airlock/config';
-import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
-import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { evaluate, initParsers, staticCatalog, AnalysisCache } from '@airlock/policy';
-import { databaseUrl, deleteStream, dropDatabase, rolesWithPrefix, ephemeralPorts, withoutDemoSignIn } from '@airlock/testkit';
+import { freePort } from '@airlock/testkit';
 import { auditThroughput } from './audit-throughput.js';
+import { quantile, sleep, startProcessStack, type ProcessStack } from './process-stack.js';
+import { scramVerifier } from '../../services/credential/src/engines/scram.js';
 
 snowflake.configure({ logLevel: 'OFF' } as Parameters<typeof snowflake.configure>[0]);
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 5);
+const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 6);
+const streamRows = Number(process.env['AIRLOCK_BENCH_STREAM_ROWS'] ?? 1_000_000);
+const only = new Set((process.env['AIRLOCK_BENCH_ONLY'] ?? 'pgbench,node,floor,stream,snowflake,policy,audit').split(',').map((s) => s.trim()));
+const CONCURRENCY = [1, 16];
+/** the connection of the demo database that mints a credential for every statement */
+const STATEMENT_CONNECTION = 'demo_stmt';
 
+type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-statement' | 'floor' | 'airlock';
 interface Row {
   case: string;
-  path: 'direct' | 'airlock' | 'floor';
+  client: 'pgbench' | 'node-pg' | 'in-process' | 'snowflake-sdk' | 'audit writer';
+  path: Path;
   clients: number;
   ops: number;
   opsPerSecond: number;
@@ -41,16 +57,148 @@ interface Row {
   extra?: Record<string, number | string>;
 }
 const rows: Row[] = [];
+const notes: string[] = [];
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN;
+const POINT = 'point select on customers';
+const PATH_NAMES: Record<Path, string> = {
+  direct: 'direct PostgreSQL',
+  pgbouncer: 'pgbouncer, session pooling',
+  'airlock-session': 'Airlock, lease per session',
+  'airlock-statement': 'Airlock, lease per statement',
+  floor: 'per-statement credential floor (create role, connect, query, drop)',
+  airlock: 'Airlock',
 };
 
+const pointSql = 'SELECT id, name, email FROM customers WHERE id = $1';
+const pointId = () => 1 + Math.floor(Math.random() * 50);
+
+// ---------------------------------------------------------------------------------------------------------------------
+// pgbench
+
+/** pgbench's binary: on PATH, or in the PostgreSQL 15 client directory. */
+function pgbenchBinary(): string | undefined {
+  for (const candidate of ['pgbench', '/usr/lib/postgresql/15/bin/pgbench']) {
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * One pgbench run: `clients` connections for the configured seconds, each running the point select as a prepared
+ * statement; throughput as pgbench reports it (without connection time), median and p99 from its per-transaction log.
+ */
+async function pgbench(bin: string, url: string, clients: number): Promise<Omit<Row, 'case' | 'client' | 'path' | 'clients'>> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-pgbench-'));
+  try {
+    const script = join(dir, 'point.sql');
+    writeFileSync(script, '\\set id random(1, 50)\nSELECT id, name, email FROM customers WHERE id = :id;\n');
+    const u = new URL(url);
+    const args = ['-n', '-M', 'prepared', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), '-l', '--log-prefix', join(dir, 'tx')];
+    args.push('-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username), decodeURIComponent(u.pathname.slice(1)));
+    // the password (an Airlock token) goes by environment, never on a command line
+    const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password), PGSSLMODE: 'disable', PGAPPNAME: 'airlock-bench' };
+    const child = spawn(bin, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(out);
+    const processed = /number of transactions actually processed: (\d+)/.exec(out);
+    if (code !== 0 || !tps || !processed) throw new Error(`pgbench exited with ${code}:\n${out.slice(-1500)}`);
+    const latencies: number[] = [];
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('tx.'))) {
+      for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
+        const us = Number(line.split(' ')[2]);
+        if (Number.isFinite(us) && line) latencies.push(us / 1000);
+      }
+    }
+    const failed = /number of failed transactions: (\d+)/.exec(out);
+    return {
+      ops: Number(processed[1]),
+      opsPerSecond: Number(tps[1]),
+      medianMs: quantile(latencies, 0.5),
+      p99Ms: quantile(latencies, 0.99),
+      ...(failed && failed[1] !== '0' ? { extra: { failed: Number(failed[1]) } } : {}),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// pgbouncer
+
+/** pgbouncer in session pooling in front of the demo database, on a free port, with a generated ini; undefined if absent. */
+async function startPgbouncer(demoUrl: string): Promise<{ url: string; version: string; stop: () => Promise<void> } | undefined> {
+  const bin = ['/usr/sbin/pgbouncer', 'pgbouncer'].find((b) => spawnSync(b, ['--version']).status === 0);
+  if (!bin) return undefined;
+  const version = /PgBouncer ([\d.]+)/.exec(spawnSync(bin, ['--version']).stdout.toString())?.[1] ?? '?';
+  const upstream = new URL(demoUrl);
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-pgbouncer-'));
+  // as root pgbouncer switches to the postgres user (-u), which must read these files; it logs to its stderr
+  chmodSync(dir, 0o755);
+  const user = decodeURIComponent(upstream.username || 'postgres');
+  const password = decodeURIComponent(upstream.password);
+  const db = decodeURIComponent(upstream.pathname.slice(1));
+  const ini = [
+    '[databases]',
+    `${db} = host=${upstream.hostname} port=${upstream.port || 5432} dbname=${db} user=${user}${password ? ` password=${password}` : ''}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = trust',
+    `auth_file = ${join(dir, 'users.txt')}`,
+    'pool_mode = session',
+    'max_client_conn = 200',
+    'default_pool_size = 40',
+    'log_connections = 0',
+    'log_disconnections = 0',
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'pgbouncer.ini'), ini, { mode: 0o644 });
+  writeFileSync(join(dir, 'users.txt'), `"${user}" ""\n`, { mode: 0o644 });
+  const asRoot = process.getuid?.() === 0;
+  const child: ChildProcess = spawn(bin, [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const started = Date.now();
+  while (!out.includes('process up')) {
+    if (Date.now() - started > 10_000 || child.exitCode !== null) {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`pgbouncer did not start:\n${out.slice(-1500)}`);
+    }
+    await sleep(50);
+  }
+  return {
+    url: `postgresql://${encodeURIComponent(user)}@127.0.0.1:${port}/${encodeURIComponent(db)}`,
+    version,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Node clients
+
 /** Runs `op` in `clients` parallel loops for the configured time; each loop owns one connection. */
-async function load(clients: number, open: () => Promise<{ op: () => Promise<void>; close: () => Promise<void> }>): Promise<{ ops: number; latencies: number[]; elapsed: number }> {
+async function load(clients: number, open: () => Promise<{ op: () => Promise<void>; close: () => Promise<void> }>): Promise<Omit<Row, 'case' | 'client' | 'path' | 'clients'>> {
   const conns = await Promise.all(Array.from({ length: clients }, open));
-  for (const c of conns) for (let i = 0; i < 20; i++) await c.op(); // warm up
+  // warm up, in parallel: 20 operations per connection, or one second for the slow paths
+  const warm = performance.now() + 1000;
+  await Promise.all(
+    conns.map(async (c) => {
+      for (let i = 0; i < 20 && (i === 0 || performance.now() < warm); i++) await c.op();
+    }),
+  );
   const latencies: number[] = [];
   const start = performance.now();
   const end = start + seconds * 1000;
@@ -65,73 +213,43 @@ async function load(clients: number, open: () => Promise<{ op: () => Promise<voi
   );
   const elapsed = (performance.now() - start) / 1000;
   await Promise.all(conns.map((c) => c.close()));
-  return { ops: latencies.length, latencies, elapsed };
-}
-
-function record(name: string, path: Row['path'], clients: number, r: { ops: number; latencies: number[]; elapsed: number }, extra?: Row['extra']) {
-  rows.push({ case: name, path, clients, ops: r.ops, opsPerSecond: r.ops / r.elapsed, medianMs: quantile(r.latencies, 0.5), p99Ms: quantile(r.latencies, 0.99), ...(extra ? { extra } : {}) });
+  return { ops: latencies.length, opsPerSecond: latencies.length / elapsed, medianMs: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99) };
 }
 
 async function pgClient(url: string): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: url });
+  // a connection the far end ended fails its query; the event must not end the whole run
+  c.on('error', () => undefined);
   await c.connect();
   return c;
 }
 
 const point = (c: pg.Client) => async () => {
-  const id = 1 + Math.floor(Math.random() * 200);
-  const r = await c.query('SELECT id, customer_id, total FROM orders WHERE id = $1', [id]);
+  const r = await c.query({ name: 'point', text: pointSql, values: [pointId()] });
   if (r.rowCount !== 1) throw new Error('point query returned no row');
 };
 
-/** Starts `airlock up` as its own process, so its memory is measured apart from the clients. */
-async function startAirlock(env: Record<string, string>): Promise<{ child: ChildProcess; pgPort: number; httpPort: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [join(root, 'packages/cli/bin/airlock.js'), 'up'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', () => undefined);
-  const deadline = Date.now() + 60_000;
-  while (!/PostgreSQL front door\s+127\.0\.0\.1:(\d+)/.test(out) || !/HTTP front doors\s+http:\/\/127\.0\.0\.1:(\d+)/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`airlock did not start:\n${out.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const pgPort = Number(/PostgreSQL front door\s+127\.0\.0\.1:(\d+)/.exec(out)![1]);
-  const httpPort = Number(/HTTP front doors\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
-  return {
-    child,
-    pgPort,
-    httpPort,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-/** Peak resident memory of a process so far (VmHWM), in MB. */
-function peakMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-function currentMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function streamRows(url: string, sql: string): Promise<{ rows: number; seconds: number }> {
+const openPoint = (url: string) => async () => {
   const c = await pgClient(url);
-  const t = performance.now();
-  const cursor = c.query(new Cursor(sql, [], { rowMode: 'array' }));
-  let n = 0;
-  for (;;) {
-    const batch = await cursor.read(10_000);
-    if (batch.length === 0) break;
-    n += batch.length;
+  return { op: point(c), close: () => c.end() };
+};
+
+async function streamRowsVia(url: string, sql: string): Promise<{ rows: number; seconds: number }> {
+  const c = await pgClient(url);
+  try {
+    const t = performance.now();
+    const cursor = c.query(new Cursor(sql, [], { rowMode: 'array' }));
+    let n = 0;
+    for (;;) {
+      const batch = await cursor.read(10_000);
+      if (batch.length === 0) break;
+      n += batch.length;
+    }
+    await cursor.close();
+    return { rows: n, seconds: (performance.now() - t) / 1000 };
+  } finally {
+    await c.end().catch(() => undefined);
   }
-  await cursor.close();
-  const s = (performance.now() - t) / 1000;
-  await c.end();
-  return { rows: n, seconds: s };
 }
 
 function snowflakeConnect(options: Record<string, unknown>): Promise<snowflake.Connection> {
@@ -139,134 +257,161 @@ function snowflakeConnect(options: Record<string, unknown>): Promise<snowflake.C
   return new Promise((resolve, reject) => c.connect((err) => (err ? reject(err) : resolve(c))));
 }
 function snowflakeQuery(c: snowflake.Connection, sqlText: string, binds: number[]): Promise<unknown[]> {
-  return new Promise((resolve, reject) =>
-    c.execute({ sqlText, binds, complete: (err, _s, rows) => (err ? reject(err) : resolve(rows ?? [])) }),
-  );
+  return new Promise((resolve, reject) => c.execute({ sqlText, binds, complete: (err, _s, rows) => (err ? reject(err) : resolve(rows ?? [])) }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+async function measured(what: string, fn: () => Promise<void>): Promise<void> {
+  const t = performance.now();
+  try {
+    await fn();
+  } catch (err) {
+    notes.push(`${what}: not measured (${errorText(err).split('\n')[0]})`);
+    console.error(`${what}: not measured: ${errorText(err)}`);
+  }
+  console.error(`[bench] ${what}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
 }
 
 async function main(): Promise<void> {
-  const suffix = randomBytes(4).toString('hex');
-  const demoDb = `airlock_bench_demo_${suffix}`;
-  const stateDb = `airlock_bench_state_${suffix}`;
-  const whDb = `airlock_bench_wh_${suffix}`;
-  const prefix = `airlock_b${suffix}_`;
-  const subjectRoot = `bench${suffix}`;
-  const demoUrl = databaseUrl(demoDb);
-  await seedDemoDatabase(demoUrl);
-  const warehouse = await startDemoWarehouse({ databaseUrl: databaseUrl(whDb) });
-
-  const config = withoutDemoSignIn(parse(readFileSync(demoConfigPath, 'utf8')) as Record<string, any>);
-  config['connections']['demo']['adminUrl'] = demoUrl;
-  config['connections']['demo']['leases']['rolePrefix'] = prefix;
-  config['connections']['warehouse']['leases']['rolePrefix'] = prefix;
-  // the same database, minting a credential for every statement
-  config['connections']['demo_stmt'] = { ...config['connections']['demo'], leases: { ...config['connections']['demo']['leases'], mode: 'statement' } };
-  const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
-  const configPath = join(dir, 'config.yaml');
-  writeFileSync(configPath, stringify(config));
-  const env = {
-    DATABASE_URL: databaseUrl(stateDb),
-    AIRLOCK_CONFIG: configPath,
-    AIRLOCK_SUBJECT_ROOT: subjectRoot,
-    AIRLOCK_LOG_LEVEL: 'warn',
-    ...ephemeralPorts,
-    AIRLOCK_WAREHOUSE_URL: warehouse.url,
-    AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem,
-    // the demo config's development issuer runs only in demo mode
-    AIRLOCK_DEMO: '1',
-    AIRLOCK_STATE_DIR: join(dirname(configPath), 'state'),
-  };
-  const airlock = await startAirlock(env);
-  const statePool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 1 });
-  const key = await loadOrCreateDevKey(env);
-  const token = await mintDevToken(key, devIssuerSettings(parseConfig(readFileSync(configPath, 'utf8'))), { subject: 'bench', groups: ['analysts'] });
-  const viaAirlock = (db = 'demo') => `postgresql://bench:${token}@127.0.0.1:${airlock.pgPort}/${db}?sslmode=disable`;
+  const started = new Date();
+  const loadBefore = loadavg();
+  const stack = await startProcessStack('bench', { warehouse: only.has('snowflake'), statementConnection: STATEMENT_CONNECTION });
+  const bouncer = only.has('pgbench') || only.has('node') ? await startPgbouncer(stack.demoUrl).catch((err) => void notes.push(`pgbouncer: ${errorText(err).split('\n')[0]}`)) : undefined;
+  if (!bouncer && (only.has('pgbench') || only.has('node'))) notes.push('pgbouncer is not installed here: its rows are missing');
+  const bin = pgbenchBinary();
+  if (!bin && only.has('pgbench')) notes.push('pgbench is not installed here: its rows are missing');
+  // a principal per case, so that sessions still closing from one case never count against the next one's limits
+  let n = 0;
+  const airlockUrl = async (connection: string) => stack.pgUrl(await stack.token(`bench-${++n}`, ['analysts']), connection);
+  const targets = async (): Promise<Array<[Path, string]>> => [
+    ['direct', stack.demoUrl],
+    ...(bouncer ? ([['pgbouncer', bouncer.url]] as Array<[Path, string]>) : []),
+    ['airlock-session', await airlockUrl('demo')],
+    ['airlock-statement', await airlockUrl(STATEMENT_CONNECTION)],
+  ];
 
   try {
-    for (const clients of [1, 16]) {
-      const open = (url: string) => async () => {
-        const c = await pgClient(url);
-        return { op: point(c), close: () => c.end() };
-      };
-      record('point query, lease per session', 'direct', clients, await load(clients, open(demoUrl)));
-      record('point query, lease per session', 'airlock', clients, await load(clients, open(viaAirlock())));
-      record('point query, lease per statement', 'airlock', clients, await load(clients, open(viaAirlock('demo_stmt'))));
+    if (bin && only.has('pgbench')) {
+      for (const clients of CONCURRENCY) {
+        for (const [path, url] of await targets()) {
+          await measured(`pgbench ${path} ×${clients}`, async () => void rows.push({ case: POINT, client: 'pgbench', path, clients, ...(await pgbench(bin, url, clients)) }));
+        }
+      }
     }
-
-    // the floor of a per-statement credential, measured directly: create a role, connect as it, query, drop it
-    const admin = await pgClient(demoUrl);
-    record(
-      'per-statement credential floor (create role, connect, query, drop)',
-      'floor',
-      1,
-      await load(1, async () => ({
-        op: async () => {
-          // not under the lease prefix: Airlock's reconciliation would rightly treat such a role as an orphan
-          const name = `bench_floor_${suffix}_${randomBytes(6).toString('hex')}`;
-          await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD 'floor-password' VALID UNTIL 'infinity' IN ROLE demo_reader`);
-          const u = new URL(demoUrl);
-          u.username = name;
-          u.password = 'floor-password';
-          const c = await pgClient(u.toString());
-          await point(c)();
-          await c.end();
-          await admin.query(`DROP ROLE ${name}`);
-        },
-        close: async () => undefined,
-      })),
-    );
-    await admin.end();
-
-    // a masked stream: every customer row repeated, so email, phone, card and SSN are masked and notes scanned
-    const stream = (n: number) => `SELECT c.id, c.name, c.email, c.phone, c.card_number, c.ssn, c.notes FROM customers c, generate_series(1, ${n / 50}) g`;
-    const direct = await streamRows(demoUrl, stream(1_000_000));
-    rows.push({ case: '1,000,000-row stream, masked', path: 'direct', clients: 1, ops: direct.rows, opsPerSecond: direct.rows / direct.seconds, medianMs: NaN, p99Ms: NaN });
-    const baseline = currentMb(airlock.child.pid!);
-    const small = await streamRows(viaAirlock(), stream(200_000));
-    const peakSmall = peakMb(airlock.child.pid!);
-    const large = await streamRows(viaAirlock(), stream(1_000_000));
-    const peakLarge = peakMb(airlock.child.pid!);
-    rows.push({
-      case: '1,000,000-row stream, masked',
-      path: 'airlock',
-      clients: 1,
-      ops: large.rows,
-      opsPerSecond: large.rows / large.seconds,
-      medianMs: NaN,
-      p99Ms: NaN,
-      extra: { proxyRssBeforeMb: Math.round(baseline), proxyPeakAfter200kRowsMb: Math.round(peakSmall), proxyPeakAfter1MRowsMb: Math.round(peakLarge), rows200kPerSecond: Math.round(small.rows / small.seconds) },
-    });
-
-    // Snowflake: the same point query straight to the emulator (as an analyst service user) and through Airlock
-    try {
-      const direct = async () => {
-        const c = await snowflakeConnect({ account: 'AIRLOCK_DEMO', accessUrl: warehouse.url, username: 'AIRLOCK_ADMIN', authenticator: 'SNOWFLAKE_JWT', privateKey: warehouse.adminPrivateKeyPem });
-        return { op: async () => void (await snowflakeQuery(c, 'SELECT id, customer_id, total FROM orders WHERE id = ?', [1 + Math.floor(Math.random() * 200)])), close: () => new Promise<void>((r) => c.destroy(() => r())) };
-      };
-      const through = async () => {
-        const c = await snowflakeConnect({ account: 'warehouse', accessUrl: `http://127.0.0.1:${airlock.httpPort}`, authenticator: 'OAUTH', token });
-        return { op: async () => void (await snowflakeQuery(c, 'SELECT id, customer_id, total FROM orders WHERE id = ?', [1 + Math.floor(Math.random() * 200)])), close: () => new Promise<void>((r) => c.destroy(() => r())) };
-      };
-      record('Snowflake point query (emulator)', 'direct', 1, await load(1, direct));
-      record('Snowflake point query (emulator)', 'airlock', 1, await load(1, through));
-    } catch (err) {
-      console.error(`Snowflake path not measured: ${err instanceof Error ? err.message : String(err)}`);
+    if (only.has('node')) {
+      for (const clients of CONCURRENCY) {
+        for (const [path, url] of await targets()) {
+          await measured(`node-pg ${path} ×${clients}`, async () => void rows.push({ case: POINT, client: 'node-pg', path, clients, ...(await load(clients, openPoint(url))) }));
+        }
+      }
+    }
+    if (only.has('floor')) {
+      // the floor of a per-statement credential, measured directly with the same one-iteration verifier Airlock sends:
+      // create a role, connect as it, query, drop it; at the same concurrency as the rows it is compared with
+      for (const clients of CONCURRENCY) {
+        await measured(`floor ×${clients}`, async () => {
+          const result = await load(clients, async () => {
+            const admin = await pgClient(stack.demoUrl);
+            return {
+              op: async () => {
+                // not under the lease prefix: Airlock's reconciliation would rightly treat such a role as an orphan
+                const name = `bench_floor_${randomBytes(8).toString('hex')}`;
+                const password = randomBytes(24).toString('base64url');
+                await admin.query(`CREATE ROLE ${name} LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(password, 1))} VALID UNTIL 'infinity' IN ROLE demo_reader`);
+                const u = new URL(stack.demoUrl);
+                u.username = name;
+                u.password = password;
+                const c = await pgClient(u.toString());
+                await point(c)();
+                await c.end();
+                await admin.query(`DROP ROLE ${name}`);
+              },
+              close: () => admin.end(),
+            };
+          });
+          rows.push({ case: POINT, client: 'node-pg', path: 'floor', clients, ...result });
+        });
+      }
+    }
+    if (only.has('stream')) {
+      await measured('masked stream', async () => {
+        // every customer row repeated, so email, phone, card and SSN are masked and notes scanned
+        const stream = (count: number) => `SELECT c.id, c.name, c.email, c.phone, c.card_number, c.ssn, c.notes FROM customers c, generate_series(1, ${Math.ceil(count / 50)}) g`;
+        const name = `${streamRows.toLocaleString('en-US')}-row stream, masked`;
+        const direct = await streamRowsVia(stack.demoUrl, stream(streamRows));
+        rows.push({ case: name, client: 'node-pg', path: 'direct', clients: 1, ops: direct.rows, opsPerSecond: direct.rows / direct.seconds, medianMs: NaN, p99Ms: NaN });
+        const url = await airlockUrl('demo');
+        const baseline = stack.rssMb();
+        const small = await streamRowsVia(url, stream(streamRows / 5));
+        const peakSmall = stack.peakMb();
+        const large = await streamRowsVia(url, stream(streamRows));
+        const peakLarge = stack.peakMb();
+        rows.push({
+          case: name,
+          client: 'node-pg',
+          path: 'airlock-session',
+          clients: 1,
+          ops: large.rows,
+          opsPerSecond: large.rows / large.seconds,
+          medianMs: NaN,
+          p99Ms: NaN,
+          extra: { proxyRssBeforeMb: Math.round(baseline), proxyPeakAfterFifthMb: Math.round(peakSmall), proxyPeakAfterAllMb: Math.round(peakLarge) },
+        });
+      });
+    }
+    if (only.has('snowflake') && stack.warehouse) {
+      const warehouse = stack.warehouse;
+      await measured('snowflake', async () => {
+        const query = (c: snowflake.Connection) => async () => void (await snowflakeQuery(c, 'SELECT id, customer_id, total FROM orders WHERE id = ?', [1 + Math.floor(Math.random() * 200)]));
+        const close = (c: snowflake.Connection) => () => new Promise<void>((r) => c.destroy(() => r()));
+        const direct = await load(1, async () => {
+          const c = await snowflakeConnect({ account: 'AIRLOCK_DEMO', accessUrl: warehouse.url, username: 'AIRLOCK_ADMIN', authenticator: 'SNOWFLAKE_JWT', privateKey: warehouse.adminPrivateKeyPem });
+          return { op: query(c), close: close(c) };
+        });
+        rows.push({ case: 'Snowflake point query (emulator)', client: 'snowflake-sdk', path: 'direct', clients: 1, ...direct });
+        const token = await stack.token(`bench-${++n}`, ['analysts']);
+        const through = await load(1, async () => {
+          const c = await snowflakeConnect({ account: 'warehouse', accessUrl: `http://127.0.0.1:${stack.ports['http']}`, authenticator: 'OAUTH', token });
+          return { op: query(c), close: close(c) };
+        });
+        rows.push({ case: 'Snowflake point query (emulator)', client: 'snowflake-sdk', path: 'airlock-session', clients: 1, ...through });
+      });
     }
   } finally {
-    await airlock.stop();
-    await statePool.end();
-    await warehouse.close();
-    await warehouse.emulator.dropBackingRoles();
-    await deleteStream(subjectRoot);
-    for (const r of await rolesWithPrefix(prefix)) {
-      const c = await pgClient(databaseUrl('postgres'));
-      await c.query(`DROP ROLE IF EXISTS "${r}"`).catch(() => undefined);
-      await c.end();
-    }
-    for (const db of [demoDb, stateDb, whDb]) await dropDatabase(db);
+    await bouncer?.stop();
+    await stack.close();
   }
 
-  // policy decision, in process: cold (first analysis) and cached (the same text again)
+  if (only.has('policy')) await measured('policy decision', policyRows);
+
+  if (only.has('audit')) {
+    await measured('audit writers', async () => {
+      // events appended per second by one writer and by two (each its own partition), durable before acked
+      const audit = await auditThroughput();
+      for (const r of audit.rows) {
+        rows.push({
+          case: 'audit append (events durable in PostgreSQL, then acked)',
+          client: 'audit writer',
+          path: 'airlock',
+          clients: r.writers,
+          ops: r.events,
+          opsPerSecond: r.eventsPerSecond,
+          medianMs: NaN,
+          p99Ms: NaN,
+          ...(r.writers > 1 ? { extra: { vsOneWriter: `${audit.ratio.toFixed(2)}×` } } : {}),
+        });
+      }
+    });
+  }
+
+  report({ started, loadBefore, pgbouncer: bouncer ? bouncer.version : undefined });
+}
+
+async function policyRows(): Promise<void> {
+  // the policy decision, in process: cold (first analysis) and cached (the same text again)
   await initParsers();
   const catalog = staticCatalog({
     'public.customers': ['id', 'name', 'email', 'phone', 'card_number', 'ssn', 'notes'],
@@ -281,46 +426,91 @@ async function main(): Promise<void> {
     const sql = `SELECT c.name, c.email, o.total FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.id = ${i}`;
     let t = performance.now();
     evaluate({ config: cfg, principal, connection: 'demo', sql, catalog, requestId: 'b', cache });
-    cold.push((performance.now() - t) * 1000);
+    cold.push(performance.now() - t);
     t = performance.now();
     evaluate({ config: cfg, principal, connection: 'demo', sql, catalog, requestId: 'b', cache });
-    cached.push((performance.now() - t) * 1000);
+    cached.push(performance.now() - t);
   }
-  rows.push({ case: 'policy decision, new statement (in process)', path: 'airlock', clients: 1, ops: cold.length, opsPerSecond: NaN, medianMs: quantile(cold, 0.5) / 1000, p99Ms: quantile(cold, 0.99) / 1000 });
-  rows.push({ case: 'policy decision, same statement again (cached)', path: 'airlock', clients: 1, ops: cached.length, opsPerSecond: NaN, medianMs: quantile(cached, 0.5) / 1000, p99Ms: quantile(cached, 0.99) / 1000 });
-
-  // the audit log: events appended per second by one writer and by two (each its own partition), durable before acked
-  const audit = await auditThroughput();
-  for (const r of audit.rows) {
-    rows.push({
-      case: 'audit append (events durable in PostgreSQL, then acked)',
-      path: 'airlock',
-      clients: r.writers,
-      ops: r.events,
-      opsPerSecond: r.eventsPerSecond,
-      medianMs: NaN,
-      p99Ms: NaN,
-      extra: r.writers > 1 ? { writers: r.writers, vsOneWriter: `${audit.ratio.toFixed(2)}×` } : { writers: r.writers },
-    });
-  }
-
-  report();
+  rows.push({ case: 'policy decision, new statement', client: 'in-process', path: 'airlock', clients: 1, ops: cold.length, opsPerSecond: NaN, medianMs: quantile(cold, 0.5), p99Ms: quantile(cold, 0.99) });
+  rows.push({ case: 'policy decision, same statement again (cached)', client: 'in-process', path: 'airlock', clients: 1, ops: cached.length, opsPerSecond: NaN, medianMs: quantile(cached, 0.5), p99Ms: quantile(cached, 0.99) });
 }
 
-function report(): void {
-  const fmt = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
-  const lines = ['| case | path | clients | ops | ops/s | median ms | p99 ms | vs direct |', '|---|---|---|---|---|---|---|---|'];
-  for (const r of rows) {
-    const direct = rows.find((d) => d.case === r.case && d.path === 'direct' && d.clients === r.clients);
-    const ratio = direct && r !== direct ? `${fmt(r.opsPerSecond / direct.opsPerSecond)}× throughput, +${fmt(r.medianMs - direct.medianMs, 3)} ms median` : '';
-    const floor = r.case.startsWith('point query, lease per statement') ? rows.find((f) => f.path === 'floor') : undefined;
-    const vsFloor = floor ? `${fmt(r.medianMs / floor.medianMs)}× the credential floor` : '';
-    const extra = r.extra ? Object.entries(r.extra).map(([k, v]) => `${k}=${v}`).join(' ') : '';
-    lines.push(`| ${r.case} | ${r.path} | ${r.clients} | ${r.ops} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.medianMs, 3)} | ${fmt(r.p99Ms, 3)} | ${[ratio, vsFloor, extra].filter(Boolean).join('; ')} |`);
+// ---------------------------------------------------------------------------------------------------------------------
+// report
+
+const fmt = (n: number | undefined, d = 2) => (n !== undefined && Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }) : '—');
+const pct = (a: number, b: number) => {
+  const r = (100 * a) / b;
+  return `${r.toLocaleString('en-US', { maximumFractionDigits: r < 10 ? 1 : 0 })}%`;
+};
+
+function find(client: Row['client'], path: Path, clients: number, name = POINT): Row | undefined {
+  return rows.find((r) => r.case === name && r.client === client && r.path === path && r.clients === clients);
+}
+
+/** One cell of the point-select table: throughput, median, and for Airlock rows the shares of direct and pgbouncer. */
+function cell(client: Row['client'], path: Path, clients: number): string {
+  const r = find(client, path, clients);
+  if (!r) return 'not measured';
+  const parts = [`${fmt(r.opsPerSecond, 0)} ops/s, median ${fmt(r.medianMs, 3)} ms`];
+  const direct = find(client, 'direct', clients);
+  const bouncer = find(client, 'pgbouncer', clients);
+  const added = direct ? r.medianMs - direct.medianMs : NaN;
+  if (path !== 'direct' && direct) parts.push(`${pct(r.opsPerSecond, direct.opsPerSecond)} of direct, ${added < 0 ? '−' : '+'}${fmt(Math.abs(added), 3)} ms median`);
+  if (path.startsWith('airlock') && bouncer) parts.push(`${pct(r.opsPerSecond, bouncer.opsPerSecond)} of pgbouncer`);
+  const floor = find('node-pg', 'floor', clients);
+  if (path === 'airlock-statement' && floor) parts.push(`${fmt(r.medianMs / floor.medianMs)}× the floor's median`);
+  if (r.extra) parts.push(Object.entries(r.extra).map(([k, v]) => `${k} ${v}`).join(', '));
+  return parts.join('; ');
+}
+
+function report(meta: { started: Date; loadBefore: number[]; pgbouncer: string | undefined }): void {
+  const loadAfter = loadavg();
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`;
+  const pgVersion = spawnSync('pgbench', ['--version']).stdout?.toString().trim() ?? '';
+  const lines: string[] = [];
+  lines.push(`# Airlock benchmark, ${meta.started.toISOString()}`, '');
+  lines.push(`Machine: ${machine}. Load average before ${meta.loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}.`);
+  lines.push(`${seconds} s per case. ${pgVersion}${meta.pgbouncer ? `; PgBouncer ${meta.pgbouncer}` : ''}.`, '');
+  const paths: Path[] = ['direct', 'pgbouncer', 'airlock-session', 'airlock-statement'];
+  for (const client of ['pgbench', 'node-pg'] as const) {
+    if (!rows.some((r) => r.client === client && r.case === POINT)) continue;
+    lines.push(
+      client === 'pgbench'
+        ? `## ${POINT}: pgbench -M prepared, one prepared statement per transaction`
+        : `## ${POINT}: the pg client of Node, a named statement per query`,
+      '',
+      '| path | 1 client | 16 clients |',
+      '|---|---|---|',
+    );
+    for (const path of [...paths, ...(client === 'node-pg' ? (['floor'] as Path[]) : [])]) {
+      if (!CONCURRENCY.some((c) => find(client, path, c))) continue;
+      lines.push(`| ${PATH_NAMES[path]} | ${CONCURRENCY.map((c) => cell(client, path, c)).join(' | ')} |`);
+    }
+    lines.push('');
   }
-  console.log(lines.join('\n'));
+  const others = rows.filter((r) => r.case !== POINT);
+  if (others.length) {
+    lines.push('## Streaming, Snowflake, policy, audit', '', '| case | path | clients | ops | ops/s | median ms | p99 ms | vs direct |', '|---|---|---|---|---|---|---|---|');
+    for (const r of others) {
+      const direct = r.path !== 'direct' ? rows.find((d) => d.case === r.case && d.path === 'direct' && d.clients === r.clients) : undefined;
+      const vs = direct ? [`${fmt(r.opsPerSecond / direct.opsPerSecond)}× throughput`, Number.isFinite(r.medianMs) ? `${fmt(r.medianMs / direct.medianMs)}× median` : ''] : [];
+      const extra = r.extra ? Object.entries(r.extra).map(([k, v]) => `${k} ${v}`) : [];
+      const label = r.path === 'direct' ? 'direct' : r.path === 'airlock-session' ? 'Airlock, lease per session' : PATH_NAMES[r.path];
+      lines.push(`| ${r.case} | ${label} | ${r.clients} | ${r.ops} | ${fmt(r.opsPerSecond, 0)} | ${fmt(r.medianMs, 3)} | ${fmt(r.p99Ms, 3)} | ${[...vs, ...extra].filter(Boolean).join('; ')} |`);
+    }
+    lines.push('');
+  }
+  if (notes.length) lines.push('Notes:', ...notes.map((n) => `- ${n}`), '');
+  const markdown = lines.join('\n');
+  console.log(markdown);
   mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'bench.json'), JSON.stringify({ when: new Date().toISOString(), secondsPerCase: seconds, rows }, null, 2));
+  writeFileSync(join(here, 'results', 'bench.md'), markdown);
+  writeFileSync(
+    join(here, 'results', 'bench.json'),
+    JSON.stringify({ when: meta.started.toISOString(), machine, loadBefore: meta.loadBefore, loadAfter, secondsPerCase: seconds, pgbouncer: meta.pgbouncer ?? null, rows, notes }, null, 2),
+  );
 }
 
+if (!existsSync(join(here, 'results'))) mkdirSync(join(here, 'results'), { recursive: true });
 await main();

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { seedDemoDatabase } from '@airlock/cli';
-import { backendsWithPrefix, databaseUrl, freshDatabase, rolesWithPrefix, uniqueSuffix } from '@airlock/testkit';
+import { backendsWithPrefix, databaseUrl, freshDatabase, rolesWithPrefix, startPostgresCluster, uniqueSuffix } from '@airlock/testkit';
 import { PostgresEngine } from '../../src/engines/postgres.js';
 
 async function login(url: string, username: string, password: string): Promise<pg.Client> {
@@ -148,5 +148,104 @@ describe('PostgreSQL credential engine: backstops and revocation that ends acces
     await engine.revoke(username);
     // 28P01 where passwords are checked, 28000 where the server trusts local logins: either way the role is gone
     await assert.rejects(login(demo.url, username, password), (err: { code: string }) => err.code === '28P01' || err.code === '28000');
+  });
+  it('revokes a lease with a live session and objects in its own database: sessions ended, objects handed over, role gone', async () => {
+    const username = `${prefix}local`;
+    const grant = await engine.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    const admin = new pg.Client({ connectionString: demo.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE SCHEMA IF NOT EXISTS local_scratch; GRANT USAGE, CREATE ON SCHEMA local_scratch TO ${pg.escapeIdentifier(username)}`);
+      const leased = await login(demo.url, username, grant.type === 'postgres' ? grant.password : '');
+      await leased.query('CREATE TABLE local_scratch.kept_here (x int)');
+      await leased.query('CREATE TEMP TABLE t_local (x int)');
+      const second = await login(demo.url, username, grant.type === 'postgres' ? grant.password : '');
+      const ended = second.query('SELECT pg_sleep(30)').then(
+        () => 'completed',
+        (err: { code: string }) => err.code,
+      );
+      assert.deepEqual(await engine.revoke(username), { terminatedSessions: 2 });
+      assert.equal(await ended, '57P01');
+      assert.deepEqual(await rolesWithPrefix(username), []);
+      assert.equal(await backendsWithPrefix(username), 0);
+      const { rows } = await admin.query<{ relname: string; o: string }>(
+        "SELECT relname, pg_get_userbyid(relowner) AS o FROM pg_class WHERE relname IN ('kept_here', 't_local') ORDER BY relname",
+      );
+      assert.deepEqual(rows, [{ relname: 'kept_here', o: 'airlock_leftovers' }]);
+      await leased.end().catch(() => undefined);
+      await second.end().catch(() => undefined);
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('refuses to hand leftovers to a role that can log in, and the lease role can no longer log in either', async () => {
+    const unsafe = `${prefix}unsafe_leftover`;
+    const admin = new pg.Client({ connectionString: demo.url });
+    await admin.connect();
+    await admin.query(`CREATE ROLE ${pg.escapeIdentifier(unsafe)} LOGIN`);
+    const careless = new PostgresEngine(demo.url, { leftovers: 'reassign', leftoverRole: unsafe });
+    const username = `${prefix}careless`;
+    try {
+      await careless.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+      await assert.rejects(careless.revoke(username), {
+        message: `the leftover role "${unsafe}" can log in, is a superuser or has members; give leases.leftoverRole a role without any`,
+      });
+      const { rows } = await admin.query('SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1', [username]);
+      assert.deepEqual(rows, [{ rolcanlogin: false, rolconnlimit: 0 }]);
+      // the pooled connection that saw the error still works
+      assert.deepEqual(await engine.revoke(username), { terminatedSessions: 0 });
+      assert.deepEqual(await careless.listWithPrefix(username), []);
+    } finally {
+      await careless.close();
+      await admin.end();
+    }
+  });
+});
+
+describe('PostgreSQL credential engine: lease passwords against a server that checks them', () => {
+  let cluster: Awaited<ReturnType<typeof startPostgresCluster>>;
+  let engine: PostgresEngine;
+  const username = `airlock_scram_${uniqueSuffix()}`;
+
+  before(async () => {
+    cluster = await startPostgresCluster();
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    // the superuser keeps trust; every other login over TCP must prove its password with SCRAM-SHA-256
+    const { rows } = await admin.query<{ hba_file: string }>('SHOW hba_file');
+    await admin.query(
+      `COPY (VALUES ('local all all trust'), ('host all postgres 127.0.0.1/32 trust'), ('host all all 127.0.0.1/32 scram-sha-256')) TO ${pg.escapeLiteral(rows[0]!.hba_file)}`,
+    );
+    await admin.query('SELECT pg_reload_conf()');
+    await admin.query('CREATE ROLE demo_reader NOLOGIN');
+    await admin.end();
+    engine = new PostgresEngine(cluster.url);
+  });
+  after(async () => {
+    await engine?.close();
+    await cluster?.destroy();
+  });
+
+  it('stores a one-iteration SCRAM-SHA-256 verifier, never the password, and the pg client logs in with it', async () => {
+    const grant = await engine.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
+    const password = grant.type === 'postgres' ? grant.password : '';
+    // 24 random bytes
+    assert.match(password, /^[A-Za-z0-9_-]{32}$/);
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    const { rows } = await admin.query<{ rolpassword: string }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [username]);
+    assert.match(rows[0]!.rolpassword, /^SCRAM-SHA-256\$1:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    assert.equal(rows[0]!.rolpassword.includes(password), false);
+
+    const leased = await login(cluster.url, username, password);
+    assert.deepEqual((await leased.query('SELECT current_user AS u')).rows, [{ u: username }]);
+    await assert.rejects(login(cluster.url, username, `${password}x`), (err: { code: string }) => err.code === '28P01');
+
+    assert.deepEqual(await engine.revoke(username), { terminatedSessions: 1 });
+    await leased.end().catch(() => undefined);
+    await assert.rejects(login(cluster.url, username, password), (err: { code: string }) => err.code === '28P01');
+    assert.deepEqual((await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rows, []);
+    await admin.end();
   });
 });
