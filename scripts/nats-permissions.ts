@@ -65,8 +65,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.heartbeat,
     ],
   },
-  // the console revokes a lease on an operator's click and shows the live event stream
-  console: { calls: [credentialV1.revokeLease], follows: true },
+  // the console lists live leases and revokes one on an operator's click, and shows the live event stream
+  console: { calls: [credentialV1.listLeases, credentialV1.revokeLease], follows: true },
 };
 
 /** The requests a service serves: those of its own family. */
