@@ -58,7 +58,7 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   const integrity = new Integrity({ bus: deps.bus, store, signer: deps.signer, logger: deps.logger, checkpointFile: deps.checkpoint.file, durable });
   serveKeys(deps.bus, deps.signer);
   const sessions = new SessionStore(deps.pool);
-  await consumeEvents(deps.bus, deps.logger, { store, integrity, registry: deps.metrics ?? new Registry(), durable, maxBatch: deps.batchSize ?? 1000 });
+  await consumeEvents(deps.bus, deps.logger, { store, integrity, registry: deps.metrics ?? new Registry(), durableName: deps.durableName, maxBatch: deps.batchSize ?? 1000 });
   const forwarder = deps.forward ? await startForwarder(deps.bus, deps.logger, deps.forward) : undefined;
 
   const http = createHttpServer({ logger: deps.logger, ...(tls ? { tls } : {}) });

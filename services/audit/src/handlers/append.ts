@@ -9,7 +9,7 @@ import type { AuditStore } from '../store/events.js';
 export async function consumeEvents(
   bus: Bus,
   logger: Logger,
-  parts: { store: AuditStore; integrity: Integrity; registry: Registry; durable: string; maxBatch: number },
+  parts: { store: AuditStore; integrity: Integrity; registry: Registry; /** default `airlock-audit` */ durableName?: string | undefined; maxBatch: number },
 ): Promise<void> {
   const { store, integrity } = parts;
   const registers = [parts.registry];
@@ -22,7 +22,7 @@ export async function consumeEvents(
   });
   const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500, 1000, 2000], registers });
   await bus.consumeBatches(
-    parts.durable,
+    parts.durableName ?? 'airlock-audit',
     async (all) => {
       // the log's own checkpoints are kept outside it: recording one would move the head it vouches for
       const events = all.filter((e) => e.subject !== integrity.checkpointSubject);
