@@ -12,11 +12,14 @@ COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY contracts/package.json contracts/
 COPY packages/cli/package.json packages/cli/
 COPY packages/config/package.json packages/config/
+COPY packages/demo/package.json packages/demo/
 COPY packages/masking/package.json packages/masking/
 COPY packages/runtime/package.json packages/runtime/
+COPY packages/stack/package.json packages/stack/
 COPY packages/testkit/package.json packages/testkit/
 COPY services/approval/package.json services/approval/
 COPY services/audit/package.json services/audit/
+COPY services/console/package.json services/console/
 COPY services/credential/package.json services/credential/
 COPY services/identity/package.json services/identity/
 COPY services/policy/package.json services/policy/
@@ -29,6 +32,8 @@ COPY packages packages
 COPY services services
 COPY test/snowflake-emulator test/snowflake-emulator
 COPY deploy/config deploy/config
+# the embedded demo, its Snowflake emulator and the test kit run only in a checkout (`airlock up` loads the demo in
+# demo mode alone, which the image refuses): nothing the image runs imports them, so they are left out
 RUN npx tsc -b \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && mkdir -p /out/deploy \
@@ -37,7 +42,8 @@ RUN npx tsc -b \
  && for d in contracts packages/* services/* test/snowflake-emulator; do \
       mkdir -p "/out/$d" && cp -r "$d/package.json" "$d/dist" "/out/$d/"; \
     done \
- && cp -r packages/cli/bin /out/packages/cli/
+ && cp -r packages/cli/bin /out/packages/cli/ \
+ && rm -rf /out/packages/demo /out/packages/testkit /out/test
 
 # ---- runtime: compiled output and production dependencies only, as a non-root user ----
 FROM ${NODE_IMAGE} AS runtime

@@ -10,7 +10,7 @@
 // Usage: node --import tsx scripts/demo-sql.ts [--check]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { demoCustomers, demoOrders } from '../packages/cli/src/demo/seed.ts';
+import { demoCustomers, demoOrders } from '../packages/demo/src/seed.ts';
 
 const literal = (v: string | number | null): string => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${v.replace(/'/g, "''")}'`);
 

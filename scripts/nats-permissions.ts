@@ -71,8 +71,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
     // a statement held for approval waits on its request's decision
     listens: [approvalV1.approvalDecided],
   },
-  // the console revokes a lease on an operator's click and shows the live event stream
-  console: { calls: [credentialV1.revokeLease], follows: true },
+  // the console lists live leases and revokes one on an operator's click, and shows the live event stream
+  console: { calls: [credentialV1.listLeases, credentialV1.revokeLease], follows: true },
 };
 
 /** The requests a service serves: those of its own family. */

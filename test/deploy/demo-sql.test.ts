@@ -4,7 +4,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { seedDemoDatabase } from '../../packages/cli/src/demo/seed.ts';
+import { seedDemoDatabase } from '../../packages/demo/src/seed.ts';
 import { randomBytes } from 'node:crypto';
 import { composeConfigPath, demoSqlPath, renderComposeConfig, renderDemoSql } from '../../scripts/demo-sql.ts';
 import { parse } from 'yaml';

@@ -190,7 +190,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'policy.keys',
     ]);
     assert.deepEqual(code.proxy.listens, ['evt.approval.decided']);
-    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
+    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });
 });
@@ -320,6 +320,25 @@ describe('a real nats-server with deploy/nats/nats-server.conf', () => {
       // asking for a lease: the proxy only (and what it asks for is checked against a signed decision)
       const issue = requestSubject('airlock', credentialV1.issueLease);
       assert.equal(permissionsFor(other, 'airlock').publish.includes(issue), other === 'proxy', `${other} publishes ${issue}`);
+    }
+  });
+
+  it('lets only the console ask credential for the live leases', async () => {
+    const subject = requestSubject('airlock', credentialV1.listLeases);
+    const credential = await as('credential');
+    const sub = credential.subscribe(subject, { queue: 'airlock-credential' });
+    void (async () => {
+      for await (const m of sub) m.respond('{"leases":[]}');
+    })();
+    await credential.flush();
+    const consoleUser = await as('console');
+    assert.equal((await consoleUser.request(subject, '{}', { timeout: 2000 })).string(), '{"leases":[]}');
+    for (const other of services.filter((x) => x !== 'console' && x !== 'credential')) {
+      assert.equal(permissionsFor(other, 'airlock').publish.includes(subject), false, `${other} publishes ${subject}`);
+      const nc = await as(other);
+      const violation = nextViolation(nc);
+      nc.publish(subject, '{}');
+      assert.equal(await violation, `Permissions Violation for Publish to "${subject}"`, `${other} may not list leases`);
     }
   });
 

@@ -146,6 +146,41 @@ export const catalog = request(
   'Lists the tables and columns of a connection (read with the admin principal), for star expansion and lineage.',
 );
 
+/** A live lease as an operator sees it: who holds which role on which connection, and until when. No secret. */
+export const LiveLease = Type.Object(
+  {
+    leaseId: Type.String(),
+    connection: Type.String(),
+    username: Type.String(),
+    role: Type.String(),
+    mode: LeaseMode,
+    subject: Type.String(),
+    sessionId: Type.String(),
+    state: Type.Union([Type.Literal('active'), Type.Literal('revoking'), Type.Literal('irrevocable')]),
+    createdAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: false },
+);
+export type LiveLease = Static<typeof LiveLease>;
+
+export const ListLeasesRequest = Type.Object({}, { additionalProperties: false });
+export type ListLeasesRequest = Static<typeof ListLeasesRequest>;
+export const ListLeasesResponse = Type.Object(
+  { leases: Type.Array(LiveLease, { description: 'ordered by connection, then by when each was minted' }) },
+  { additionalProperties: false },
+);
+export type ListLeasesResponse = Static<typeof ListLeasesResponse>;
+
+export const listLeases = request(
+  'credential',
+  'v1',
+  'list-leases',
+  ListLeasesRequest,
+  ListLeasesResponse,
+  'Lists the leases not yet revoked (active, revoking, irrevocable), without any secret: what the console shows operators.',
+);
+
 /** A lease as events and APIs show it: no secret. */
 export const LeaseInfo = Type.Object(
   {

@@ -1,5 +1,18 @@
 export { main } from './main.js';
-export { startStack, startService, serviceNames, type Stack, type RunningService, type ServiceName } from './stack.js';
-export { seedDemoDatabase, demoCustomers, demoOrders, type DemoCustomer, type DemoOrder } from './demo/seed.js';
-export { startDemoWarehouse, demoAccount, demoAdminUser, type DemoWarehouse } from './demo/warehouse.js';
-export { startDemoSignIn, demoPeople, type DemoSignIn, type DemoPerson } from './demo/sign-in.js';
+export { startStack, startService, allServices, serviceNames, type Stack, type RunningService, type ServiceName } from './stack.js';
+// the demo's pieces, for the tests that drive the demo through the command line's package
+export {
+  seedDemoDatabase,
+  demoCustomers,
+  demoOrders,
+  startDemoWarehouse,
+  demoAccount,
+  demoAdminUser,
+  startDemoSignIn,
+  demoPeople,
+  type DemoCustomer,
+  type DemoOrder,
+  type DemoWarehouse,
+  type DemoSignIn,
+  type DemoPerson,
+} from '@airlock/demo';

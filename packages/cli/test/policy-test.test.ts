@@ -9,8 +9,7 @@ import { join, relative } from 'node:path';
 import pg from 'pg';
 import { demoConfigPath } from '@airlock/config';
 import { freePort, freshDatabase } from '@airlock/testkit';
-import { seedDemoDatabase } from '../src/demo/seed.js';
-import { startDemoWarehouse } from '../src/demo/warehouse.js';
+import { seedDemoDatabase, startDemoWarehouse } from '@airlock/demo';
 
 const exec = promisify(execFile);
 const bin = fileURLToPath(new URL('../bin/airlock.js', import.meta.url));

@@ -1,8 +1,7 @@
 import pg from 'pg';
-import { demoConfigPath, loadConfigFile, type AirlockConfig } from '@airlock/config';
+import type { AirlockConfig } from '@airlock/config';
 import { Bus } from './bus.js';
-import { ConfigError, commonEnv, readEnv, type EnvValues } from './env.js';
-import { demoMode } from './signing.js';
+import { commonEnv, readEnv, type EnvValues } from './env.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { ensureDatabase } from './database.js';
@@ -14,6 +13,8 @@ export type CommonEnv = EnvValues<typeof commonEnv>;
 /** What every service process needs before its own wiring: config, logger, bus, database pool, lifecycle. */
 export interface Host {
   env: CommonEnv;
+  /** the whole environment the host was started with: a service reads its own variables and `${VAR}` references from it */
+  variables: Readonly<Record<string, string | undefined>>;
   config: AirlockConfig;
   logger: Logger;
   bus: Bus;
@@ -28,8 +29,11 @@ export interface Host {
 export interface HostOptions {
   service: string;
   env: Record<string, string | undefined>;
-  /** an already-loaded config (airlock up loads it once for all services) */
-  config?: AirlockConfig;
+  /**
+   * the loaded config: the caller chose the file (`AIRLOCK_CONFIG`, or the demo's under `airlock up` in demo mode);
+   * the host never picks one by itself
+   */
+  config: AirlockConfig;
   logger?: Logger;
   poolSize?: number;
   /**
@@ -42,12 +46,7 @@ export interface HostOptions {
 export async function startHost(options: HostOptions): Promise<Host> {
   const env = readEnv(options.env, commonEnv);
   const logger = options.logger?.child({ service: options.service }) ?? createLogger({ service: options.service, level: env.logLevel });
-  if (!options.config && !env.configPath && !demoMode(options.env)) {
-    throw new ConfigError([
-      `AIRLOCK_CONFIG is required: set it to your config file (deploy/config/ has examples). The demo config runs only under \`airlock up\` in a checkout, never by default in ${options.service}`,
-    ]);
-  }
-  const config = options.config ?? loadConfigFile(env.configPath ?? demoConfigPath);
+  const { config } = options;
   const lifecycle = new Lifecycle();
   if (!options.telemetry) {
     const telemetry = await startTelemetry({ serviceName: `airlock-${options.service}`, env: options.env, logger });
@@ -77,5 +76,5 @@ export async function startHost(options: HostOptions): Promise<Host> {
     throw err;
   }
   lifecycle.add('metrics', () => metricsServer.close());
-  return { env, config, logger, bus, pool, lifecycle, metrics, metricsPort: metricsServer.port };
+  return { env, variables: options.env, config, logger, bus, pool, lifecycle, metrics, metricsPort: metricsServer.port };
 }

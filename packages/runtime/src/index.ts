@@ -25,3 +25,16 @@ export {
 } from './metrics.js';
 export { EventPublisher } from './events.js';
 export { Signer, TrustedKeys, canonicalJson, demoMode, digest, keyFile, loadSecret, signingKeyVariables, stateDir, tokenKinds, type KeySource } from './signing.js';
+export {
+  loadConfigFromEnv,
+  runAlone,
+  startOrder,
+  startService,
+  startServices,
+  type Neighbours,
+  type RunningService,
+  type ServiceDefinition,
+  type SharedProcess,
+  type StartedService,
+  type StartedServices,
+} from './service.js';

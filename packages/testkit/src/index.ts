@@ -8,8 +8,9 @@ import { parse, stringify } from 'yaml';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { demoConfigPath, parseConfig } from '@airlock/config';
-import { createLogger, ensureDatabase, streamName, type Logger } from '@airlock/runtime';
-import { startStack, seedDemoDatabase, startDemoSignIn, startDemoWarehouse, type DemoSignIn, type DemoWarehouse, type Stack, type ServiceName } from '@airlock/cli';
+import { createLogger, ensureDatabase, streamName, type Logger, type ServiceDefinition } from '@airlock/runtime';
+import { seedDemoDatabase, startDemoSignIn, startDemoWarehouse, type DemoSignIn, type DemoWarehouse } from '@airlock/demo';
+import { startStack, type Stack, type ServiceName } from '@airlock/stack';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
 
 import { freePort } from './servers.js';
@@ -117,7 +118,10 @@ export interface TestStackOptions {
   /** change the demo config (parsed YAML object) before it is written */
   configure?: (config: Record<string, any>) => void;
   env?: Record<string, string>;
+  /** the services to start, by name; default: every service */
   names?: readonly ServiceName[];
+  /** the services to start, by definition (a service's own tests pass its definition alone): instead of `names` */
+  services?: readonly ServiceDefinition[];
   /** keep the Snowflake `warehouse` connection, served by an emulator started for the test */
   keepWarehouse?: boolean;
   /** make the emulator trust an External-OAuth issuer (Airlock's credential service JWKS) with pre-created users */
@@ -223,7 +227,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const logger = createLogger({ service: 'airlock', level: 'info', destination: logs.stream });
   let stack: Stack;
   try {
-    stack = await startStack(env, { logger, ...(options.names ? { names: options.names } : {}) });
+    stack = await startStack(env, { logger, ...(options.services ? { services: options.services } : options.names ? { names: options.names } : {}) });
   } catch (err) {
     await signIn?.close();
     throw err;

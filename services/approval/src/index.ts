@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startApproval, type ApprovalDeps, type ApprovalService, type ApprovalSettings } from './service.js';
 export { loadConfig, type ApprovalEnv } from './config.js';
 export { Approvals, toView, type Decision } from './approvals.js';

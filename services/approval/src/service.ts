@@ -1,13 +1,14 @@
 import type pg from 'pg';
 import type { FastifyInstance } from 'fastify';
 import type { AirlockConfig } from '@airlock/config';
-import { approvalV1, policyV1 } from '@airlock/contracts';
-import { Counter, Gauge, Registry, TrustedKeys, httpDoorTls, tokenKinds, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { Counter, Gauge, Registry, httpDoorTls, type Bus, type Logger, type Signer } from '@airlock/runtime';
 import { Approvals } from './approvals.js';
 import type { ApprovalEnv } from './config.js';
-import { boundSubmit, signGrant } from './decisions.js';
 import { Delivery } from './delivery.js';
-import { approvalHttp } from './http.js';
+import { approvalHttp } from './handlers/api.js';
+import { serveKeys } from './handlers/keys.js';
+import { serveStatus } from './handlers/status.js';
+import { serveSubmit } from './handlers/submit.js';
 import { migrateApproval } from './store/migrations.js';
 
 export type ApprovalSettings = Pick<
@@ -97,23 +98,9 @@ export async function startApproval(deps: ApprovalDeps): Promise<ApprovalService
     },
   });
 
-  const decisionKeys = new TrustedKeys(deps.bus, policyV1.keys, tokenKinds.decision);
-  deps.bus.serve(approvalV1.submitApproval, async (req, ctx) => {
-    let bound: Awaited<ReturnType<typeof boundSubmit>>;
-    try {
-      bound = await boundSubmit(decisionKeys, req);
-    } catch (err) {
-      submissions.inc({ state: 'refused' });
-      logger.error({ connection: req.connection, subject: req.principal.subject, requestId: ctx.requestId, err: (err as Error).message }, 'approval submit refused');
-      throw err;
-    }
-    const { status, grantId } = await approvals.submit(bound, ctx);
-    submissions.inc({ state: status.state });
-    logger.info({ approvalId: status.approvalId, state: status.state, connection: req.connection, rule: bound.rule, requestId: ctx.requestId }, 'approval submit');
-    return grantId ? { ...status, grant: await signGrant(deps.signer, bound, status.approvalId, grantId) } : status;
-  });
-  deps.bus.serve(approvalV1.keys, async () => deps.signer.jwks());
-  deps.bus.serve(approvalV1.getApprovalStatus, async (req) => approvals.status(req.approvalId, req.caller));
+  serveSubmit(deps.bus, { approvals, signer: deps.signer, logger, submissions });
+  serveKeys(deps.bus, deps.signer);
+  serveStatus(deps.bus, approvals);
 
   const http = approvalHttp({ approvals, bus: deps.bus, logger, tls });
   http.addHook('onClose', async () => tls?.close());

@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startAudit, type AuditDeps, type AuditService } from './service.js';
 export { loadConfig, type AuditEnv } from './config.js';
 export { AuditStore, PartitionHeadMoved, maxPartitions, writerRole, type AuditRow, type EventFilter, type PartitionHead, type VerifyResult, type Walk } from './store/events.js';

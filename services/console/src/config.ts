@@ -8,8 +8,10 @@ const fields = {
   httpPort: { env: 'AIRLOCK_CONSOLE_PORT', kind: 'integer', default: '8085', min: 0 },
   /** the address people open (behind a proxy: its https URL); cookies are `Secure` and Origin is checked against it */
   publicUrl: { env: 'AIRLOCK_CONSOLE_PUBLIC_URL', kind: 'url' },
-  approvalUrl: { env: 'AIRLOCK_CONSOLE_APPROVAL_URL', kind: 'url', default: 'http://127.0.0.1:8081' },
-  auditUrl: { env: 'AIRLOCK_CONSOLE_AUDIT_URL', kind: 'url', default: 'http://127.0.0.1:8082' },
+  /** the approval API; unset: where it listens in the same process, else http://127.0.0.1:8081 */
+  approvalUrl: { env: 'AIRLOCK_CONSOLE_APPROVAL_URL', kind: 'url' },
+  /** the audit API; unset: where it listens in the same process, else http://127.0.0.1:8082 */
+  auditUrl: { env: 'AIRLOCK_CONSOLE_AUDIT_URL', kind: 'url' },
   /** lifetime of the tokens the console signs for SAML users, in seconds */
   tokenTtlSeconds: { env: 'AIRLOCK_CONSOLE_TOKEN_TTL_SECONDS', kind: 'integer', default: '300', min: 30 },
 } as const;

@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startConsole, type ConsoleDeps, type ConsoleService, type ConsoleSettings } from './service.js';
 export { loadConfig, type ConsoleEnv } from './config.js';
 export { highlightSql } from './highlight.js';

@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startCredential, rolePrefix, type CredentialDeps, type CredentialService } from './service.js';
 export { loadConfig, type CredentialEnv } from './config.js';
 export type { CredentialEngine, MintInput } from './engines/engine.js';

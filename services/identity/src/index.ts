@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startIdentity, type IdentityDeps, type IdentityService } from './service.js';
 export { loadConfig, type IdentityEnv } from './config.js';
 export { TokenVerifier } from './verifier.js';

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { AirlockConfig } from '@airlock/config';
-import { identityV1 } from '@airlock/contracts';
-import { AirlockError, ConfigError, Counter, Registry, createHttpServer, demoMode, type Bus, type Logger } from '@airlock/runtime';
+import { ConfigError, Counter, Registry, demoMode, type Bus, type Logger } from '@airlock/runtime';
 import { TokenVerifier } from './verifier.js';
 import { loadOrCreateDevKey, migrateIdentity, type DevKey } from './store/dev-keys.js';
 import { defaultDevIssuer, devTokenMaxTtlSeconds } from './dev-issuer.js';
 import { SamlVerifier } from './saml.js';
+import { devIssuerHttp } from './handlers/dev-issuer.js';
+import { serveVerify } from './handlers/verify.js';
 
 export interface IdentityDeps {
   bus: Bus;
@@ -58,35 +59,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
     registers: [deps.metrics ?? new Registry()],
   });
 
-  bus.serve(identityV1.verifyToken, async (req, ctx) => {
-    try {
-      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door);
-      verifications.inc({ outcome: 'ok' });
-      await bus.publish(
-        identityV1.tokenVerified,
-        { principal, requestId: ctx.requestId, ...(req.sessionId ? { sessionId: req.sessionId } : {}), ...(req.frontend ? { frontend: req.frontend } : {}) },
-        ctx,
-      );
-      return { principal, expiresAt: expiresAt.toISOString() };
-    } catch (err) {
-      if (err instanceof AirlockError && err.code.startsWith('identity.')) {
-        verifications.inc({ outcome: err.code });
-        logger.info({ code: err.code, requestId: ctx.requestId }, 'token refused');
-        await bus.publish(
-          identityV1.tokenRefused,
-          {
-            code: err.code,
-            reason: err.message,
-            requestId: ctx.requestId,
-            ...(req.sessionId ? { sessionId: req.sessionId } : {}),
-            ...(req.frontend ? { frontend: req.frontend } : {}),
-          },
-          ctx,
-        );
-      }
-      throw err;
-    }
-  });
+  serveVerify(bus, { verifier, verifications, logger });
 
   return {
     verifier,
@@ -95,20 +68,4 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
       await http?.close();
     },
   };
-}
-
-function devIssuerHttp(logger: Logger, key: DevKey, issuer: string): FastifyInstance {
-  const app = createHttpServer({ logger });
-  const base = new URL(issuer);
-  const prefix = base.pathname.replace(/\/$/, '');
-  app.get(`${prefix}/.well-known/openid-configuration`, async () => ({
-    issuer,
-    jwks_uri: `${issuer.replace(/\/$/, '')}/jwks`,
-    id_token_signing_alg_values_supported: ['ES256'],
-    response_types_supported: ['id_token'],
-    subject_types_supported: ['public'],
-  }));
-  app.get(`${prefix}/jwks`, async () => ({ keys: [key.publicJwk] }));
-  app.get('/healthz', async () => ({ ok: true }));
-  return app;
 }

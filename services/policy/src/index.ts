@@ -1,3 +1,4 @@
+export { service } from './definition.js';
 export { startPolicy, type PolicyDeps, type PolicyService } from './service.js';
 export { evaluate, findRule, maskingRules, defaultLimits, defaultBudget, analysisBudget, type EvaluateInput } from './evaluate.js';
 export { CatalogCache } from './catalog-cache.js';

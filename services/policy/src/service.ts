@@ -1,12 +1,11 @@
 import type { AirlockConfig } from '@airlock/config';
-import { policyV1 } from '@airlock/contracts';
-import { AirlockError, EventPublisher, Counter, Histogram, Registry, latencyBuckets, type Bus, type Logger, type Signer } from '@airlock/runtime';
+import { EventPublisher, type Bus, type Logger, type Registry, type Signer } from '@airlock/runtime';
 import { initParsers } from './analysis/index.js';
 import { CatalogCache } from './catalog-cache.js';
-import { analysisBudget, evaluate } from './evaluate.js';
 import { AnalysisCache } from './analysis-cache.js';
-import { signDecision } from './signing.js';
-import { explainAccessHandler } from './handlers/explain-access.js';
+import { serveDecide } from './handlers/decide.js';
+import { serveKeys } from './handlers/keys.js';
+import { serveExplainAccess } from './handlers/explain-access.js';
 
 export interface PolicyDeps {
   bus: Bus;
@@ -31,68 +30,8 @@ export async function startPolicy(deps: PolicyDeps): Promise<PolicyService> {
   // decisions are recorded off the reply's path; the event is written to the connection before the reply, so the
   // stream still holds it before anything the caller does next
   const events = new EventPublisher(deps.bus, deps.logger);
-  const registers = [deps.metrics ?? new Registry()];
-  const decisions = new Counter({
-    name: 'airlock_policy_decisions_total',
-    help: 'Statements decided, by connection and outcome (allow, deny, approval-required)',
-    labelNames: ['connection', 'outcome'],
-    registers,
-  });
-  const decideSeconds = new Histogram({
-    name: 'airlock_policy_decision_duration_seconds',
-    help: 'Time to analyse and decide one statement, by outcome',
-    labelNames: ['outcome'],
-    buckets: latencyBuckets,
-    registers,
-  });
-  const { tracing } = deps.bus;
-  deps.bus.serve(policyV1.decide, async (req, ctx) => {
-    const catalog = await catalogs.get(req.connection);
-    const started = performance.now();
-    const type = deps.config.connections[req.connection]?.type;
-    const budget = analysisBudget(deps.config);
-    if (type && Buffer.byteLength(req.sql, 'utf8') <= budget.maxStatementBytes) {
-      // the analysis lands in the cache, so evaluate() below reuses it: the parse span times the parse alone
-      tracing.runSync('parse', ctx, {}, (span) => {
-        try {
-          const { analysis } = cache.inspect(req.sql, type === 'postgres' ? 'postgres' : 'snowflake', catalog);
-          span.set({ 'airlock.statement.kind': analysis.kind, 'airlock.statement.count': analysis.statementCount, 'airlock.tables.count': analysis.tables.length });
-        } catch {
-          // evaluate() analyses it again and refuses it with the reason
-          span.end(new AirlockError('policy.parse_error', 'unparsable'));
-        }
-      });
-    }
-    // a relation the catalogue does not know may be one created moments ago: ask once more before refusing it
-    let current = catalog;
-    if (type === 'postgres') {
-      const first = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog, requestId: req.requestId, cache });
-      if (first.code === 'policy.unknown_relation') current = await catalogs.reloaded(req.connection);
-    }
-    const decision = tracing.runSync('decide', ctx, { attributes: { 'airlock.connection': req.connection } }, (span) => {
-      const d = evaluate({ config: deps.config, principal: req.principal, connection: req.connection, sql: req.sql, catalog: current, requestId: req.requestId, cache });
-      span.set({
-        'airlock.decision': d.outcome,
-        ...(d.rule ? { 'airlock.rule': d.rule } : {}),
-        ...(d.code ? { 'airlock.decision.code': d.code } : {}),
-        ...(d.analysis ? { 'airlock.statement.kind': d.analysis.kind } : {}),
-        'airlock.masked_columns.count': d.masking.columns.filter((c) => c.action !== null).length,
-      });
-      return d;
-    });
-    // a connection nobody configured is one label, not one per name a client tries
-    decisions.inc({ connection: type ? req.connection : 'unknown', outcome: decision.outcome });
-    decideSeconds.observe({ outcome: decision.outcome }, (performance.now() - started) / 1000);
-    // with audit.metadataReads: summary, an allowed metadata read is counted on its session instead (the proxy)
-    const summarised = deps.config.audit?.metadataReads === 'summary' && decision.outcome === 'allow' && decision.rule === 'builtin:metadata';
-    if (!summarised) events.emit(
-      policyV1.decided,
-      { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },
-      ctx,
-    );
-    return tracing.run('sign', ctx, {}, () => signDecision(deps.signer, req, decision));
-  });
-  deps.bus.serve(policyV1.keys, async () => deps.signer.jwks());
-  deps.bus.serve(policyV1.explainAccess, explainAccessHandler(deps.config));
+  serveDecide(deps.bus, { config: deps.config, catalogs, cache, events, signer: deps.signer, metrics: deps.metrics });
+  serveKeys(deps.bus, deps.signer);
+  serveExplainAccess(deps.bus, deps.config);
   return { catalogs, close: () => events.flush() };
 }

@@ -34,8 +34,7 @@ export const storeGrants: Readonly<Record<ServiceName, ReadonlyArray<{ table: st
   console: [
     { table: 'console_sessions', privileges: rw },
     { table: 'console_saml_requests', privileges: rw },
-    // the leases page lists live leases; revoking goes through the credential service
-    { table: 'leases', privileges: 'SELECT' },
+    // no lease table: the leases page asks the credential service (credential.v1.list-leases)
   ],
 };
 

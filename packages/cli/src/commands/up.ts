@@ -5,9 +5,7 @@ import { demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@
 import { connect } from '@nats-io/transport-node';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
 import { startStack } from '../stack.js';
-import { seedDemoDatabase } from '../demo/seed.js';
-import { startDemoWarehouse } from '../demo/warehouse.js';
-import type { DemoSignIn } from '../demo/sign-in.js';
+import type { DemoSignIn } from '@airlock/demo';
 import { tokenCommand } from './token.js';
 
 /**
@@ -30,6 +28,8 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
   const lifecycle = new Lifecycle();
   let signIn: DemoSignIn | undefined;
   if (isDemo) {
+    // loaded in demo mode only: the production image carries neither the demo nor the Snowflake emulator
+    const { seedDemoDatabase, startDemoWarehouse } = await import('@airlock/demo');
     const demo = config.connections['demo'];
     if (demo?.type === 'postgres') await seedDemoDatabase(expandEnv(demo.adminUrl, env));
     if (config.connections['warehouse'] && !env['AIRLOCK_WAREHOUSE_URL']) {
@@ -49,6 +49,7 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
       Object.assign(runEnv, demoConsole.env);
     }
   }
+  // the config chosen here (the demo's only in demo mode) is the one every service runs with
   const stack = await startStack(runEnv, { logger, config });
   lifecycle.add('stack', stack.close);
   closeOnSignals(lifecycle, logger);
@@ -97,7 +98,7 @@ async function startDemoConsole(config: AirlockConfig, env: Record<string, strin
   redirect.port = String(consolePort);
   const configuredIssuer = new URL(oidc.issuer);
   // loaded in demo mode only: outside it `airlock up` never runs an identity provider
-  const { startDemoSignIn } = await import('../demo/sign-in.js');
+  const { startDemoSignIn } = await import('@airlock/demo');
   const signInPort = Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port);
   const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: signInPort, clientId: oidc.clientId, redirectUri: redirect.href }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startService, type RunningService } from '@airlock/cli';
+import { startService, type RunningService } from '@airlock/runtime';
+import { service as approvalService } from '../../src/definition.js';
 import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 import { approvalsCommand } from '../../../../packages/cli/src/commands/approvals.js';
 import { Front, Receiver, api, rejectsWith, stateQuery } from './helpers.js';
@@ -444,7 +445,7 @@ describe('approval workflow: bus, HTTP API, grants, webhooks, restart', () => {
     assert.deepEqual(await message(), { state: 'pending', attempts: 1, last_status: 503 });
     assert.equal(await rejectsWith(front.status(approvalId)), 'runtime.unavailable');
     hooks.answer = () => 200;
-    restarted = await startService('approval', { ...t.env, AIRLOCK_APPROVAL_PORT: '0' }, { config: t.stack.config, logger: t.logger });
+    restarted = await startService(approvalService, { ...t.env, AIRLOCK_APPROVAL_PORT: '0' }, { config: t.stack.config, logger: t.logger });
     const newPort = restarted.ports['approval']!;
     assert.equal((await front.status(approvalId)).state, 'pending');
     // the message that failed before the restart is delivered by the new copy

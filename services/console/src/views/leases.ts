@@ -1,6 +1,8 @@
 import { html, type Html } from '../html.js';
 import { page, when, type Flash, type Viewer } from './layout.js';
-import type { LeaseView } from '../store/leases.js';
+import type { credentialV1 } from '@airlock/contracts';
+
+type LeaseView = credentialV1.LiveLease;
 
 export function leaseList(leases: readonly LeaseView[], csrf: string): Html {
   if (leases.length === 0) return html`<p class="empty">No live credential.</p>`;

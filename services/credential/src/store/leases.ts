@@ -175,6 +175,26 @@ export class LeaseStore {
     return rows.map((r) => r.id);
   }
 
+  /** Leases not yet revoked, with no secret (the table holds none), ordered by connection and age. */
+  async live(): Promise<credentialV1.LiveLease[]> {
+    const { rows } = await this.#pool.query<LeaseRow & { created_at: Date; state: credentialV1.LiveLease['state'] }>(
+      `SELECT id, connection, username, role, mode, subject, session_id, state, created_at, expires_at
+         FROM leases WHERE state IN ('active', 'revoking', 'irrevocable') ORDER BY connection, created_at`,
+    );
+    return rows.map((r) => ({
+      leaseId: r.id,
+      connection: r.connection,
+      username: r.username,
+      role: r.role,
+      mode: r.mode,
+      subject: r.subject,
+      sessionId: r.session_id,
+      state: r.state,
+      createdAt: r.created_at.toISOString(),
+      expiresAt: r.expires_at.toISOString(),
+    }));
+  }
+
   /** Usernames of leases that still need their credential (everything not revoked), per connection. */
   async liveUsernames(connection: string): Promise<Set<string>> {
     const { rows } = await this.#pool.query<{ username: string }>(

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { seedDemoDatabase } from '@airlock/cli';
+import { seedDemoDatabase } from '@airlock/demo';
 import { backendsWithPrefix, databaseUrl, freshDatabase, rolesWithPrefix, startPostgresCluster, uniqueSuffix } from '@airlock/testkit';
 import { PostgresEngine } from '../../src/engines/postgres.js';
 

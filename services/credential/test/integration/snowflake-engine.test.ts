@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { exportJWK, generateKeyPair, decodeJwt } from 'jose';
-import { startDemoWarehouse, type DemoWarehouse } from '@airlock/cli';
+import { startDemoWarehouse, type DemoWarehouse } from '@airlock/demo';
 import type { SnowflakeConnection } from '@airlock/config';
 import { freshDatabase, uniqueSuffix } from '@airlock/testkit';
 import { SnowflakeEngine, oauthSigner } from '../../src/engines/snowflake.js';

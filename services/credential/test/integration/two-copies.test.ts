@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startService, type RunningService } from '@airlock/cli';
 import { credentialV1, policyV1 } from '@airlock/contracts';
-import { newContext } from '@airlock/runtime';
+import { newContext, startService, type RunningService } from '@airlock/runtime';
+import { service as credential } from '../../src/definition.js';
 import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
 
 const leases = 40;
@@ -15,7 +15,7 @@ describe('two credential-service copies sweeping the same leases at once', () =>
   before(async () => {
     // audit records the events, policy signs the decisions leases are minted for; the two copies run beside them, each with its own bus connection and pool
     t = await startTestStack({ names: ['audit', 'policy'], env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3600' } });
-    for (let i = 0; i < 2; i++) copies.push(await startService('credential', t.env, { config: t.stack.config, logger: t.logger }));
+    for (let i = 0; i < 2; i++) copies.push(await startService(credential, t.env, { config: t.stack.config, logger: t.logger }));
   });
   after(async () => {
     for (const c of copies) await c.close();

@@ -4,7 +4,7 @@ import pg from 'pg';
 import type { AirlockConfig, SamlIdp } from '@airlock/config';
 import { identityV1 } from '@airlock/contracts';
 import { AirlockError, newContext } from '@airlock/runtime';
-import { SamlVerifier, TokenVerifier, certificatesFromMetadata, looksLikeSaml } from '@airlock/identity';
+import { SamlVerifier, TokenVerifier, certificatesFromMetadata, looksLikeSaml, service as identity } from '@airlock/identity';
 import { freshDatabase, startTestStack, type TestStack } from '@airlock/testkit';
 import { base64, makeIdpKey, signedAssertion, signedResponse, type AssertionOptions, type IdpKey } from '../saml-fixtures.js';
 
@@ -158,7 +158,7 @@ describe('the identity service verifies SAML bearer assertions over the bus', ()
   before(async () => {
     key = await makeIdpKey('bus-idp');
     t = await startTestStack({
-      names: ['identity'],
+      services: [identity],
       configure: (c) => {
         c['identity']['saml'] = [{ issuer: idpIssuer, idpCert: key.cert, audience, recipient, groupsAttribute: 'groups' }];
       },

@@ -1,5 +1,6 @@
 import type { AirlockConfig } from '@airlock/config';
-import type { policyV1 } from '@airlock/contracts';
+import { policyV1 } from '@airlock/contracts';
+import type { Bus } from '@airlock/runtime';
 import { explainAccess } from '../evaluate.js';
 
 /**
@@ -8,4 +9,9 @@ import { explainAccess } from '../evaluate.js';
  */
 export function explainAccessHandler(config: AirlockConfig): (req: policyV1.ExplainAccessRequest) => Promise<policyV1.ExplainAccessResponse> {
   return async (req) => explainAccess(config, req.principal, req.connection);
+}
+
+/** `policy.v1.explain-access`: what a principal may do on each connection, from the same rules `decide` applies. */
+export function serveExplainAccess(bus: Bus, config: AirlockConfig): void {
+  bus.serve(policyV1.explainAccess, explainAccessHandler(config));
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { approvalV1, identityV1, type Principal } from '@airlock/contracts';
 import { AirlockError, createHttpServer, newContext, type Bus, type Logger, type TlsFiles } from '@airlock/runtime';
-import type { Approvals } from './approvals.js';
+import type { Approvals } from '../approvals.js';
 
 /**
  * The approvers' API. Every route needs `Authorization: Bearer <the caller's own OIDC token>`, verified by the

@@ -1,0 +1,5 @@
+// The approval service alone in this process: the only file of the service that reads process.env or signals.
+import { runAlone } from '@airlock/runtime';
+import { service } from './definition.js';
+
+await runAlone(service, process.env);

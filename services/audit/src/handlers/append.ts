@@ -1,0 +1,41 @@
+import { Counter, Histogram, latencyBuckets, type Bus, type Logger, type Registry } from '@airlock/runtime';
+import type { Integrity } from '../integrity.js';
+import type { AuditStore } from '../store/events.js';
+
+/**
+ * Every event of the stream (`airlock.evt.>`), through the durable consumer, appended to the hash-chained table
+ * exactly once and in stream order, in batches.
+ */
+export async function consumeEvents(
+  bus: Bus,
+  logger: Logger,
+  parts: { store: AuditStore; integrity: Integrity; registry: Registry; /** default `airlock-audit` */ durableName?: string | undefined; maxBatch: number },
+): Promise<void> {
+  const { store, integrity } = parts;
+  const registers = [parts.registry];
+  const appended = new Counter({ name: 'airlock_audit_events_appended_total', help: 'Events appended to the audit chain (duplicates not counted)', registers });
+  const appendSeconds = new Histogram({
+    name: 'airlock_audit_append_duration_seconds',
+    help: 'Time to append one batch of events in one transaction',
+    buckets: latencyBuckets,
+    registers,
+  });
+  const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500, 1000, 2000], registers });
+  await bus.consumeBatches(
+    parts.durableName ?? 'airlock-audit',
+    async (all) => {
+      // the log's own checkpoints are kept outside it: recording one would move the head it vouches for
+      const events = all.filter((e) => e.subject !== integrity.checkpointSubject);
+      for (const e of events) {
+        if (typeof (e.payload as { id?: unknown } | undefined)?.id !== 'string') {
+          logger.warn({ subject: e.subject, streamSequence: e.streamSequence }, 'event without an id: recorded under its stream sequence');
+        }
+      }
+      const started = performance.now();
+      appended.inc(await store.appendBatch(events.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence }))));
+      appendSeconds.observe((performance.now() - started) / 1000);
+      batchSize.observe(events.length);
+    },
+    { maxBatch: parts.maxBatch },
+  );
+}
