@@ -71,7 +71,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
           new PostgresEngine(expandEnv(conn.adminUrl, deps.env), {
             leftovers: conn.leases?.leftovers ?? defaultLeftovers.leftovers,
             leftoverRole: conn.leases?.leftoverRole ?? defaultLeftovers.leftoverRole,
-          }),
+          }, conn.tls),
         );
       }
       else engines.set(name, new SnowflakeEngine(conn, deps.env, signer));
@@ -139,7 +139,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     const engine = engines.get(lease.connection);
     try {
       if (!engine) throw new Error(`no engine for connection ${lease.connection}`);
-      const result = await store.withLock(leaseId, (l) => engine.revoke(l.username));
+      const result = await store.withLock(leaseId, (l) => engine.revoke(l.username, l.upstream_sessions));
       if (result === undefined) {
         // another copy holds the lock and is revoking it now, or it was revoked meanwhile
         const now = await store.get(leaseId);
@@ -305,6 +305,16 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     const renewed = await store.heartbeat(req.holder, req.leaseIds);
     const set = new Set(renewed);
     return { renewed, unknown: req.leaseIds.filter((id) => !set.has(id)) };
+  });
+
+  bus.serve(credentialV1.upstreamSession, async (req) => {
+    const { live, connection } = await store.addUpstreamSession(req.leaseId, req.upstreamSessionId);
+    if (live) return { live: true };
+    // the login raced the revocation (or the lease is unknown): the session is ended here, not left to the proxy
+    const engine = connection ? engines.get(connection) : undefined;
+    if (engine?.endSessions) await engine.endSessions([req.upstreamSessionId]);
+    logger.warn({ leaseId: req.leaseId }, 'an upstream session opened under a lease no longer live was ended');
+    return { live: false };
   });
 
   bus.serve(credentialV1.catalog, async (req) => {
