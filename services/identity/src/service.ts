@@ -60,7 +60,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<IdentityService
 
   bus.serve(identityV1.verifyToken, async (req, ctx) => {
     try {
-      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door);
+      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door, req.recheck === true);
       verifications.inc({ outcome: 'ok' });
       await bus.publish(
         identityV1.tokenVerified,

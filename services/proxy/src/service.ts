@@ -79,11 +79,11 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
       throw err;
     }
   };
-  const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }> => {
+  const verify = async (token: string, frontend: proxyV1.Frontend, sessionId?: string, recheck?: boolean): Promise<{ principal: Principal; expiresAt: Date }> => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
     // the database doors take one audience and MCP its own: a token made for one door is refused at the others
     const door = frontend === 'mcp' ? 'mcp' : 'database';
-    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
+    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}), ...(recheck ? { recheck } : {}) }, newContext());
     return { principal, expiresAt: new Date(expiresAt) };
   };
   const authenticate = async (token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal> => (await verify(token, frontend, sessionId)).principal;

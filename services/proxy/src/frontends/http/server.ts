@@ -11,7 +11,8 @@ export interface FrontDoor {
   /** verifies a bearer token for the front door's own audience (MCP's for `mcp`, the database doors' for the others) */
   authenticate(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal>;
   /** as `authenticate`, with the token's expiry: a session opened with it must end by then */
-  verify(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }>;
+  /** `recheck`: verifying again a token that already opened this session (a renewal) */
+  verify(token: string, frontend: proxyV1.Frontend, sessionId?: string, recheck?: boolean): Promise<{ principal: Principal; expiresAt: Date }>;
   /** opens a session on a configured connection; throws for an unknown one */
   openSession(principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, sessionId?: string): Session;
   /** `proxy.limits` with defaults applied */
