@@ -118,7 +118,8 @@ describe('Dockerfile', () => {
 
 describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any>; volumes?: Record<string, unknown>; secrets?: Record<string, unknown> };
-  const airlock = Object.entries(compose.services).filter(([, s]) => String(s.image).startsWith('airlock:'));
+  // the services run from the Airlock image (`run <service>`); its one-shot tls-init is checked on its own below
+  const airlock = Object.entries(compose.services).filter(([, s]) => String(s.image).startsWith('airlock:') && s.command?.[0] === 'run');
   const mountedConfig = (svc: any): Record<string, unknown> => {
     const target = svc.environment['AIRLOCK_CONFIG'];
     const bind = (svc.volumes as string[]).find((v) => v.split(':')[1] === target);
@@ -150,6 +151,8 @@ describe('docker-compose.yml', () => {
   it('gives each service only variables it reads', () => {
     for (const [name, svc] of airlock) {
       const allowed = allowedVariables(name as Service, mountedConfig(svc));
+      // NODE_EXTRA_CA_CERTS is read by Node itself: the console trusts the demo certificate of the APIs it calls
+      if (name === 'console') allowed.add('NODE_EXTRA_CA_CERTS');
       for (const key of Object.keys(svc.environment)) assert.ok(allowed.has(key), `${name} does not read ${key}`);
       assert.equal(svc.environment['AIRLOCK_NATS_USER'], name);
     }
@@ -222,6 +225,37 @@ describe('docker-compose.yml', () => {
     assert.match(read('deploy/compose/seed.sh'), /-f \/airlock\/demo\.sql/);
     assert.ok((seed.volumes as string[]).includes('./deploy/compose/demo.sql:/airlock/demo.sql:ro'));
     for (const [, svc] of airlock) assert.deepEqual(svc.depends_on['demo-seed'], { condition: 'service_completed_successfully' });
+  });
+
+  it('serves every door with TLS: a certificate generated at first start where none is given, no clear-text opt-out', () => {
+    const init = compose.services['tls-init'];
+    assert.equal(init.image, `airlock:${version}`);
+    assert.deepEqual(init.command.slice(0, 4), ['tls', 'self-signed', '--dir', '/etc/airlock/tls']);
+    const hosts = String(init.command[init.command.indexOf('--hosts') + 1]).split(',');
+    // the names the doors are reached by: from the host (published on loopback) and from the other containers
+    for (const h of ['localhost', '127.0.0.1', 'proxy', 'approval', 'audit', 'console']) assert.ok(hosts.includes(h), `the certificate names ${h}`);
+    assert.equal(init.command[init.command.indexOf('--owner') + 1], '10001:10001');
+    assert.deepEqual(init.cap_drop, ['ALL']);
+    assert.deepEqual(init.cap_add, ['CHOWN'], 'root only to hand the files to the service user');
+    assert.deepEqual(init.volumes, ['tls:/etc/airlock/tls']);
+    for (const [name, svc] of airlock) {
+      assert.deepEqual(svc.depends_on['tls-init'], { condition: 'service_completed_successfully' }, `${name} waits for the certificate`);
+      const config = mountedConfig(svc) as Record<string, any>;
+      assert.equal(config['proxy']['allowInsecureNonLoopback'], undefined, 'no clear-text opt-out for the proxy');
+      assert.equal(config['http']['allowInsecureNonLoopback'], undefined, 'no clear-text opt-out for the HTTP APIs');
+      assert.deepEqual(config['proxy']['tls'], { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' });
+      assert.deepEqual(config['http']['tls'], { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' });
+      const serves = (svc.ports ?? []).length > 0;
+      assert.equal((svc.volumes as string[]).includes('tls:/etc/airlock/tls:ro'), serves, `${name}: the certificate is mounted read-only where a door is served, and only there`);
+      const hc = svc.healthcheck?.test?.join(' ') as string | undefined;
+      if (serves && name !== 'identity') {
+        assert.match(hc ?? '', /https:\/\/127\.0\.0\.1:\d+\/healthz/, `${name}: the health check speaks HTTPS`);
+        assert.match(hc ?? '', /ca: require\('fs'\)\.readFileSync\('\/etc\/airlock\/tls\/tls\.crt'\)/, `${name}: and verifies the certificate`);
+      }
+      for (const [key, value] of Object.entries(svc.environment as Record<string, string>)) {
+        if (/_URL$/.test(key) && /^http:/.test(value)) assert.fail(`${name}: ${key} calls a door in clear text (${value})`);
+      }
+    }
   });
 });
 
