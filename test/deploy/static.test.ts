@@ -292,7 +292,7 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       values['postgres']['existingSecret'],
       values['adminSecret']['name'],
       values['maskingSecret']['name'],
-      values['services']['proxy']['tlsSecret'],
+      values['tls']['existingSecret'],
       // existing Secrets a service's signing keys come from (values: services.<name>.secretEnv)
       ...Object.values(values['services'] as Record<string, { secretEnv?: Array<{ secret: string }> }>).flatMap((svc) => (svc.secretEnv ?? []).map((e) => e.secret)),
     ]);
@@ -358,6 +358,58 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       assert.ok(deployments.has(h['spec']['scaleTargetRef']['name']));
       assert.ok(h['spec']['minReplicas'] >= 1 && h['spec']['maxReplicas'] >= h['spec']['minReplicas']);
     }
+  });
+
+  it('serves every door with TLS: a certificate generated in each pod where no Secret is given, no clear-text opt-out', () => {
+    const config = parse(of('ConfigMap')[0]!['data']['airlock.yaml']) as Record<string, any>;
+    const paths = { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' };
+    assert.deepEqual(config['proxy']['tls'], paths);
+    assert.deepEqual(config['http']['tls'], paths);
+    assert.equal(config['proxy']['allowInsecureNonLoopback'], undefined);
+    assert.equal(config['http']['allowInsecureNonLoopback'], undefined);
+    assert.equal(values['tls']['existingSecret'], '', 'by default the chart generates the demo certificate');
+    const check = (docs: Array<Record<string, any>>, secret: string | undefined) => {
+      const doors = docs.filter((d) => (d['spec']['template']['spec']['containers'][0]['ports'] ?? []).length > 0);
+      assert.deepEqual(doors.map(component).sort(), ['approval', 'audit', 'console', 'proxy']);
+      for (const d of docs) {
+        const name = component(d);
+        const pod = d['spec']['template']['spec'];
+        const c = pod['containers'][0] as Record<string, any>;
+        const serves = doors.includes(d);
+        const mount = (c['volumeMounts'] as Array<Record<string, any>>).find((m) => m['name'] === 'tls');
+        assert.equal(Boolean(mount), serves, `${name}: the certificate is mounted where a door is served, and only there`);
+        if (!serves) {
+          assert.equal(pod['initContainers'], undefined);
+          continue;
+        }
+        assert.deepEqual(mount, { name: 'tls', mountPath: '/etc/airlock/tls', readOnly: true });
+        for (const probe of [c['readinessProbe'], c['livenessProbe']]) assert.equal(probe['httpGet']['scheme'], 'HTTPS', `${name} probes over HTTPS`);
+        const volume = (pod['volumes'] as Array<Record<string, any>>).find((v) => v['name'] === 'tls')!;
+        if (secret) {
+          assert.deepEqual(volume, { name: 'tls', secret: { secretName: secret } });
+          assert.equal(pod['initContainers'], undefined, `${name}: a given certificate is never replaced`);
+        } else {
+          assert.deepEqual(volume, { name: 'tls', emptyDir: {} });
+          const [init, ...others] = pod['initContainers'] as Array<Record<string, any>>;
+          assert.equal(others.length, 0);
+          assert.equal(init!['image'], `airlock:${version}`);
+          assert.deepEqual(init!['args'].slice(0, 5), ['tls', 'self-signed', '--dir', '/etc/airlock/tls', '--hosts']);
+          const hosts = String(init!['args'][5]).split(',');
+          for (const h of ['localhost', '127.0.0.1', `airlock-${name}`, `airlock-${name}.default.svc`]) assert.ok(hosts.includes(h), `${name}: the certificate names ${h}`);
+          assert.equal(init!['securityContext']['readOnlyRootFilesystem'], true);
+          assert.deepEqual(init!['volumeMounts'], [{ name: 'tls', mountPath: '/etc/airlock/tls' }]);
+        }
+        const env = Object.fromEntries((c['env'] as Array<Record<string, any>>).map((e) => [e['name'], e['value']]));
+        for (const [key, value] of Object.entries(env)) {
+          if (/_URL$/.test(key) && /^http:/.test(String(value))) assert.fail(`${name}: ${key} calls a door in clear text (${value})`);
+        }
+        assert.equal(env['NODE_EXTRA_CA_CERTS'], secret && name === 'console' ? '/etc/airlock/tls/tls.crt' : undefined);
+      }
+    };
+    check(of('Deployment'), undefined);
+    const withSecret = renderChart(chartDir, { values: { tls: { existingSecret: 'airlock-tls' } } });
+    assert.deepEqual(withSecret.problems, []);
+    check(withSecret.documents.filter((d) => d.doc['kind'] === 'Deployment').map((d) => d.doc), 'airlock-tls');
   });
 
   it('makes the state database Secret from postgres.url when no existing Secret is named', () => {
