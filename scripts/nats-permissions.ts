@@ -63,6 +63,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.issueLease,
       credentialV1.revokeLease,
       credentialV1.heartbeat,
+      // an upstream session opened under an External-OAuth lease, so that revoking the lease ends it
+      credentialV1.upstreamSession,
     ],
   },
   // the console revokes a lease on an operator's click and shows the live event stream

@@ -182,11 +182,12 @@ describe('NATS permissions are generated and match what the services do', () => 
       'credential.heartbeat',
       'credential.issue',
       'credential.revoke',
+      'credential.upstream-session',
       'identity.verify',
       'policy.decide',
       'policy.keys',
     ]);
-    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke']);
+    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.revoke', 'credential.upstream-session']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });
 });
