@@ -67,6 +67,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.issueLease,
       credentialV1.revokeLease,
       credentialV1.heartbeat,
+      // an upstream session opened under an External-OAuth lease, so that revoking the lease ends it
+      credentialV1.upstreamSession,
     ],
     // a statement held for approval waits on its request's decision
     listens: [approvalV1.approvalDecided],

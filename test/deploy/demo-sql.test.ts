@@ -65,7 +65,7 @@ describe('deploy/compose/demo.sql', () => {
     assert.equal(readFileSync(demoSqlPath, 'utf8'), renderDemoSql());
   });
 
-  it('deploy/compose/airlock.yaml is the demo config with proxy. and http.allowInsecureNonLoopback turned on and without the demo sign-in', () => {
+  it('deploy/compose/airlock.yaml is the demo config with proxy.tls and http.tls (no clear-text opt-out) and without the demo sign-in', () => {
     const text = readFileSync(composeConfigPath, 'utf8');
     assert.equal(text, renderComposeConfig());
     parseConfig(text, composeConfigPath);
@@ -76,10 +76,15 @@ describe('deploy/compose/demo.sql', () => {
     assert.deepEqual(compose['identity']['issuers'].map((i: { issuer: string }) => i.issuer), ['http://127.0.0.1:8083/dev']);
     assert.equal(demo['console']['oidc']['issuer'], 'http://127.0.0.1:8086');
     withoutDemoSignIn(demo);
-    assert.equal(compose['proxy']['allowInsecureNonLoopback'], true);
+    const tls = { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' };
+    assert.deepEqual(compose['proxy']['tls'], tls);
+    assert.equal(compose['proxy']['allowInsecureNonLoopback'], undefined);
     assert.equal(demo['proxy']['allowInsecureNonLoopback'], false);
-    assert.equal(compose['http']['allowInsecureNonLoopback'], true);
+    assert.deepEqual(compose['http']['tls'], tls);
+    assert.equal(compose['http']['allowInsecureNonLoopback'], undefined);
     assert.equal(demo['http']['allowInsecureNonLoopback'], false);
+    delete compose['proxy']['tls'];
+    delete compose['http']['tls'];
     compose['proxy']['allowInsecureNonLoopback'] = false;
     compose['http']['allowInsecureNonLoopback'] = false;
     assert.deepEqual(compose, demo);

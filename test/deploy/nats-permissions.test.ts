@@ -184,13 +184,14 @@ describe('NATS permissions are generated and match what the services do', () => 
       'credential.heartbeat',
       'credential.issue',
       'credential.revoke',
+      'credential.upstream-session',
       'identity.verify',
       'policy.decide',
       'policy.explain-access',
       'policy.keys',
     ]);
     assert.deepEqual(code.proxy.listens, ['evt.approval.decided']);
-    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke']);
+    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke', 'credential.upstream-session']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });
 });

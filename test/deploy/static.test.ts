@@ -118,7 +118,8 @@ describe('Dockerfile', () => {
 
 describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, any>; volumes?: Record<string, unknown>; secrets?: Record<string, unknown> };
-  const airlock = Object.entries(compose.services).filter(([, s]) => String(s.image).startsWith('airlock:'));
+  // the services run from the Airlock image (`run <service>`); its one-shot tls-init is checked on its own below
+  const airlock = Object.entries(compose.services).filter(([, s]) => String(s.image).startsWith('airlock:') && s.command?.[0] === 'run');
   const mountedConfig = (svc: any): Record<string, unknown> => {
     const target = svc.environment['AIRLOCK_CONFIG'];
     const bind = (svc.volumes as string[]).find((v) => v.split(':')[1] === target);
@@ -150,6 +151,8 @@ describe('docker-compose.yml', () => {
   it('gives each service only variables it reads', () => {
     for (const [name, svc] of airlock) {
       const allowed = allowedVariables(name as Service, mountedConfig(svc));
+      // NODE_EXTRA_CA_CERTS is read by Node itself: the console trusts the demo certificate of the APIs it calls
+      if (name === 'console') allowed.add('NODE_EXTRA_CA_CERTS');
       for (const key of Object.keys(svc.environment)) assert.ok(allowed.has(key), `${name} does not read ${key}`);
       assert.equal(svc.environment['AIRLOCK_NATS_USER'], name);
     }
@@ -223,6 +226,37 @@ describe('docker-compose.yml', () => {
     assert.ok((seed.volumes as string[]).includes('./deploy/compose/demo.sql:/airlock/demo.sql:ro'));
     for (const [, svc] of airlock) assert.deepEqual(svc.depends_on['demo-seed'], { condition: 'service_completed_successfully' });
   });
+
+  it('serves every door with TLS: a certificate generated at first start where none is given, no clear-text opt-out', () => {
+    const init = compose.services['tls-init'];
+    assert.equal(init.image, `airlock:${version}`);
+    assert.deepEqual(init.command.slice(0, 4), ['tls', 'self-signed', '--dir', '/etc/airlock/tls']);
+    const hosts = String(init.command[init.command.indexOf('--hosts') + 1]).split(',');
+    // the names the doors are reached by: from the host (published on loopback) and from the other containers
+    for (const h of ['localhost', '127.0.0.1', 'proxy', 'approval', 'audit', 'console']) assert.ok(hosts.includes(h), `the certificate names ${h}`);
+    assert.equal(init.command[init.command.indexOf('--owner') + 1], '10001:10001');
+    assert.deepEqual(init.cap_drop, ['ALL']);
+    assert.deepEqual(init.cap_add, ['CHOWN'], 'root only to hand the files to the service user');
+    assert.deepEqual(init.volumes, ['tls:/etc/airlock/tls']);
+    for (const [name, svc] of airlock) {
+      assert.deepEqual(svc.depends_on['tls-init'], { condition: 'service_completed_successfully' }, `${name} waits for the certificate`);
+      const config = mountedConfig(svc) as Record<string, any>;
+      assert.equal(config['proxy']['allowInsecureNonLoopback'], undefined, 'no clear-text opt-out for the proxy');
+      assert.equal(config['http']['allowInsecureNonLoopback'], undefined, 'no clear-text opt-out for the HTTP APIs');
+      assert.deepEqual(config['proxy']['tls'], { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' });
+      assert.deepEqual(config['http']['tls'], { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' });
+      const serves = (svc.ports ?? []).length > 0;
+      assert.equal((svc.volumes as string[]).includes('tls:/etc/airlock/tls:ro'), serves, `${name}: the certificate is mounted read-only where a door is served, and only there`);
+      const hc = svc.healthcheck?.test?.join(' ') as string | undefined;
+      if (serves && name !== 'identity') {
+        assert.match(hc ?? '', /https:\/\/127\.0\.0\.1:\d+\/healthz/, `${name}: the health check speaks HTTPS`);
+        assert.match(hc ?? '', /ca: require\('fs'\)\.readFileSync\('\/etc\/airlock\/tls\/tls\.crt'\)/, `${name}: and verifies the certificate`);
+      }
+      for (const [key, value] of Object.entries(svc.environment as Record<string, string>)) {
+        if (/_URL$/.test(key) && /^http:/.test(value)) assert.fail(`${name}: ${key} calls a door in clear text (${value})`);
+      }
+    }
+  });
 });
 
 // ---- Helm chart -------------------------------------------------------------------------------------------
@@ -258,7 +292,7 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       values['postgres']['existingSecret'],
       values['adminSecret']['name'],
       values['maskingSecret']['name'],
-      values['services']['proxy']['tlsSecret'],
+      values['tls']['existingSecret'],
       // existing Secrets a service's signing keys come from (values: services.<name>.secretEnv)
       ...Object.values(values['services'] as Record<string, { secretEnv?: Array<{ secret: string }> }>).flatMap((svc) => (svc.secretEnv ?? []).map((e) => e.secret)),
     ]);
@@ -324,6 +358,58 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       assert.ok(deployments.has(h['spec']['scaleTargetRef']['name']));
       assert.ok(h['spec']['minReplicas'] >= 1 && h['spec']['maxReplicas'] >= h['spec']['minReplicas']);
     }
+  });
+
+  it('serves every door with TLS: a certificate generated in each pod where no Secret is given, no clear-text opt-out', () => {
+    const config = parse(of('ConfigMap')[0]!['data']['airlock.yaml']) as Record<string, any>;
+    const paths = { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' };
+    assert.deepEqual(config['proxy']['tls'], paths);
+    assert.deepEqual(config['http']['tls'], paths);
+    assert.equal(config['proxy']['allowInsecureNonLoopback'], undefined);
+    assert.equal(config['http']['allowInsecureNonLoopback'], undefined);
+    assert.equal(values['tls']['existingSecret'], '', 'by default the chart generates the demo certificate');
+    const check = (docs: Array<Record<string, any>>, secret: string | undefined) => {
+      const doors = docs.filter((d) => (d['spec']['template']['spec']['containers'][0]['ports'] ?? []).length > 0);
+      assert.deepEqual(doors.map(component).sort(), ['approval', 'audit', 'console', 'proxy']);
+      for (const d of docs) {
+        const name = component(d);
+        const pod = d['spec']['template']['spec'];
+        const c = pod['containers'][0] as Record<string, any>;
+        const serves = doors.includes(d);
+        const mount = (c['volumeMounts'] as Array<Record<string, any>>).find((m) => m['name'] === 'tls');
+        assert.equal(Boolean(mount), serves, `${name}: the certificate is mounted where a door is served, and only there`);
+        if (!serves) {
+          assert.equal(pod['initContainers'], undefined);
+          continue;
+        }
+        assert.deepEqual(mount, { name: 'tls', mountPath: '/etc/airlock/tls', readOnly: true });
+        for (const probe of [c['readinessProbe'], c['livenessProbe']]) assert.equal(probe['httpGet']['scheme'], 'HTTPS', `${name} probes over HTTPS`);
+        const volume = (pod['volumes'] as Array<Record<string, any>>).find((v) => v['name'] === 'tls')!;
+        if (secret) {
+          assert.deepEqual(volume, { name: 'tls', secret: { secretName: secret } });
+          assert.equal(pod['initContainers'], undefined, `${name}: a given certificate is never replaced`);
+        } else {
+          assert.deepEqual(volume, { name: 'tls', emptyDir: {} });
+          const [init, ...others] = pod['initContainers'] as Array<Record<string, any>>;
+          assert.equal(others.length, 0);
+          assert.equal(init!['image'], `airlock:${version}`);
+          assert.deepEqual(init!['args'].slice(0, 5), ['tls', 'self-signed', '--dir', '/etc/airlock/tls', '--hosts']);
+          const hosts = String(init!['args'][5]).split(',');
+          for (const h of ['localhost', '127.0.0.1', `airlock-${name}`, `airlock-${name}.default.svc`]) assert.ok(hosts.includes(h), `${name}: the certificate names ${h}`);
+          assert.equal(init!['securityContext']['readOnlyRootFilesystem'], true);
+          assert.deepEqual(init!['volumeMounts'], [{ name: 'tls', mountPath: '/etc/airlock/tls' }]);
+        }
+        const env = Object.fromEntries((c['env'] as Array<Record<string, any>>).map((e) => [e['name'], e['value']]));
+        for (const [key, value] of Object.entries(env)) {
+          if (/_URL$/.test(key) && /^http:/.test(String(value))) assert.fail(`${name}: ${key} calls a door in clear text (${value})`);
+        }
+        assert.equal(env['NODE_EXTRA_CA_CERTS'], secret && name === 'console' ? '/etc/airlock/tls/tls.crt' : undefined);
+      }
+    };
+    check(of('Deployment'), undefined);
+    const withSecret = renderChart(chartDir, { values: { tls: { existingSecret: 'airlock-tls' } } });
+    assert.deepEqual(withSecret.problems, []);
+    check(withSecret.documents.filter((d) => d.doc['kind'] === 'Deployment').map((d) => d.doc), 'airlock-tls');
   });
 
   it('makes the state database Secret from postgres.url when no existing Secret is named', () => {

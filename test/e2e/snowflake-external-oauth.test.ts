@@ -8,6 +8,8 @@ import snowflake from 'snowflake-sdk';
 import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
 import { demoAccount } from '@airlock/cli';
 import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { Bus, newContext } from '@airlock/runtime';
+import { credentialV1 } from '@airlock/contracts';
 
 snowflake.configure({ logLevel: 'OFF', useEnvProxy: false } as Parameters<typeof snowflake.configure>[0]);
 
@@ -158,6 +160,51 @@ describe('Snowflake with the external-oauth strategy, and defence in depth on bo
       });
     } finally {
       await c.end();
+    }
+  });
+
+  it('revoking an External-OAuth lease ends its Snowflake session at once, and only that session of the shared user', async () => {
+    const token = await t.token({ subject: 'agent-revoked', groups: ['analysts'] });
+    const conn = await connect({ accessUrl: `http://127.0.0.1:${t.ports['http']}`, account: 'warehouse', authenticator: 'OAUTH', token });
+    const state = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
+    await state.connect();
+    const bus = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'test', logger: t.logger });
+    try {
+      assert.deepEqual(await exec(conn, 'SELECT id FROM customers WHERE id = 1'), [{ ID: 1 }]);
+      const { rows } = await state.query<{ id: string; upstream_sessions: string[] }>(
+        "SELECT id, upstream_sessions FROM leases WHERE subject = 'agent-revoked' AND state = 'active'",
+      );
+      assert.equal(rows.length, 1, 'one session lease');
+      const lease = rows[0]!;
+      assert.equal(lease.upstream_sessions.length, 1, 'the upstream session is recorded with the lease');
+      const sessionId = lease.upstream_sessions[0]!;
+      const live = async () => (await t.warehouse!.emulator.activeSessions()).filter((s) => s.user === users.ANALYST).map((s) => s.sessionId);
+      assert.ok((await live()).includes(sessionId), 'the lease session is live upstream before revocation');
+      // another lease of the same role shares the pre-created user: it must survive this revocation
+      const bystanderToken = await t.token({ subject: 'agent-bystander', groups: ['analysts'] });
+      const bystander = await connect({ accessUrl: `http://127.0.0.1:${t.ports['http']}`, account: 'warehouse', authenticator: 'OAUTH', token: bystanderToken });
+      try {
+        assert.deepEqual(await exec(bystander, 'SELECT id FROM customers WHERE id = 2'), [{ ID: 2 }]);
+        assert.deepEqual(await bus.call(credentialV1.revokeLease, { leaseId: lease.id, reason: 'operator' }, newContext()), { leaseId: lease.id, state: 'revoked' });
+        // at the moment revocation answers, the upstream session is gone (not after a heartbeat, not at token expiry)
+        const after = await live();
+        assert.equal(after.includes(sessionId), false, 'the revoked lease session is ended upstream');
+        assert.equal(after.length, 1, 'the other lease session of the shared user is untouched');
+        assert.deepEqual(await exec(bystander, 'SELECT id FROM customers WHERE id = 3'), [{ ID: 3 }]);
+      } finally {
+        await destroy(bystander);
+      }
+      const revoked = await eventually(async () => {
+        const r = await t.auditRows("event_type = 'credential.v1.revoked' AND payload->>'leaseId' = $1", [lease.id]);
+        return r.length > 0 ? r : undefined;
+      });
+      assert.equal(revoked[0]!.payload.terminatedSessions, 1);
+      // the client learns on its next statement: the upstream answers that the session is gone
+      await assert.rejects(exec(conn, 'SELECT id FROM customers WHERE id = 1'));
+    } finally {
+      await destroy(conn);
+      await bus.close();
+      await state.end();
     }
   });
 

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import snowflake from 'snowflake-sdk';
+import { startService, type RunningService } from '@airlock/cli';
 import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
 snowflake.configure({ logLevel: 'OFF', useEnvProxy: false } as Parameters<typeof snowflake.configure>[0]);
@@ -126,5 +127,56 @@ describe('a session ends with its token', () => {
     assert.deepEqual([query.success, query.code], [false, '390112']);
     const late = await post('/session/token-request', { requestType: 'RENEW', oldSessionToken: renewed.data!['sessionToken'] }, `Snowflake Token="${renewed.data!['masterToken']}"`);
     assert.deepEqual([late.success, late.code, late.message], [false, '390114', 'Authentication token has expired. The user must authenticate again.']);
+  });
+  it('Snowflake: every renewal asks identity again; a changed principal or a token that no longer verifies cannot renew, and its session ends', async () => {
+    const base = `http://127.0.0.1:${t.ports['http']}`;
+    const post = async (path: string, body: unknown, authorization?: string) => {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/snowflake', ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify(body),
+      });
+      return (await res.json()) as { success: boolean; code: string | null; data: Record<string, any> | null; message: string | null };
+    };
+    const login = async (subject: string) => {
+      const token = await t.token({ subject, groups: ['analysts'] });
+      const r = await post('/session/v1/login-request?databaseName=DEMO', { data: { AUTHENTICATOR: 'OAUTH', TOKEN: token, ACCOUNT_NAME: 'warehouse' } });
+      assert.equal(r.success, true, r.message ?? '');
+      const q = await post('/queries/v1/query-request', { sqlText: 'SELECT id FROM customers WHERE id = 1' }, `Snowflake Token="${r.data!['token']}"`);
+      assert.equal(q.success, true, q.message ?? '');
+      return { token: r.data!['token'] as string, masterToken: r.data!['masterToken'] as string };
+    };
+    const renew = (l: { token: string; masterToken: string }) => post('/session/token-request', { requestType: 'RENEW', oldSessionToken: l.token }, `Snowflake Token="${l.masterToken}"`);
+    const leaseStates = (subject: string) => onState<{ state: string }>(t, 'SELECT state FROM leases WHERE subject = $1', [subject]);
+    const grouped = await login('agent-regrouped');
+    const distrusted = await login('agent-distrusted');
+    // while identity vouches for the same principal, renewal works as before
+    const renewed = await renew(grouped);
+    assert.equal(renewed.success, true, renewed.message ?? '');
+    const regrouped = { token: renewed.data!['sessionToken'] as string, masterToken: renewed.data!['masterToken'] as string };
+
+    // the operator changes where groups come from: the same unexpired token now names a principal without `analysts`
+    const swap = async (change: (c: any) => void): Promise<RunningService> => {
+      for (const s of t.stack.services.filter((x) => x.name === 'identity')) await s.close();
+      const config = structuredClone(t.stack.config) as any;
+      change(config);
+      const started = await startService('identity', t.env, { config, logger: t.logger });
+      t.stack.services.push(started);
+      return started;
+    };
+    await swap((c) => (c.identity.issuers[0].groupsClaim = 'roles'));
+    const refused = await renew(regrouped);
+    assert.deepEqual([refused.success, refused.code, refused.message], [false, '390114', 'Authentication token has expired. The user must authenticate again.']);
+    await eventually(async () => ((await leaseStates('agent-regrouped')).every((l) => l.state === 'revoked') ? true : undefined), 10_000, 'the session lease revoked');
+    const after = await post('/queries/v1/query-request', { sqlText: 'SELECT 1' }, `Snowflake Token="${regrouped.token}"`);
+    assert.equal(after.success, false, 'the session ended with the refused renewal');
+
+    // the operator stops trusting the issuer: its tokens, still unexpired, renew nothing
+    await swap((c) => (c.identity.issuers = c.identity.issuers.slice(1)));
+    const untrusted = await renew(distrusted);
+    assert.deepEqual([untrusted.success, untrusted.code], [false, '390114']);
+    await eventually(async () => ((await leaseStates('agent-distrusted')).every((l) => l.state === 'revoked') ? true : undefined), 10_000, 'the session lease revoked');
+    // the stack's own identity again, for whatever runs after
+    await swap(() => undefined);
   });
 });

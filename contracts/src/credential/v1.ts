@@ -19,7 +19,10 @@ export const LeaseGrant = Type.Object(
           port: Type.Integer(),
           database: Type.String(),
           password: Type.String(),
+          /** TLS to the upstream, the server's certificate verified; false only when the connection says so explicitly */
           ssl: Type.Boolean(),
+          /** the CA (PEM) of a private server certificate, from the admin URL's `sslrootcert` */
+          sslRootCert: Type.Optional(Type.String()),
         },
         { additionalProperties: false },
       ),
@@ -118,6 +121,31 @@ export const heartbeat = request(
   HeartbeatRequest,
   HeartbeatResponse,
   'A proxy instance renews the leases it holds; leases whose heartbeats stop are revoked.',
+);
+
+export const UpstreamSessionRequest = Type.Object(
+  {
+    leaseId: Type.String(),
+    /** the session id the upstream answered at login: what the credential service ends at revocation */
+    upstreamSessionId: Type.String({ pattern: '^[0-9]{1,20}$' }),
+  },
+  { additionalProperties: false },
+);
+export type UpstreamSessionRequest = Static<typeof UpstreamSessionRequest>;
+export const UpstreamSessionResponse = Type.Object(
+  /** false: the lease was revoked meanwhile and the session has been ended; the proxy must not use it */
+  { live: Type.Boolean() },
+  { additionalProperties: false },
+);
+export type UpstreamSessionResponse = Static<typeof UpstreamSessionResponse>;
+
+export const upstreamSession = request(
+  'credential',
+  'v1',
+  'upstream-session',
+  UpstreamSessionRequest,
+  UpstreamSessionResponse,
+  'The proxy records an upstream session opened under a lease whose credential is shared (External OAuth), so that revoking the lease ends that session.',
 );
 
 export const CatalogRequest = Type.Object({ connection: Type.String() }, { additionalProperties: false });

@@ -16,6 +16,11 @@ export const VerifyTokenRequest = Type.Object(
     audience: Type.Optional(Type.String()),
     sessionId: Type.Optional(Type.String()),
     frontend: Type.Optional(Type.String()),
+    /**
+     * a token verified again for a session it already opened (a Snowflake token renewal): checked like a new one
+     * against today's configuration, except that a SAML assertion must be one already accepted, not a new one
+     */
+    recheck: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -15,6 +15,8 @@ const usage = `usage: airlock <command>
   approvals list | approve <id> [--for 1h] [--reason …] | deny <id> --reason …
   audit tail | verify
   sessions list | show <id> | replay <id>
+  tls self-signed --dir <dir> --hosts <name,ip,…> [--owner <uid:gid>]
+                                       write a self-signed demo certificate unless one is there
 
 The caller's own token comes from --token or AIRLOCK_TOKEN. Environment: NATS_URL, DATABASE_URL, AIRLOCK_CONFIG
 (see README.md). \`airlock <command> --help\` shows a command's options.`;
@@ -40,6 +42,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
       return (await import('./commands/audit.js')).auditCommand(rest, env, out);
     case 'sessions':
       return (await import('./commands/sessions.js')).sessionsCommand(rest, env, out);
+    case 'tls':
+      return (await import('./commands/tls.js')).tlsCommand(rest, out);
     case undefined:
     case 'help':
     case '--help':

@@ -145,6 +145,12 @@ export const PostgresConnection = Type.Object(
     type: Type.Literal('postgres'),
     /** the privileged URL; read by the credential service alone. `${VAR}` and `${VAR:-default}` are expanded from its environment. */
     adminUrl: Type.String({ minLength: 1 }),
+    /**
+     * TLS to this upstream, for the credential service and the proxy alike: `verify-full` (the default: encrypted, the
+     * server's certificate and host name verified) or `disable` (clear text, said explicitly). The admin URL's
+     * `sslmode=disable` counts the same; `sslmode=prefer`/`allow` are refused.
+     */
+    tls: Type.Optional(Type.Union([Type.Literal('verify-full'), Type.Literal('disable')])),
     ...connectionCommon,
   },
   { additionalProperties: false },

@@ -29,7 +29,7 @@ export function revoker(deps: RevokerDeps): (leaseId: string, reason: string, ct
     const engine = engines.get(lease.connection);
     try {
       if (!engine) throw new Error(`no engine for connection ${lease.connection}`);
-      const result = await store.withLock(leaseId, (l) => engine.revoke(l.username));
+      const result = await store.withLock(leaseId, (l) => engine.revoke(l.username, l.upstream_sessions));
       if (result === undefined) {
         // another copy holds the lock and is revoking it now, or it was revoked meanwhile
         const now = await store.get(leaseId);

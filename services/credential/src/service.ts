@@ -13,6 +13,7 @@ import { serveHeartbeat } from './handlers/heartbeat.js';
 import { serveIssue } from './handlers/issue.js';
 import { serveListLeases } from './handlers/list-leases.js';
 import { serveRevoke } from './handlers/revoke.js';
+import { serveUpstreamSession } from './handlers/upstream-session.js';
 import { credentialMetrics } from './metrics.js';
 import type { CredentialParts } from './parts.js';
 import { revoker } from './revoker.js';
@@ -74,7 +75,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
           new PostgresEngine(expandEnv(conn.adminUrl, deps.env), {
             leftovers: conn.leases?.leftovers ?? defaultLeftovers.leftovers,
             leftoverRole: conn.leases?.leftoverRole ?? defaultLeftovers.leftoverRole,
-          }),
+          }, conn.tls),
         );
       } else engines.set(name, new SnowflakeEngine(conn, deps.env, signer));
     } catch (err) {
@@ -91,6 +92,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   serveHeartbeat(parts);
   serveCatalog(parts);
   serveListLeases(parts);
+  serveUpstreamSession(parts);
 
   const sweepSettings = { heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds, pendingGraceSeconds: deps.settings.pendingGraceSeconds ?? 60 };
   await reconcile(parts);

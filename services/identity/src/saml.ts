@@ -63,7 +63,8 @@ export class SamlVerifier {
   }
 
   /** `audience`, when given, must be the one the IdP's assertions are checked for. */
-  async verify(token: string, audience?: string): Promise<VerifiedSaml> {
+  /** `recheck`: verified again for the session it opened; it must then be an assertion already accepted */
+  async verify(token: string, audience?: string, recheck = false): Promise<VerifiedSaml> {
     const xml = Buffer.from(token, 'base64').toString('utf8');
     const root = /<\s*(?:[A-Za-z_][\w.-]*:)?(Assertion|Response)[\s>]/.exec(xml)?.[1];
     if (!root) {
@@ -109,8 +110,19 @@ export class SamlVerifier {
     if (expiresAt.getTime() + this.#skewMs <= now) {
       throw new AirlockError('identity.expired_token', 'the SAML assertion has expired; sign in at the IdP again for a fresh one');
     }
-    await this.#remember(idp.issuer, id, new Date(expiresAt.getTime() + this.#skewMs));
+    if (recheck) await this.#seen(idp.issuer, id);
+    else await this.#remember(idp.issuer, id, new Date(expiresAt.getTime() + this.#skewMs));
     return { principal: toPrincipal(profile, idp), expiresAt };
+  }
+
+  async #seen(issuer: string, id: string): Promise<void> {
+    this.#migrated ??= migrate(this.#pool, 'identity-saml', samlMigrations).catch((err: unknown) => {
+      this.#migrated = undefined;
+      throw err;
+    });
+    await this.#migrated;
+    const { rowCount } = await this.#pool.query('SELECT 1 FROM identity_saml_assertions WHERE issuer = $1 AND assertion_id = $2 AND expires_at > now()', [issuer, id]);
+    if (rowCount !== 1) throw new AirlockError('identity.invalid_token', 'this SAML assertion never opened a session here; sign in at the IdP again');
   }
 
   async #remember(issuer: string, id: string, until: Date): Promise<void> {

@@ -53,13 +53,14 @@ export class TokenVerifier {
    * Verifies `token` for one door (default the database doors): it must carry the audience the token's issuer has for
    * that door. `audience`, for a caller outside the doors, names an exact audience the issuer lists instead.
    */
-  async verify(token: string, audience?: string, door?: Door): Promise<VerifiedToken> {
+  /** `recheck`: the token already opened a session and is verified again (a SAML assertion is then not new) */
+  async verify(token: string, audience?: string, door?: Door, recheck = false): Promise<VerifiedToken> {
     if (this.#saml && looksLikeSaml(token)) {
       // an IdP's assertion names one audience (Airlock's SP entity), so it opens one door: the database doors
       if (door !== undefined && door !== 'database') {
         throw new AirlockError('identity.audience_mismatch', `${doorNames[door]} does not accept SAML assertions; present an OIDC token issued for it`, { door });
       }
-      return this.#saml.verify(token, audience);
+      return this.#saml.verify(token, audience, recheck);
     }
     let claims: JWTPayload;
     try {

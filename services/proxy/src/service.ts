@@ -10,7 +10,7 @@ import type { ProxyContext, Session } from './core/session.js';
 import { busGateway } from './core/gateway.js';
 import { mcpSettings, snowflakeSettings } from './door-settings.js';
 import { postgresEngine } from './engines/postgres/upstream.js';
-import { snowflakeEngine } from './engines/snowflake/upstream.js';
+import { snowflakeEngineWith } from './engines/snowflake/upstream.js';
 import { PgwireServer } from './frontends/pgwire/server.js';
 import { isLoopback, startHttp, type FrontDoor, type HttpFrontDoorPlugin } from './frontends/http/server.js';
 import type { ProxyEnv } from './config.js';
@@ -64,7 +64,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     }),
   };
   const decisions = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngine } };
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngineWith(bus) } };
 
   const limits = resolveLimits(config);
   const principals = new PrincipalLimits(limits);

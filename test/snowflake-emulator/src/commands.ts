@@ -50,6 +50,12 @@ export interface CommandHost {
   endUserSessions(user: string): void;
   /** Cancel every running query of a user except the one executing this command. */
   abortUserQueries(user: string, exceptQueryId: string): Promise<number>;
+  /** The user of a live session, or undefined when no such session is live. */
+  sessionUser(sessionId: string): string | undefined;
+  /** Cancel the running queries of one session (except this command's); their number. */
+  cancelSessionQueries(sessionId: string, exceptQueryId: string): Promise<number>;
+  /** End one session: its tokens then answer 390111. */
+  abortSession(sessionId: string): void;
 }
 
 export function statusResult(status: string, statementTypeId: number = STATEMENT_TYPE.ddl): ResultSet {
@@ -109,6 +115,8 @@ type Command = (host: CommandHost, session: SessionState, queryId: string) => Pr
 
 /** Recognise an account-level statement; null means "an ordinary statement, translate it for PostgreSQL". */
 export function parseCommand(sql: string): Command | null {
+  const control = /^\s*SELECT\s+SYSTEM\$(ABORT_SESSION|CANCEL_ALL_QUERIES)\s*\(\s*(\d+)\s*\)\s*;?\s*$/i.exec(sql);
+  if (control) return sessionControl(control[1]!.toUpperCase() as 'ABORT_SESSION' | 'CANCEL_ALL_QUERIES', control[2]!);
   const toks = significant(tokenize(sql));
   const c = new Cursor(toks);
   const first = c.kw();
@@ -129,6 +137,27 @@ export function parseCommand(sql: string): Command | null {
     return parseDescribeTable(c);
   }
   return null;
+}
+
+/**
+ * `SYSTEM$ABORT_SESSION(id)` ("session [id] terminated.") and `SYSTEM$CANCEL_ALL_QUERIES(id)`: a user may end or
+ * cancel their own sessions, ACCOUNTADMIN any. A session already ended answers the same (idempotent here; Snowflake's
+ * answer for an ended session is not in the documentation).
+ */
+function sessionControl(fn: 'ABORT_SESSION' | 'CANCEL_ALL_QUERIES', id: string): Command {
+  return async (host, session, queryId) => {
+    const owner = host.sessionUser(id);
+    if (owner !== undefined && owner !== session.user && session.role !== ACCOUNTADMIN) {
+      throw sfErrors.insufficientPrivileges('account', host.account.toUpperCase());
+    }
+    const canceled = owner === undefined ? 0 : await host.cancelSessionQueries(id, queryId);
+    let status: string;
+    if (fn === 'ABORT_SESSION') {
+      if (owner !== undefined) host.abortSession(id);
+      status = `session [${id}] terminated.`;
+    } else status = `${canceled} queries terminated.`;
+    return { statementTypeId: STATEMENT_TYPE.select, rowtype: [column(`SYSTEM$${fn}(${id})`, 'text')], rowset: [[status]] };
+  };
 }
 
 function requireAdmin(host: CommandHost, session: SessionState): void {

@@ -211,6 +211,21 @@ export class SnowflakeEmulator implements Emulator, CommandHost {
     return victims.length;
   }
 
+  sessionUser(sessionId: string): string | undefined {
+    return this.sessions.byId(sessionId)?.user;
+  }
+
+  async cancelSessionQueries(sessionId: string, exceptQueryId: string): Promise<number> {
+    const victims = [...this.running.values()].filter((q) => q.sessionId === sessionId && q.queryId !== exceptQueryId);
+    for (const q of victims) await this.cancel(q);
+    return victims.length;
+  }
+
+  abortSession(sessionId: string): void {
+    const s = this.sessions.endById(sessionId);
+    if (s) this.log.info({ sessionId, user: s.user }, 'session aborted');
+  }
+
   // ------------------------------------------------------------------ HTTP
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

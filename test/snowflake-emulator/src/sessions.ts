@@ -91,6 +91,21 @@ export class SessionRegistry {
     return n;
   }
 
+  /** End one session by id (SYSTEM$ABORT_SESSION); its tokens then answer 390111. */
+  endById(id: string): Session | undefined {
+    const s = [...this.byMaster.values()].find((x) => x.id === id);
+    if (!s) return undefined;
+    this.close(s);
+    this.gone.set(s.token, s.masterExpiresAt);
+    this.gone.set(s.masterToken, s.masterExpiresAt);
+    return s;
+  }
+
+  /** The live session with this id, if any. */
+  byId(id: string): Session | undefined {
+    return [...this.byMaster.values()].find((x) => x.id === id);
+  }
+
   list(): Session[] {
     this.sweep();
     return [...this.byMaster.values()];

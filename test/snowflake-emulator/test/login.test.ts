@@ -15,6 +15,7 @@ import {
   type Connection,
   tokensOf,
   type Fixture,
+  type SfError,
 } from './helpers.js';
 
 describe('login, users and sessions', () => {
@@ -154,6 +155,34 @@ describe('login, users and sessions', () => {
     const again = await connect(f.emulator.url, opts);
     assert.deepEqual(await exec(again, 'SELECT 1 AS one'), [{ ONE: 1 }]);
     await destroy(again);
+  });
+
+  it('SYSTEM$ABORT_SESSION ends one session (its own user or ACCOUNTADMIN), SYSTEM$CANCEL_ALL_QUERIES its queries', async () => {
+    const key = rsaKeyPair();
+    await exec(admin, `CREATE USER agt_abort TYPE=SERVICE RSA_PUBLIC_KEY='${key.publicKeyBody}' DEFAULT_ROLE=AGENT_RO`);
+    await exec(admin, 'GRANT ROLE AGENT_RO TO USER AGT_ABORT');
+    const opts = { username: 'AGT_ABORT', authenticator: 'SNOWFLAKE_JWT', privateKey: key.privateKeyPem };
+    const [a, b] = [await connect(f.emulator.url, opts), await connect(f.emulator.url, opts)];
+    const other = rsaKeyPair();
+    await exec(admin, `CREATE USER agt_other TYPE=SERVICE RSA_PUBLIC_KEY='${other.publicKeyBody}' DEFAULT_ROLE=AGENT_RO`);
+    await exec(admin, 'GRANT ROLE AGENT_RO TO USER AGT_OTHER');
+    const stranger = await connect(f.emulator.url, { username: 'AGT_OTHER', authenticator: 'SNOWFLAKE_JWT', privateKey: other.privateKeyPem });
+    const ids = (await f.emulator.activeSessions()).filter((s) => s.user === 'AGT_ABORT').map((s) => s.sessionId);
+    assert.equal(ids.length, 2);
+    const [idA] = ids;
+    const refused = await execError(stranger, `SELECT SYSTEM$ABORT_SESSION(${idA})`);
+    assert.equal(refused.code, '003001', "another user may not end someone else's session");
+    assert.deepEqual(await exec(admin, `SELECT SYSTEM$CANCEL_ALL_QUERIES(${idA})`), [{ [`SYSTEM$CANCEL_ALL_QUERIES(${idA})`]: '0 queries terminated.' }]);
+    assert.deepEqual(await exec(admin, `SELECT SYSTEM$ABORT_SESSION(${idA})`), [{ [`SYSTEM$ABORT_SESSION(${idA})`]: `session [${idA}] terminated.` }]);
+    const live = (await f.emulator.activeSessions()).filter((s) => s.user === 'AGT_ABORT').map((s) => s.sessionId);
+    assert.deepEqual(live, ids.filter((id) => id !== idA), 'only that session ended; the same user\'s other one lives');
+    const outcomes = await Promise.all([a, b].map((c) => exec(c, 'SELECT 1 AS one').then(() => 'ok', (err: SfError) => String(err.code))));
+    assert.deepEqual([...outcomes].sort(), ['407002', 'ok'], 'the ended session answers 390111 (the driver: disconnected), the other runs');
+    const survivor = outcomes[0] === 'ok' ? a : b;
+    // ending it again answers the same
+    assert.deepEqual(await exec(admin, `SELECT SYSTEM$ABORT_SESSION(${idA})`), [{ [`SYSTEM$ABORT_SESSION(${idA})`]: `session [${idA}] terminated.` }]);
+    await destroy(survivor);
+    await destroy(stranger);
   });
 
   it('the session-gone answer is 390111 on the wire', async () => {

@@ -6,7 +6,7 @@ import type { CatalogSnapshot } from './snapshot.js';
 /** Reads a connection's tables and columns with its admin principal, as the credential service does. */
 export async function takeSnapshot(name: string, connection: Connection, env: Record<string, string | undefined>): Promise<CatalogSnapshot> {
   const engine: CredentialEngine =
-    connection.type === 'postgres' ? new PostgresEngine(expandEnv(connection.adminUrl, env)) : new SnowflakeEngine(connection, env);
+    connection.type === 'postgres' ? new PostgresEngine(expandEnv(connection.adminUrl, env), undefined, connection.tls) : new SnowflakeEngine(connection, env);
   try {
     const tables = await engine.catalog();
     return { connection: name, searchPath: engine.searchPath(), tables };

@@ -12,8 +12,14 @@ export interface CredentialEngine {
   readonly type: 'postgres' | 'snowflake';
   /** creates the credential and returns what the proxy needs to connect (contains a secret) */
   mint(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
-  /** disables login, ends the credential's live sessions and running queries, then drops it; idempotent */
-  revoke(username: string): Promise<{ terminatedSessions: number }>;
+  /**
+   * disables login, ends the credential's live sessions and running queries, then drops it; idempotent.
+   * `upstreamSessions`: the sessions the proxy recorded under the lease, for a credential shared between leases
+   * (External OAuth), where only these sessions are the lease's to end
+   */
+  revoke(username: string, upstreamSessions?: readonly string[]): Promise<{ terminatedSessions: number }>;
+  /** ends upstream sessions by id (a session opened under a lease that was revoked meanwhile) */
+  endSessions?(sessionIds: readonly string[]): Promise<number>;
   /** every credential on the upstream whose name starts with the prefix */
   listWithPrefix(prefix: string): Promise<string[]>;
   catalog(): Promise<credentialV1.CatalogResponse['tables'] & object>;

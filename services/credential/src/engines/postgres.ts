@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { credentialV1 } from '@airlock/contracts';
 import type { CredentialEngine, MintInput } from './engine.js';
@@ -21,27 +22,73 @@ export interface LeftoverPolicy {
 
 export const defaultLeftovers: LeftoverPolicy = { leftovers: 'reassign', leftoverRole: 'airlock_leftovers' };
 
+/** How the credential service and the proxy reach an upstream PostgreSQL: TLS unless the configuration says otherwise. */
+export type UpstreamTls = { ssl: false } | { ssl: true; ca?: string };
+
+/**
+ * TLS with the server's certificate verified (host name included) unless the admin URL says `sslmode=disable` or the
+ * connection says `tls: disable`. Modes that fall back to clear text on their own (`allow`, `prefer`) are refused:
+ * whether credentials cross the network in clear is a decision to write down, not a negotiation. `sslrootcert=<file>`
+ * names the CA of a private certificate.
+ */
+export function resolveUpstreamTls(adminUrl: string, configured?: 'verify-full' | 'disable'): UpstreamTls {
+  const url = new URL(adminUrl);
+  const mode = url.searchParams.get('sslmode');
+  if (mode === 'allow' || mode === 'prefer') {
+    throw new Error(`sslmode=${mode} may fall back to clear text: use sslmode=verify-full (the default), or sslmode=disable to connect in clear text explicitly`);
+  }
+  if (mode !== null && !['disable', 'require', 'verify-ca', 'verify-full'].includes(mode)) throw new Error(`unknown sslmode=${mode}`);
+  const urlSaysClear = mode === 'disable';
+  const urlSaysTls = mode !== null && mode !== 'disable';
+  if ((configured === 'disable' && urlSaysTls) || (configured === 'verify-full' && urlSaysClear)) {
+    throw new Error(`the connection's tls: ${configured} contradicts the admin URL's sslmode=${mode}`);
+  }
+  if (urlSaysClear || configured === 'disable') return { ssl: false };
+  const rootCert = url.searchParams.get('sslrootcert');
+  return rootCert ? { ssl: true, ca: readFileSync(rootCert, 'utf8') } : { ssl: true };
+}
+
+/** The pg connection settings for a URL: TLS settings given explicitly, never parsed by pg from the URL. */
+function pgTarget(adminUrl: string, tls: UpstreamTls): { connectionString: string; ssl: false | { rejectUnauthorized: true; ca?: string } } {
+  const url = new URL(adminUrl);
+  for (const k of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'ssl']) url.searchParams.delete(k);
+  return { connectionString: url.toString(), ssl: tls.ssl ? { rejectUnauthorized: true, ...(tls.ca ? { ca: tls.ca } : {}) } : false };
+}
+
+/** A clear error when TLS is required and the server does not offer it (pg's own message names no server). */
+function explainTls(err: unknown, target: { host: string; port: number }): never {
+  if (err instanceof Error && /does not support SSL/i.test(err.message)) {
+    throw new Error(
+      `the upstream PostgreSQL at ${target.host}:${target.port} does not offer TLS, which Airlock requires by default: enable TLS on the server, or say sslmode=disable in the admin URL (or tls: disable on the connection) to connect in clear text`,
+    );
+  }
+  throw err;
+}
+
 /** PostgreSQL credentials: an ephemeral LOGIN role per lease, member of the scope role, with a VALID UNTIL backstop. */
 export class PostgresEngine implements CredentialEngine {
   readonly type = 'postgres' as const;
   readonly #pool: pg.Pool;
-  readonly #target: { host: string; port: number; database: string; ssl: boolean };
+  readonly #target: { host: string; port: number; database: string; ssl: boolean; sslRootCert?: string };
   readonly #adminUrl: string;
+  readonly #tls: UpstreamTls;
   readonly #leftovers: LeftoverPolicy;
 
-  constructor(adminUrl: string, leftovers: LeftoverPolicy = defaultLeftovers) {
+  constructor(adminUrl: string, leftovers: LeftoverPolicy = defaultLeftovers, tls?: 'verify-full' | 'disable') {
     this.#leftovers = leftovers;
     const url = new URL(adminUrl);
+    this.#tls = resolveUpstreamTls(adminUrl, tls);
     this.#target = {
       host: url.hostname,
       port: Number(url.port || 5432),
       database: decodeURIComponent(url.pathname.replace(/^\//, '')),
-      ssl: url.searchParams.get('sslmode') === 'require' || url.searchParams.get('sslmode') === 'verify-full',
+      ssl: this.#tls.ssl,
+      ...(this.#tls.ssl && this.#tls.ca ? { sslRootCert: this.#tls.ca } : {}),
     };
     this.#adminUrl = adminUrl;
     // bounded waits (the connection timeout includes queueing for a pooled client under a burst of revocations):
     // an unreachable upstream fails the attempt, which is retried, instead of holding a lease lock forever
-    this.#pool = new pg.Pool({ connectionString: adminUrl, max: 8, application_name: 'airlock-credential', connectionTimeoutMillis: 20_000, query_timeout: 30_000 });
+    this.#pool = new pg.Pool({ ...pgTarget(adminUrl, this.#tls), max: 8, application_name: 'airlock-credential', connectionTimeoutMillis: 20_000, query_timeout: 30_000 });
     this.#pool.on('error', () => undefined);
   }
 
@@ -54,12 +101,12 @@ export class PostgresEngine implements CredentialEngine {
     await this.#pool.query(
       `CREATE ROLE ${ident(input.username)} LOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 8 ` +
         `PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} VALID UNTIL ${literal(input.expiresAt.toISOString())} IN ROLE ${ident(input.role)}`,
-    );
+    ).catch((err: unknown) => explainTls(err, this.#target));
     return { type: 'postgres', ...this.#target, password };
   }
 
   async revoke(username: string): Promise<{ terminatedSessions: number }> {
-    const client = await this.#pool.connect();
+    const client = await this.#pool.connect().catch((err: unknown) => explainTls(err, this.#target));
     let broken: Error | undefined;
     try {
       // the common case (nothing of the role in another database) in one round trip; the rest step by step
@@ -191,8 +238,8 @@ END`;
     for (const { datname } of elsewhere) {
       const url = new URL(this.#adminUrl);
       url.pathname = `/${encodeURIComponent(datname)}`;
-      const other = new pg.Client({ connectionString: url.toString(), connectionTimeoutMillis: 5000, application_name: 'airlock-credential' });
-      await other.connect();
+      const other = new pg.Client({ ...pgTarget(url.toString(), this.#tls), connectionTimeoutMillis: 5000, application_name: 'airlock-credential' });
+      await other.connect().catch((err: unknown) => explainTls(err, this.#target));
       try {
         await this.#dropOwned(other, username);
       } finally {
@@ -248,7 +295,7 @@ END`;
     const { rows } = await this.#pool.query<{ rolname: string }>(
       "SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname",
       [prefix],
-    );
+    ).catch((err: unknown) => explainTls(err, this.#target));
     return rows.map((r) => r.rolname);
   }
 
@@ -258,7 +305,7 @@ END`;
          FROM information_schema.columns c
         WHERE c.table_schema NOT IN ('pg_catalog', 'information_schema') AND c.table_schema NOT LIKE 'pg_toast%'
         GROUP BY 1, 2 ORDER BY 1, 2`,
-    );
+    ).catch((err: unknown) => explainTls(err, this.#target));
     return rows;
   }
 

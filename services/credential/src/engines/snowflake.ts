@@ -113,10 +113,12 @@ export class SnowflakeEngine implements CredentialEngine {
     return { ...base, authenticator: 'SNOWFLAKE_JWT', privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
   }
 
-  async revoke(username: string): Promise<{ terminatedSessions: number }> {
+  async revoke(username: string, upstreamSessions: readonly string[] = []): Promise<{ terminatedSessions: number }> {
     if (this.strategy === 'external-oauth') {
-      // the user is shared and pre-created: the lease ends with its token (exp) and the proxy's logout
-      return { terminatedSessions: 0 };
+      // The user is shared with other leases of the role, so it cannot be disabled: the lease's own sessions are
+      // ended one by one (running queries cancelled, then the session aborted), and its token expires by itself no
+      // later than the lease.
+      return { terminatedSessions: await this.endSessions(upstreamSessions) };
     }
     const user = ident(username);
     const existing = await this.#run(`SHOW USERS LIKE '${user}'`);
@@ -125,6 +127,18 @@ export class SnowflakeEngine implements CredentialEngine {
     await this.#run(`ALTER USER ${user} ABORT ALL QUERIES`);
     await this.#run(`DROP USER IF EXISTS ${user}`);
     return { terminatedSessions: 0 };
+  }
+
+  /** Cancels the running queries of each session, then aborts it (`SYSTEM$ABORT_SESSION`); idempotent. */
+  async endSessions(sessionIds: readonly string[]): Promise<number> {
+    let ended = 0;
+    for (const id of new Set(sessionIds)) {
+      if (!/^[0-9]{1,20}$/.test(id)) throw new Error('unsafe Snowflake session id');
+      await this.#run(`SELECT SYSTEM$CANCEL_ALL_QUERIES(${id})`);
+      await this.#run(`SELECT SYSTEM$ABORT_SESSION(${id})`);
+      ended += 1;
+    }
+    return ended;
   }
 
   async listWithPrefix(prefix: string): Promise<string[]> {

@@ -35,6 +35,11 @@ const migrations = [
     sql: `ALTER TABLE leases ADD COLUMN decision_id text;
           CREATE UNIQUE INDEX leases_decision ON leases (decision_id)`,
   },
+  {
+    // upstream sessions opened under a shared credential (External OAuth): revoking the lease ends exactly these
+    id: '004-leases-upstream-sessions',
+    sql: `ALTER TABLE leases ADD COLUMN upstream_sessions text[] NOT NULL DEFAULT '{}'`,
+  },
 ];
 
 export interface LeaseRow {
@@ -49,6 +54,7 @@ export interface LeaseRow {
   state: credentialV1.LeaseState | 'pending';
   expires_at: Date;
   revoke_attempts: number;
+  upstream_sessions: string[];
 }
 
 export async function migrateLeases(pool: pg.Pool): Promise<void> {
@@ -63,7 +69,7 @@ export class LeaseStore {
   }
 
   /** Records a lease before its credential exists; false when its decision already minted one. */
-  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts'> & { request_id: string; decision_id: string }): Promise<boolean> {
+  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts' | 'upstream_sessions'> & { request_id: string; decision_id: string }): Promise<boolean> {
     const { rowCount } = await this.#pool.query(
       `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
@@ -75,6 +81,21 @@ export class LeaseStore {
 
   async activate(id: string): Promise<void> {
     await this.#pool.query(`UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
+  }
+
+  /**
+   * Records an upstream session opened under a live lease; false when the lease is no longer live. The update waits
+   * for a revocation that holds the row: once that commits the lease is revoked and the caller ends the session itself.
+   */
+  async addUpstreamSession(id: string, sessionId: string): Promise<{ live: boolean; connection: string | undefined }> {
+    const { rows } = await this.#pool.query<{ connection: string }>(
+      `UPDATE leases SET upstream_sessions = array_append(upstream_sessions, $2)
+        WHERE id = $1 AND state IN ('pending', 'active') AND expires_at > now() RETURNING connection`,
+      [id, sessionId],
+    );
+    if (rows[0]) return { live: true, connection: rows[0].connection };
+    const lease = await this.get(id);
+    return { live: false, connection: lease?.connection };
   }
 
   async get(id: string): Promise<LeaseRow | undefined> {

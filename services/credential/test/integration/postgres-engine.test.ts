@@ -25,7 +25,8 @@ describe('PostgreSQL credential engine: backstops and revocation that ends acces
     demo = await freshDatabase('airlock_engine');
     other = await freshDatabase('airlock_engine_other');
     await seedDemoDatabase(demo.url);
-    engine = new PostgresEngine(demo.url);
+    // the test server speaks clear text: said explicitly, as a real configuration would have to
+    engine = new PostgresEngine(demo.url, undefined, 'disable');
   });
   after(async () => {
     await engine?.close();
@@ -110,7 +111,7 @@ describe('PostgreSQL credential engine: backstops and revocation that ends acces
   });
 
   it('drops what the lease created when the connection says leftovers: drop', async () => {
-    const dropping = new PostgresEngine(demo.url, { leftovers: 'drop', leftoverRole: 'airlock_leftovers' });
+    const dropping = new PostgresEngine(demo.url, { leftovers: 'drop', leftoverRole: 'airlock_leftovers' }, 'disable');
     const username = `${prefix}dropper`;
     const grant = await dropping.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
     const admin = new pg.Client({ connectionString: demo.url });

@@ -7,7 +7,7 @@ export function serveVerify(bus: Bus, parts: { verifier: TokenVerifier; verifica
   const { verifier, verifications, logger } = parts;
   bus.serve(identityV1.verifyToken, async (req, ctx) => {
     try {
-      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door);
+      const { principal, expiresAt } = await verifier.verify(req.token, req.audience, req.door, req.recheck === true);
       verifications.inc({ outcome: 'ok' });
       await bus.publish(
         identityV1.tokenVerified,

@@ -119,6 +119,21 @@ describe('SAML assertions as bearer credentials', () => {
     assert.deepEqual(rows, [{ issuer: idpIssuer, assertion_id: '_replay-check-1' }]);
   });
 
+  it('verifies again, for a renewal, only an assertion that was accepted before (and still checks it in full)', async () => {
+    const accepted = assertion({ id: '_recheck-1' });
+    const first = await verifier.verify(accepted);
+    const again = await verifier.verify(accepted, undefined, true);
+    assert.deepEqual(again.principal, first.principal);
+    // a recheck neither records nor opens anything new: an assertion never presented is refused, and stays new
+    const fresh = assertion({ id: '_recheck-never-seen' });
+    await assert.rejects(verifier.verify(fresh, undefined, true), refusedWith('identity.invalid_token', 'this SAML assertion never opened a session here; sign in at the IdP again'));
+    await verifier.verify(fresh);
+    await assert.rejects(
+      verifier.verify(assertion({ id: '_recheck-1', key: otherKey }), undefined, true),
+      refusedWith('identity.invalid_token', `the SAML assertion's signature does not verify against the certificate of ${idpIssuer}`),
+    );
+  });
+
   it('refuses an assertion of an IdP that is not configured', async () => {
     await assert.rejects(
       verifier.verify(assertion({ issuer: 'https://rogue.example.test' })),

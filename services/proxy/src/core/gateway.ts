@@ -22,7 +22,8 @@ export type AccessRequest =
  */
 export interface Gateway {
   /** verifies a bearer token for the door's own audience (MCP's for `mcp`, the database doors' for the others), with its expiry */
-  verify(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<{ principal: Principal; expiresAt: Date }>;
+  /** `recheck`: verifying again a token that already opened this session (a renewal) */
+  verify(token: string, frontend: proxyV1.Frontend, sessionId?: string, recheck?: boolean): Promise<{ principal: Principal; expiresAt: Date }>;
   /** as `verify`, the principal alone */
   authenticate(token: string, frontend: proxyV1.Frontend, sessionId?: string): Promise<Principal>;
   /** opens a session on a configured connection; throws for an unknown one */
@@ -66,11 +67,11 @@ export function busGateway(deps: GatewayDeps): Gateway {
     doors.set(session, frontend);
     return session;
   };
-  const verify: Gateway['verify'] = async (token, frontend, sessionId) => {
+  const verify: Gateway['verify'] = async (token, frontend, sessionId, recheck) => {
     if (token === '') throw new AirlockError('identity.missing_token', 'send your OIDC token');
     // the database doors take one audience and MCP its own: a token made for one door is refused at the others
     const door = frontend === 'mcp' ? 'mcp' : 'database';
-    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}) }, newContext());
+    const { principal, expiresAt } = await bus.call(identityV1.verifyToken, { token, frontend, door, ...(sessionId ? { sessionId } : {}), ...(recheck ? { recheck } : {}) }, newContext());
     return { principal, expiresAt: new Date(expiresAt) };
   };
   const explain: Gateway['explain'] = async (session, sql) => {

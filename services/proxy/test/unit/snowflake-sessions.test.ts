@@ -25,7 +25,7 @@ describe('login sessions', () => {
   test('tokens resolve to their session until they expire; the master token renews them', () => {
     let now = 1_000_000;
     const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 120 }, () => now);
-    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
+    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, credential: 'oidc-token', sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
     assert.match(login.token, /^airlock-ST-[A-Za-z0-9_-]{43}$/);
     assert.match(login.masterToken, /^airlock-MT-[A-Za-z0-9_-]{43}$/);
     assert.notEqual(login.token, login.masterToken);
@@ -50,7 +50,7 @@ describe('login sessions', () => {
     let now = 0;
     const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 120 }, () => now);
     // the OIDC token expires 150 s after login
-    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, sessionInfo: info, notAfter: 150_000 });
+    const login = logins.create({ session: fakeSession(), connection: 'warehouse', principal, credential: 'oidc-token', sessionInfo: info, notAfter: 150_000 });
     assert.deepEqual([login.tokenExpiresAt, login.masterExpiresAt], [60_000, 150_000]);
     for (const at of [59_000, 118_000]) {
       now = at;
@@ -73,7 +73,7 @@ describe('login sessions', () => {
 
     // without an earlier OIDC expiry, the configured maximum holds: 600 s after login, renewals or not
     now = 0;
-    const long = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, sessionInfo: info, notAfter: 86_400_000 });
+    const long = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, credential: 'oidc-token', sessionInfo: info, notAfter: 86_400_000 });
     for (let at = 50_000; at < 600_000; at += 50_000) {
       now = at;
       assert.equal(logins.renew(long.masterToken, long.token), long);
@@ -86,8 +86,8 @@ describe('login sessions', () => {
   test('idle sessions are taken, busy ones are not', () => {
     let now = 0;
     const logins = new LoginSessions({ tokenSeconds: 60, masterSeconds: 600, idleSeconds: 10 }, () => now);
-    const idle = logins.create({ session: fakeSession('a'), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
-    const busy = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
+    const idle = logins.create({ session: fakeSession('a'), connection: 'warehouse', principal, credential: 'oidc-token', sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
+    const busy = logins.create({ session: fakeSession('b'), connection: 'warehouse', principal, credential: 'oidc-token', sessionInfo: info, notAfter: Number.MAX_SAFE_INTEGER });
     busy.active = 1;
     now = 5_000;
     assert.deepEqual(logins.takeIdle(), []);

@@ -101,7 +101,7 @@ export class PostgresUpstream implements UpstreamConnection {
       database: grant.database,
       user: username,
       password: grant.password,
-      ssl: grant.ssl ? { rejectUnauthorized: true } : false,
+      ssl: grant.ssl ? { rejectUnauthorized: true, ...(grant.sslRootCert ? { ca: grant.sslRootCert } : {}) } : false,
       application_name: options.applicationName.slice(0, 63),
       statement_timeout: options.timeoutMs,
       // the settings that decide how the server reads a statement's bytes, pinned to what the policy analyser

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { credentialV1 } from '@airlock/contracts';
+import { newContext, type Bus } from '@airlock/runtime';
 import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
 import { SnowflakeWireClient } from './wire-client.js';
 
@@ -36,6 +38,10 @@ class SnowflakeUpstream implements UpstreamConnection {
 
   get closed(): boolean {
     return this.#client.closed;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#client.sessionId;
   }
 
   async setTimeout(ms: number): Promise<void> {
@@ -99,7 +105,35 @@ class SnowflakeUpstream implements UpstreamConnection {
   }
 }
 
-/** Upstream Snowflake sessions under a lease: an ephemeral service user by key pair, or an External-OAuth token. */
+/**
+ * Upstream Snowflake sessions under a lease: an ephemeral service user by key pair, or an External-OAuth token.
+ * An External-OAuth user is shared by every lease of its role, so revoking a lease cannot disable it: each session
+ * is recorded with the credential service, which ends exactly those sessions at revocation.
+ */
+export function snowflakeEngineWith(bus: Bus): UpstreamEngine {
+  // false when the lease is no longer live: the credential service has then ended the session itself
+  const record = async (leaseId: string, upstreamSessionId: string): Promise<boolean> =>
+    (await bus.call(credentialV1.upstreamSession, { leaseId, upstreamSessionId }, newContext(), { timeoutMs: 10_000 })).live;
+  return {
+    type: 'snowflake',
+    connect: async (lease, options) => {
+      const upstream = await snowflakeEngine.connect(lease, options);
+      if (lease.upstream.type !== 'snowflake' || lease.upstream.authenticator !== 'OAUTH') return upstream;
+      const sessionId = (upstream as SnowflakeUpstream).sessionId;
+      let live = false;
+      try {
+        // without a session id the session could not be ended at revocation: refuse it rather than keep it
+        live = sessionId !== undefined && (await record(lease.leaseId, sessionId));
+      } finally {
+        if (!live) await upstream.close().catch(() => undefined);
+      }
+      if (!live) throw new Error(sessionId === undefined ? 'the Snowflake login answered no session id' : 'the lease was revoked while its session opened');
+      return upstream;
+    },
+  };
+}
+
+/** Upstream Snowflake sessions under a lease, without recording them (key-pair leases need no record). */
 export const snowflakeEngine: UpstreamEngine = {
   type: 'snowflake',
   connect: async (lease, options: ConnectOptions) => {

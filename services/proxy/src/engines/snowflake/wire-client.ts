@@ -45,10 +45,13 @@ export class SnowflakeWireClient {
   readonly #base: string;
   #token: string;
   #closed = false;
+  /** the session id the server answered at login (as a decimal string), when it answered one */
+  readonly sessionId: string | undefined;
 
-  private constructor(base: string, token: string) {
+  private constructor(base: string, token: string, sessionId: string | undefined) {
     this.#base = base;
     this.#token = token;
+    this.sessionId = sessionId;
   }
 
   static async login(o: LoginOptions): Promise<SnowflakeWireClient> {
@@ -76,7 +79,8 @@ export class SnowflakeWireClient {
     const body = await post(`${base}/session/v1/login-request?${params}`, { data }, undefined);
     const token = body.data?.['token'];
     if (!body.success || typeof token !== 'string') throw errorOf(body);
-    return new SnowflakeWireClient(base, token);
+    const sessionId = body.data?.['sessionId'];
+    return new SnowflakeWireClient(base, token, typeof sessionId === 'number' || typeof sessionId === 'string' ? String(sessionId) : undefined);
   }
 
   get closed(): boolean {

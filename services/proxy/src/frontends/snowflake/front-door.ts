@@ -319,6 +319,14 @@ export class SnowflakeFrontDoor implements SqlApiHost {
     scope.post<{ Body: TokenRequest }>('/session/token-request', { schema: { body: TokenRequest } }, async (request, reply) => {
       const login = this.#logins.renew(snowflakeToken(request.headers.authorization), request.body.oldSessionToken);
       if ('code' in login) return answer(reply, failureBody(login, null));
+      // the new tokens are not handed out before identity has verified the login's token again, against today's
+      // issuers, keys and group mapping: a token no longer valid ends the login, and so does a changed principal,
+      // whose session was decided for other groups (the driver then logs in again and is decided afresh)
+      const refusal = await this.#recheck(login);
+      if (refusal) {
+        await this.#endLogin(login, refusal);
+        return answer(reply, failureBody(failures.masterExpired(), null));
+      }
       return answer(reply, renewBody({ ...this.#validity(login), sessionId: login.sessionId }));
     });
 
@@ -333,6 +341,24 @@ export class SnowflakeFrontDoor implements SqlApiHost {
 
     // the driver reports its own telemetry; Airlock records its own events and drops these
     scope.post('/telemetry/send', async (_request, reply) => answer(reply, okBody()));
+  }
+
+  /** Why the login may not renew, or undefined when identity still vouches for the same principal. */
+  async #recheck(login: LoginSession): Promise<string | undefined> {
+    let principal: Principal;
+    try {
+      ({ principal } = await this.#door.gateway.verify(login.credential, 'snowflake', login.session.id, true));
+    } catch (err) {
+      this.#door.logger.info({ sessionId: login.session.id, airlockCode: toSnowflakeFailure(err).airlockCode }, 'Snowflake renewal refused: the token no longer verifies');
+      return 'token-invalid';
+    }
+    const groups = (p: Principal) => JSON.stringify([...p.groups].sort());
+    const before = login.principal;
+    if (principal.subject !== before.subject || principal.issuer !== before.issuer || groups(principal) !== groups(before)) {
+      this.#door.logger.info({ sessionId: login.session.id, subject: before.subject }, 'Snowflake renewal refused: the principal changed since login');
+      return 'principal-changed';
+    }
+    return undefined;
   }
 
   #validity(login: LoginSession): { token: string; masterToken: string; validityInSeconds: number; masterValidityInSeconds: number } {
@@ -397,7 +423,7 @@ export class SnowflakeFrontDoor implements SqlApiHost {
       return loginFailureBody(toSnowflakeFailure(err));
     }
     const sessionInfo = this.sessionInfoFor(connection, request.query);
-    const login = this.#logins.create({ session, connection, principal, sessionInfo, notAfter });
+    const login = this.#logins.create({ session, connection, principal, credential: data.TOKEN, sessionInfo, notAfter });
     logger.info({ sessionId: session.id, connection, subject: principal.subject }, 'Snowflake login');
     return loginBody({
       ...this.#validity(login),

@@ -11,6 +11,8 @@ export interface LoginSession {
   readonly session: StatementSession;
   readonly connection: string;
   readonly principal: Principal;
+  /** the OIDC token (or SAML assertion) of the login, held in memory only: each renewal verifies it again */
+  readonly credential: string;
   readonly sessionInfo: SessionInfo;
   readonly lock: Mutex;
   token: string;
@@ -53,7 +55,7 @@ export class LoginSessions {
   }
 
   /** `notAfter`: the expiry of the OIDC token the client logged in with; no token of this login outlives it */
-  create(fields: { session: StatementSession; connection: string; principal: Principal; sessionInfo: SessionInfo; notAfter: number }): LoginSession {
+  create(fields: { session: StatementSession; connection: string; principal: Principal; credential: string; sessionInfo: SessionInfo; notAfter: number }): LoginSession {
     const now = this.#now();
     const { notAfter, ...rest } = fields;
     const masterExpiresAt = Math.min(now + this.#settings.masterSeconds * 1000, notAfter);
