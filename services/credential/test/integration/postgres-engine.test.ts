@@ -185,7 +185,7 @@ describe('PostgreSQL credential engine: backstops and revocation that ends acces
     const admin = new pg.Client({ connectionString: demo.url });
     await admin.connect();
     await admin.query(`CREATE ROLE ${pg.escapeIdentifier(unsafe)} LOGIN`);
-    const careless = new PostgresEngine(demo.url, { leftovers: 'reassign', leftoverRole: unsafe });
+    const careless = new PostgresEngine(demo.url, { leftovers: 'reassign', leftoverRole: unsafe }, 'disable');
     const username = `${prefix}careless`;
     try {
       await careless.mint({ username, role: 'demo_reader', expiresAt: new Date(Date.now() + 600_000) });
@@ -221,7 +221,7 @@ describe('PostgreSQL credential engine: lease passwords against a server that ch
     await admin.query('SELECT pg_reload_conf()');
     await admin.query('CREATE ROLE demo_reader NOLOGIN');
     await admin.end();
-    engine = new PostgresEngine(cluster.url);
+    engine = new PostgresEngine(cluster.url, undefined, 'disable');
   });
   after(async () => {
     await engine?.close();
