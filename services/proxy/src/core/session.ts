@@ -66,10 +66,6 @@ export class Session {
     if (this.#closed) {
       throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
     }
-    if (this.#releasing.size > 0) {
-      await this.#released();
-      if (this.#closed) return this.open(sql, params, hooks);
-    }
     const requestId = randomUUID();
     // the statement's root span: policy, approval, credential and upstream steps hang under it, in every service
     const statement = this.#ctx.bus.tracing.start('statement', newContext(requestId), {
@@ -89,6 +85,10 @@ export class Session {
       if (leases.idleEndedTx) return this.#afterIdleEnd(run, decision.analysis?.transaction);
       const passage = await this.#gate.admit(decision, sql, params, statement, hooks);
       decision = passage.decision;
+      // the previous statement's per-statement lease is revoked before this statement runs or mints its own (its
+      // decision was made meanwhile); a session that ended while waiting mints nothing
+      if (this.#releasing.size > 0) await this.#released();
+      if (this.#closed) throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
       if (!decision.scope) {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
         return this.#pipe.deferred({ ...run, leaseId }, done, tag);
