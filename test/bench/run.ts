@@ -17,6 +17,8 @@
  *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
  *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
  *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
+ *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-statement
+ *   AIRLOCK_BENCH_CLIENTS       the concurrencies measured (default 1,16)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +42,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const seconds = Number(process.env['AIRLOCK_BENCH_SECONDS'] ?? 6);
 const streamRows = Number(process.env['AIRLOCK_BENCH_STREAM_ROWS'] ?? 1_000_000);
 const only = new Set((process.env['AIRLOCK_BENCH_ONLY'] ?? 'pgbench,node,floor,stream,snowflake,policy,audit').split(',').map((s) => s.trim()));
-const CONCURRENCY = [1, 16];
+const CONCURRENCY = (process.env['AIRLOCK_BENCH_CLIENTS'] ?? '1,16').split(',').map(Number);
+/** the paths measured, all unless narrowed (comparing one change in interleaved runs) */
+const paths = process.env['AIRLOCK_BENCH_PATHS'] ? new Set(process.env['AIRLOCK_BENCH_PATHS'].split(',').map((s) => s.trim())) : undefined;
 /** the connection of the demo database that mints a credential for every statement */
 const STATEMENT_CONNECTION = 'demo_stmt';
 
@@ -286,12 +290,15 @@ async function main(): Promise<void> {
   // a principal per case, so that sessions still closing from one case never count against the next one's limits
   let n = 0;
   const airlockUrl = async (connection: string) => stack.pgUrl(await stack.token(`bench-${++n}`, ['analysts']), connection);
-  const targets = async (): Promise<Array<[Path, string]>> => [
-    ['direct', stack.demoUrl],
-    ...(bouncer ? ([['pgbouncer', bouncer.url]] as Array<[Path, string]>) : []),
-    ['airlock-session', await airlockUrl('demo')],
-    ['airlock-statement', await airlockUrl(STATEMENT_CONNECTION)],
-  ];
+  const targets = async (): Promise<Array<[Path, string]>> =>
+    (
+      [
+        ['direct', stack.demoUrl],
+        ...(bouncer ? ([['pgbouncer', bouncer.url]] as Array<[Path, string]>) : []),
+        ['airlock-session', await airlockUrl('demo')],
+        ['airlock-statement', await airlockUrl(STATEMENT_CONNECTION)],
+      ] as Array<[Path, string]>
+    ).filter(([path]) => !paths || paths.has(path));
 
   try {
     if (bin && only.has('pgbench')) {

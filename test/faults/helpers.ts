@@ -6,7 +6,7 @@ import { databaseUrl, startTestStack, type OwnServer, type TestStack, type TestS
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   await c.connect();
   try {

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startNatsServer, type OwnServer } from '@airlock/testkit';
-import { auditEvents, report, rolesAt, startFaultStack, waitUntil } from './helpers.js';
+import { databaseUrl, startNatsServer, type OwnServer } from '@airlock/testkit';
+import { auditEvents, report, rolesAt, startFaultStack, waitUntil, withClient } from './helpers.js';
 
 describe('lease modes: idle limit, hard maximum lifetime, per statement', () => {
   let nats: OwnServer;
@@ -94,5 +94,44 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
       return true;
     });
     await client.end();
+  });
+  it('answers a per-statement statement before its revocation and still revokes it, before the next statement and on a disconnect at once', async () => {
+    const leasesOf = (subject: string) =>
+      withClient(databaseUrl(t.stateDb), async (c) =>
+        (
+          await c.query<{ state: string; revoke_reason: string | null; created: Date; revoked: Date | null }>(
+            'SELECT state, revoke_reason, created_at AS created, revoked_at AS revoked FROM leases WHERE subject = $1 ORDER BY created_at',
+            [subject],
+          )
+        ).rows,
+      );
+    // back to back on one session: each statement's lease is revoked before the next one's is minted
+    const client = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject: 'agent-stmt-quick', groups: ['statement-agents'] })) });
+    clients.push(client);
+    await client.connect();
+    for (const id of [4, 5, 6, 7]) {
+      assert.deepEqual((await client.query('SELECT id FROM customers WHERE id = $1', [id])).rows, [{ id }]);
+    }
+    await waitUntil(async () => (await rolesAt(t.demoAdminUrl, t.rolePrefix)).length === 0, 5000, 'the last statement lease to be revoked');
+    const quick = await leasesOf('agent-stmt-quick');
+    assert.equal(quick.length, 4);
+    for (const [i, lease] of quick.entries()) {
+      assert.equal(lease.state, 'revoked');
+      assert.equal(lease.revoke_reason, 'statement-complete');
+      if (i > 0) assert.ok(quick[i - 1]!.revoked! <= lease.created, `lease ${i - 1} was revoked before lease ${i} was minted`);
+    }
+    await client.end();
+
+    // the client leaves the moment its rows arrive: the lease is revoked all the same, and no role remains
+    for (const n of [1, 2, 3]) {
+      const subject = `agent-stmt-gone-${n}`;
+      const gone = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject, groups: ['statement-agents'] })) });
+      await gone.connect();
+      assert.deepEqual((await gone.query('SELECT id FROM customers WHERE id = $1', [n])).rows, [{ id: n }]);
+      await gone.end();
+      await waitUntil(async () => (await rolesAt(t.demoAdminUrl, t.rolePrefix)).length === 0, 5000, 'the statement lease to be revoked after the client left');
+      await waitUntil(async () => (await leasesOf(subject)).every((l) => l.state === 'revoked'), 5000, 'the lease to be recorded revoked');
+      assert.deepEqual((await leasesOf(subject)).map((l) => l.revoke_reason), ['statement-complete']);
+    }
   });
 });

@@ -27,7 +27,10 @@ export interface ActiveStatement {
 export interface StatementEnds {
   /** it no longer runs upstream: `completed` with the server's tag, `failed`, or `abandoned` by its front door */
   ended(how: 'completed' | 'failed' | 'abandoned', tag?: string): void;
-  /** after its record: what the statement alone held goes (its per-statement lease) */
+  /**
+   * After its record: what the statement alone held goes (its per-statement lease). On completion the client is
+   * answered without waiting for it; the session awaits it before its next statement or its close.
+   */
   release(): Promise<void>;
 }
 
@@ -131,8 +134,12 @@ export class ResultPipe {
       );
       counted();
       mask?.end();
-      await ends.release();
-      this.#settle(run);
+      // the rows and their record are out: the client's CommandComplete does not wait for the lease's revocation,
+      // which the session awaits before its next statement or close; the statement's span and time include it
+      void ends.release().then(
+        () => this.#settle(run),
+        () => this.#settle(run),
+      );
     };
     const fail = async (err: unknown): Promise<never> => {
       finished = true;

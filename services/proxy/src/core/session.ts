@@ -33,6 +33,8 @@ export class Session {
   #opening = 0;
   #lastActive = Date.now();
   readonly #idleMs: number;
+  /** per-statement leases being revoked after their statement's reply: awaited before the next statement or close */
+  readonly #releasing = new Set<Promise<void>>();
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
@@ -83,6 +85,10 @@ export class Session {
       if (leases.idleEndedTx) return this.#afterIdleEnd(run, decision.analysis?.transaction);
       const passage = await this.#gate.admit(decision, sql, params, statement, hooks);
       decision = passage.decision;
+      // the previous statement's per-statement lease is revoked before this statement runs or mints its own (its
+      // decision was made meanwhile); a session that ended while waiting mints nothing
+      if (this.#releasing.size > 0) await this.#released();
+      if (this.#closed) throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
       if (!decision.scope) {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
         return this.#pipe.deferred({ ...run, leaseId }, done, tag);
@@ -151,10 +157,22 @@ export class Session {
         this.#leases.afterStatement(entry, how === 'completed');
         if (how === 'completed') this.#gate.confirm(decision, entry.upstream, tag);
       },
-      release: async () => {
-        if (decision.scope?.leaseMode === 'statement') await this.#leases.retire(entry, 'statement-complete', run.ctx);
+      release: () => {
+        if (decision.scope?.leaseMode !== 'statement') return Promise.resolve();
+        const released = this.#leases.retire(entry, 'statement-complete', run.ctx).catch((err: unknown) => {
+          // the revocation itself logs and leaves a failed call to the sweeper; this is the upstream's close failing
+          this.#ctx.logger.warn({ leaseId: entry.lease.leaseId, err: err instanceof Error ? err.message : String(err) }, 'retiring a per-statement lease failed');
+        });
+        this.#releasing.add(released);
+        void released.finally(() => this.#releasing.delete(released));
+        return released;
       },
     };
+  }
+
+  /** Every per-statement lease revoked after its reply is revoked (or left to the sweeper) once this resolves. */
+  async #released(): Promise<void> {
+    while (this.#releasing.size > 0) await Promise.all([...this.#releasing]);
   }
 
   /** Cancels the statement running upstream, if any (client cancel request or disconnect). */
@@ -190,6 +208,7 @@ export class Session {
     this.#gate.close();
     this.#ctx.keeper.unwatch(this);
     await this.#leases.running?.upstream.cancel().catch(() => undefined);
+    await this.#released();
     await this.#leases.retireAll(reason);
     this.#pipe.endAll();
     this.#audit.onSessionEnd(reason);

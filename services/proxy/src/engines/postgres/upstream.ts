@@ -74,6 +74,26 @@ class TaggedCursor extends CursorBase {
   }
 }
 
+/**
+ * pg writes every protocol message on its own (Parse, Bind, Describe, Flush; Execute, Flush; Close, Sync): the
+ * messages written in one synchronous step leave in one write, sent before the event loop moves on.
+ */
+function gatherWrites(stream: net.Socket): void {
+  const write = stream.write;
+  let corked = false;
+  stream.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>): boolean {
+    if (!corked) {
+      corked = true;
+      this.cork();
+      process.nextTick(() => {
+        corked = false;
+        this.uncork();
+      });
+    }
+    return write.apply(this, args);
+  } as net.Socket['write'];
+}
+
 /** One upstream PostgreSQL connection, authenticated with a lease's ephemeral role. */
 export class PostgresUpstream implements UpstreamConnection {
   readonly #client: pg.Client;
@@ -88,7 +108,8 @@ export class PostgresUpstream implements UpstreamConnection {
     this.#grant = grant;
     this.#timeoutMs = timeoutMs;
     this.#startupTimeoutMs = timeoutMs;
-    const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: net.Socket } }).connection;
+    gatherWrites(connection.stream);
     connection.on('readyForQuery', (m: { status: string }) => {
       if (m.status === 'I' || m.status === 'T' || m.status === 'E') this.#txStatus = m.status;
     });

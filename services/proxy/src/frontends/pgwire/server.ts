@@ -146,6 +146,8 @@ interface Portal {
 class PgConnection {
   readonly done: Promise<void>;
   #socket: net.Socket | tls.TLSSocket;
+  /** writes are being gathered until the end of this turn of the event loop */
+  #corked = false;
   readonly #options: PgwireOptions;
   readonly #registry: Registry;
   readonly #buffer: P.MessageBuffer;
@@ -583,8 +585,19 @@ class PgConnection {
   }
 
   #write(b: Buffer | string): boolean {
-    if (this.#socket.destroyed || !this.#socket.writable) return false;
-    return this.#socket.write(b);
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writable) return false;
+    if (!this.#corked) {
+      // the replies written in one turn of the event loop (ParseComplete, BindComplete, RowDescription, rows,
+      // CommandComplete, ReadyForQuery) leave in one write instead of one each; end() flushes what is corked
+      this.#corked = true;
+      socket.cork();
+      setImmediate(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    return socket.write(b);
   }
 
   async #writeAndDrain(b: Buffer): Promise<void> {
