@@ -1,6 +1,7 @@
 // Transaction control through the PostgreSQL front door, kept by what policy's analysis says each statement does:
 // BEGIN before any upstream is kept and replayed, savepoints run inside the upstream transaction, END and ABORT are
-// COMMIT and ROLLBACK, and a savepoint outside a transaction is refused.
+// COMMIT and ROLLBACK, a savepoint outside a transaction is refused, and two-phase commit is refused (a prepared
+// transaction would keep its changes and locks after the session and its credential end).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -55,6 +56,27 @@ describe('transaction control as policy classifies it (PostgreSQL front door)', 
         return true;
       });
       assert.deepEqual((await c.query('SELECT 2 AS two')).rows, [{ two: 2 }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('refuses two-phase commit, inside a transaction and outside, and the transaction goes on', async () => {
+    const c = await connect();
+    try {
+      const forbidden = (command: string) => (e: { code: string; message: string }) => {
+        assert.equal(e.code, '42501');
+        assert.match(e.message, new RegExp(`^Airlock refused this statement \\(rule "guardrail:postgres:command:${command.toLowerCase()}"\\): ${command} is not allowed through Airlock: it keeps a transaction`));
+        return true;
+      };
+      assert.equal((await c.query('BEGIN')).command, 'BEGIN');
+      const a = await c.query('SELECT txid_current() AS x');
+      await assert.rejects(c.query("PREPARE TRANSACTION 'airlock_orphan'"), forbidden('PREPARE TRANSACTION'));
+      // refused before it reached the server: the transaction is still open and still the same one
+      assert.equal((await c.query('SELECT txid_current() AS x')).rows[0].x, a.rows[0].x);
+      assert.equal((await c.query('ROLLBACK')).command, 'ROLLBACK');
+      await assert.rejects(c.query("COMMIT PREPARED 'airlock_orphan'"), forbidden('COMMIT PREPARED'));
+      await assert.rejects(c.query("ROLLBACK PREPARED 'airlock_orphan'"), forbidden('ROLLBACK PREPARED'));
     } finally {
       await c.end();
     }

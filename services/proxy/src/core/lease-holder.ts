@@ -99,6 +99,15 @@ export class LeaseHolder {
   control(verb: Analysis['transaction'], sql: string): { run: Promise<void>; tag: string; leaseId: string | null } {
     const tags = { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' } as const;
     const tag = verb === 'begin' || verb === 'commit' || verb === 'rollback' ? tags[verb] : undefined;
+    if (verb === undefined || verb === 'prepared') {
+      // only what policy classified as BEGIN, COMMIT, ROLLBACK or a savepoint runs here: a prepared transaction would
+      // outlive the session and its credential, and anything else has no decision of its own to run under
+      throw new AirlockError(
+        'proxy.transaction_not_allowed',
+        'Airlock runs BEGIN, COMMIT, ROLLBACK and savepoints; two-phase commit (PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED) is not possible through it',
+        { sqlState: '25000' },
+      );
+    }
     if (this.tx) {
       // an upstream transaction is open: it must see its own COMMIT/ROLLBACK
       const entry = this.tx;
