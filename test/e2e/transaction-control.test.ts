@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, startTestStack, type TestStack } from '@airlock/testkit';
 
 describe('transaction control as policy classifies it (PostgreSQL front door)', () => {
   let t: TestStack;
@@ -80,5 +80,31 @@ describe('transaction control as policy classifies it (PostgreSQL front door)', 
     } finally {
       await c.end();
     }
+  });
+
+  it('records a transaction-control statement that fails upstream as failed, once', async () => {
+    const c = await connect();
+    try {
+      assert.equal((await c.query('BEGIN')).command, 'BEGIN');
+      await c.query('SELECT 1 AS one');
+      await assert.rejects(c.query('RELEASE SAVEPOINT never_made'), (e: { code: string; message: string }) => {
+        assert.deepEqual([e.code, e.message], ['3B001', 'savepoint "never_made" does not exist']);
+        return true;
+      });
+      assert.equal((await c.query('ROLLBACK')).command, 'ROLLBACK');
+    } finally {
+      await c.end();
+    }
+    const failed = await eventually(async () => {
+      const rows = await t.auditRows(`event_type = 'proxy.v1.query-failed' AND payload->>'sqlState' = '3B001'`);
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.equal(failed.length, 1);
+    assert.deepEqual(
+      [failed[0]!.payload.code, failed[0]!.payload.message, failed[0]!.payload.leaseId !== null],
+      ['proxy.upstream_error', 'savepoint "never_made" does not exist', true],
+    );
+    const completed = await t.auditRows(`event_type = 'proxy.v1.query-completed' AND payload->>'requestId' = $1`, [failed[0]!.payload.requestId]);
+    assert.equal(completed.length, 0);
   });
 });

@@ -85,7 +85,7 @@ export class Session {
       decision = passage.decision;
       if (!decision.scope) {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
-        return this.#pipe.deferred({ ...run, leaseId }, done, tag);
+        return this.#pipe.deferred({ ...run, leaseId }, done, tag, decision);
       }
       entry = await leases.acquire(decision, run.ctx, passage.grant, (e) => {
         entry = e;
