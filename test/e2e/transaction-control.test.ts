@@ -107,4 +107,35 @@ describe('transaction control as policy classifies it (PostgreSQL front door)', 
     const completed = await t.auditRows(`event_type = 'proxy.v1.query-completed' AND payload->>'requestId' = $1`, [failed[0]!.payload.requestId]);
     assert.equal(completed.length, 0);
   });
+
+  it('keeps the transaction that COMMIT AND CHAIN and ROLLBACK AND CHAIN start, before any statement ran upstream', async () => {
+    const c = await connect();
+    try {
+      assert.equal((await c.query('BEGIN READ ONLY')).command, 'BEGIN');
+      assert.equal((await c.query('COMMIT AND CHAIN')).command, 'COMMIT');
+      // one transaction, with the characteristics of the one it chains from
+      const a = await c.query('SELECT txid_current() AS x, current_setting($1) AS ro', ['transaction_read_only']);
+      assert.equal(a.rows[0].ro, 'on');
+      assert.equal((await c.query('SELECT txid_current() AS x')).rows[0].x, a.rows[0].x);
+      assert.equal((await c.query('ROLLBACK AND CHAIN')).command, 'ROLLBACK');
+      const b = await c.query('SELECT txid_current() AS x, current_setting($1) AS ro', ['transaction_read_only']);
+      assert.notEqual(b.rows[0].x, a.rows[0].x);
+      assert.equal(b.rows[0].ro, 'on');
+      assert.equal((await c.query('COMMIT')).command, 'COMMIT');
+      assert.equal((await c.query('SELECT current_setting($1) AS ro', ['transaction_read_only'])).rows[0].ro, 'off');
+      // with no transaction to chain from, as the server says
+      await assert.rejects(c.query('COMMIT AND CHAIN'), (e: { code: string; message: string }) => {
+        assert.deepEqual([e.code, e.message], ['25P01', 'COMMIT AND CHAIN can only be used in transaction blocks']);
+        return true;
+      });
+      // a chain kept by the proxy alone: BEGIN, then COMMIT AND CHAIN before any statement
+      assert.equal((await c.query('BEGIN')).command, 'BEGIN');
+      assert.equal((await c.query('COMMIT AND CHAIN')).command, 'COMMIT');
+      assert.equal((await c.query('ROLLBACK')).command, 'ROLLBACK');
+      const d = await c.query('SELECT txid_current() AS x');
+      assert.notEqual((await c.query('SELECT txid_current() AS x')).rows[0].x, d.rows[0].x);
+    } finally {
+      await c.end();
+    }
+  });
 });

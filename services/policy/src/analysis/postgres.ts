@@ -1555,6 +1555,7 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   if (named !== undefined) analysis.named = named;
   const transaction = transactionOf(obj(stmts[0])?.stmt);
   if (transaction !== undefined) analysis.transaction = transaction;
+  if ((transaction === 'commit' || transaction === 'rollback') && unwrap(obj(stmts[0])?.stmt)?.body.chain === true) analysis.chain = true;
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(

@@ -84,7 +84,7 @@ export class Session {
       const passage = await this.#gate.admit(decision, sql, params, statement, hooks);
       decision = passage.decision;
       if (!decision.scope) {
-        const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
+        const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql, decision.analysis?.chain === true);
         return this.#pipe.deferred({ ...run, leaseId }, done, tag, decision);
       }
       entry = await leases.acquire(decision, run.ctx, passage.grant, (e) => {
