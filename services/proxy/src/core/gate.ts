@@ -66,7 +66,7 @@ export class Gate {
     const { id: sessionId, principal, connection, frontend } = this.#deps.session;
     const paramsDigest = digest(params);
     const decision = await this.#deps.bus.call(policyV1.decide, { requestId, sessionId, principal, connection, sql, frontend, paramsDigest }, ctx);
-    await this.#checkSigned(decision, requestId, paramsDigest);
+    await this.#checkSigned(decision, requestId, paramsDigest, sql);
     return decision;
   }
 
@@ -222,9 +222,10 @@ export class Gate {
 
   /**
    * Acts only on a decision the policy service signed for this very request: its outcome, scope, approvers and
-   * masking plan are the ones in the signature, and it binds this principal, connection and these parameters.
+   * masking plan are the ones in the signature, and it binds this principal, connection, statement text and these
+   * parameters.
    */
-  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string): Promise<void> {
+  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string, sql: string): Promise<void> {
     const { id: sessionId, principal, connection } = this.#deps.session;
     const refuse = (why: string) => {
       this.#deps.logger.error({ requestId, sessionId, reason: why }, 'a policy decision failed its signature check; the statement is refused');
@@ -240,7 +241,12 @@ export class Gate {
     const d = claims as unknown as policyV1.DecisionClaims;
     const scope = decision.scope ? { role: decision.scope.role, ttl: decision.scope.ttlSeconds, mode: decision.scope.leaseMode } : null;
     const approval = decision.approval ? { groups: decision.approval.approverGroups, quorum: decision.approval.quorum } : null;
+    // the text policy decided about: its analysis' normalised form (trimmed, without trailing semicolons), or the
+    // trimmed text when it could not analyse it; a decision about any other statement is not this one's
+    const text = sql.trim();
+    const about = d.sd === digest(text.replace(/[;\s]+$/, '')) || d.sd === digest(text);
     if (
+      !about ||
       d.req !== requestId ||
       d.ses !== sessionId ||
       d.sub !== principal.subject ||

@@ -14,12 +14,14 @@ describe('the gate refuses a decision whose signature does not hold', () => {
   let relay: Bus;
   let agent: Principal;
   let tamper: (d: policyV1.Decision) => policyV1.Decision | Promise<policyV1.Decision> = (d) => d;
+  /** the statement the relay asks policy about instead of the one the gate sent */
+  let swapSql: string | undefined;
 
   before(async () => {
     t = await startTestStack({ names: ['identity', 'credential', 'policy'] });
     real = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'gate-test', logger: t.logger });
     relay = await Bus.connect({ url: t.env['NATS_URL']!, root: `${t.root}r`, service: 'policy-relay', logger: t.logger });
-    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, req, ctx)));
+    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, { ...req, sql: swapSql ?? req.sql }, ctx)));
     const token = await t.token({ subject: 'agent-1', groups: ['analysts'] });
     agent = (await real.call(identityV1.verifyToken, { token }, newContext())).principal;
   });
@@ -100,5 +102,21 @@ describe('the gate refuses a decision whose signature does not hold', () => {
     );
     tamper = () => other;
     await refused(g.decide('SELECT id FROM orders WHERE id = $1', ['1'], ctx.requestId, ctx));
+  });
+
+  it('refuses a genuine decision for this very request that policy made about another statement', async () => {
+    const g = gate();
+    tamper = (d) => d;
+    try {
+      // the relay asks about a harmless statement and hands back its signed allow for the DELETE the gate sent
+      swapSql = 'SELECT id FROM orders';
+      await refused(decide(g, 'DELETE FROM orders WHERE id = 1'));
+      // how the text is spaced or ended is not another statement
+      swapSql = '  SELECT id FROM orders ;\n';
+      const d = await decide(g, 'SELECT id FROM orders');
+      assert.equal(d.outcome, 'allow');
+    } finally {
+      swapSql = undefined;
+    }
   });
 });
