@@ -257,7 +257,9 @@ export class Gate {
       d.rule !== decision.rule ||
       digest(d.scope) !== digest(scope) ||
       digest(d.appr) !== digest(approval) ||
-      d.mask !== digest(decision.masking)
+      d.mask !== digest(decision.masking) ||
+      // what the proxy reads from the analysis (a transaction's verb, a named statement whose plan it reuses) is signed too
+      d.an !== digest(decision.analysis)
     ) {
       throw refuse('the decision differs from what its signature binds');
     }

@@ -76,6 +76,12 @@ describe('the gate refuses a decision whose signature does not hold', () => {
     await refused(decide(g, 'SELECT id FROM orders'));
     tamper = (d) => ({ ...d, masking: { ...d.masking, columns: [] } });
     await refused(decide(g, 'SELECT email FROM customers'));
+    // the analysis the proxy acts on: a SELECT passed off as an EXECUTE of a statement prepared with another plan, and
+    // a ROLLBACK passed off as a BEGIN
+    tamper = (d) => ({ ...d, analysis: d.analysis && { ...d.analysis, named: { verb: 'execute', name: 'p1' } } });
+    await refused(decide(g, 'SELECT email FROM customers'));
+    tamper = (d) => ({ ...d, analysis: d.analysis && { ...d.analysis, transaction: 'begin' } });
+    await refused(decide(g, 'ROLLBACK'));
     // the same claims under the policy key's id, signed by a key of the forger's own
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
     tamper = async (d) => {
