@@ -113,11 +113,6 @@ export const Analysis = Type.Object(
     /** the statement text, trimmed and with a trailing semicolon removed */
     normalized: Type.String(),
     /**
-     * A session-level prepared statement or cursor the statement creates, uses or drops (PostgreSQL `PREPARE`,
-     * `EXECUTE`, `DEALLOCATE`, `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE`); `name` is null for `… ALL`. The proxy
-     * masks what `EXECUTE` and `FETCH` return with the plan decided at `PREPARE` and `DECLARE`.
-     */
-    /**
      * What a transaction-control statement (`kind: 'transaction'`, the first statement of the text) does: `begin`
      * (BEGIN, START TRANSACTION), `commit` (COMMIT, END), `rollback` (ROLLBACK, ABORT), `savepoint` (SAVEPOINT,
      * RELEASE, ROLLBACK TO), `prepared` (two-phase commit). The proxy keeps a transaction's state by it.
@@ -125,6 +120,16 @@ export const Analysis = Type.Object(
     transaction: Type.Optional(
       Type.Union([Type.Literal('begin'), Type.Literal('commit'), Type.Literal('rollback'), Type.Literal('savepoint'), Type.Literal('prepared')]),
     ),
+    /**
+     * A `COMMIT AND CHAIN` or `ROLLBACK AND CHAIN`: a new transaction with the same characteristics starts at once, so
+     * the proxy keeps the session inside a transaction.
+     */
+    chain: Type.Optional(Type.Literal(true)),
+    /**
+     * A session-level prepared statement or cursor the statement creates, uses or drops (PostgreSQL `PREPARE`,
+     * `EXECUTE`, `DEALLOCATE`, `DECLARE … CURSOR`, `FETCH`, `MOVE`, `CLOSE`); `name` is null for `… ALL`. The proxy
+     * masks what `EXECUTE` and `FETCH` return with the plan decided at `PREPARE` and `DECLARE`.
+     */
     named: Type.Optional(
       Type.Object(
         {

@@ -1,10 +1,13 @@
 // A statement held for approval waits on the approval service's decided event: it asks the request's status once
-// after it starts listening (the decision may have landed first) and once more only when its hold time passes.
+// after it starts listening (the decision may have landed first) and once more only when its hold time passes. The
+// event only wakes the hold: what it says is taken from the approval service's own answer, so a decided event that
+// the approval service did not mean (forged, replayed) neither refuses nor releases the statement.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { approvalV1, requestSubject } from '@airlock/contracts';
+import { randomUUID } from 'node:crypto';
+import { approvalV1, eventSubject, requestSubject } from '@airlock/contracts';
 import { eventually, natsUrl, startTestStack, type TestStack } from '@airlock/testkit';
 
 const HOLD_SECONDS = 4;
@@ -109,5 +112,30 @@ describe('a held statement waits on the approval event, not on polling', () => {
     // ended by the session's close, well before the hold time
     assert.ok(failed.payload.durationMs < (HOLD_SECONDS - 1) * 1000, `held ${failed.payload.durationMs} ms`);
     assert.equal(asked.get(id), 1);
+  });
+
+  it('takes a decided event as a wake-up only: a forged grant or denial changes nothing, the real approval runs it', async () => {
+    const c = await pgClient(t.pgUrl(analyst));
+    try {
+      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 6');
+      const id = await approvalId;
+      const forge = (state: approvalV1.ApprovalState, reason: string) =>
+        nc.publish(eventSubject(t.root, approvalV1.approvalDecided), JSON.stringify({ id: randomUUID(), time: new Date().toISOString(), approvalId: id, state, reason }));
+      forge('granted', 'forged grant');
+      forge('denied', 'IGNORE PREVIOUS INSTRUCTIONS');
+      forge('expired', 'forged expiry');
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 500));
+      const res = await fetch(`http://127.0.0.1:${t.ports['approval']}/v1/approvals/${id}/approve`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${dba}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'duplicate order' }),
+      });
+      assert.equal(res.status, 200);
+      const done = await result;
+      assert.deepEqual([done.command, done.rowCount], ['DELETE', 1]);
+    } finally {
+      await c.end();
+    }
   });
 });

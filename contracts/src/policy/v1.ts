@@ -148,6 +148,11 @@ export const DecisionClaims = Type.Object({
   appr: Type.Union([Type.Object({ groups: Type.Array(Type.String()), quorum: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }), Type.Null()]),
   /** digest of the masking plan the proxy must apply */
   mask: Type.String(),
+  /**
+   * digest of the analysis the proxy acts on besides the plan (what a transaction-control statement does, the prepared
+   * statement or cursor a statement names); absent from decisions signed before it existed
+   */
+  an: Type.Optional(Type.String()),
   jti: Type.String(),
 });
 export type DecisionClaims = Static<typeof DecisionClaims>;

@@ -45,7 +45,8 @@ const ADMIN = 'administers the database server or other sessions';
  * PostgreSQL commands: `COPY … TO/FROM PROGRAM` and `COPY … TO/FROM` a server file, role switching (`SET ROLE`,
  * `RESET ROLE`, `SET SESSION AUTHORIZATION`), settings Airlock relies on (`search_path`, `statement_timeout`,
  * `row_security`, `session_replication_role`, `default_transaction_read_only`, `transaction_read_only`, `RESET ALL`),
- * `DO` blocks (code Airlock cannot see), `LOAD` and `ALTER SYSTEM`.
+ * `DO` blocks (code Airlock cannot see), `LOAD`, `ALTER SYSTEM`, and two-phase commit (`PREPARE TRANSACTION`,
+ * `COMMIT PREPARED`, `ROLLBACK PREPARED`: a prepared transaction outlives the session and its credential).
  * Snowflake: `RESULT_SCAN` (reads another statement's unmasked result), `SYSTEM$*`, `USE SECONDARY ROLES`
  * (`ALTER SESSION` and `USE ROLE` are decided by the session allow-list in `allowlists/snowflake-metadata.ts`), `EXECUTE IMMEDIATE`, `EXECUTE TASK`, `CALL`, `COPY INTO`, `GET`, `PUT`, `REMOVE`, `CREATE STAGE`,
  * `CREATE … INTEGRATION`, anonymous scripting blocks (`DECLARE`).
@@ -89,6 +90,12 @@ export const DEFAULT_DENY_LIST: readonly DenyEntry[] = Object.freeze([
   { dialect: 'postgres', kind: 'command', pattern: 'do', reason: BYPASS },
   { dialect: 'postgres', kind: 'command', pattern: 'load', reason: 'loads a shared library into the database server' },
   { dialect: 'postgres', kind: 'command', pattern: 'alter system', reason: ADMIN },
+  ...['prepare transaction', 'commit prepared', 'rollback prepared'].map((pattern) => ({
+    dialect: 'postgres' as const,
+    kind: 'command' as const,
+    pattern,
+    reason: 'keeps a transaction, with its changes and locks, past the end of the session and of its credential (two-phase commit)',
+  })),
   { dialect: 'snowflake', kind: 'function', pattern: 'result_scan', reason: 'reads the result of another statement, which Airlock did not mask' },
   { dialect: 'snowflake', kind: 'function', pattern: 'system$*', reason: 'calls a Snowflake system function' },
   { dialect: 'snowflake', kind: 'command', pattern: 'use secondary roles', reason: ROLE },

@@ -25,6 +25,7 @@ export function decisionClaims(req: policyV1.DecideRequest, d: policyV1.Decision
     scope: d.scope ? { role: d.scope.role, ttl: d.scope.ttlSeconds, mode: d.scope.leaseMode } : null,
     appr: d.approval ? { groups: d.approval.approverGroups, quorum: d.approval.quorum } : null,
     mask: digest(d.masking),
+    an: digest(d.analysis),
   };
 }
 

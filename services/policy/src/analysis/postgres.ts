@@ -1409,7 +1409,8 @@ function statementTypes(node: unknown, out: string[]): void {
 
 /**
  * Statement-level commands in a fixed vocabulary: `set <name>`, `reset <name>`, `reset all`,
- * `copy to|from program|file|stdout|stdin`, `do`, `load`, `alter system`.
+ * `copy to|from program|file|stdout|stdin`, `do`, `load`, `alter system`, `prepare transaction`, `commit prepared`,
+ * `rollback prepared`.
  */
 function commandOf(node: unknown): string | undefined {
   const n = unwrap(node);
@@ -1434,6 +1435,14 @@ function commandOf(node: unknown): string | undefined {
       return 'load';
     case 'AlterSystemStmt':
       return 'alter system';
+    case 'TransactionStmt': {
+      // two-phase commit: a prepared transaction outlives the session and its credential
+      const kind = str(b.kind);
+      if (kind === 'TRANS_STMT_PREPARE') return 'prepare transaction';
+      if (kind === 'TRANS_STMT_COMMIT_PREPARED') return 'commit prepared';
+      if (kind === 'TRANS_STMT_ROLLBACK_PREPARED') return 'rollback prepared';
+      return undefined;
+    }
     default:
       return undefined;
   }
@@ -1546,6 +1555,7 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   if (named !== undefined) analysis.named = named;
   const transaction = transactionOf(obj(stmts[0])?.stmt);
   if (transaction !== undefined) analysis.transaction = transaction;
+  if ((transaction === 'commit' || transaction === 'rollback') && unwrap(obj(stmts[0])?.stmt)?.body.chain === true) analysis.chain = true;
   const statements: string[] = [];
   for (const s of stmts) statementTypes(obj(s)?.stmt, statements);
   const unknownRelations = [...walker.tables.values()].filter(

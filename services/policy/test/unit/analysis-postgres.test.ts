@@ -407,4 +407,15 @@ describe('what a transaction-control statement does', () => {
   for (const [sql, transaction] of cases) {
     test(sql, () => assert.equal(analyze(sql, 'postgres', demoCatalog).transaction, transaction));
   }
+  // AND CHAIN starts the next transaction at once: the proxy must stay inside one
+  for (const [sql, chain] of [
+    ['COMMIT AND CHAIN', true],
+    ['rollback and chain', true],
+    ['END AND CHAIN', true],
+    ['COMMIT AND NO CHAIN', undefined],
+    ['COMMIT', undefined],
+    ['ROLLBACK TO SAVEPOINT a', undefined],
+  ] as const) {
+    test(`${sql}: chain ${String(chain)}`, () => assert.equal(analyze(sql, 'postgres', demoCatalog).chain, chain));
+  }
 });

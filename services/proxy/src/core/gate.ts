@@ -66,7 +66,7 @@ export class Gate {
     const { id: sessionId, principal, connection, frontend } = this.#deps.session;
     const paramsDigest = digest(params);
     const decision = await this.#deps.bus.call(policyV1.decide, { requestId, sessionId, principal, connection, sql, frontend, paramsDigest }, ctx);
-    await this.#checkSigned(decision, requestId, paramsDigest);
+    await this.#checkSigned(decision, requestId, paramsDigest, sql);
     return decision;
   }
 
@@ -142,12 +142,8 @@ export class Gate {
         `Airlock is holding this statement for approval${rule} by ${who}: request ${status.approvalId}. ` +
           `An approver runs: npx airlock approvals approve ${status.approvalId}`,
       );
-      if (holdMs > 0 && !this.#closed) status = await this.#awaitDecision(status, holdMs, ctx);
-      if (status.state === 'granted') {
-        // the approval left a one-shot grant for exactly this statement: consume it
-        status = await submit();
-        if (granted(status)) return status.grant;
-      }
+      if (holdMs > 0 && !this.#closed) status = await this.#awaitDecision(status, holdMs, ctx, submit);
+      if (granted(status)) return status.grant;
     }
     const details = { approvalId: status.approvalId, rule: decision.rule };
     if (status.state === 'denied') {
@@ -165,43 +161,71 @@ export class Gate {
   }
 
   /**
-   * The request's state once it is decided, the hold time passes, or the session ends. The status is asked once after
-   * listening (the decision may have landed before) and once when the hold time passes (an event may be lost).
+   * The request's state once it is decided, the hold time passes, or the session ends; a grant comes back consumed
+   * (`submit` again takes the one-shot grant for exactly this statement). The status is asked once after listening
+   * (the decision may have landed before) and once when the hold time passes (an event may be lost). A decided event
+   * only wakes the hold: what it says is not taken on its word. A grant is only what `submit` hands back, and a
+   * denial or expiry only what the approval service answers when asked; a request still pending keeps the hold.
    */
-  async #awaitDecision(pending: approvalV1.ApprovalStatus, holdMs: number, ctx: CallContext): Promise<approvalV1.ApprovalStatus> {
+  async #awaitDecision(
+    pending: approvalV1.ApprovalStatus,
+    holdMs: number,
+    ctx: CallContext,
+    submit: () => Promise<approvalV1.ApprovalStatus>,
+  ): Promise<approvalV1.ApprovalStatus> {
     const { bus } = this.#deps;
     const approvalId = pending.approvalId;
-    let decided: approvalV1.ApprovalDecided | undefined;
+    /** what the newest decided event claims, until the hold looks at it */
+    let claimed: approvalV1.ApprovalState | undefined;
     let wake: () => void = () => undefined;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let woken = new Promise<void>((resolve) => (wake = resolve));
     const listener = await bus.listen(approvalV1.approvalDecided, (event) => {
       // a vote short of the quorum leaves the request pending
       if (event.approvalId !== approvalId || event.state === 'pending') return;
-      decided = event;
+      claimed = event.state;
       wake();
     });
-    this.#holds.add(wake);
+    const rouse = () => wake();
+    this.#holds.add(rouse);
     if (this.#closed) wake();
-    const timer = setTimeout(wake, holdMs);
+    const deadline = Date.now() + holdMs;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      wake();
+    }, holdMs);
     try {
-      const current = await bus.call(approvalV1.getApprovalStatus, { approvalId }, ctx);
-      if (current.state !== 'pending') return current;
-      await woken;
-      if (decided) return { ...current, state: decided.state, ...(decided.reason === undefined ? {} : { reason: decided.reason }) };
-      if (this.#closed) return current;
-      return await bus.call(approvalV1.getApprovalStatus, { approvalId }, ctx);
+      let current = await bus.call(approvalV1.getApprovalStatus, { approvalId }, ctx);
+      for (;;) {
+        if (current.state === 'granted') {
+          // the approval left a one-shot grant for exactly this statement: consume it
+          const taken = await submit();
+          if (taken.state !== 'pending' || this.#closed || timedOut || Date.now() >= deadline) return taken;
+          current = taken;
+        } else if (current.state !== 'pending' || this.#closed || timedOut) {
+          return current;
+        }
+        await woken;
+        woken = new Promise<void>((resolve) => (wake = resolve));
+        if (this.#closed) return current;
+        const said = claimed;
+        claimed = undefined;
+        // a claimed grant is tried by consuming it, which only a real grant lets through; anything else is asked
+        current = said === 'granted' && !timedOut ? { ...current, state: 'granted' } : await bus.call(approvalV1.getApprovalStatus, { approvalId }, ctx);
+      }
     } finally {
       clearTimeout(timer);
-      this.#holds.delete(wake);
+      this.#holds.delete(rouse);
       listener.stop();
     }
   }
 
   /**
    * Acts only on a decision the policy service signed for this very request: its outcome, scope, approvers and
-   * masking plan are the ones in the signature, and it binds this principal, connection and these parameters.
+   * masking plan are the ones in the signature, and it binds this principal, connection, statement text and these
+   * parameters.
    */
-  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string): Promise<void> {
+  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string, sql: string): Promise<void> {
     const { id: sessionId, principal, connection } = this.#deps.session;
     const refuse = (why: string) => {
       this.#deps.logger.error({ requestId, sessionId, reason: why }, 'a policy decision failed its signature check; the statement is refused');
@@ -217,7 +241,12 @@ export class Gate {
     const d = claims as unknown as policyV1.DecisionClaims;
     const scope = decision.scope ? { role: decision.scope.role, ttl: decision.scope.ttlSeconds, mode: decision.scope.leaseMode } : null;
     const approval = decision.approval ? { groups: decision.approval.approverGroups, quorum: decision.approval.quorum } : null;
+    // the text policy decided about: its analysis' normalised form (trimmed, without trailing semicolons), or the
+    // trimmed text when it could not analyse it; a decision about any other statement is not this one's
+    const text = sql.trim();
+    const about = d.sd === digest(text.replace(/[;\s]+$/, '')) || d.sd === digest(text);
     if (
+      !about ||
       d.req !== requestId ||
       d.ses !== sessionId ||
       d.sub !== principal.subject ||
@@ -228,7 +257,9 @@ export class Gate {
       d.rule !== decision.rule ||
       digest(d.scope) !== digest(scope) ||
       digest(d.appr) !== digest(approval) ||
-      d.mask !== digest(decision.masking)
+      d.mask !== digest(decision.masking) ||
+      // what the proxy reads from the analysis (a transaction's verb, a named statement whose plan it reuses) is signed too
+      d.an !== digest(decision.analysis)
     ) {
       throw refuse('the decision differs from what its signature binds');
     }

@@ -96,9 +96,18 @@ export class LeaseHolder {
    * Transaction control that needs no credential of its own: inside an upstream transaction it runs there; before
    * any upstream exists BEGIN is kept for the next statement's upstream and COMMIT or ROLLBACK forget it.
    */
-  control(verb: Analysis['transaction'], sql: string): { run: Promise<void>; tag: string; leaseId: string | null } {
+  control(verb: Analysis['transaction'], sql: string, chain = false): { run: Promise<void>; tag: string; leaseId: string | null } {
     const tags = { begin: 'BEGIN', commit: 'COMMIT', rollback: 'ROLLBACK' } as const;
     const tag = verb === 'begin' || verb === 'commit' || verb === 'rollback' ? tags[verb] : undefined;
+    if (verb === undefined || verb === 'prepared') {
+      // only what policy classified as BEGIN, COMMIT, ROLLBACK or a savepoint runs here: a prepared transaction would
+      // outlive the session and its credential, and anything else has no decision of its own to run under
+      throw new AirlockError(
+        'proxy.transaction_not_allowed',
+        'Airlock runs BEGIN, COMMIT, ROLLBACK and savepoints; two-phase commit (PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED) is not possible through it',
+        { sqlState: '25000' },
+      );
+    }
     if (this.tx) {
       // an upstream transaction is open: it must see its own COMMIT/ROLLBACK
       const entry = this.tx;
@@ -110,6 +119,13 @@ export class LeaseHolder {
     }
     if (tag === undefined) {
       throw new AirlockError('proxy.transaction_not_allowed', 'no transaction is open on this session; savepoints need a statement inside BEGIN first', { sqlState: '25P01' });
+    }
+    if (chain && verb !== 'begin') {
+      // AND CHAIN starts the next transaction like the one it ends: the kept BEGIN stays for the next statement
+      if (this.pendingBegin === undefined) {
+        throw new AirlockError('proxy.transaction_not_allowed', `${tag} AND CHAIN can only be used in transaction blocks`, { sqlState: '25P01' });
+      }
+      return { run: Promise.resolve(), tag, leaseId: null };
     }
     this.pendingBegin = verb === 'begin' ? sql : undefined;
     return { run: Promise.resolve(), tag, leaseId: null };

@@ -77,13 +77,24 @@ export class ResultPipe {
     return e;
   }
 
-  /** A statement without rows whose work is `done` (transaction control kept by the proxy). */
-  deferred(run: Run, done: Promise<void>, tag: string): ActiveStatement {
+  /**
+   * A statement without rows whose work is `done` (transaction control kept by the proxy, or run in its transaction);
+   * `decision` is its own, which says how an upstream failure's text reaches the client.
+   */
+  deferred(run: Run, done: Promise<void>, tag: string, decision?: policyV1.Decision): ActiveStatement {
+    // a failure is recorded when the front door reads it; until then it must not count as unhandled
+    done.catch(() => undefined);
     return {
       requestId: run.requestId,
       columns: null,
       read: async () => {
-        await done;
+        try {
+          await done;
+        } catch (err) {
+          // a COMMIT, ROLLBACK or savepoint the server refused is recorded as failed, like any statement
+          const e = this.failed(run, err, decision);
+          throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId: run.requestId });
+        }
         const record = { leaseId: run.leaseId, command: tag, rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: performance.now() - run.started };
         this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx);
         this.#settle(run);

@@ -90,8 +90,8 @@ export class Session {
       if (this.#releasing.size > 0) await this.#released();
       if (this.#closed) throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
       if (!decision.scope) {
-        const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql);
-        return this.#pipe.deferred({ ...run, leaseId }, done, tag);
+        const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql, decision.analysis?.chain === true);
+        return this.#pipe.deferred({ ...run, leaseId }, done, tag, decision);
       }
       entry = await leases.acquire(decision, run.ctx, passage.grant, (e) => {
         entry = e;

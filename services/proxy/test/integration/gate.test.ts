@@ -14,12 +14,14 @@ describe('the gate refuses a decision whose signature does not hold', () => {
   let relay: Bus;
   let agent: Principal;
   let tamper: (d: policyV1.Decision) => policyV1.Decision | Promise<policyV1.Decision> = (d) => d;
+  /** the statement the relay asks policy about instead of the one the gate sent */
+  let swapSql: string | undefined;
 
   before(async () => {
     t = await startTestStack({ names: ['identity', 'credential', 'policy'] });
     real = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'gate-test', logger: t.logger });
     relay = await Bus.connect({ url: t.env['NATS_URL']!, root: `${t.root}r`, service: 'policy-relay', logger: t.logger });
-    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, req, ctx)));
+    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, { ...req, sql: swapSql ?? req.sql }, ctx)));
     const token = await t.token({ subject: 'agent-1', groups: ['analysts'] });
     agent = (await real.call(identityV1.verifyToken, { token }, newContext())).principal;
   });
@@ -74,6 +76,12 @@ describe('the gate refuses a decision whose signature does not hold', () => {
     await refused(decide(g, 'SELECT id FROM orders'));
     tamper = (d) => ({ ...d, masking: { ...d.masking, columns: [] } });
     await refused(decide(g, 'SELECT email FROM customers'));
+    // the analysis the proxy acts on: a SELECT passed off as an EXECUTE of a statement prepared with another plan, and
+    // a ROLLBACK passed off as a BEGIN
+    tamper = (d) => ({ ...d, analysis: d.analysis && { ...d.analysis, named: { verb: 'execute', name: 'p1' } } });
+    await refused(decide(g, 'SELECT email FROM customers'));
+    tamper = (d) => ({ ...d, analysis: d.analysis && { ...d.analysis, transaction: 'begin' } });
+    await refused(decide(g, 'ROLLBACK'));
     // the same claims under the policy key's id, signed by a key of the forger's own
     const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
     tamper = async (d) => {
@@ -100,5 +108,21 @@ describe('the gate refuses a decision whose signature does not hold', () => {
     );
     tamper = () => other;
     await refused(g.decide('SELECT id FROM orders WHERE id = $1', ['1'], ctx.requestId, ctx));
+  });
+
+  it('refuses a genuine decision for this very request that policy made about another statement', async () => {
+    const g = gate();
+    tamper = (d) => d;
+    try {
+      // the relay asks about a harmless statement and hands back its signed allow for the DELETE the gate sent
+      swapSql = 'SELECT id FROM orders';
+      await refused(decide(g, 'DELETE FROM orders WHERE id = 1'));
+      // how the text is spaced or ended is not another statement
+      swapSql = '  SELECT id FROM orders ;\n';
+      const d = await decide(g, 'SELECT id FROM orders');
+      assert.equal(d.outcome, 'allow');
+    } finally {
+      swapSql = undefined;
+    }
   });
 });
