@@ -571,10 +571,21 @@ class Walker {
         const lineage = derived([this.expr(b.docexpr, scope, ctes), this.expr(b.rowexpr, scope, ctes)]);
         // the document and the row path decide how many rows come back
         this.use(lineage, 'rows');
+        // namespace URIs and each column's PATH and DEFAULT are expressions too (`PATH '''' || ssn || ''''` returns
+        // the value as an XPath string literal, `DEFAULT ssn` returns it as is); an XPath that does not compile fails
+        const namespaces = derived(list(b.namespaces).map((n) => this.expr(unwrap(n)?.body.val, scope, ctes)));
+        this.use(namespaces, 'error');
         const cols: Entry[] = [];
         for (const c of list(b.columns)) {
-          const name = str(unwrap(c)?.body.colname);
-          if (name !== undefined) cols.push({ kind: 'column', name, lineage });
+          const col = obj(unwrap(c)?.body);
+          const name = str(col?.colname);
+          const path = this.expr(col?.colexpr, scope, ctes);
+          this.use(path, 'error');
+          const fallback = this.expr(col?.coldefexpr, scope, ctes);
+          // the DEFAULT is coerced to the column's type, which fails on some values unless that type is text
+          const type = catalogName(names(obj(col?.typeName)?.names));
+          if (type === undefined || !POSTGRES_TOTAL_CASTS.has(type) || list(obj(col?.typeName)?.arrayBounds).length > 0) this.use(fallback, 'error');
+          if (name !== undefined) cols.push({ kind: 'column', name, lineage: derived([lineage, namespaces, path, fallback]) });
         }
         const entries = rename(cols, alias.columns);
         return { ranges: alias.name === undefined ? [] : [{ name: alias.name, schema: null, entries, base: null }], entries };
@@ -944,8 +955,39 @@ class Walker {
       } else {
         map.set(name, rename(this.query(cte.ctequery, outer, map), columns));
       }
+      const withClauses = this.searchAndCycle(cte, map.get(name) ?? []);
+      if (withClauses !== undefined) map.set(name, withClauses);
     }
     return map;
+  }
+
+  /**
+   * `SEARCH … SET seq` and `CYCLE … SET mark USING path` append columns to the CTE, in that order: the sequence and
+   * the path hold the values of the named columns (an array of rows of them), the mark whether they repeated. Cycle
+   * detection compares those values to stop the recursion, so it decides how many rows come back.
+   */
+  private searchAndCycle(cte: Obj, entries: readonly Entry[]): Entry[] | undefined {
+    const search = obj(cte.search_clause);
+    const cycle = obj(cte.cycle_clause);
+    if (search === undefined && cycle === undefined) return undefined;
+    const of = (cols: unknown): Lineage => {
+      const parts = names(cols).map((n) => {
+        const hit = entries.find((e): e is Column => e.kind === 'column' && e.name === n);
+        return hit?.lineage ?? this.wholeRow(entries);
+      });
+      return derived(parts);
+    };
+    const out = [...entries];
+    if (search !== undefined) {
+      out.push({ kind: 'column', name: str(search.search_seq_column) ?? '?column?', lineage: of(search.search_col_list) });
+    }
+    if (cycle !== undefined) {
+      const compared = of(cycle.cycle_col_list);
+      this.use(compared, 'rows');
+      out.push({ kind: 'column', name: str(cycle.cycle_mark_column) ?? '?column?', lineage: compared });
+      out.push({ kind: 'column', name: str(cycle.cycle_path_column) ?? '?column?', lineage: compared });
+    }
+    return out;
   }
 
   select(b: Obj, outer: Scope | null, inherited: Ctes): Entry[] {
