@@ -291,6 +291,9 @@ const channels: Record<string, Case[]> = {
     { sql: "SELECT ARRAY[array_positions(ARRAY[ssn], '1'), ARRAY[1]] FROM customers", code: INF, clause: 'computing something that can fail from customers.ssn' },
     { sql: "SELECT array_remove(ARRAY[card_number], '1') || ARRAY[ARRAY['x']] FROM customers", code: INF },
     { sql: "SELECT string_to_array(name, ' ') FROM customers", code: null, masked: {} },
+    // a column referenced where the walk does not go (a type modifier here) is refused rather than left unchecked
+    { sql: 'SELECT id::numeric(ssn) FROM customers', code: 'policy.parse_error' },
+    { sql: "INSERT INTO orders (id, customer_id, total) VALUES (1, 1, 1) ON CONFLICT (id) WHERE total > 0 DO UPDATE SET total = excluded.total", code: null },
   ],
   'relations': [
     { sql: "SELECT most_common_vals FROM pg_stats WHERE tablename = 'customers' AND attname = 'ssn'", code: REL, rule: 'guardrail:postgres:relation:pg_stats' },
