@@ -150,6 +150,13 @@ export const SNOWFLAKE_VALUE_STEERING: Readonly<Record<string, ValueSteering>> =
      check_json check_xml`,
   ),
   iff: { clause: 'condition', args: [0] },
+  // a regular expression built from a value fails to compile for some values (`'[' || c || '-5]'` when c > '5')
+  ...Object.fromEntries(
+    ['regexp_substr', 'regexp_substr_all', 'regexp_like', 'rlike', 'regexp_instr', 'regexp_count', 'regexp_replace'].map((n) => [
+      n,
+      { clause: 'error' as const, args: [1] },
+    ]),
+  ),
   nvl2: { clause: 'condition', args: [0] },
   ...steer(
     'error',

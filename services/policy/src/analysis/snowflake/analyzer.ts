@@ -867,9 +867,10 @@ export class StatementAnalyzer {
     if (listAt(node, 'notations').includes(':')) {
       // `[t.]v:field.path` reads inside VARIANT column v; the grammar shifts the names into schema/table/column, so the
       // column is read back from the source text, where it is the last name before the colon.
+      // The value at the path is a part of the column's value, not the value itself: no format-preserving mask fits it.
       const idents = leadingIdents(sourceOf(node, this.text) ?? '');
-      if (idents.length === 1) return this.resolve(undefined, idents[0], scope);
-      if (idents.length === 2) return this.resolve(idents[0], idents[1], scope);
+      if (idents.length === 1) return { ...this.resolve(undefined, idents[0], scope), direct: false };
+      if (idents.length === 2) return { ...this.resolve(idents[0], idents[1], scope), direct: false };
       return inexact();
     }
     if (node.column === '*') {

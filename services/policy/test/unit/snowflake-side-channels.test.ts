@@ -1,0 +1,53 @@
+/**
+ * Snowflake side channels decided by `evaluate` with the demo configuration on connection `warehouse`: a path inside a
+ * masked value is not the value (no format-preserving mask fits it), and a regular expression built from a masked
+ * value is an error oracle.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { demoConfigPath, loadConfigFile } from '@airlock/config';
+import type { Principal } from '@airlock/contracts';
+import { initParsers } from '../../src/analysis/index.js';
+import { evaluate } from '../../src/evaluate.js';
+import { demoCatalog, label } from './fixtures.js';
+
+process.env.AIRLOCK_WAREHOUSE_ADMIN_KEY ??= 'unused-in-these-tests';
+const config = loadConfigFile(demoConfigPath);
+const analyst: Principal = { subject: 'agent-1', issuer: 'https://idp.test', groups: ['analysts'] };
+
+function decide(sql: string) {
+  return evaluate({ config, principal: analyst, connection: 'warehouse', sql, catalog: demoCatalog, requestId: 'r-1' });
+}
+
+before(async () => {
+  await initParsers();
+});
+
+describe('Snowflake side channels', () => {
+  test('a variant path on a masked column is redacted, not masked as the column', () => {
+    const d = decide('SELECT email:x FROM customers');
+    assert.equal(d.outcome, 'allow');
+    assert.deepEqual(d.masking.columns.map((c) => label(c.action)), ['redact']);
+    assert.deepEqual(decide('SELECT email FROM customers').masking.columns.map((c) => label(c.action)), ['email']);
+  });
+
+  for (const sql of [
+    "SELECT regexp_substr('x', ssn) FROM customers",
+    "SELECT regexp_like('x', '[' || substr(email, 1, 1) || '-5]') FROM customers",
+    "SELECT regexp_count('x', phone) FROM customers",
+    "SELECT regexp_replace('x', card_number, 'y') FROM customers",
+  ]) {
+    test(`a pattern built from a masked column is refused: ${sql}`, () => {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'deny', d.reason);
+      assert.equal(d.code, 'policy.inference_on_masked_column');
+      assert.ok(d.reason.startsWith('computing something that can fail from customers.'), d.reason);
+    });
+  }
+
+  test('a masked column as the subject of a regular expression is only redacted', () => {
+    const d = decide("SELECT regexp_substr(ssn, '[0-9]+') FROM customers");
+    assert.equal(d.outcome, 'allow', d.reason);
+    assert.deepEqual(d.masking.columns.map((c) => label(c.action)), ['redact']);
+  });
+});
