@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog.js';
 import { SqlParseError } from '../errors.js';
 import { type AstNode, isNode, listAt, nameOf, nodeAt, sourceOf, stringAt } from './ast.js';
 import { endsWithQuotedIdent, fold, type Ident, leadingIdents, snowflakeExpressionName } from './lexer.js';
-import { SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlists/snowflake-functions.js';
+import { SNOWFLAKE_TOTAL_ARGS, SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlists/snowflake-functions.js';
 
 /** Where a value comes from: a set of column keys, and whether that set could be established. */
 interface Lineage {
@@ -837,6 +837,16 @@ export class StatementAnalyzer {
     if (steering === undefined) {
       // FLATTEN in an expression position still decides rows by its input.
       if (cls === 'set_returning') this.use(args, scope, 'rows');
+      if (cls === 'scalar' || cls === 'aggregate' || cls === 'window' || cls === 'nondeterministic') {
+        // an argument not known to be total may fail on some values: the failure would tell the value
+        const total = SNOWFLAKE_TOTAL_ARGS.get(bare);
+        if (total !== 'all') {
+          const values = args ? listAt(args, 'value') : [];
+          // `OBJECT_CONSTRUCT(*)` keys by column name: distinct by construction
+          const star = (v: unknown) => isNode(v) && v.type === 'column_ref' && v.column === '*';
+          values.forEach((v, i) => (total?.includes(i) === true || star(v) ? undefined : this.use(v, scope, 'error')));
+        }
+      }
       return;
     }
     const values = args ? listAt(args, 'value') : [];
