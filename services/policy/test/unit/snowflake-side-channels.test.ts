@@ -54,6 +54,18 @@ describe('Snowflake side channels', () => {
     });
   }
 
+  test('GROUP BY ALL groups by the non-aggregate items: on a masked column it is refused', () => {
+    for (const sql of ['SELECT ssn, count(*) FROM customers GROUP BY ALL', 'SELECT substr(ssn, 1, 1) AS d, count(*) FROM customers GROUP BY ALL']) {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'deny', sql);
+      assert.equal(d.code, 'policy.inference_on_masked_column');
+      assert.ok(d.reason.startsWith('grouping by customers.ssn'), d.reason);
+    }
+    const ok = decide('SELECT id, count(*), max(ssn) FROM customers GROUP BY ALL');
+    assert.equal(ok.outcome, 'allow', ok.reason);
+    assert.deepEqual(ok.masking.columns.map((c) => label(c.action)), [null, null, 'redact']);
+  });
+
   test('total functions of masked columns are only redacted', () => {
     const d = decide("SELECT upper(email), object_construct('k', ssn), split_part(phone, '-', 1), object_construct(*) FROM customers");
     assert.equal(d.outcome, 'allow', d.reason);

@@ -371,17 +371,24 @@ export class StatementAnalyzer {
     for (const item of listAt(ast, 'from')) if (isNode(item)) this.fromItem(item, scope, 'read');
 
     const outputs: Output[] = [];
+    /** outputs that are not an aggregate call: what `GROUP BY ALL` groups by */
+    const grouped: Output[] = [];
     for (const item of listAt(ast, 'columns')) {
       if (!isNode(item)) continue;
       const e = nodeAt(item, 'expr');
       if (e && e.type === 'column_ref' && e.column === '*') {
-        outputs.push(...this.star(e, scope));
+        const starred = this.star(e, scope);
+        outputs.push(...starred);
+        grouped.push(...starred);
         continue;
       }
       const lineage = this.expr(e ?? item, scope);
       const alias = nameOf(item.as);
       const name = alias ? fold(this.aliasQuoting(item, alias)) : this.defaultName(e, item);
       outputs.push({ name, lineage });
+      const fn = e ? functionNameOf(e) : undefined;
+      const aggregate = e?.type === 'aggr_func' || (fn !== undefined && snowflakeFunctionClass(fn) === 'aggregate' && (e?.over === undefined || e?.over === null));
+      if (!aggregate) grouped.push({ name, lineage });
       if (alias) scope.aliases.set(name, lineage);
     }
 
@@ -400,7 +407,11 @@ export class StatementAnalyzer {
     // QUALIFY filters rows after window functions: for inference it is a WHERE.
     this.use(ast.qualify, scope, 'where');
     const groupby = nodeAt(ast, 'groupby');
-    const groups = (groupby ? listAt(groupby, 'columns') : listAt(ast, 'groupby')).map((g) => ({ expr: g }));
+    const groupItems = groupby ? listAt(groupby, 'columns') : listAt(ast, 'groupby');
+    // `GROUP BY ALL` groups by every select-list item that is not an aggregate
+    const all = groupItems.filter((g) => isNode(g) && g.type === 'origin' && typeof g.value === 'string' && g.value.toUpperCase() === 'ALL');
+    for (const o of all.length > 0 ? grouped : []) this.record(o.lineage, 'group');
+    const groups = groupItems.filter((g) => !all.includes(g)).map((g) => ({ expr: g }));
     this.ordering(groups, scope, outputs, 'group');
     this.use(ast.having, scope, 'having');
     const windows = nodeAt(ast, 'window');
