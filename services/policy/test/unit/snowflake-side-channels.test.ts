@@ -66,6 +66,19 @@ describe('Snowflake side channels', () => {
     assert.deepEqual(ok.masking.columns.map((c) => label(c.action)), [null, null, 'redact']);
   });
 
+  test('PIVOT and UNPIVOT over a masked column are refused: they group by it, compare it or drop its NULLs', () => {
+    for (const sql of [
+      "SELECT * FROM (SELECT id, ssn FROM customers) PIVOT (count(id) FOR ssn IN ('123-45-6789'))",
+      'SELECT * FROM (SELECT ssn, id FROM customers) PIVOT (count(id) FOR id IN (1, 2))',
+      'SELECT * FROM (SELECT email, phone FROM customers) UNPIVOT (v FOR k IN (email, phone))',
+    ]) {
+      const d = decide(sql);
+      assert.equal(d.outcome, 'deny', sql);
+      assert.equal(d.code, 'policy.inference_on_masked_column');
+    }
+    assert.equal(decide('SELECT * FROM orders PIVOT (sum(total) FOR customer_id IN (1, 2))').outcome, 'allow');
+  });
+
   test('total functions of masked columns are only redacted', () => {
     const d = decide("SELECT upper(email), object_construct('k', ssn), split_part(phone, '-', 1), object_construct(*) FROM customers");
     assert.equal(d.outcome, 'allow', d.reason);

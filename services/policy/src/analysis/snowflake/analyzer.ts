@@ -583,8 +583,12 @@ export class StatementAnalyzer {
     // TABLESAMPLE / SAMPLE decides how many rows come back.
     const operator = nodeAt(item, 'operator');
     if (operator) {
-      // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly.
+      // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly. PIVOT groups the rows by
+      // every column it does not aggregate and compares the pivot column with its IN list; UNPIVOT drops NULL values,
+      // so the rows that come back depend on them: every column of the relation is grouped by (fail closed).
       this.expr(operator, scope);
+      if (relation.columns) for (const c of relation.columns) this.record(c.lineage, 'group');
+      else this.record(inexact(), 'group');
       relation = { name: relation.name, columns: null };
     }
     if (renames.length > 0 && relation.columns) {
