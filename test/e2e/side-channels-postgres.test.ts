@@ -25,6 +25,13 @@ interface Case {
 
 const cases: Case[] = [
   { channel: "row count", sql: "SELECT id, (SELECT count(*) FROM generate_series(1, ascii(substr(c.ssn, 1, 1)))) FROM customers c", refused: "policy.inference_on_masked_column" },
+  { channel: "expressions in FROM and WITH", sql: "SELECT v FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH 'x' DEFAULT c.ssn) t", redacted: ["v"] },
+  { channel: "expressions in FROM and WITH", sql: "SELECT t.* FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH 'x' DEFAULT c.email) t", redacted: ["v"] },
+  { channel: "expressions in FROM and WITH", sql: "SELECT v FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH '''' || c.ssn || '''') t", refused: "policy.inference_on_masked_column" },
+  { channel: "expressions in FROM and WITH", sql: "WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) SEARCH DEPTH FIRST BY s SET ord SELECT * FROM r NATURAL LEFT JOIN (SELECT NULL::record[] AS ord) z", refused: "policy.inference_on_masked_column" },
+  { channel: "expressions in FROM and WITH", sql: "WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) SEARCH BREADTH FIRST BY s SET ord SELECT * FROM r", redacted: ["s", "ord"] },
+  { channel: "error occurrence", sql: "SELECT substring('x' FROM '[' || substr(ssn, 1, 1) || '-5]') FROM customers", refused: "policy.inference_on_masked_column" },
+  { channel: "error occurrence", sql: "SELECT ARRAY[string_to_array(ssn, '12'), ARRAY['a', 'b']] FROM customers", refused: "policy.inference_on_masked_column" },
   { channel: "row count", sql: "SELECT id, (SELECT count(*) FROM (SELECT 1 FROM generate_series(1, 1000) LIMIT ascii(substr(c.ssn, 1, 1))) s) FROM customers c", refused: "policy.inference_on_masked_column" },
   { channel: "row count", sql: "SELECT id, (SELECT count(*) FROM (SELECT 1 FROM orders OFFSET length(c.card_number)) s) FROM customers c", refused: "policy.inference_on_masked_column" },
   { channel: "row count", sql: "SELECT id, (SELECT count(*) FROM (SELECT 1 FROM orders FETCH FIRST ascii(c.ssn) ROWS ONLY) s) FROM customers c", refused: "policy.inference_on_masked_column" },

@@ -379,6 +379,11 @@ export const POSTGRES_OPERATORS: ReadonlySet<string> = new Set(
 );
 
 /**
+ * Not listed although they never fail themselves: functions whose result is an array with as many elements as a value
+ * holds matches (`string_to_array`, `regexp_split_to_array`, `array_positions`, `array_remove`). Arrays of different
+ * lengths make `ARRAY[a, b]`, `array_agg`, `array_cat` and `||` fail, so the length of `string_to_array(ssn, '12')`
+ * next to a constant array of two elements tells whether the value contains `12`.
+ *
  * Functions that cannot raise an error whatever value reaches the listed argument positions (0-based; `all` for every
  * argument). A masked value anywhere else — any other function's argument, a cast to anything but text, arithmetic —
  * is an error oracle (`1/(CASE …)`, `ssn::int`, `to_date(ssn, …)`, a regex built from a value), and the analyser
@@ -391,7 +396,7 @@ export const POSTGRES_TOTAL_ARGS: ReadonlyMap<string, 'all' | readonly number[]>
     reverse concat concat_ws quote_literal quote_nullable quote_ident btrim ltrim rtrim ascii left right strpos position
     replace translate starts_with num_nulls num_nonnulls pg_typeof pg_column_size to_hex to_json to_jsonb row_to_json
     json_build_array jsonb_build_array array_length array_upper array_lower cardinality array_ndims array_dims
-    array_position array_positions array_remove array_replace array_cat array_append array_prepend array_to_json
+    array_position array_replace array_cat array_append array_prepend array_to_json
     jsonb_typeof json_typeof jsonb_array_length json_array_length textlen isfinite now count max min sum avg
     string_agg array_agg json_agg jsonb_agg bool_and bool_or every bit_and bit_or first_value last_value
     format_type`
@@ -399,7 +404,9 @@ export const POSTGRES_TOTAL_ARGS: ReadonlyMap<string, 'all' | readonly number[]>
     .filter((n) => n !== '')
     .map((n): [string, 'all'] => [n, 'all']),
   ['substr', [0, 1]],
-  ['substring', [0, 1]],
+  // `substring(s FROM pattern)` and `substring(s SIMILAR pattern ESCAPE e)` take a regular expression second, which
+  // fails on some values (`'[' || c || '-5]'` fails when c > '5'); only the string is total in every form
+  ['substring', [0]],
   ['split_part', [0, 1]],
   ['lpad', [0, 2]],
   ['rpad', [0, 2]],
@@ -410,10 +417,8 @@ export const POSTGRES_TOTAL_ARGS: ReadonlyMap<string, 'all' | readonly number[]>
   ['regexp_count', [0]],
   ['regexp_substr', [0]],
   ['regexp_instr', [0]],
-  ['regexp_split_to_array', [0]],
   ['regexp_split_to_table', [0]],
   ['array_to_string', [0, 1, 2]],
-  ['string_to_array', [0, 1, 2]],
   ['string_to_table', [0, 1, 2]],
   ['unnest', 'all'],
   ['encode', [0]],

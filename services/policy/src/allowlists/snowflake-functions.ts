@@ -150,6 +150,14 @@ export const SNOWFLAKE_VALUE_STEERING: Readonly<Record<string, ValueSteering>> =
      check_json check_xml`,
   ),
   iff: { clause: 'condition', args: [0] },
+  // a regular expression built from a value fails to compile for some values (`'[' || c || '-5]'` when c > '5'), and
+  // positions, occurrences and parameters fail when out of range; only the subject is total
+  ...Object.fromEntries(
+    ['regexp_substr', 'regexp_substr_all', 'regexp_like', 'rlike', 'regexp_instr', 'regexp_count', 'regexp_replace', 'regexp_extract_all'].map((n) => [
+      n,
+      { clause: 'error' as const, args: [1, 2, 3, 4, 5, 6, 7] },
+    ]),
+  ),
   nvl2: { clause: 'condition', args: [0] },
   ...steer(
     'error',
@@ -172,3 +180,52 @@ export function snowflakeFunctionClass(name: string): SnowflakeFunctionClass | u
   }
   return undefined;
 }
+
+/**
+ * Functions that cannot raise an error whatever value reaches the listed argument positions (0-based; `all` for every
+ * argument). Any other argument of a scalar, aggregate or window function that `SNOWFLAKE_VALUE_STEERING` does not
+ * already classify is a use of clause `error`: a masked value reaching it could tell itself by failing
+ * (`OBJECT_CONSTRUCT(substr(ssn, 1, 1), 1, '1', 2)` fails on a duplicate key exactly when the first digit is 1,
+ * `BASE64_DECODE_BINARY`, `PARSE_URL`, `CONVERT_TIMEZONE`, `GET_PATH` fail on values they cannot read, and numeric and
+ * date functions cast a text argument implicitly). Text functions are listed: any value converts to text.
+ */
+export const SNOWFLAKE_TOTAL_ARGS: ReadonlyMap<string, 'all' | readonly number[]> = new Map<string, 'all' | readonly number[]>([
+  ...`base64_encode bit_length charindex concat concat_ws contains endswith hex_encode initcap left right len length lower
+    upper ltrim rtrim trim md5 md5_hex md5_binary octet_length position replace reverse sha1 sha1_hex sha1_binary soundex
+    split split_part startswith strtok strtok_to_array substr substring translate hash editdistance
+    jarowinkler_similarity array_construct array_construct_compact array_append array_prepend array_cat array_compact
+    array_contains array_distinct array_except array_intersection arrays_overlap array_position array_size
+    array_to_string array_max array_min array_reverse object_keys object_delete object_pick to_variant to_json typeof
+    is_array is_binary is_boolean is_char is_date is_decimal is_double is_integer is_null_value is_object is_real is_time
+    is_timestamp_ltz is_timestamp_ntz is_timestamp_tz is_varchar strip_null_value count count_if min max any_value
+    array_agg array_unique_agg listagg hash_agg approx_count_distinct min_by max_by mode row_number rank dense_rank
+    percent_rank cume_dist grouping grouping_id current_account current_client current_database current_region
+    current_role current_schema current_schemas current_session current_statement current_user current_version
+    current_warehouse collation`
+    .split(/\s+/)
+    .filter((n) => n !== '')
+    .map((n): [string, 'all'] => [n, 'all']),
+  ['ascii', [0]],
+  ['unicode', [0]],
+  ['sha2', [0]],
+  ['sha2_hex', [0]],
+  ['sha2_binary', [0]],
+  ['to_char', [0]],
+  ['to_varchar', [0]],
+  ['collate', [0]],
+  ['like', [0]],
+  ['ilike', [0]],
+  ['array_sort', [0]],
+  ['get', [0]],
+  ['get_ignore_case', [0]],
+  ['get_path', [0]],
+  ['approx_top_k', [0]],
+  ['first_value', [0]],
+  ['last_value', [0]],
+  ['nth_value', [0]],
+  ['lag', [0, 2]],
+  ['lead', [0, 2]],
+  ['conditional_change_event', [0]],
+  // keys must be distinct and not NULL; values may be anything
+  ...['object_construct', 'object_construct_keep_null'].map((n): [string, number[]] => [n, Array.from({ length: 50 }, (_, i) => 2 * i + 1)]),
+]);

@@ -462,6 +462,8 @@ class Walker {
   readonly unresolvedUsage = new Set<ColumnUsageClause>();
   /** lineage of values written into tables */
   readonly written: Lineage[] = [];
+  /** the bodies of the ColumnRef nodes the walk resolved: one it never reached is a value it did not follow */
+  readonly seen = new Set<object>();
   private readonly defaultSchema: string;
 
   constructor(private readonly catalog: Catalog) {
@@ -571,10 +573,21 @@ class Walker {
         const lineage = derived([this.expr(b.docexpr, scope, ctes), this.expr(b.rowexpr, scope, ctes)]);
         // the document and the row path decide how many rows come back
         this.use(lineage, 'rows');
+        // namespace URIs and each column's PATH and DEFAULT are expressions too (`PATH '''' || ssn || ''''` returns
+        // the value as an XPath string literal, `DEFAULT ssn` returns it as is); an XPath that does not compile fails
+        const namespaces = derived(list(b.namespaces).map((n) => this.expr(unwrap(n)?.body.val, scope, ctes)));
+        this.use(namespaces, 'error');
         const cols: Entry[] = [];
         for (const c of list(b.columns)) {
-          const name = str(unwrap(c)?.body.colname);
-          if (name !== undefined) cols.push({ kind: 'column', name, lineage });
+          const col = obj(unwrap(c)?.body);
+          const name = str(col?.colname);
+          const path = this.expr(col?.colexpr, scope, ctes);
+          this.use(path, 'error');
+          const fallback = this.expr(col?.coldefexpr, scope, ctes);
+          // the DEFAULT is coerced to the column's type, which fails on some values unless that type is text
+          const type = catalogName(names(obj(col?.typeName)?.names));
+          if (type === undefined || !POSTGRES_TOTAL_CASTS.has(type) || list(obj(col?.typeName)?.arrayBounds).length > 0) this.use(fallback, 'error');
+          if (name !== undefined) cols.push({ kind: 'column', name, lineage: derived([lineage, namespaces, path, fallback]) });
         }
         const entries = rename(cols, alias.columns);
         return { ranges: alias.name === undefined ? [] : [{ name: alias.name, schema: null, entries, base: null }], entries };
@@ -748,6 +761,7 @@ class Walker {
     const b = n.body;
     switch (n.type) {
       case 'ColumnRef':
+        this.seen.add(b);
         return this.columnRef(list(b.fields), scope);
       case 'A_Const':
       case 'ParamRef':
@@ -837,6 +851,7 @@ class Walker {
           // (c).ssn: a field of a whole-row reference is that column
           const fields = names(arg.body.fields);
           if (fields.length === list(arg.body.fields).length && this.findRange(fields, scope) !== undefined) {
+            this.seen.add(arg.body);
             const fieldLineage = this.columnRef([...list(arg.body.fields), { String: { sval: first } }], scope);
             if (list(b.indirection).length === 1) return fieldLineage;
             return derived([fieldLineage, ...list(b.indirection).slice(1).map((i) => this.expr(i, scope, ctes))]);
@@ -944,8 +959,39 @@ class Walker {
       } else {
         map.set(name, rename(this.query(cte.ctequery, outer, map), columns));
       }
+      const withClauses = this.searchAndCycle(cte, map.get(name) ?? []);
+      if (withClauses !== undefined) map.set(name, withClauses);
     }
     return map;
+  }
+
+  /**
+   * `SEARCH … SET seq` and `CYCLE … SET mark USING path` append columns to the CTE, in that order: the sequence and
+   * the path hold the values of the named columns (an array of rows of them), the mark whether they repeated. Cycle
+   * detection compares those values to stop the recursion, so it decides how many rows come back.
+   */
+  private searchAndCycle(cte: Obj, entries: readonly Entry[]): Entry[] | undefined {
+    const search = obj(cte.search_clause);
+    const cycle = obj(cte.cycle_clause);
+    if (search === undefined && cycle === undefined) return undefined;
+    const of = (cols: unknown): Lineage => {
+      const parts = names(cols).map((n) => {
+        const hit = entries.find((e): e is Column => e.kind === 'column' && e.name === n);
+        return hit?.lineage ?? this.wholeRow(entries);
+      });
+      return derived(parts);
+    };
+    const out = [...entries];
+    if (search !== undefined) {
+      out.push({ kind: 'column', name: str(search.search_seq_column) ?? '?column?', lineage: of(search.search_col_list) });
+    }
+    if (cycle !== undefined) {
+      const compared = of(cycle.cycle_col_list);
+      this.use(compared, 'rows');
+      out.push({ kind: 'column', name: str(cycle.cycle_mark_column) ?? '?column?', lineage: compared });
+      out.push({ kind: 'column', name: str(cycle.cycle_path_column) ?? '?column?', lineage: compared });
+    }
+    return out;
   }
 
   select(b: Obj, outer: Scope | null, inherited: Ctes): Entry[] {
@@ -1006,7 +1052,10 @@ class Walker {
       const name = fields.length === 1 ? sval(fields[0]) : undefined;
       if (name === undefined) return undefined;
       const hits = out.filter((e): e is Column => e.kind === 'column' && e.name === name).map((e) => e.lineage);
-      if (hits.length > 0) return combine(hits, hits.length === 1);
+      if (hits.length > 0) {
+        this.seen.add(n.body);
+        return combine(hits, hits.length === 1);
+      }
     }
     return undefined;
   }
@@ -1035,6 +1084,7 @@ class Walker {
       const fields = list(n.body.fields);
       const name = fields.length === 1 ? sval(fields[0]) : undefined;
       if (name !== undefined) {
+        this.seen.add(n.body);
         this.use(this.resolveName(name, scope) ?? this.outputRef(item, out) ?? UNRESOLVED, 'group');
         return;
       }
@@ -1051,6 +1101,7 @@ class Walker {
       if (val?.type === 'ColumnRef') {
         const fields = list(val.body.fields);
         if (unwrap(fields[fields.length - 1])?.type === 'A_Star') {
+          this.seen.add(val.body);
           out.push(...this.star(fields, scope));
           continue;
         }
@@ -1075,7 +1126,10 @@ class Walker {
       const fields = names(a.body.fields);
       const r = fields.length === list(a.body.fields).length ? this.findRange(fields, scope) : undefined;
       const shadowed = fields.length === 1 && this.hasColumn(fields[0], scope);
-      if (r !== undefined && !shadowed && !r.entries.some((e) => e.kind === 'opaque')) return [...r.entries];
+      if (r !== undefined && !shadowed && !r.entries.some((e) => e.kind === 'opaque')) {
+        this.seen.add(a.body);
+        return [...r.entries];
+      }
     }
     const l = derived([this.expr(arg, scope, ctes), ...path.map((p) => this.expr(p, scope, ctes))]);
     return [{ kind: 'opaque', sources: l.sources, unresolved: l.unresolved }];
@@ -1107,6 +1161,7 @@ class Walker {
   private insert(b: Obj, inherited: Ctes): Entry[] {
     const ctes = this.withClause(b.withClause, null, inherited);
     const target = this.target(b.relation, ctes);
+    for (const c of list(b.cols)) this.use(this.expr(unwrap(c)?.body.indirection, { items: [target], parent: null }, ctes), 'error');
     if (b.selectStmt !== undefined) {
       for (const e of this.query(b.selectStmt, null, ctes)) this.written.push(entryLineage(e));
     }
@@ -1114,8 +1169,16 @@ class Walker {
     if (conflict !== undefined) {
       const excluded: FromItem = { ranges: [{ name: 'excluded', schema: null, entries: target.entries, base: null }], entries: [] };
       const scope: Scope = { items: [target, excluded], parent: null };
-      for (const t of list(conflict.targetList)) this.written.push(this.expr(unwrap(t)?.body.val, scope, ctes));
+      for (const t of list(conflict.targetList)) {
+        this.written.push(this.expr(unwrap(t)?.body.val, scope, ctes));
+        this.use(this.expr(unwrap(t)?.body.indirection, scope, ctes), 'error');
+      }
       if (conflict.whereClause !== undefined) this.use(this.expr(conflict.whereClause, scope, ctes), 'where');
+      // the conflict target names an index by its expressions and predicate, over the target's own columns
+      const infer = obj(conflict.infer);
+      const targetScope: Scope = { items: [target], parent: null };
+      for (const e of list(infer?.indexElems)) this.use(this.expr(unwrap(e)?.body.expr, targetScope, ctes), 'where');
+      if (infer?.whereClause !== undefined) this.use(this.expr(infer.whereClause, targetScope, ctes), 'where');
     }
     return this.targets(list(b.returningList), { items: [target], parent: null }, ctes);
   }
@@ -1124,7 +1187,11 @@ class Walker {
     const ctes = this.withClause(b.withClause, null, inherited);
     const scope: Scope = { items: [this.target(b.relation, ctes)], parent: null };
     this.fromList(list(b.fromClause), scope, ctes);
-    for (const t of list(b.targetList)) this.written.push(this.expr(unwrap(t)?.body.val, scope, ctes));
+    for (const t of list(b.targetList)) {
+      this.written.push(this.expr(unwrap(t)?.body.val, scope, ctes));
+      // `SET arr[i] = …`: the subscript decides where the value goes
+      this.use(this.expr(unwrap(t)?.body.indirection, scope, ctes), 'error');
+    }
     if (b.whereClause !== undefined) this.use(this.expr(b.whereClause, scope, ctes), 'where');
     return this.targets(list(b.returningList), scope, ctes);
   }
@@ -1185,6 +1252,7 @@ class Walker {
         if (b.relation !== undefined) {
           const item = this.rangeVar(obj(b.relation) ?? {}, NO_CTES, from ? 'write' : 'read');
           const attlist = names(b.attlist);
+          if (b.whereClause !== undefined) this.use(this.expr(b.whereClause, { items: [item], parent: null }, NO_CTES), 'where');
           out =
             attlist.length === 0
               ? [...item.entries]
@@ -1288,6 +1356,43 @@ const OPERATOR_EXPRS: ReadonlySet<string> = new Set([
   'AEXPR_ILIKE',
   'AEXPR_SIMILAR',
 ]);
+
+/** Statements whose every expression the walker follows (directly or as the statement they wrap). */
+const WALKED_STATEMENTS: ReadonlySet<string> = new Set([
+  'SelectStmt',
+  'InsertStmt',
+  'UpdateStmt',
+  'DeleteStmt',
+  'MergeStmt',
+  'ExplainStmt',
+  'CopyStmt',
+  'DeclareCursorStmt',
+  'PrepareStmt',
+]);
+
+/** A column reference in a place the analyser does not follow: the statement is refused (fail closed). */
+export class UnfollowedColumnError extends Error {
+  constructor() {
+    super('a column is referenced where the analyser does not follow values');
+    this.name = 'UnfollowedColumnError';
+  }
+}
+
+/** The bodies of every ColumnRef node under a statement. */
+function columnRefs(root: unknown): Obj[] {
+  const out: Obj[] = [];
+  const visit = (v: unknown, key: string): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x, '');
+      return;
+    }
+    if (!isObj(v)) return;
+    if (key === 'ColumnRef') out.push(v);
+    for (const k in v) if (k !== 'location') visit(v[k], k);
+  };
+  visit(root, '');
+  return out;
+}
 
 /** One pass over the raw tree for what must be complete whatever the walker understood. */
 function treeFacts(root: unknown): TreeFacts {
@@ -1505,6 +1610,10 @@ export function inspectPostgres(sql: string, catalog: Catalog): PostgresAnalysis
   stmts.forEach((s, i) => {
     const out = walker.statement(obj(s)?.stmt);
     if (i === 0) outputs = out;
+    // a column the walk did not reach is a value whose lineage and uses nobody checked: refuse rather than guess
+    if (WALKED_STATEMENTS.has(unwrap(obj(s)?.stmt)?.type ?? '') && columnRefs(obj(s)?.stmt).some((c) => !walker.seen.has(c))) {
+      throw new UnfollowedColumnError();
+    }
   });
 
   // relations the walker did not reach (DDL, GRANT, LOCK, …) are still reported

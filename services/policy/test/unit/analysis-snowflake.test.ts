@@ -215,6 +215,8 @@ const cases: Case[] = [
     tables: ['PUBLIC.ORDERS:read'],
     columns: [['*', ALL_O, false]],
     functions: ['sum'],
+    // PIVOT groups by the columns it does not aggregate and compares the pivot column: every column is grouped by
+    usages: ['group:ORDERS.CREATED_AT', 'group:ORDERS.CUSTOMER_ID', 'group:ORDERS.ID', 'group:ORDERS.TOTAL'],
   },
   // --- aggregates and windows ---------------------------------------------------------------------------------------
   {

@@ -252,6 +252,49 @@ const channels: Record<string, Case[]> = {
     { sql: 'BEGIN', code: null },
     { sql: 'EXPLAIN SELECT id FROM customers', code: null },
   ],
+  'expressions inside FROM items and WITH clauses': [
+    // XMLTABLE's column PATH and DEFAULT are expressions: a DEFAULT of ssn returned it in clear
+    { sql: "SELECT v FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH 'x' DEFAULT c.ssn) t", code: null, masked: { '0:v': 'redact' } },
+    { sql: "SELECT t.* FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH 'x' DEFAULT c.email) t", code: null, masked: { '0:v': 'redact' } },
+    { sql: "SELECT v FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v text PATH '''' || c.ssn || '''') t", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: "SELECT v FROM customers c, xmltable('/r' PASSING xml '<r/>' COLUMNS v int PATH 'x' DEFAULT c.phone) t", code: INF, clause: 'computing something that can fail from customers.phone' },
+    { sql: "SELECT v FROM customers c, xmltable(xmlnamespaces(c.ssn AS n), '/r' PASSING xml '<r/>' COLUMNS v text PATH 'x') t", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: "SELECT v, o FROM xmltable('/r' PASSING xml '<r><x>1</x></r>' COLUMNS v text PATH 'x' DEFAULT 'none', o FOR ORDINALITY) t", code: null, masked: {} },
+    // SEARCH and CYCLE add columns holding the named columns' values: unseen, they shifted `*` so ssn came back in clear
+    {
+      sql: 'WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) SEARCH DEPTH FIRST BY s SET ord SELECT * FROM r NATURAL LEFT JOIN (SELECT NULL::record[] AS ord) z',
+      code: INF,
+      clause: 'joining on customers.ssn',
+    },
+    {
+      sql: 'WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) SEARCH BREADTH FIRST BY s SET ord SELECT * FROM r',
+      code: null,
+      masked: { '1:s': 'redact', '2:ord': 'redact' },
+    },
+    { sql: 'WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) SEARCH DEPTH FIRST BY s SET ord SELECT id FROM r ORDER BY ord', code: INF, clause: 'ordering by customers.ssn' },
+    {
+      sql: 'WITH RECURSIVE r(id, s) AS (SELECT id, ssn FROM customers UNION ALL SELECT id, s FROM r WHERE false) CYCLE s SET is_cycle USING path SELECT id FROM r',
+      code: INF,
+      clause: 'deciding how many rows come back from customers.ssn',
+    },
+    {
+      sql: 'WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 3) SEARCH DEPTH FIRST BY n SET ord CYCLE n SET c USING p SELECT * FROM r',
+      code: null,
+      masked: {},
+    },
+    // a regular expression and arrays whose length counts matches fail on some values
+    { sql: "SELECT substring('x' FROM '[' || substr(ssn, 1, 1) || '-5]') FROM customers", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: "SELECT substring('x' SIMILAR ssn ESCAPE '#') FROM customers", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: 'SELECT substring(ssn FROM 2 FOR 3), substring(email, 2) FROM customers', code: null, masked: { '0:substring': 'redact', '1:substring': 'redact' } },
+    { sql: "SELECT ARRAY[string_to_array(ssn, '12'), ARRAY['a', 'b']] FROM customers", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: "SELECT array_agg(regexp_split_to_array(email, 'a')) FROM customers", code: INF, clause: 'computing something that can fail from customers.email' },
+    { sql: "SELECT ARRAY[array_positions(ARRAY[ssn], '1'), ARRAY[1]] FROM customers", code: INF, clause: 'computing something that can fail from customers.ssn' },
+    { sql: "SELECT array_remove(ARRAY[card_number], '1') || ARRAY[ARRAY['x']] FROM customers", code: INF },
+    { sql: "SELECT string_to_array(name, ' ') FROM customers", code: null, masked: {} },
+    // a column referenced where the walk does not go (a type modifier here) is refused rather than left unchecked
+    { sql: 'SELECT id::numeric(ssn) FROM customers', code: 'policy.parse_error' },
+    { sql: "INSERT INTO orders (id, customer_id, total) VALUES (1, 1, 1) ON CONFLICT (id) WHERE total > 0 DO UPDATE SET total = excluded.total", code: null },
+  ],
   'relations': [
     { sql: "SELECT most_common_vals FROM pg_stats WHERE tablename = 'customers' AND attname = 'ssn'", code: REL, rule: 'guardrail:postgres:relation:pg_stats' },
     { sql: 'SELECT histogram_bounds FROM pg_catalog.pg_stats', code: REL, rule: 'guardrail:postgres:relation:pg_stats' },

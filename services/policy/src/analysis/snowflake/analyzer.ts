@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog.js';
 import { SqlParseError } from '../errors.js';
 import { type AstNode, isNode, listAt, nameOf, nodeAt, sourceOf, stringAt } from './ast.js';
 import { endsWithQuotedIdent, fold, type Ident, leadingIdents, snowflakeExpressionName } from './lexer.js';
-import { SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlists/snowflake-functions.js';
+import { SNOWFLAKE_TOTAL_ARGS, SNOWFLAKE_VALUE_STEERING, snowflakeFunctionClass } from '../../allowlists/snowflake-functions.js';
 
 /** Where a value comes from: a set of column keys, and whether that set could be established. */
 interface Lineage {
@@ -371,17 +371,24 @@ export class StatementAnalyzer {
     for (const item of listAt(ast, 'from')) if (isNode(item)) this.fromItem(item, scope, 'read');
 
     const outputs: Output[] = [];
+    /** outputs that are not an aggregate call: what `GROUP BY ALL` groups by */
+    const grouped: Output[] = [];
     for (const item of listAt(ast, 'columns')) {
       if (!isNode(item)) continue;
       const e = nodeAt(item, 'expr');
       if (e && e.type === 'column_ref' && e.column === '*') {
-        outputs.push(...this.star(e, scope));
+        const starred = this.star(e, scope);
+        outputs.push(...starred);
+        grouped.push(...starred);
         continue;
       }
       const lineage = this.expr(e ?? item, scope);
       const alias = nameOf(item.as);
       const name = alias ? fold(this.aliasQuoting(item, alias)) : this.defaultName(e, item);
       outputs.push({ name, lineage });
+      const fn = e ? functionNameOf(e) : undefined;
+      const aggregate = e?.type === 'aggr_func' || (fn !== undefined && snowflakeFunctionClass(fn) === 'aggregate' && (e?.over === undefined || e?.over === null));
+      if (!aggregate) grouped.push({ name, lineage });
       if (alias) scope.aliases.set(name, lineage);
     }
 
@@ -400,7 +407,11 @@ export class StatementAnalyzer {
     // QUALIFY filters rows after window functions: for inference it is a WHERE.
     this.use(ast.qualify, scope, 'where');
     const groupby = nodeAt(ast, 'groupby');
-    const groups = (groupby ? listAt(groupby, 'columns') : listAt(ast, 'groupby')).map((g) => ({ expr: g }));
+    const groupItems = groupby ? listAt(groupby, 'columns') : listAt(ast, 'groupby');
+    // `GROUP BY ALL` groups by every select-list item that is not an aggregate
+    const all = groupItems.filter((g) => isNode(g) && g.type === 'origin' && typeof g.value === 'string' && g.value.toUpperCase() === 'ALL');
+    for (const o of all.length > 0 ? grouped : []) this.record(o.lineage, 'group');
+    const groups = groupItems.filter((g) => !all.includes(g)).map((g) => ({ expr: g }));
     this.ordering(groups, scope, outputs, 'group');
     this.use(ast.having, scope, 'having');
     const windows = nodeAt(ast, 'window');
@@ -572,8 +583,12 @@ export class StatementAnalyzer {
     // TABLESAMPLE / SAMPLE decides how many rows come back.
     const operator = nodeAt(item, 'operator');
     if (operator) {
-      // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly.
+      // PIVOT / UNPIVOT reshape the columns: nothing about the result maps back exactly. PIVOT groups the rows by
+      // every column it does not aggregate and compares the pivot column with its IN list; UNPIVOT drops NULL values,
+      // so the rows that come back depend on them: every column of the relation is grouped by (fail closed).
       this.expr(operator, scope);
+      if (relation.columns) for (const c of relation.columns) this.record(c.lineage, 'group');
+      else this.record(inexact(), 'group');
       relation = { name: relation.name, columns: null };
     }
     if (renames.length > 0 && relation.columns) {
@@ -837,6 +852,16 @@ export class StatementAnalyzer {
     if (steering === undefined) {
       // FLATTEN in an expression position still decides rows by its input.
       if (cls === 'set_returning') this.use(args, scope, 'rows');
+      if (cls === 'scalar' || cls === 'aggregate' || cls === 'window' || cls === 'nondeterministic') {
+        // an argument not known to be total may fail on some values: the failure would tell the value
+        const total = SNOWFLAKE_TOTAL_ARGS.get(bare);
+        if (total !== 'all') {
+          const values = args ? listAt(args, 'value') : [];
+          // `OBJECT_CONSTRUCT(*)` keys by column name: distinct by construction
+          const star = (v: unknown) => isNode(v) && v.type === 'column_ref' && v.column === '*';
+          values.forEach((v, i) => (total?.includes(i) === true || star(v) ? undefined : this.use(v, scope, 'error')));
+        }
+      }
       return;
     }
     const values = args ? listAt(args, 'value') : [];
@@ -867,9 +892,10 @@ export class StatementAnalyzer {
     if (listAt(node, 'notations').includes(':')) {
       // `[t.]v:field.path` reads inside VARIANT column v; the grammar shifts the names into schema/table/column, so the
       // column is read back from the source text, where it is the last name before the colon.
+      // The value at the path is a part of the column's value, not the value itself: no format-preserving mask fits it.
       const idents = leadingIdents(sourceOf(node, this.text) ?? '');
-      if (idents.length === 1) return this.resolve(undefined, idents[0], scope);
-      if (idents.length === 2) return this.resolve(idents[0], idents[1], scope);
+      if (idents.length === 1) return { ...this.resolve(undefined, idents[0], scope), direct: false };
+      if (idents.length === 2) return { ...this.resolve(idents[0], idents[1], scope), direct: false };
       return inexact();
     }
     if (node.column === '*') {
