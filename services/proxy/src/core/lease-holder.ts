@@ -30,6 +30,8 @@ export interface LeaseHolderDeps {
  */
 export class LeaseHolder {
   readonly #deps: LeaseHolderDeps;
+  /** per-statement leases being revoked after their statement's reply: awaited before the next statement or close */
+  readonly #releasing = new Set<Promise<void>>();
   readonly #upstreams = new Map<string, Upstream>();
   /** the upstream whose transaction is open */
   tx: Upstream | undefined;
@@ -176,6 +178,40 @@ export class LeaseHolder {
   async retire(entry: Upstream, reason: string, ctx: CallContext = newContext()): Promise<void> {
     await entry.upstream.close();
     await this.#revoke(entry.lease.leaseId, reason, ctx);
+  }
+
+  /**
+   * Retires a per-statement lease after its statement's reply went out: the client does not wait for the revocation,
+   * but the session's next statement and its close do (`released`).
+   */
+  releaseAfterReply(entry: Upstream, ctx: CallContext): Promise<void> {
+    const released = this.retire(entry, 'statement-complete', ctx).catch((err: unknown) => {
+      // the revocation itself logs and leaves a failed call to the sweeper; this is the upstream's close failing
+      this.#deps.logger.warn({ leaseId: entry.lease.leaseId, err: err instanceof Error ? err.message : String(err) }, 'retiring a per-statement lease failed');
+    });
+    this.#releasing.add(released);
+    void released.finally(() => this.#releasing.delete(released));
+    return released;
+  }
+
+  /** Resolves once every per-statement lease released after its reply is revoked (or left to the sweeper). */
+  async released(): Promise<void> {
+    while (this.#releasing.size > 0) await Promise.all([...this.#releasing]);
+  }
+
+  /**
+   * After the idle limit ended a transaction, only its COMMIT or ROLLBACK is accepted (and answered ROLLBACK): throws
+   * for anything else, and clears the mark for those.
+   */
+  acceptAfterIdleEnd(verb: Analysis['transaction'], idleSeconds: number): void {
+    if (verb !== 'commit' && verb !== 'rollback') {
+      throw new AirlockError(
+        'proxy.transaction_not_allowed',
+        `the open transaction was rolled back and its credential revoked because the session was idle for more than ${idleSeconds} s; send ROLLBACK, then start again`,
+        { sqlState: '25P02' },
+      );
+    }
+    this.idleEndedTx = false;
   }
 
   async #revoke(leaseId: string, reason: string, ctx: CallContext): Promise<void> {

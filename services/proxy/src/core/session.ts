@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Analysis, credentialV1, policyV1, Principal, proxyV1 } from '@airlock/contracts';
+import type { credentialV1, policyV1, Principal, proxyV1 } from '@airlock/contracts';
 import { AirlockError, SpanKind, newContext } from '@airlock/runtime';
 import type { UpstreamPortal } from '../engines/engine.js';
 import { SessionAudit } from './audit.js';
@@ -33,8 +33,6 @@ export class Session {
   #opening = 0;
   #lastActive = Date.now();
   readonly #idleMs: number;
-  /** per-statement leases being revoked after their statement's reply: awaited before the next statement or close */
-  readonly #releasing = new Set<Promise<void>>();
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
   constructor(ctx: ProxyContext, principal: Principal, connection: string, frontend: proxyV1.Frontend, client: string | undefined, id: string = randomUUID()) {
@@ -82,12 +80,15 @@ export class Session {
     const leases = this.#leases;
     try {
       decision = await this.#gate.decide(sql, params, requestId, run.ctx);
-      if (leases.idleEndedTx) return this.#afterIdleEnd(run, decision.analysis?.transaction);
+      if (leases.idleEndedTx) {
+        leases.acceptAfterIdleEnd(decision.analysis?.transaction, this.#idleMs / 1000);
+        return this.#pipe.deferred(run, Promise.resolve(), 'ROLLBACK');
+      }
       const passage = await this.#gate.admit(decision, sql, params, statement, hooks);
       decision = passage.decision;
       // the previous statement's per-statement lease is revoked before this statement runs or mints its own (its
       // decision was made meanwhile); a session that ended while waiting mints nothing
-      if (this.#releasing.size > 0) await this.#released();
+      await leases.released();
       if (this.#closed) throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
       if (!decision.scope) {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql, decision.analysis?.chain === true);
@@ -119,19 +120,6 @@ export class Session {
     }
   }
 
-  /** After the idle limit ended a transaction, only its COMMIT or ROLLBACK is accepted (and answered ROLLBACK). */
-  #afterIdleEnd(run: Run, verb: Analysis['transaction']): ActiveStatement {
-    if (verb !== 'commit' && verb !== 'rollback') {
-      throw new AirlockError(
-        'proxy.transaction_not_allowed',
-        `the open transaction was rolled back and its credential revoked because the session was idle for more than ${this.#idleMs / 1000} s; send ROLLBACK, then start again`,
-        { sqlState: '25P02' },
-      );
-    }
-    this.#leases.idleEndedTx = false;
-    return this.#pipe.deferred(run, Promise.resolve(), 'ROLLBACK');
-  }
-
   /** Opens the statement upstream, tagged with who runs it under which lease (and the client's own tag). */
   async #execute(sql: string, params: Array<string | null>, decision: policyV1.Decision, entry: Upstream, run: Run): Promise<UpstreamPortal> {
     const upstream = entry.upstream;
@@ -157,22 +145,8 @@ export class Session {
         this.#leases.afterStatement(entry, how === 'completed');
         if (how === 'completed') this.#gate.confirm(decision, entry.upstream, tag);
       },
-      release: () => {
-        if (decision.scope?.leaseMode !== 'statement') return Promise.resolve();
-        const released = this.#leases.retire(entry, 'statement-complete', run.ctx).catch((err: unknown) => {
-          // the revocation itself logs and leaves a failed call to the sweeper; this is the upstream's close failing
-          this.#ctx.logger.warn({ leaseId: entry.lease.leaseId, err: err instanceof Error ? err.message : String(err) }, 'retiring a per-statement lease failed');
-        });
-        this.#releasing.add(released);
-        void released.finally(() => this.#releasing.delete(released));
-        return released;
-      },
+      release: () => (decision.scope?.leaseMode === 'statement' ? this.#leases.releaseAfterReply(entry, run.ctx) : Promise.resolve()),
     };
-  }
-
-  /** Every per-statement lease revoked after its reply is revoked (or left to the sweeper) once this resolves. */
-  async #released(): Promise<void> {
-    while (this.#releasing.size > 0) await Promise.all([...this.#releasing]);
   }
 
   /** Cancels the statement running upstream, if any (client cancel request or disconnect). */
@@ -208,7 +182,7 @@ export class Session {
     this.#gate.close();
     this.#ctx.keeper.unwatch(this);
     await this.#leases.running?.upstream.cancel().catch(() => undefined);
-    await this.#released();
+    await this.#leases.released();
     await this.#leases.retireAll(reason);
     this.#pipe.endAll();
     this.#audit.onSessionEnd(reason);
