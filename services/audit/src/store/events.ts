@@ -239,7 +239,12 @@ export class AuditStore {
     this.#claiming ??= (async () => {
       const old = this.#writer;
       this.#writer = undefined;
-      if (old) old.client.release(true);
+      if (old) {
+        // given up explicitly while the connection still works: a destroyed connection's backend may hold the lock a
+        // moment longer, and this writer would then claim another partition than the one it just left
+        await old.client.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [partitionLock, old.partition]).catch(() => undefined);
+        old.client.release(true);
+      }
       const client = await this.#pool.connect();
       try {
         for (let p = 1; p <= maxPartitions; p++) {
