@@ -15,6 +15,8 @@ import { chromiumBinary } from './browser.ts';
 
 const shots = join(process.cwd(), 'test-results', 'console');
 const clientId = 'airlock-console';
+/** Airlock's own SAML SP, whose bearer assertions open the PostgreSQL door */
+const gatewaySp = { audience: 'urn:airlock:gateway', recipient: 'https://airlock.example.test/saml/bearer' };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -105,8 +107,9 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
         c['identity']['issuers'].push(
           // the console relays its people's ID tokens (audience: its client id) to the approval and audit APIs only
           { issuer: oidcIdp.issuer, audiences: [clientId], doors: { approval: clientId, audit: clientId }, algorithms: ['RS256'], groupsClaim: 'groups', emailClaim: 'email' },
-          { issuer: `${consoleUrl}/token-issuer`, audiences: ['airlock-console'], doors: { approval: 'airlock-console', audit: 'airlock-console' }, algorithms: ['ES256'], groupsClaim: 'groups' },
         );
+        // the SAML IdP, trusted at the PostgreSQL door (Airlock's SP) and, through the console, at the approval and audit APIs
+        c['identity']['saml'] = [{ issuer: samlIdp.entityId, idpCert: samlIdp.cert, audience: gatewaySp.audience, recipient: gatewaySp.recipient, groupsAttribute: 'groups' }];
         c['console'] = {
           oidc: { issuer: oidcIdp.issuer, clientId, clientSecret: '${AIRLOCK_CONSOLE_OIDC_SECRET}', redirectUri: `${consoleUrl}/auth/oidc/callback`, scopes: ['openid', 'email', 'groups'] },
           saml: { entryPoint: samlIdp.entryPoint, issuer: `${consoleUrl}/saml`, idpCert: samlIdp.cert, audience: `${consoleUrl}/saml`, callbackUrl: `${consoleUrl}/auth/saml/callback`, groupsAttribute: 'groups' },
@@ -209,6 +212,41 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
     const err = await held;
     assert.match(err.message, /^an approver denied this statement \(request [^)]+\): not during the quarter-end freeze$/);
     await analyst.end();
+    await samlContext.close();
+  });
+
+  it('refuses a SAML person approving through the console what they asked for at the PostgreSQL door', async () => {
+    const samlContext = await launch();
+    const p = watch(await samlContext.newPage());
+    await p.goto(`${consoleUrl}/login`);
+    await p.click('#signin-saml');
+    await p.waitForURL((u) => u.href.startsWith(samlIdp.entryPoint));
+    await p.click('#continue');
+    await p.waitForURL(`${consoleUrl}/approvals`);
+    await p.waitForSelector('body[data-live-ready]');
+    // the same person, by an assertion of the same IdP, at the database door (as an analyst there: the IdP may give
+    // another SP other groups, and the person is the same)
+    const self = await agent(t.pgUrl(samlIdp.bearerAssertion(gatewaySp, ['analysts'])));
+    clients.push(self);
+    const held = self.query('DELETE FROM orders WHERE id = 4').then(
+      () => 'ran',
+      (e: Error) => e.message,
+    );
+    const card = p.locator('article.approval').filter({ hasText: 'DELETE FROM orders WHERE id = 4' });
+    await Promise.race([card.waitFor({ timeout: 20_000 }), held.then((outcome) => assert.fail(`the statement was not held: ${outcome}`))]);
+    assert.equal(await card.locator('.requester').innerText().then((s) => s.split(' ')[0]), 'saml-approver');
+    // one person at both doors: the console sees its own person's request and offers no decision
+    assert.equal(await card.locator('.note.sod').innerText(), 'You requested this statement: another approver must decide it (separation of duties).');
+    assert.equal(await card.locator('form.approve').count(), 0);
+    // and the approval API, asked directly with the console session's credential, refuses it as self-approval
+    const approvalId = await card.getAttribute('data-approval');
+    const csrf = await p.locator('input[name="_csrf"]').first().getAttribute('value');
+    const res = await samlContext.request.post(`${consoleUrl}/approvals/${approvalId}/approve`, { form: { _csrf: csrf ?? '' }, headers: { origin: consoleUrl }, maxRedirects: 0 });
+    assert.equal(res.status(), 303);
+    await p.goto(`${consoleUrl}/approvals`);
+    assert.equal(await p.locator('.flash.error').innerText(), 'nobody may approve or deny their own request; ask another approver');
+    await self.end();
+    assert.notEqual(await held, 'ran');
     await samlContext.close();
   });
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
-import { base64, makeIdpKey, signedResponse, type IdpKey } from '../../services/identity/test/saml-fixtures.ts';
+import { base64, makeIdpKey, signedAssertion, signedResponse, type IdpKey } from '../../services/identity/test/saml-fixtures.ts';
 
 export interface Person {
   groups: string[];
@@ -88,5 +88,13 @@ export async function startSamlIdp(o: { port: number; audience: string; subject:
     );
   });
   await listen(server, o.port);
-  return { entryPoint: `http://127.0.0.1:${o.port}/sso`, entityId, cert: key.cert, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    entryPoint: `http://127.0.0.1:${o.port}/sso`,
+    entityId,
+    cert: key.cert,
+    /** a bearer assertion of the same IdP for the same person, for another SP (the PostgreSQL door's) */
+    bearerAssertion: (sp: { audience: string; recipient: string }, groups = o.person.groups) =>
+      base64(signedAssertion({ key, issuer: entityId, subject: o.subject, ...sp, groups, email: `${o.subject}@example.test` })),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

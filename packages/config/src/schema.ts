@@ -393,11 +393,12 @@ export const Console = Type.Object(
           /** PEM certificate of the IdP's signing key */
           idpCert: Type.String({ minLength: 1 }),
           audience: Type.String({ minLength: 1 }),
-          /** the console's assertion consumer service: <console>/auth/saml/callback */
+          /**
+           * the console's assertion consumer service: <console>/auth/saml/callback. The console relays each person's
+           * assertion (this audience, this recipient) to the approval and audit APIs: list the IdP in identity.saml.
+           */
           callbackUrl: Type.String({ pattern: '^https?://' }),
           groupsAttribute: Type.Optional(Type.String({ minLength: 1 })),
-          /** the issuer of the short-lived tokens the console signs for SAML users; list it in identity.issuers */
-          tokenIssuer: Type.Optional(Type.String({ minLength: 1 })),
         },
         { additionalProperties: false },
       ),

@@ -2,8 +2,6 @@ import { commonEnv, readEnv, type EnvValues } from '@airlock/runtime';
 
 const fields = {
   ...commonEnv,
-  /** the key file of the tokens it signs for SAML sign-in; generated in the state folder when unset */
-  tokenKeyFile: { env: 'AIRLOCK_CONSOLE_TOKEN_KEY_FILE', kind: 'string' },
   httpHost: { env: 'AIRLOCK_CONSOLE_HOST', kind: 'string', default: '127.0.0.1' },
   httpPort: { env: 'AIRLOCK_CONSOLE_PORT', kind: 'integer', default: '8085', min: 0 },
   /** the address people open (behind a proxy: its https URL); cookies are `Secure` and Origin is checked against it */
@@ -12,8 +10,6 @@ const fields = {
   approvalUrl: { env: 'AIRLOCK_CONSOLE_APPROVAL_URL', kind: 'url' },
   /** the audit API; unset: where it listens in the same process, else http://127.0.0.1:8082 */
   auditUrl: { env: 'AIRLOCK_CONSOLE_AUDIT_URL', kind: 'url' },
-  /** lifetime of the tokens the console signs for SAML users, in seconds */
-  tokenTtlSeconds: { env: 'AIRLOCK_CONSOLE_TOKEN_TTL_SECONDS', kind: 'integer', default: '300', min: 30 },
 } as const;
 
 export type ConsoleEnv = EnvValues<typeof fields>;

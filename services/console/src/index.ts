@@ -4,5 +4,4 @@ export { loadConfig, type ConsoleEnv } from './config.js';
 export { highlightSql } from './highlight.js';
 export { html, escape, raw, Html } from './html.js';
 export { Secrets, parseCookies, serializeCookie } from './crypto.js';
-export { consoleTokenAudience } from './token-issuer.js';
 export { migrateConsole } from './store/migrations.js';

@@ -15,11 +15,10 @@ import { OidcSignIn, SamlSignIn } from './sign-in.js';
 import { migrateConsole } from './store/migrations.js';
 import { SamlRequestCache } from './store/saml-requests.js';
 import { SessionStore } from './store/sessions.js';
-import { TokenIssuer, consoleTokenAudience } from './token-issuer.js';
 import { Upstream } from './upstream.js';
 import { ConsoleWeb } from './web.js';
 
-export type ConsoleSettings = Pick<ConsoleEnv, 'httpHost' | 'httpPort' | 'publicUrl' | 'tokenTtlSeconds'> & {
+export type ConsoleSettings = Pick<ConsoleEnv, 'httpHost' | 'httpPort' | 'publicUrl'> & {
   /** the approval API the console calls as the signed-in person */
   approvalUrl: string;
   /** the audit API the console calls as the signed-in person */
@@ -124,8 +123,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
   await http.listen({ host: settings.httpHost, port: settings.httpPort });
   const port = (http.server.address() as { port: number }).port;
   if (!web.publicUrl) web.publicUrl = `${tls ? 'https' : 'http'}://${settings.httpHost.includes(':') ? `[${settings.httpHost}]` : settings.httpHost}:${port}`;
-  if (cfg.saml) web.issuer = await TokenIssuer.load(deps.env, web.tokenIssuerUrl(), settings.tokenTtlSeconds);
-  logger.info({ url: web.publicUrl, oidc: !!cfg.oidc, saml: !!cfg.saml, tokenAudience: cfg.saml ? consoleTokenAudience : undefined }, 'console listening');
+  logger.info({ url: web.publicUrl, oidc: !!cfg.oidc, saml: !!cfg.saml }, 'console listening');
 
   return {
     http,

@@ -8,10 +8,10 @@ import type { Secrets } from './crypto.js';
 type OidcSettings = NonNullable<Console['oidc']>;
 type SamlSettings = NonNullable<Console['saml']>;
 
-/** What a finished sign-in yields: who, and (OIDC) the IdP's ID token that the services verify themselves. */
+/** What a finished sign-in yields: who, and the IdP's own credential that the services verify themselves. */
 export interface SignedIn {
   principal: Principal;
-  idToken?: string;
+  bearer: string;
   expiresAt?: Date;
 }
 
@@ -92,7 +92,7 @@ export class OidcSignIn {
     const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string') : typeof raw === 'string' ? raw.split(/[ ,]+/).filter(Boolean) : [];
     return {
       principal: { subject: claims.sub, issuer: claims.iss, groups, ...(typeof claims['email'] === 'string' ? { email: claims['email'] } : {}) },
-      idToken: tokens.id_token,
+      bearer: tokens.id_token,
       expiresAt: new Date(claims.exp * 1000),
     };
   }
@@ -133,7 +133,7 @@ export class SamlSignIn {
       throw new AirlockError('console.sign_in_failed', `the SAML response was refused (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); sign in again`);
     }
     if (!profile?.nameID || !profile.issuer) throw new AirlockError('console.sign_in_failed', 'the SAML assertion names no subject or issuer');
-    const assertion = (profile.getAssertion?.() as { Assertion?: { Subject?: Array<{ SubjectConfirmation?: Array<{ SubjectConfirmationData?: Array<{ $?: { Recipient?: string } }> }> }> } } | undefined)?.Assertion;
+    const assertion = (profile.getAssertion?.() as { Assertion?: { Conditions?: Array<{ $?: { NotOnOrAfter?: string } }>; Subject?: Array<{ SubjectConfirmation?: Array<{ SubjectConfirmationData?: Array<{ $?: { Recipient?: string; NotOnOrAfter?: string } }> }> }> } } | undefined)?.Assertion;
     const recipients = (assertion?.Subject?.[0]?.SubjectConfirmation ?? []).map((s) => s.SubjectConfirmationData?.[0]?.$?.Recipient);
     if (!recipients.includes(this.#settings.callbackUrl)) {
       throw new AirlockError('console.sign_in_failed', 'the SAML assertion was issued for another recipient than this console; check the IdP\'s ACS URL');
@@ -142,7 +142,17 @@ export class SamlSignIn {
     const raw = attributes[this.#settings.groupsAttribute ?? 'groups'];
     const groups = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((g): g is string => typeof g === 'string' && g !== '');
     const email = attributes['email'] ?? profile.email;
-    return { principal: { subject: profile.nameID, issuer: profile.issuer, groups, ...(typeof email === 'string' ? { email } : {}) } };
+    // the session ends with the assertion: the services refuse it once expired, so no longer session is of use
+    const ends = [assertion?.Conditions?.[0]?.$?.NotOnOrAfter, ...(assertion?.Subject?.[0]?.SubjectConfirmation ?? []).map((s) => s.SubjectConfirmationData?.[0]?.$?.NotOnOrAfter)]
+      .filter((t): t is string => typeof t === 'string')
+      .map((t) => Date.parse(t))
+      .filter((t) => !Number.isNaN(t));
+    return {
+      principal: { subject: profile.nameID, issuer: profile.issuer, groups, ...(typeof email === 'string' ? { email } : {}) },
+      // relayed as the IdP signed it; identity checks it again (signature, audience, recipient, validity) at each call
+      bearer: samlResponse,
+      ...(ends.length > 0 ? { expiresAt: new Date(Math.min(...ends)) } : {}),
+    };
   }
 }
 

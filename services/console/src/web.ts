@@ -5,7 +5,6 @@ import { Secrets, parseCookies, serializeCookie } from './crypto.js';
 import { html, type Html } from './html.js';
 import type { LiveEvents } from './live.js';
 import type { SessionStore, ConsoleSession } from './store/sessions.js';
-import type { TokenIssuer } from './token-issuer.js';
 import type { Upstream } from './upstream.js';
 import type { Acting } from './views/approvals.js';
 import { page, type Flash, type Roles, type Viewer } from './views/layout.js';
@@ -26,8 +25,6 @@ export type RouteHandler = (req: FastifyRequest, reply: FastifyReply) => Promise
 export class ConsoleWeb {
   /** the address people open; known once the server listens when not configured */
   publicUrl: string;
-  /** the token issuer for SAML users, loaded once the public URL is known */
-  issuer: TokenIssuer | undefined;
 
   constructor(
     readonly cfg: ConsoleSection,
@@ -47,10 +44,6 @@ export class ConsoleWeb {
     return this.publicUrl.startsWith('https:');
   }
 
-  tokenIssuerUrl(): string {
-    return this.cfg.saml?.tokenIssuer ?? `${this.publicUrl}/token-issuer`;
-  }
-
   roleOf(groups: readonly string[]): Roles {
     const g = this.cfg.groups;
     return {
@@ -60,19 +53,19 @@ export class ConsoleWeb {
     };
   }
 
-  /** The bearer token the services accept for this person: the IdP's own ID token, or one the console signs for SAML. */
+  /**
+   * The bearer credential the services verify for this person, as the IdP issued it: the console signs nothing of
+   * its own, so a person is the IdP's subject here as at every other door (OIDC: the IdP's ID token; SAML: the IdP's
+   * signed response, which identity checks for the console's audience and recipient).
+   */
   async bearer(s: ConsoleSession): Promise<string> {
-    if (s.method === 'oidc') {
-      const token = s.bearerSealed ? this.secrets.unseal(s.bearerSealed) : undefined;
-      if (!token) throw new AirlockError('console.not_signed_in', 'your session has no usable token; sign in again');
-      return token;
-    }
-    if (!this.issuer) throw new AirlockError('console.not_signed_in', 'SAML sign-in is not configured; sign in again');
-    return this.issuer.mint(s.principal);
+    const token = s.bearerSealed ? this.secrets.unseal(s.bearerSealed) : undefined;
+    if (!token) throw new AirlockError('console.not_signed_in', 'your session has no usable credential; sign in again');
+    return token;
   }
 
   acting(s: ConsoleSession): Acting {
-    return { subject: s.principal.subject, issuer: s.method === 'saml' ? this.tokenIssuerUrl() : s.principal.issuer };
+    return { subject: s.principal.subject, issuer: s.principal.issuer };
   }
 
   cookies(req: FastifyRequest): Map<string, string> {

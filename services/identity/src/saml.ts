@@ -64,7 +64,12 @@ export class SamlVerifier {
 
   /** `audience`, when given, must be the one the IdP's assertions are checked for. */
   /** `recheck`: verified again for the session it opened; it must then be an assertion already accepted */
-  async verify(token: string, audience?: string, recheck = false): Promise<VerifiedSaml> {
+  /**
+   * `relayed`: the assertion the console received at its own assertion consumer service and relays as its person's
+   * bearer credential, checked for the console's SP (its audience and recipient) instead of the database doors'. The
+   * console presents it once per call for as long as it is valid, so it is remembered but not refused as a replay.
+   */
+  async verify(token: string, audience?: string, recheck = false, relayed?: { audience: string; recipient: string }): Promise<VerifiedSaml> {
     const xml = Buffer.from(token, 'base64').toString('utf8');
     const root = /<\s*(?:[A-Za-z_][\w.-]*:)?(Assertion|Response)[\s>]/.exec(xml)?.[1];
     if (!root) {
@@ -78,15 +83,16 @@ export class SamlVerifier {
         issuer: claimed ? claimed.slice(0, 200) : null,
       });
     }
-    if (audience !== undefined && audience !== idp.audience) {
+    const sp = relayed ?? { audience: idp.audience, recipient: idp.recipient };
+    if (audience !== undefined && audience !== sp.audience) {
       throw new AirlockError('identity.audience_mismatch', `SAML assertions of this IdP are not accepted for audience ${audience}`);
     }
     const response = root === 'Response' ? xml : wrapAssertion(xml);
     let profile: Profile | null;
     try {
-      ({ profile } = await this.#sp(idp).validatePostResponseAsync({ SAMLResponse: Buffer.from(response, 'utf8').toString('base64') }));
+      ({ profile } = await this.#sp(idp, sp).validatePostResponseAsync({ SAMLResponse: Buffer.from(response, 'utf8').toString('base64') }));
     } catch (err) {
-      throw mapSamlError(err, idp);
+      throw mapSamlError(err, idp, sp.audience);
     }
     if (!profile) throw new AirlockError('identity.invalid_token', 'the SAML response carries no assertion');
     if (profile.issuer !== idp.issuer) {
@@ -100,9 +106,9 @@ export class SamlVerifier {
     }
     const now = Date.now();
     const bearer = (assertion.Subject?.[0]?.SubjectConfirmation ?? []).filter((s) => s.$?.Method === 'urn:oasis:names:tc:SAML:2.0:cm:bearer');
-    const confirmed = bearer.map((s) => s.SubjectConfirmationData?.[0]?.$).find((d) => d?.Recipient === idp.recipient);
+    const confirmed = bearer.map((s) => s.SubjectConfirmationData?.[0]?.$).find((d) => d?.Recipient === sp.recipient);
     if (!confirmed) {
-      throw new AirlockError('identity.audience_mismatch', `the SAML assertion was not issued for this recipient (${idp.recipient}); ask the IdP for one whose bearer confirmation names it`);
+      throw new AirlockError('identity.audience_mismatch', `the SAML assertion was not issued for this recipient (${sp.recipient}); ask the IdP for one whose bearer confirmation names it`);
     }
     const ends = [Date.parse(conditionsEnd), ...(confirmed.NotOnOrAfter ? [Date.parse(confirmed.NotOnOrAfter)] : [])];
     if (ends.some((t) => Number.isNaN(t))) throw new AirlockError('identity.invalid_token', 'the SAML assertion carries an unreadable NotOnOrAfter');
@@ -111,7 +117,7 @@ export class SamlVerifier {
       throw new AirlockError('identity.expired_token', 'the SAML assertion has expired; sign in at the IdP again for a fresh one');
     }
     if (recheck) await this.#seen(idp.issuer, id);
-    else await this.#remember(idp.issuer, id, new Date(expiresAt.getTime() + this.#skewMs));
+    else await this.#remember(idp.issuer, id, new Date(expiresAt.getTime() + this.#skewMs), relayed !== undefined);
     return { principal: toPrincipal(profile, idp), expiresAt };
   }
 
@@ -125,7 +131,8 @@ export class SamlVerifier {
     if (rowCount !== 1) throw new AirlockError('identity.invalid_token', 'this SAML assertion never opened a session here; sign in at the IdP again');
   }
 
-  async #remember(issuer: string, id: string, until: Date): Promise<void> {
+  /** `again`: a relayed assertion, accepted again until it expires (remembered so a database door refuses it) */
+  async #remember(issuer: string, id: string, until: Date, again = false): Promise<void> {
     this.#migrated ??= migrate(this.#pool, 'identity-saml', samlMigrations).catch((err: unknown) => {
       this.#migrated = undefined;
       throw err;
@@ -136,13 +143,14 @@ export class SamlVerifier {
       'INSERT INTO identity_saml_assertions (issuer, assertion_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
       [issuer, id, until],
     );
-    if (rowCount !== 1) {
+    if (rowCount !== 1 && !again) {
       throw new AirlockError('identity.replayed_token', 'this SAML assertion was already used; a bearer assertion is accepted once, so get a fresh one from the IdP');
     }
   }
 
-  #sp(idp: SamlIdp): SAML {
-    let sp = this.#sps.get(idp.issuer);
+  #sp(idp: SamlIdp, at: { audience: string; recipient: string }): SAML {
+    const cacheKey = JSON.stringify([idp.issuer, at.audience, at.recipient]);
+    let sp = this.#sps.get(cacheKey);
     if (!sp) {
       const certs = idp.idpCert ?? (idp.idpMetadata ? certificatesFromMetadata(idp.idpMetadata) : []);
       if ((Array.isArray(certs) && certs.length === 0) || !certs) {
@@ -150,16 +158,16 @@ export class SamlVerifier {
       }
       sp = new SAML({
         idpCert: certs,
-        issuer: idp.audience,
-        audience: idp.audience,
-        callbackUrl: idp.recipient,
+        issuer: at.audience,
+        audience: at.audience,
+        callbackUrl: at.recipient,
         wantAssertionsSigned: true,
         wantAuthnResponseSigned: false,
         acceptedClockSkewMs: this.#skewMs,
         // a bearer assertion answers no request of ours; replay is checked against the ID store instead
         validateInResponseTo: ValidateInResponseTo.never,
       });
-      this.#sps.set(idp.issuer, sp);
+      this.#sps.set(cacheKey, sp);
     }
     return sp;
   }
@@ -183,7 +191,7 @@ function wrapAssertion(xml: string): string {
   );
 }
 
-function mapSamlError(err: unknown, idp: SamlIdp): AirlockError {
+function mapSamlError(err: unknown, idp: SamlIdp, audience: string): AirlockError {
   if (err instanceof AirlockError) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (/^Invalid (document )?signature|^Cannot obtain assertion|^Invalid EncryptedAssertion/.test(message)) {
@@ -196,7 +204,7 @@ function mapSamlError(err: unknown, idp: SamlIdp): AirlockError {
     return new AirlockError('identity.invalid_token', 'the SAML assertion is not valid yet; check the clock of the IdP');
   }
   if (message.startsWith('SAML assertion audience mismatch') || message.startsWith('SAML assertion has no AudienceRestriction')) {
-    return new AirlockError('identity.audience_mismatch', `the SAML assertion was not issued for this audience (${idp.audience}); ask the IdP for one that names it`);
+    return new AirlockError('identity.audience_mismatch', `the SAML assertion was not issued for this audience (${audience}); ask the IdP for one that names it`);
   }
   return new AirlockError('identity.invalid_token', 'the SAML assertion is invalid');
 }

@@ -56,7 +56,16 @@ export class TokenVerifier {
   /** `recheck`: the token already opened a session and is verified again (a SAML assertion is then not new) */
   async verify(token: string, audience?: string, door?: Door, recheck = false): Promise<VerifiedToken> {
     if (this.#saml && looksLikeSaml(token)) {
-      // an IdP's assertion names one audience (Airlock's SP entity), so it opens one door: the database doors
+      // an IdP's assertion names one audience, so it opens the doors of that SP: Airlock's (the database doors), or
+      // the console's, which relays its person's assertion to the approval and audit APIs; the person is the IdP's
+      // subject at every door, so self-approval and quorum see one person wherever they came in
+      if (door === 'approval' || door === 'audit') {
+        const consoleSp = this.#config.console?.saml;
+        if (!consoleSp) {
+          throw new AirlockError('identity.audience_mismatch', `${doorNames[door]} does not accept SAML assertions; present an OIDC token issued for it`, { door });
+        }
+        return this.#saml.verify(token, audience, recheck, { audience: consoleSp.audience, recipient: consoleSp.callbackUrl });
+      }
       if (door !== undefined && door !== 'database') {
         throw new AirlockError('identity.audience_mismatch', `${doorNames[door]} does not accept SAML assertions; present an OIDC token issued for it`, { door });
       }

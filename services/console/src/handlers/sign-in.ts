@@ -5,7 +5,7 @@ import type { OidcSignIn, SamlSignIn, SignedIn } from '../sign-in.js';
 import { homePage, loginPage } from '../views/layout.js';
 import { flowCookie, sessionCookie, type ConsoleWeb } from '../web.js';
 
-/** Sign-in by OIDC (code + PKCE) or SAML, the SAML users' token issuer, sign-out, and the landing page. */
+/** Sign-in by OIDC (code + PKCE) or SAML, sign-out, and the landing page. */
 export function signInRoutes(http: FastifyInstance, web: ConsoleWeb, signIn: { oidc: OidcSignIn | undefined; saml: SamlSignIn | undefined; sessionTtlSeconds: number }): void {
   const { oidc: oidcSignIn, saml: samlSignIn } = signIn;
   const startSession = async (reply: FastifyReply, method: 'oidc' | 'saml', done: SignedIn) => {
@@ -13,7 +13,7 @@ export function signInRoutes(http: FastifyInstance, web: ConsoleWeb, signIn: { o
     const id = await web.sessions.create({
       method,
       principal: done.principal,
-      bearerSealed: done.idToken ? web.secrets.seal(done.idToken) : null,
+      bearerSealed: web.secrets.seal(done.bearer),
       csrf: randomToken(),
       expiresAt,
     });
@@ -57,16 +57,6 @@ export function signInRoutes(http: FastifyInstance, web: ConsoleWeb, signIn: { o
       return refuseSignIn(reply, err);
     }
   });
-  if (web.cfg.saml) {
-    http.get('/token-issuer/.well-known/openid-configuration', async () => ({
-      issuer: web.tokenIssuerUrl(),
-      jwks_uri: `${web.publicUrl}/token-issuer/jwks`,
-      id_token_signing_alg_values_supported: ['ES256'],
-      response_types_supported: ['id_token'],
-      subject_types_supported: ['public'],
-    }));
-    http.get('/token-issuer/jwks', async () => web.issuer!.jwks);
-  }
   http.post('/logout', async (req, reply) => {
     const s = await web.signedIn(req);
     if (s) await web.sessions.delete(s.id);

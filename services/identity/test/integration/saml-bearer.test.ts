@@ -55,6 +55,26 @@ describe('SAML assertions as bearer credentials', () => {
     assert.ok(expiresAt.getTime() > Date.now() + 200_000 && expiresAt.getTime() <= Date.now() + 300_000);
   });
 
+  it('accepts the assertion a console relays for its own SP again until it expires, and only for that SP', async () => {
+    const consoleSp = { audience: 'https://console.example.test/saml', recipient: 'https://console.example.test/auth/saml/callback' };
+    const relayed = assertion({ subject: 'erin', ...consoleSp });
+    const first = await verifier.verify(relayed, undefined, false, consoleSp);
+    const again = await verifier.verify(relayed, undefined, false, consoleSp);
+    // the same person as at the database door: the IdP's subject and issuer
+    assert.deepEqual(again.principal, first.principal);
+    assert.deepEqual({ subject: first.principal.subject, issuer: first.principal.issuer }, { subject: 'erin', issuer: idpIssuer });
+    // the console's assertion opens no database door, and a database door's assertion is no console credential
+    await assert.rejects(verifier.verify(relayed), refusedWith('identity.audience_mismatch', `the SAML assertion was not issued for this audience (${audience}); ask the IdP for one that names it`));
+    await assert.rejects(
+      verifier.verify(assertion({ subject: 'erin' }), undefined, false, consoleSp),
+      refusedWith('identity.audience_mismatch', `the SAML assertion was not issued for this audience (${consoleSp.audience}); ask the IdP for one that names it`),
+    );
+    // a database door's assertion stays single-use
+    const once = assertion({ subject: 'erin' });
+    await verifier.verify(once);
+    await assert.rejects(verifier.verify(once), (e: unknown) => e instanceof AirlockError && e.code === 'identity.replayed_token');
+  });
+
   it('accepts a signed assertion inside a SAML response', async () => {
     const xml = signedResponse({ key, issuer: idpIssuer, subject: 'bob', audience, recipient, groups: ['dba'], groupsAttribute: 'memberOf', destination: recipient });
     const { principal } = await verifier.verify(base64(xml));
