@@ -31,7 +31,7 @@ export async function reconcile(parts: CredentialParts): Promise<void> {
       // and a credential in the listing has its row in the live set read after.
       const active = await store.activeLeases(name);
       const existing = await engine.listWithPrefix(prefix);
-      const live = await store.liveUsernames(name);
+      const live = await store.liveUsernames();
       for (const username of existing) {
         if (live.has(username)) continue;
         logger.warn({ connection: name }, 'found an ephemeral credential without a live lease; revoking it');

@@ -217,11 +217,12 @@ export class LeaseStore {
   }
 
   /** Usernames of leases that still need their credential (everything not revoked), per connection. */
-  async liveUsernames(connection: string): Promise<Set<string>> {
-    const { rows } = await this.#pool.query<{ username: string }>(
-      `SELECT username FROM leases WHERE connection = $1 AND state <> 'revoked'`,
-      [connection],
-    );
+  /**
+   * Usernames of every lease not yet revoked, whatever its connection: connections on one server (or account) may share
+   * a role prefix, and a credential one of them lists is an orphan only when no connection's lease holds it.
+   */
+  async liveUsernames(): Promise<Set<string>> {
+    const { rows } = await this.#pool.query<{ username: string }>(`SELECT username FROM leases WHERE state <> 'revoked'`);
     return new Set(rows.map((r) => r.username));
   }
 
