@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
+import { databaseUrl, eventually, startTestStack, heldForApproval, type TestStack } from '@airlock/testkit';
 
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -33,15 +33,6 @@ async function auditFor(t: TestStack, approvalId: string, requestId: string) {
   }
 }
 
-/** Sends `sql` through the PostgreSQL front door and resolves with the approval id from the NoticeResponse, and the query's outcome. */
-function held(c: pg.Client, sql: string): { approvalId: Promise<string>; result: Promise<pg.QueryResult> } {
-  const approvalId = new Promise<string>((resolve) => {
-    c.once('notice', (n) => resolve(/request ([0-9a-f-]{36})/.exec(n.message ?? '')![1]!));
-  });
-  const result = c.query(sql);
-  result.catch(() => undefined);
-  return { approvalId, result };
-}
 
 describe('a statement held for approval through the PostgreSQL front door', () => {
   let t: TestStack;
@@ -62,7 +53,7 @@ describe('a statement held for approval through the PostgreSQL front door', () =
     try {
       const before = (await c.query('SELECT count(*)::int AS n FROM orders WHERE id = 1')).rows[0].n;
       assert.equal(before, 1);
-      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 1');
+      const { approvalId, result } = heldForApproval(c, 'DELETE FROM orders WHERE id = 1');
       const id = await approvalId;
       const approved = await decide(t, dba, id, 'approve', { reason: 'duplicate order' });
       assert.deepEqual([approved.status, approved.body.approval.state], [200, 'granted']);
@@ -93,7 +84,7 @@ describe('a statement held for approval through the PostgreSQL front door', () =
   it('fails the held statement with the reason when a dba denies it', async () => {
     const c = await connect(t.pgUrl(analyst));
     try {
-      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 2');
+      const { approvalId, result } = heldForApproval(c, 'DELETE FROM orders WHERE id = 2');
       const id = await approvalId;
       const denied = await decide(t, dba, id, 'deny', { reason: 'order 2 is under audit' });
       assert.equal(denied.status, 200);

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import { approvalV1, eventSubject, requestSubject } from '@airlock/contracts';
-import { eventually, natsUrl, startTestStack, type TestStack } from '@airlock/testkit';
+import { eventually, natsUrl, startTestStack, heldForApproval, type TestStack } from '@airlock/testkit';
 
 const HOLD_SECONDS = 4;
 
@@ -18,15 +18,6 @@ async function pgClient(url: string): Promise<pg.Client> {
   return client;
 }
 
-/** Sends `sql` and resolves with the approval id from the hold's NoticeResponse, and the query's outcome. */
-function held(c: pg.Client, sql: string): { approvalId: Promise<string>; result: Promise<pg.QueryResult> } {
-  const approvalId = new Promise<string>((resolve) => {
-    c.once('notice', (n) => resolve(/request ([0-9a-f-]{36})/.exec(n.message ?? '')![1]!));
-  });
-  const result = c.query(sql);
-  result.catch(() => undefined);
-  return { approvalId, result };
-}
 
 describe('a held statement waits on the approval event, not on polling', () => {
   let t: TestStack;
@@ -60,7 +51,7 @@ describe('a held statement waits on the approval event, not on polling', () => {
   it('runs the statement as soon as it is approved, having asked its status once', async () => {
     const c = await pgClient(t.pgUrl(analyst));
     try {
-      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 3');
+      const { approvalId, result } = heldForApproval(c, 'DELETE FROM orders WHERE id = 3');
       const id = await approvalId;
       // well past the 500 ms a poll would have taken, within the hold
       await new Promise((r) => setTimeout(r, 2000));
@@ -85,7 +76,7 @@ describe('a held statement waits on the approval event, not on polling', () => {
     const c = await pgClient(t.pgUrl(analyst));
     try {
       const started = Date.now();
-      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 4');
+      const { approvalId, result } = heldForApproval(c, 'DELETE FROM orders WHERE id = 4');
       const id = await approvalId;
       await assert.rejects(result, (e: { message: string }) => {
         assert.match(e.message, new RegExp(`^this statement needs approval \\(rule "[^"]+"\\) by dba: request ${id} is pending until `));
@@ -101,7 +92,7 @@ describe('a held statement waits on the approval event, not on polling', () => {
   it('stops holding when the client goes away, without asking again', async () => {
     const c = await pgClient(t.pgUrl(analyst));
     c.on('error', () => undefined);
-    const { approvalId } = held(c, 'DELETE FROM orders WHERE id = 5');
+    const { approvalId } = heldForApproval(c, 'DELETE FROM orders WHERE id = 5');
     const id = await approvalId;
     const requested = await eventually(async () => (await t.auditRows(`event_type = 'approval.v1.requested' AND payload->>'approvalId' = $1`, [id]))[0]);
     await c.end();
@@ -117,7 +108,7 @@ describe('a held statement waits on the approval event, not on polling', () => {
   it('takes a decided event as a wake-up only: a forged grant or denial changes nothing, the real approval runs it', async () => {
     const c = await pgClient(t.pgUrl(analyst));
     try {
-      const { approvalId, result } = held(c, 'DELETE FROM orders WHERE id = 6');
+      const { approvalId, result } = heldForApproval(c, 'DELETE FROM orders WHERE id = 6');
       const id = await approvalId;
       const forge = (state: approvalV1.ApprovalState, reason: string) =>
         nc.publish(eventSubject(t.root, approvalV1.approvalDecided), JSON.stringify({ id: randomUUID(), time: new Date().toISOString(), approvalId: id, state, reason }));

@@ -308,3 +308,16 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Sends `sql` through the PostgreSQL front door on a statement that policy holds for approval: resolves with the
+ * approval id from the hold's NoticeResponse, and the query's outcome.
+ */
+export function heldForApproval(c: pg.Client, sql: string): { approvalId: Promise<string>; result: Promise<pg.QueryResult> } {
+  const approvalId = new Promise<string>((resolve) => {
+    c.once('notice', (n) => resolve(/request ([0-9a-f-]{36})/.exec(n.message ?? '')![1]!));
+  });
+  const result = c.query(sql);
+  result.catch(() => undefined);
+  return { approvalId, result };
+}
