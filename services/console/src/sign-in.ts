@@ -141,8 +141,12 @@ export class OidcSignIn {
         // an IdP that rotates refresh tokens has spent the one just used
         refreshToken = next.refresh_token ?? refreshToken;
         keep(next, resource);
-      } catch {
-        // this API stays without a token; using it says what the IdP lacks
+      } catch (err) {
+        // an IdP that refuses the grant or the resource leaves this API without a token (using it says what the IdP
+        // lacks); any other failure (unreachable, a malformed answer) fails the sign-in as the code grant does
+        if (!(err instanceof oidc.ResponseBodyError)) {
+          throw new AirlockError('console.sign_in_failed', `the identity provider's answer was refused (${err instanceof Error ? err.message.slice(0, 200) : 'error'}); sign in again`);
+        }
       }
     }
     const bearers: SignedIn['bearers'] = {};
