@@ -9,12 +9,16 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { demoCustomers } from '@airlock/cli';
+import { defaultDoorAudiences } from '@airlock/config';
 import { databaseUrl, eventually, startTestStack, type TestStack } from '@airlock/testkit';
 import { startOidcProvider, startSamlIdp } from './idps.ts';
 import { chromiumBinary } from './browser.ts';
 
 const shots = join(process.cwd(), 'test-results', 'console');
 const clientId = 'airlock-console';
+/** the audiences the approval and audit APIs take (the config's defaults), which the console asks its IdP for */
+const approvalAudience = defaultDoorAudiences.approval;
+const auditAudience = defaultDoorAudiences.audit;
 /** Airlock's own SAML SP, whose bearer assertions open the PostgreSQL door */
 const gatewaySp = { audience: 'urn:airlock:gateway', recipient: 'https://airlock.example.test/saml/bearer' };
 
@@ -99,14 +103,15 @@ describe('the console in a browser', { timeout: 300_000 }, () => {
       clientSecret: 'console-client-secret',
       redirectUri: `${consoleUrl}/auth/oidc/callback`,
       people: { 'dba-1': { groups: ['dba', 'auditors', 'platform-admins'] } },
+      resources: [approvalAudience, auditAudience],
     });
     samlIdp = await startSamlIdp({ port: samlPort, audience: `${consoleUrl}/saml`, subject: 'saml-approver', person: { groups: ['dba', 'auditors'] } });
     t = await startTestStack({
       configure: (c) => {
         c['approval'] = { ...c['approval'], holdSeconds: 60 };
         c['identity']['issuers'].push(
-          // the console relays its people's ID tokens (audience: its client id) to the approval and audit APIs only
-          { issuer: oidcIdp.issuer, audiences: [clientId], doors: { approval: clientId, audit: clientId }, algorithms: ['RS256'], groupsClaim: 'groups', emailClaim: 'email' },
+          // the console's IdP issues it one access token per API, each for that API's audience alone
+          { issuer: oidcIdp.issuer, audiences: [approvalAudience, auditAudience], doors: { approval: approvalAudience, audit: auditAudience }, algorithms: ['RS256'], groupsClaim: 'groups', emailClaim: 'email' },
         );
         // the SAML IdP, trusted at the PostgreSQL door (Airlock's SP) and, through the console, at the approval and audit APIs
         c['identity']['saml'] = [{ issuer: samlIdp.entityId, idpCert: samlIdp.cert, audience: gatewaySp.audience, recipient: gatewaySp.recipient, groupsAttribute: 'groups' }];

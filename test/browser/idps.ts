@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { inflateRawSync } from 'node:zlib';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import { base64, makeIdpKey, signedAssertion, signedResponse, type IdpKey } from '../../services/identity/test/saml-fixtures.ts';
 
 export interface Person {
@@ -17,16 +17,21 @@ function listen(server: Server, port: number): Promise<void> {
   });
 }
 
-export async function startOidcProvider(o: { port: number; clientId: string; clientSecret: string; redirectUri: string; people: Record<string, Person> }) {
+/**
+ * `resources`: the APIs it issues JWT access tokens for (RFC 8707 resource indicators), each with that API as its only
+ * audience and the person's groups; absent, it knows no resource indicators and ignores `resource`, as some IdPs do.
+ */
+export async function startOidcProvider(o: { port: number; clientId: string; clientSecret: string; redirectUri: string; people: Record<string, Person>; resources?: string[] }) {
   const issuer = `http://127.0.0.1:${o.port}`;
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const resources = o.resources;
   const provider = new Provider(issuer, {
     clients: [
       {
         client_id: o.clientId,
         client_secret: o.clientSecret,
         redirect_uris: [o.redirectUri],
-        grant_types: ['authorization_code'],
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
       },
@@ -34,10 +39,26 @@ export async function startOidcProvider(o: { port: number; clientId: string; cli
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'test-rs256', alg: 'RS256', use: 'sig' }] },
     pkce: { required: () => true },
     claims: { openid: ['sub'], email: ['email'], groups: ['groups'] },
-    // the console hands the ID token to the services, so the scope's claims must be in it
+    // the console reads the person's groups from the ID token
     conformIdTokenClaims: false,
     cookies: { keys: ['browser-test-cookie-key-0123456789'] },
-    features: { devInteractions: { enabled: true } },
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    features: {
+      devInteractions: { enabled: true },
+      resourceIndicators: resources
+        ? {
+            enabled: true,
+            getResourceServerInfo: async (_ctx: unknown, resource: string) => {
+              if (!resources.includes(resource)) throw new errors.InvalidTarget();
+              return { scope: '', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+            },
+          }
+        : { enabled: false },
+    },
+    extraTokenClaims: async (_ctx: unknown, token: { accountId?: string; resourceServer?: unknown }) => {
+      const person = token.resourceServer && token.accountId ? o.people[token.accountId] : undefined;
+      return person ? { email: `${token.accountId}@example.test`, groups: person.groups } : undefined;
+    },
     findAccount: async (_ctx: unknown, sub: string) => {
       const person = o.people[sub];
       if (!person) return undefined;

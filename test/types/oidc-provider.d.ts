@@ -3,4 +3,5 @@ declare module 'oidc-provider' {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const Provider: any;
   export default Provider;
+  export const errors: { InvalidTarget: new (description?: string) => Error };
 }

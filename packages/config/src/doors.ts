@@ -41,3 +41,17 @@ export function doorAudience(config: AirlockConfig, issuer: Issuer, door: Door):
   const audience = configuredDoorAudience(config, door);
   return issuer.audiences.includes(audience) ? audience : undefined;
 }
+
+/** The APIs the console calls as its signed-in person. */
+export type ConsoleApi = 'approval' | 'audit';
+export const consoleApis: readonly ConsoleApi[] = Object.freeze(['approval', 'audit']);
+
+/**
+ * The resource (RFC 8707) the console asks its OIDC IdP to issue an access token for, per API: the audience that API
+ * takes from the console's issuer (its `doors` entry, else `approval.audience` / `audit.audience`, which default to the
+ * APIs' own URLs), so the IdP's token and the API's check can never name two different things.
+ */
+export function consoleResource(config: AirlockConfig, api: ConsoleApi): string {
+  const issuer = config.identity.issuers.find((i) => i.issuer === config.console?.oidc?.issuer);
+  return (issuer && doorAudience(config, issuer, api)) ?? configuredDoorAudience(config, api);
+}

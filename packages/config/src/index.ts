@@ -1,3 +1,3 @@
 export * from './schema.js';
 export { loadConfigFile, parseConfig, ConfigFileError, demoConfigPath, globMatch, expandEnv } from './load.js';
-export { configuredDoorAudience, defaultDoorAudiences, doorAudience, doorNames, type Door } from './doors.js';
+export { configuredDoorAudience, consoleApis, consoleResource, defaultDoorAudiences, doorAudience, doorNames, type ConsoleApi, type Door } from './doors.js';

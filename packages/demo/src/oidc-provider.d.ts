@@ -21,6 +21,8 @@ declare module 'oidc-provider' {
     };
   }
 
+  export const errors: { InvalidTarget: new (description?: string) => Error };
+
   export default class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>);
     callback(): (req: IncomingMessage, res: ServerResponse) => void;

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import Provider, { type OidcContext } from 'oidc-provider';
+import Provider, { errors, type OidcContext } from 'oidc-provider';
 
 /** A person the demo's identity provider signs in. */
 export interface DemoPerson {
@@ -25,11 +25,13 @@ export interface DemoSignIn {
 
 /**
  * The demo's own OpenID Connect provider, for the console's development sign-in: authorization code with PKCE for one
- * registered public client (the console), a login form checked against the demo people and their passwords, and ID
- * tokens (RS256, a key made at start) that carry the person's groups. It keeps everything in memory and listens on the
- * loopback interface only; `airlock up` starts it in demo mode alone.
+ * registered public client (the console), a login form checked against the demo people and their passwords, ID
+ * tokens (RS256, a key made at start) that carry the person's groups, and, per resource the console asks for (RFC 8707
+ * resource indicators: the approval and audit APIs), a JWT access token whose audience is that resource alone and which
+ * carries the groups too. It keeps everything in memory and listens on the loopback interface only; `airlock up`
+ * starts it in demo mode alone.
  */
-export async function startDemoSignIn(options: { port: number; clientId: string; redirectUri: string; host?: string }): Promise<DemoSignIn> {
+export async function startDemoSignIn(options: { port: number; clientId: string; redirectUri: string; resources: readonly string[]; host?: string }): Promise<DemoSignIn> {
   const host = options.host ?? '127.0.0.1';
   const people: DemoPerson[] = demoPeople.map((p) => ({ name: p.name, groups: [...p.groups], password: randomBytes(9).toString('base64url') }));
   const server = createServer();
@@ -45,7 +47,8 @@ export async function startDemoSignIn(options: { port: number; clientId: string;
       {
         client_id: options.clientId,
         redirect_uris: [options.redirectUri],
-        grant_types: ['authorization_code'],
+        // the refresh token fetches the access token of each API after the first, which the code brings
+        grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         // a public client: PKCE stands in for a secret
         token_endpoint_auth_method: 'none',
@@ -54,12 +57,30 @@ export async function startDemoSignIn(options: { port: number; clientId: string;
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: `demo-${Date.now().toString(36)}`, alg: 'RS256', use: 'sig' }] },
     pkce: { required: () => true },
     claims: { openid: ['sub'], groups: ['groups'] },
-    // the console hands the ID token to the approval and audit APIs, which read the groups from it
+    // the console reads the person's groups from the ID token
     conformIdTokenClaims: false,
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     adapter: memoryAdapter(),
-    ttl: { Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600, AuthorizationCode: 60, AccessToken: 600, IdToken: 3600 },
-    features: { devInteractions: { enabled: false } },
+    // a console session lasts as long as its shortest token: the access tokens live as long as the ID token
+    ttl: { Interaction: 600, Session: 8 * 3600, Grant: 8 * 3600, AuthorizationCode: 60, AccessToken: 3600, IdToken: 3600, RefreshToken: 600 },
+    // without the offline_access scope, which would ask for consent: the console spends it at sign-in
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    features: {
+      devInteractions: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: async (_ctx: unknown, resource: string) => {
+          if (!options.resources.includes(resource)) throw new errors.InvalidTarget();
+          // no scope of its own: what a person may do there is the API's decision, from the groups
+          return { scope: '', audience: resource, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+    },
+    // the APIs read the person's groups from the access token as other doors read them from their tokens
+    extraTokenClaims: async (_ctx: unknown, token: { accountId?: string; resourceServer?: unknown }) => {
+      const person = token.resourceServer ? people.find((p) => p.name === token.accountId) : undefined;
+      return person ? { groups: person.groups } : undefined;
+    },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     // the console is the demo's own client: no consent screen
     loadExistingGrant: async (ctx: OidcContext) => {

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { demoConfigPath, parseConfig } from '@airlock/config';
+import { consoleApis, consoleResource, demoConfigPath, parseConfig, type AirlockConfig } from '@airlock/config';
 import { createLogger, ensureDatabase, streamName, type Logger, type ServiceDefinition } from '@airlock/runtime';
 import { seedDemoDatabase, startDemoSignIn, startDemoWarehouse, type DemoSignIn, type DemoWarehouse } from '@airlock/demo';
 import { startStack, type Stack, type ServiceName } from '@airlock/stack';
@@ -194,7 +194,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
     consoleUrl = `http://127.0.0.1:${consolePort}`;
     const oidc = config['console']['oidc'];
     oidc['redirectUri'] = `${consoleUrl}/auth/oidc/callback`;
-    signIn = await startDemoSignIn({ port: 0, clientId: oidc['clientId'], redirectUri: oidc['redirectUri'] });
+    // the APIs' audiences, as the console will ask for them (read before `configure`, like the rest of the demo sign-in)
+    const resources = consoleApis.map((api) => consoleResource(config as AirlockConfig, api));
+    signIn = await startDemoSignIn({ port: 0, clientId: oidc['clientId'], redirectUri: oidc['redirectUri'], resources });
     oidc['issuer'] = signIn.issuer;
     for (const i of config['identity']['issuers']) if (i['issuer'] === demoIssuer) i['issuer'] = signIn.issuer;
     Object.assign(consoleEnv, { AIRLOCK_CONSOLE_PORT: String(consolePort), AIRLOCK_CONSOLE_SESSION_SECRET: randomBytes(32).toString('base64url') });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { expandEnv, type AirlockConfig } from '@airlock/config';
+import { consoleResource, expandEnv, type AirlockConfig } from '@airlock/config';
 import { AirlockError, createHttpServer, httpDoorTls, type Bus, type Logger } from '@airlock/runtime';
 import type { ConsoleEnv } from './config.js';
 import { Secrets, sameString } from './crypto.js';
@@ -62,7 +62,8 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
   const secrets = new Secrets(expandEnv(cfg.sessionSecret, deps.env));
   const sessions = new SessionStore(deps.pool);
   const skew = deps.config.identity.clockSkewSeconds ?? 30;
-  const oidc = cfg.oidc ? new OidcSignIn(cfg.oidc, cfg.oidc.clientSecret ? expandEnv(cfg.oidc.clientSecret, deps.env) : undefined, secrets) : undefined;
+  const resources = { approval: consoleResource(deps.config, 'approval'), audit: consoleResource(deps.config, 'audit') };
+  const oidc = cfg.oidc ? new OidcSignIn(cfg.oidc, cfg.oidc.clientSecret ? expandEnv(cfg.oidc.clientSecret, deps.env) : undefined, secrets, resources) : undefined;
   const saml = cfg.saml ? new SamlSignIn(cfg.saml, new SamlRequestCache(deps.pool, 600_000), skew) : undefined;
   const live = new LiveEvents(deps.bus, logger);
   await live.start();
@@ -75,6 +76,7 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
     new Upstream(settings.approvalUrl, 'approval'),
     new Upstream(settings.auditUrl, 'audit'),
     live,
+    resources,
     settings.publicUrl?.replace(/\/$/, '') ?? '',
   );
 

@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Console as ConsoleSection } from '@airlock/config';
+import { doorNames, type ConsoleApi, type Console as ConsoleSection } from '@airlock/config';
 import { AirlockError, type Bus, type Logger } from '@airlock/runtime';
 import { Secrets, parseCookies, serializeCookie } from './crypto.js';
 import { html, type Html } from './html.js';
 import type { LiveEvents } from './live.js';
+import type { ApiResources } from './sign-in.js';
 import type { SessionStore, ConsoleSession } from './store/sessions.js';
 import type { Upstream } from './upstream.js';
 import type { Acting } from './views/approvals.js';
@@ -35,6 +36,7 @@ export class ConsoleWeb {
     readonly approvalsApi: Upstream,
     readonly auditApi: Upstream,
     readonly live: LiveEvents,
+    readonly resources: ApiResources,
     publicUrl: string,
   ) {
     this.publicUrl = publicUrl;
@@ -54,14 +56,21 @@ export class ConsoleWeb {
   }
 
   /**
-   * The bearer credential the services verify for this person, as the IdP issued it: the console signs nothing of
-   * its own, so a person is the IdP's subject here as at every other door (OIDC: the IdP's ID token; SAML: the IdP's
-   * signed response, which identity checks for the console's audience and recipient).
+   * The bearer credential `api` verifies for this person, as the IdP issued it: the console signs nothing of its own,
+   * so a person is the IdP's subject here as at every other door (OIDC: the access token the IdP issued for that API,
+   * never the ID token; SAML: the IdP's signed response, which identity checks for the console's audience and recipient).
    */
-  async bearer(s: ConsoleSession): Promise<string> {
-    const token = s.bearerSealed ? this.secrets.unseal(s.bearerSealed) : undefined;
-    if (!token) throw new AirlockError('console.not_signed_in', 'your session has no usable credential; sign in again');
-    return token;
+  async bearer(s: ConsoleSession, api: ConsoleApi): Promise<string> {
+    const opened = s.bearerSealed ? this.secrets.unseal(s.bearerSealed) : undefined;
+    const bearers = opened ? parseBearers(opened) : undefined;
+    if (!bearers) throw new AirlockError('console.not_signed_in', 'your session has no usable credential; sign in again');
+    const token = bearers[api];
+    if (token) return token;
+    throw new AirlockError(
+      'console.sign_in_failed',
+      `your sign-in brought no access token for ${doorNames[api]}: the identity provider must issue JWT access tokens for the resource ${this.resources[api]} ` +
+        `(OAuth 2.0 resource indicators, RFC 8707) with that audience, and allow this console the refresh_token grant; then sign in again`,
+    );
   }
 
   acting(s: ConsoleSession): Acting {
@@ -116,4 +125,18 @@ export class ConsoleWeb {
       return handler(req, reply, s);
     };
   }
+}
+
+/** The sealed per-API tokens of a session; undefined for anything else (a session of an older console). */
+function parseBearers(text: string): Partial<Record<ConsoleApi, string>> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const out: Partial<Record<ConsoleApi, string>> = {};
+  for (const [api, token] of Object.entries(value)) if ((api === 'approval' || api === 'audit') && typeof token === 'string') out[api] = token;
+  return out;
 }

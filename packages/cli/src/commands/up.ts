@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createServer } from 'node:net';
-import { demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@airlock/config';
+import { consoleApis, consoleResource, demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@airlock/config';
 import { connect } from '@nats-io/transport-node';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
 import { startStack } from '../stack.js';
@@ -100,7 +100,8 @@ async function startDemoConsole(config: AirlockConfig, env: Record<string, strin
   // loaded in demo mode only: outside it `airlock up` never runs an identity provider
   const { startDemoSignIn } = await import('@airlock/demo');
   const signInPort = Number(env['AIRLOCK_DEMO_SIGN_IN_PORT'] || configuredIssuer.port);
-  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: signInPort, clientId: oidc.clientId, redirectUri: redirect.href }).catch((err: NodeJS.ErrnoException) => {
+  const resources = consoleApis.map((api) => consoleResource(config, api));
+  const signIn = await startDemoSignIn({ host: configuredIssuer.hostname, port: signInPort, clientId: oidc.clientId, redirectUri: redirect.href, resources }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'EADDRINUSE') throw err;
     throw new Error(`the demo's OIDC provider for the console cannot listen on ${configuredIssuer.hostname}:${signInPort}, which is in use: stop what uses it, or set AIRLOCK_DEMO_SIGN_IN_PORT (0: any free port)`);
   });

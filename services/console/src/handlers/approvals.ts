@@ -7,7 +7,7 @@ import type { ConsoleWeb, Signed } from '../web.js';
 /** The approver's pages: pending requests, approve and deny, each through the approval API as the signed-in person. */
 export function approvalRoutes(http: FastifyInstance, web: ConsoleWeb): void {
   const pending = async (s: Signed) =>
-    (await web.approvalsApi.get<approvalV1.ApprovalList>('/v1/approvals?state=pending', await web.bearer(s.session))).approvals;
+    (await web.approvalsApi.get<approvalV1.ApprovalList>('/v1/approvals?state=pending', await web.bearer(s.session, 'approval'))).approvals;
   http.get(
     '/approvals',
     web.withRole('approver', async (req, reply, s) => web.sendPage(reply, approvalsPage(s.viewer, await pending(s), web.acting(s.session), web.takeFlash(req, reply)))),
@@ -26,7 +26,7 @@ export function approvalRoutes(http: FastifyInstance, web: ConsoleWeb): void {
           ? { ...(body['for'] ? { for: body['for'] } : {}), ...(reason ? { reason } : {}) }
           : { ...(reason ? { reason } : {}) };
       try {
-        const reply_ = await web.approvalsApi.post<approvalV1.DecisionReply>(`/v1/approvals/${encodeURIComponent(id)}/${decision}`, await web.bearer(s.session), payload);
+        const reply_ = await web.approvalsApi.post<approvalV1.DecisionReply>(`/v1/approvals/${encodeURIComponent(id)}/${decision}`, await web.bearer(s.session, 'approval'), payload);
         const a = reply_.approval;
         const text =
           decision === 'deny'

@@ -20,7 +20,7 @@ export function auditRoutes(http: FastifyInstance, web: ConsoleWeb): void {
       }
       params.set('limit', '200');
       try {
-        const { sessions: list } = await web.auditApi.get<{ sessions: SessionSummary[] }>(`/v1/sessions?${params}`, await web.bearer(s.session));
+        const { sessions: list } = await web.auditApi.get<{ sessions: SessionSummary[] }>(`/v1/sessions?${params}`, await web.bearer(s.session, 'audit'));
         return web.sendPage(reply, sessionsPage(s.viewer, q, list));
       } catch (err) {
         if (!(err instanceof AirlockError) || err.code !== 'runtime.invalid_request') throw err;
@@ -32,14 +32,14 @@ export function auditRoutes(http: FastifyInstance, web: ConsoleWeb): void {
     '/sessions/:id',
     web.withRole('auditor', async (req, reply, s) => {
       const id = (req.params as { id: string }).id;
-      const detail = await web.auditApi.get<SessionDetail>(`/v1/sessions/${encodeURIComponent(id)}`, await web.bearer(s.session));
+      const detail = await web.auditApi.get<SessionDetail>(`/v1/sessions/${encodeURIComponent(id)}`, await web.bearer(s.session, 'audit'));
       return web.sendPage(reply, replayPage(s.viewer, detail));
     }),
   );
   http.get(
     '/audit',
     web.withRole('auditor', async (_req, reply, s) => {
-      const token = await web.bearer(s.session);
+      const token = await web.bearer(s.session, 'audit');
       const [verify, { events }] = await Promise.all([
         web.auditApi.get<VerifyResult>('/v1/verify', token),
         web.auditApi.get<{ events: AuditEvent[] }>('/v1/events?tail=100', token),

@@ -13,7 +13,7 @@ export function signInRoutes(http: FastifyInstance, web: ConsoleWeb, signIn: { o
     const id = await web.sessions.create({
       method,
       principal: done.principal,
-      bearerSealed: web.secrets.seal(done.bearer),
+      bearerSealed: web.secrets.seal(JSON.stringify(done.bearers)),
       csrf: randomToken(),
       expiresAt,
     });

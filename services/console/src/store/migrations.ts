@@ -26,6 +26,9 @@ const migrations = [
   },
   // the signing key moved to a file of the console's own: no clear private key stays in the shared database
   { id: '002-no-signing-keys-in-database', sql: 'DROP TABLE console_signing_keys' },
+  // bearer_sealed now holds one token per API (OIDC: the access token issued for each); a session signed in before
+  // holds one for all (OIDC: the ID token, which the APIs no longer take), so its person signs in again
+  { id: '003-bearer-per-api', sql: 'DELETE FROM console_sessions' },
 ];
 
 export async function migrateConsole(pool: pg.Pool): Promise<void> {

@@ -5,6 +5,7 @@ import { randomToken, sha256 } from '../crypto.js';
 export interface ConsoleSession {
   method: 'oidc' | 'saml';
   principal: Principal;
+  /** the per-API bearer tokens, as JSON sealed with the session secret */
   bearerSealed: string | null;
   csrf: string;
   expiresAt: Date;
