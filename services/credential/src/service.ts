@@ -17,7 +17,9 @@ import { serveUpstreamSession } from './handlers/upstream-session.js';
 import { credentialMetrics } from './metrics.js';
 import type { CredentialParts } from './parts.js';
 import { revoker } from './revoker.js';
+import { CredentialPool } from './pool.js';
 import { LeaseStore, migrateLeases } from './store/leases.js';
+import { PoolStore } from './store/pool.js';
 import { loadOrCreateOAuthKey } from './store/oauth-keys.js';
 import { reconcile, sweep } from './sweeper.js';
 
@@ -43,6 +45,8 @@ export interface CredentialService {
   revoke(leaseId: string, reason: string, ctx?: CallContext): Promise<credentialV1.LeaseState>;
   sweep(): Promise<void>;
   reconcile(): Promise<void>;
+  /** the pools of per-statement credentials */
+  pool: CredentialPool;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,8 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
 
   const metrics = credentialMetrics(deps.metrics ?? new Registry(), deps.pool, config);
   const revoke = revoker({ store, engines, events, logger, tracing: bus.tracing, metrics, irrevocableAfter: deps.settings.irrevocableAfter });
-  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, revoke };
+  const pool = new CredentialPool({ store: new PoolStore(deps.pool), engines, config, logger, heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds });
+  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, pool, revoke };
 
   serveIssue(parts, decisionCheck(bus));
   serveRevoke(parts);
@@ -96,12 +101,15 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
 
   const sweepSettings = { heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds, pendingGraceSeconds: deps.settings.pendingGraceSeconds ?? 60 };
   await reconcile(parts);
+  // fills the pools, and revokes what a copy that died left in them
+  await pool.maintain();
   let running = Promise.resolve();
   let ticks = 0;
   const timer = setInterval(() => {
     running = running
       .then(async () => {
         await sweep(parts, sweepSettings);
+        await pool.maintain();
         ticks += 1;
         if (ticks % 12 === 0) await reconcile(parts);
       })
@@ -115,9 +123,12 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     revoke,
     sweep: () => sweep(parts, sweepSettings),
     reconcile: () => reconcile(parts),
+    pool,
     close: async () => {
       clearInterval(timer);
       await running;
+      // nothing pooled outlives the process: what it made ahead is revoked before its engines close
+      await pool.close();
       await http?.close();
       await events.flush();
       for (const engine of engines.values()) await engine.close().catch(() => undefined);

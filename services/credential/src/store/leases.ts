@@ -40,6 +40,21 @@ const migrations = [
     id: '004-leases-upstream-sessions',
     sql: `ALTER TABLE leases ADD COLUMN upstream_sessions text[] NOT NULL DEFAULT '{}'`,
   },
+  {
+    // roles created ahead for per-statement leases (leases.pool): a role is in this table until a lease takes it, in
+    // the same transaction that records the lease, so every role under the prefix is always one table's or an orphan
+    id: '005-pooled-credentials',
+    sql: `CREATE TABLE pooled_credentials (
+            username text PRIMARY KEY,
+            connection text NOT NULL,
+            -- the credential service process that made it: it heartbeats it and revokes it at shutdown
+            owner text NOT NULL,
+            -- creating: recorded before the role exists; ready: the role exists and may be leased
+            state text NOT NULL CHECK (state IN ('creating', 'ready')),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at timestamptz NOT NULL DEFAULT now());
+          CREATE INDEX pooled_credentials_ready ON pooled_credentials (connection, created_at) WHERE state = 'ready'`,
+  },
 ];
 
 export interface LeaseRow {
@@ -57,6 +72,9 @@ export interface LeaseRow {
   upstream_sessions: string[];
 }
 
+/** A lease as recorded before its credential exists. */
+export type PendingLease = Omit<LeaseRow, 'state' | 'revoke_attempts' | 'upstream_sessions'> & { request_id: string; decision_id: string };
+
 export async function migrateLeases(pool: pg.Pool): Promise<void> {
   await migrate(pool, 'credential', migrations);
 }
@@ -69,8 +87,8 @@ export class LeaseStore {
   }
 
   /** Records a lease before its credential exists; false when its decision already minted one. */
-  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts' | 'upstream_sessions'> & { request_id: string; decision_id: string }): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(
+  async insertPending(row: PendingLease, client: pg.ClientBase | pg.Pool = this.#pool): Promise<boolean> {
+    const { rowCount } = await client.query(
       `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
        ON CONFLICT (decision_id) DO NOTHING`,
@@ -216,13 +234,15 @@ export class LeaseStore {
     }));
   }
 
-  /** Usernames of leases that still need their credential (everything not revoked), per connection. */
   /**
-   * Usernames of every lease not yet revoked, whatever its connection: connections on one server (or account) may share
-   * a role prefix, and a credential one of them lists is an orphan only when no connection's lease holds it.
+   * Usernames of every lease not yet revoked, whatever its connection, and of every pooled credential: connections on
+   * one server (or account) may share a role prefix, and a credential one of them lists is an orphan only when no
+   * connection's lease or pool holds it. One statement, so a pooled role leased meanwhile is seen in one table or the other.
    */
   async liveUsernames(): Promise<Set<string>> {
-    const { rows } = await this.#pool.query<{ username: string }>(`SELECT username FROM leases WHERE state <> 'revoked'`);
+    const { rows } = await this.#pool.query<{ username: string }>(
+      `SELECT username FROM leases WHERE state <> 'revoked' UNION ALL SELECT username FROM pooled_credentials`,
+    );
     return new Set(rows.map((r) => r.username));
   }
 

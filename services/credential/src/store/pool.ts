@@ -1,0 +1,125 @@
+import type pg from 'pg';
+
+/**
+ * The pooled credentials table (see migration `005-pooled-credentials`). A row is written before its role is created
+ * and deleted in the transaction that records the lease taking it, or after its role was revoked: reconciliation,
+ * which reads this table with the leases, never sees a pooled role as an orphan, nor a role it lost track of as pooled.
+ */
+export class PoolStore {
+  readonly #pool: pg.Pool;
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /**
+   * Records a credential about to be created, when the connection has fewer than `size` (ready or being created);
+   * false when it is full. Copies of the service top up one at a time per connection (a transaction lock), so the
+   * pool never grows past `size` whichever copy refills it.
+   */
+  async reserve(connection: string, username: string, owner: string, size: number): Promise<boolean> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`airlock-pool:${connection}`]);
+      const { rowCount } = await client.query(
+        `INSERT INTO pooled_credentials (username, connection, owner, state)
+         SELECT $1, $2, $3, 'creating' WHERE (SELECT count(*) FROM pooled_credentials WHERE connection = $2) < $4`,
+        [username, connection, owner, size],
+      );
+      await client.query('COMMIT');
+      return rowCount === 1;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Marks a created credential ready; false when its row is gone (another copy took it for a dead one's and revoked it). */
+  async ready(username: string): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(`UPDATE pooled_credentials SET state = 'ready', heartbeat_at = now() WHERE username = $1`, [username]);
+    return rowCount === 1;
+  }
+
+  /**
+   * Takes the oldest ready credential of the connection made less than `maxWaitSeconds` ago and hands its username
+   * to `record` in the same transaction: the row leaves the pool only if the lease is recorded. Undefined when the
+   * pool has none (or `record` declined: the transaction is rolled back and the credential stays pooled).
+   */
+  async take(connection: string, maxWaitSeconds: number, record: (client: pg.ClientBase, username: string) => Promise<boolean>): Promise<string | undefined> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      // a credential being revoked holds its row lock: skipped, never handed out
+      const { rows } = await client.query<{ username: string }>(
+        `DELETE FROM pooled_credentials WHERE username = (
+           SELECT username FROM pooled_credentials
+            WHERE connection = $1 AND state = 'ready' AND created_at > now() - make_interval(secs => $2)
+            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING username`,
+        [connection, maxWaitSeconds],
+      );
+      const username = rows[0]?.username;
+      if (username === undefined || !(await record(client, username))) {
+        await client.query('ROLLBACK');
+        return undefined;
+      }
+      await client.query('COMMIT');
+      return username;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Renews the heartbeat of the owner's credentials: a copy that stops renewing has died, and others revoke them. */
+  async heartbeat(owner: string): Promise<void> {
+    await this.#pool.query(`UPDATE pooled_credentials SET heartbeat_at = now() WHERE owner = $1`, [owner]);
+  }
+
+  /**
+   * Credentials to revoke: of the connection, ready and older than `maxWaitSeconds`; of any owner whose heartbeat is
+   * older than `graceSeconds` (a copy that died, its rows in either state); or all of `owner`'s (shutdown).
+   */
+  async due(query: { connection: string; maxWaitSeconds: number } | { graceSeconds: number } | { owner: string }): Promise<Array<{ username: string; connection: string }>> {
+    const [where, args] =
+      'owner' in query
+        ? ['owner = $1', [query.owner]]
+        : 'graceSeconds' in query
+          ? ['heartbeat_at < now() - make_interval(secs => $1)', [query.graceSeconds]]
+          : [`connection = $1 AND state = 'ready' AND created_at <= now() - make_interval(secs => $2)`, [query.connection, query.maxWaitSeconds]];
+    const { rows } = await this.#pool.query<{ username: string; connection: string }>(
+      `SELECT username, connection FROM pooled_credentials WHERE ${where} ORDER BY created_at`,
+      args,
+    );
+    return rows;
+  }
+
+  /**
+   * Runs `revoke` on a pooled credential under its row lock, then deletes the row; false when a lease took it or
+   * another copy is revoking it (the row is gone or locked). A failed `revoke` keeps the row for the next attempt.
+   */
+  async withdraw(username: string, revoke: () => Promise<unknown>): Promise<boolean> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rowCount } = await client.query('SELECT 1 FROM pooled_credentials WHERE username = $1 FOR UPDATE SKIP LOCKED', [username]);
+      if (rowCount === 0) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      await revoke();
+      await client.query('DELETE FROM pooled_credentials WHERE username = $1', [username]);
+      await client.query('COMMIT');
+      return true;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
