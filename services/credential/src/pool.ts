@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import type { AirlockConfig } from '@airlock/config';
 import type { Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { newUsername, rolePrefix } from './handlers/issue.js';
+import type { LeaseStore, PendingLease } from './store/leases.js';
 import type { PoolStore } from './store/pool.js';
 
 const defaultMaxWaitSeconds = 300;
@@ -15,6 +15,7 @@ interface Settings {
 
 export interface CredentialPoolDeps {
   store: PoolStore;
+  leases: LeaseStore;
   engines: ReadonlyMap<string, CredentialEngine>;
   config: AirlockConfig;
   logger: Logger;
@@ -24,7 +25,7 @@ export interface CredentialPoolDeps {
 
 /**
  * Credentials made ahead for per-statement leases (`leases.pool`), per connection. A pooled credential can do nothing
- * until a lease takes it; taking it and recording the lease are one transaction, after which it is an ordinary lease
+ * until a lease takes it; taking it and recording the lease are one statement, after which it is an ordinary lease
  * (its own role, expiry, revocation). Refills run in the background after each draw; a drained pool means the lease
  * is minted on demand, as without a pool. The pool lives in the state database, shared by every copy of the service:
  * each copy heartbeats what it made and revokes it at shutdown, and revokes what a copy that died left behind.
@@ -54,14 +55,16 @@ export class CredentialPool {
   }
 
   /**
-   * Takes a pooled credential for a lease `record` writes in the same transaction (false: not recorded, the credential
-   * stays pooled); undefined when the pool is drained. Starts a refill either way.
+   * Records a per-statement lease on a pooled credential (`LeaseStore.insertFromPool`); `drained` when the pool has
+   * none. Starts a refill either way.
    */
-  async take(connection: string, record: (client: pg.ClientBase, username: string) => Promise<boolean>): Promise<string | undefined> {
-    const settings = this.#settings.get(connection);
-    if (!settings) return undefined;
+  async take(connection: string, lease: Omit<PendingLease, 'username'>): ReturnType<LeaseStore['insertFromPool']> {
+    const settings = this.#settings.get(connection)!;
     try {
-      return await this.#deps.store.take(connection, settings.maxWaitSeconds, record);
+      const taken = await this.#deps.leases.insertFromPool(lease, settings.maxWaitSeconds);
+      // a replay raced another request for the same decision and took a credential no table holds any more
+      if ('orphan' in taken && taken.orphan !== undefined) await this.#deps.engines.get(connection)!.revoke(taken.orphan);
+      return taken;
     } finally {
       this.refill(connection);
     }

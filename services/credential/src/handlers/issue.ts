@@ -57,16 +57,10 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       expires_at: expiresAt,
       decision_id: decisionId,
     };
-    let replayed = false;
-    // a per-statement lease takes a credential made ahead when the connection pools them, recorded in the same transaction
-    const pooled =
-      req.scope.leaseMode === 'statement' && parts.pool.has(req.connection)
-        ? await parts.pool.take(req.connection, async (client, username) => {
-            replayed = !(await store.insertPending({ ...pending, username }, client));
-            return !replayed;
-          })
-        : undefined;
-    if (replayed) throw refuse('the policy decision was already used for a lease (a replay)');
+    // a per-statement lease takes a credential made ahead when the connection pools them
+    const taken = req.scope.leaseMode === 'statement' && parts.pool.has(req.connection) ? await parts.pool.take(req.connection, pending) : undefined;
+    if (taken && 'replayed' in taken) throw refuse('the policy decision was already used for a lease (a replay)');
+    const pooled = taken && 'username' in taken ? taken.username : undefined;
     const username = pooled ?? newUsername(engine.type, rolePrefix(connection));
     if (pooled === undefined && !(await store.insertPending({ ...pending, username }))) throw refuse('the policy decision was already used for a lease (a replay)');
     let upstream: credentialV1.LeaseGrant['upstream'];
@@ -90,7 +84,8 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       void parts.revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
     }
-    await store.activate(leaseId);
+    // a lease on a pooled credential was recorded active
+    if (pooled === undefined) await store.activate(leaseId);
     await bus.publish(
       credentialV1.credentialIssued,
       {

@@ -87,14 +87,50 @@ export class LeaseStore {
   }
 
   /** Records a lease before its credential exists; false when its decision already minted one. */
-  async insertPending(row: PendingLease, client: pg.ClientBase | pg.Pool = this.#pool): Promise<boolean> {
-    const { rowCount } = await client.query(
+  async insertPending(row: PendingLease): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(
       `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
        ON CONFLICT (decision_id) DO NOTHING`,
       [row.id, row.connection, row.username, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id],
     );
     return rowCount === 1;
+  }
+
+  /**
+   * Records a per-statement lease on the oldest ready pooled credential of its connection made less than
+   * `maxWaitSeconds` ago, in one statement: the credential leaves the pool exactly when the lease is recorded. The lease
+   * is recorded `active` at once (a pooled credential exists already, and can do nothing until `mintPooled` makes it
+   * the lease's, so there is no creation to interrupt; a lease whose holder never heartbeats is revoked by the sweep):
+   * one write fewer in the statement's path than `insertPending` and `activate`. `drained`: the pool has none;
+   * `replayed`: the decision already has a lease, with `orphan`, the credential a concurrent replay took in vain, which
+   * no table holds any more and the caller revokes.
+   */
+  async insertFromPool(
+    row: Omit<PendingLease, 'username'>,
+    maxWaitSeconds: number,
+  ): Promise<{ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }> {
+    const { rows } = await this.#pool.query<{ taken: string | null; leased: string | null; replay: boolean }>(
+      `WITH taken AS (
+         DELETE FROM pooled_credentials WHERE username = (
+           SELECT username FROM pooled_credentials
+            WHERE connection = $2 AND state = 'ready' AND created_at > now() - make_interval(secs => $11)
+              AND NOT EXISTS (SELECT 1 FROM leases WHERE decision_id = $10)
+            -- a credential being revoked holds its row lock: skipped, never handed out
+            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING username),
+       leased AS (
+         INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
+         SELECT $1, $2, username, $3, $4, $5, $6, $7, $8, 'active', $9, $10 FROM taken
+         ON CONFLICT (decision_id) DO NOTHING RETURNING username)
+       SELECT (SELECT username FROM taken) AS taken, (SELECT username FROM leased) AS leased,
+              EXISTS (SELECT 1 FROM leases WHERE decision_id = $10) AS replay`,
+      [row.id, row.connection, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id, maxWaitSeconds],
+    );
+    const r = rows[0]!;
+    if (r.leased !== null) return { username: r.leased };
+    if (r.replay || r.taken !== null) return { replayed: true, orphan: r.taken ?? undefined };
+    return { drained: true };
   }
 
   async activate(id: string): Promise<void> {

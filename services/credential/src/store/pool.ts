@@ -42,39 +42,6 @@ export class PoolStore {
     return rowCount === 1;
   }
 
-  /**
-   * Takes the oldest ready credential of the connection made less than `maxWaitSeconds` ago and hands its username
-   * to `record` in the same transaction: the row leaves the pool only if the lease is recorded. Undefined when the
-   * pool has none (or `record` declined: the transaction is rolled back and the credential stays pooled).
-   */
-  async take(connection: string, maxWaitSeconds: number, record: (client: pg.ClientBase, username: string) => Promise<boolean>): Promise<string | undefined> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      // a credential being revoked holds its row lock: skipped, never handed out
-      const { rows } = await client.query<{ username: string }>(
-        `DELETE FROM pooled_credentials WHERE username = (
-           SELECT username FROM pooled_credentials
-            WHERE connection = $1 AND state = 'ready' AND created_at > now() - make_interval(secs => $2)
-            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING username`,
-        [connection, maxWaitSeconds],
-      );
-      const username = rows[0]?.username;
-      if (username === undefined || !(await record(client, username))) {
-        await client.query('ROLLBACK');
-        return undefined;
-      }
-      await client.query('COMMIT');
-      return username;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
-
   /** Renews the heartbeat of the owner's credentials: a copy that stops renewing has died, and others revoke them. */
   async heartbeat(owner: string): Promise<void> {
     await this.#pool.query(`UPDATE pooled_credentials SET heartbeat_at = now() WHERE owner = $1`, [owner]);

@@ -116,6 +116,30 @@ describe('a pool of credentials made ahead for per-statement leases', () => {
     assert.deepEqual(await rolesWithPrefix(t.rolePrefix), after);
   });
 
+  it('refuses a replayed decision, sent again or twice at once, without losing a pooled role', async () => {
+    const bus = copy!.host.bus;
+    await full('the pool to be full');
+    const requestId = `r${++n}`;
+    const sessionId = `s${n}`;
+    const d = await bus.call(
+      policyV1.decide,
+      { requestId, sessionId, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
+      newContext(),
+    );
+    const req = { requestId, sessionId, connection: 'demo', principal, scope: d.scope!, holder: 'test', decision: d.token! };
+    const both = await Promise.allSettled([0, 1].map(() => bus.call(credentialV1.issueLease, req, newContext(), { timeoutMs: 20_000 })));
+    const granted = both.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    assert.equal(granted.length, 1);
+    const refused = both.flatMap((r) => (r.status === 'rejected' ? [r.reason as { code?: string }] : []));
+    assert.deepEqual(refused.map((e) => e.code), ['credential.untrusted_decision']);
+    await assert.rejects(bus.call(credentialV1.issueLease, req, newContext(), { timeoutMs: 20_000 }), (err: { code?: string }) => err.code === 'credential.untrusted_decision');
+    const lease = granted[0]!;
+    assert.equal((await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'statement-complete' }, newContext(), { timeoutMs: 20_000 })).state, 'revoked');
+    // whatever the race took is revoked: under the prefix, only the refilled pool
+    const pool = await full('the pool to refill', (names) => !names.includes(lease.username));
+    await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).join() === pool.join() ? true : undefined), 10_000, 'only the pool left');
+  });
+
   it('replaces credentials that waited longer than maxWaitSeconds', async () => {
     const old = await full('the pool to be full');
     // as if they had waited two hours: the next sweep revokes them and refills
