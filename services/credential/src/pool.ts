@@ -26,7 +26,8 @@ export interface CredentialPoolDeps {
 /**
  * Credentials made ahead for per-statement leases (`leases.pool`), per connection. A pooled credential can do nothing
  * until a lease takes it; taking it and recording the lease are one statement, after which it is an ordinary lease
- * (its own role, expiry, revocation). Refills run in the background after each draw; a drained pool means the lease
+ * (its own role, expiry, revocation). Refills run in the background, a batch at a time, once draws leave the pool at
+ * half its size or less, and on every sweep whatever its level; a drained pool means the lease
  * is minted on demand, as without a pool. The pool lives in the state database, shared by every copy of the service:
  * each copy heartbeats what it made and revokes it at shutdown, and revokes what a copy that died left behind.
  */
@@ -60,14 +61,16 @@ export class CredentialPool {
    */
   async take(connection: string, lease: Omit<PendingLease, 'username'>): ReturnType<LeaseStore['insertFromPool']> {
     const settings = this.#settings.get(connection)!;
-    try {
-      const taken = await this.#deps.leases.insertFromPool(lease, settings.maxWaitSeconds);
+    const taken = await this.#deps.leases.insertFromPool(lease, settings.maxWaitSeconds);
+    // refilled in batches, once down to half: one transaction and one CREATE message per batch, not per statement
+    if (taken.left <= settings.size / 2) this.refill(connection);
+    if ('orphan' in taken && taken.orphan !== undefined) {
       // a replay raced another request for the same decision and took a credential no table holds any more
-      if ('orphan' in taken && taken.orphan !== undefined) await this.#deps.engines.get(connection)!.revoke(taken.orphan);
-      return taken;
-    } finally {
-      this.refill(connection);
+      await this.#deps.engines.get(connection)!.revoke(taken.orphan).catch((err: unknown) =>
+        this.#deps.logger.error({ connection, err: errorText(err) }, 'revoking a pooled credential a replay took failed; reconciliation removes it'),
+      );
     }
+    return taken;
   }
 
   /** Tops the connection's pool up to its size, in the background; a refill already running covers this call. */
@@ -88,21 +91,21 @@ export class CredentialPool {
     const { store, engines, config } = this.#deps;
     const { size } = this.#settings.get(connection)!;
     const engine = engines.get(connection)!;
+    const missing = size - (await store.count(connection));
+    if (this.#closed || missing <= 0) return;
+    // the same unguessable names leases minted on demand get
     const prefix = rolePrefix(config.connections[connection]!);
-    while (!this.#closed) {
-      // the same unguessable name a lease minted on demand gets
-      const username = newUsername(engine.type, prefix);
-      if (!(await store.reserve(connection, username, this.owner, size))) return;
-      try {
-        await engine.createPooled!(username);
-      } catch (err) {
-        // it may exist half-made: revoke whatever is there, with its row
-        await this.#withdraw({ connection, username });
-        throw err;
-      }
-      // another copy took this copy for dead meanwhile and withdrew the row: the role is no one's, revoke it
-      if (!(await store.ready(username))) await engine.revoke(username);
+    const reserved = await store.reserve(connection, Array.from({ length: missing }, () => newUsername(engine.type, prefix)), this.owner, size);
+    if (reserved.length === 0) return;
+    try {
+      await engine.createPooled!(reserved);
+    } catch (err) {
+      // a failed batch created none of them (one transaction): withdraw the rows, revoking whatever is there
+      for (const username of reserved) await this.#withdraw({ connection, username });
+      throw err;
     }
+    // another copy took this copy for dead meanwhile and withdrew these rows: their roles are no one's
+    for (const username of await store.ready(reserved)) await engine.revoke(username);
   }
 
   /**

@@ -13,10 +13,11 @@ export interface CredentialEngine {
   /** creates the credential and returns what the proxy needs to connect (contains a secret) */
   mint(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
   /**
-   * A pooled credential, made ahead of any lease: it exists under the lease prefix but no one can use it (no login, no
-   * secret, no rights) until `mintPooled` turns it into a lease's credential. Engines without pools leave it out.
+   * Pooled credentials, made ahead of any lease, all or none: each exists under the lease prefix but no one can use it
+   * (no login, no secret, no rights) until `mintPooled` turns it into a lease's credential. Engines without pools
+   * leave it out.
    */
-  createPooled?(username: string): Promise<void>;
+  createPooled?(usernames: readonly string[]): Promise<void>;
   /** makes a pooled credential the lease's, exactly what `mint` would have made, in one round trip */
   mintPooled?(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
   /**

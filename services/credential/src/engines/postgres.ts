@@ -106,13 +106,13 @@ export class PostgresEngine implements CredentialEngine {
   }
 
   /**
-   * A role for the pool: NOLOGIN (under `trust` authentication a password is no barrier, so login itself is off), no
-   * password, CONNECTION LIMIT 0, member of nothing. It holds no right and no one can become it until `mintPooled`.
+   * Roles for the pool: NOLOGIN (under `trust` authentication a password is no barrier, so login itself is off), no
+   * password, CONNECTION LIMIT 0, member of nothing. Each holds no right and no one can become it until `mintPooled`.
    */
-  async createPooled(username: string): Promise<void> {
-    await this.#pool.query(
-      `CREATE ROLE ${ident(username)} NOLOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 0`,
-    ).catch((err: unknown) => explainTls(err, this.#target));
+  async createPooled(usernames: readonly string[]): Promise<void> {
+    // one message, one implicit transaction: a batch costs one round trip, and exists whole or not at all
+    const sql = usernames.map((u) => `CREATE ROLE ${ident(u)} NOLOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 0`);
+    await this.#pool.query(sql.join('; ')).catch((err: unknown) => explainTls(err, this.#target));
   }
 
   /**

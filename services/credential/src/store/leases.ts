@@ -102,15 +102,16 @@ export class LeaseStore {
    * `maxWaitSeconds` ago, in one statement: the credential leaves the pool exactly when the lease is recorded. The lease
    * is recorded `active` at once (a pooled credential exists already, and can do nothing until `mintPooled` makes it
    * the lease's, so there is no creation to interrupt; a lease whose holder never heartbeats is revoked by the sweep):
-   * one write fewer in the statement's path than `insertPending` and `activate`. `drained`: the pool has none;
+   * one write fewer in the statement's path than `insertPending` and `activate`. `left`: the credentials the pool
+   * holds after this take, ready or being created. `drained`: the pool has none;
    * `replayed`: the decision already has a lease, with `orphan`, the credential a concurrent replay took in vain, which
    * no table holds any more and the caller revokes.
    */
   async insertFromPool(
     row: Omit<PendingLease, 'username'>,
     maxWaitSeconds: number,
-  ): Promise<{ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }> {
-    const { rows } = await this.#pool.query<{ taken: string | null; leased: string | null; replay: boolean }>(
+  ): Promise<({ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }) & { left: number }> {
+    const { rows } = await this.#pool.query<{ taken: string | null; leased: string | null; replay: boolean; held: number }>(
       `WITH taken AS (
          DELETE FROM pooled_credentials WHERE username = (
            SELECT username FROM pooled_credentials
@@ -124,13 +125,16 @@ export class LeaseStore {
          SELECT $1, $2, username, $3, $4, $5, $6, $7, $8, 'active', $9, $10 FROM taken
          ON CONFLICT (decision_id) DO NOTHING RETURNING username)
        SELECT (SELECT username FROM taken) AS taken, (SELECT username FROM leased) AS leased,
-              EXISTS (SELECT 1 FROM leases WHERE decision_id = $10) AS replay`,
+              EXISTS (SELECT 1 FROM leases WHERE decision_id = $10) AS replay,
+              -- read before the take, as every part of the statement reads
+              (SELECT count(*)::int FROM pooled_credentials WHERE connection = $2) AS held`,
       [row.id, row.connection, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id, maxWaitSeconds],
     );
     const r = rows[0]!;
-    if (r.leased !== null) return { username: r.leased };
-    if (r.replay || r.taken !== null) return { replayed: true, orphan: r.taken ?? undefined };
-    return { drained: true };
+    const left = r.held - (r.taken !== null ? 1 : 0);
+    if (r.leased !== null) return { username: r.leased, left };
+    if (r.replay || r.taken !== null) return { replayed: true, orphan: r.taken ?? undefined, left };
+    return { drained: true, left };
   }
 
   async activate(id: string): Promise<void> {

@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 /**
  * The pooled credentials table (see migration `005-pooled-credentials`). A row is written before its role is created
- * and deleted in the transaction that records the lease taking it, or after its role was revoked: reconciliation,
+ * and deleted in the statement that records the lease taking it, or after its role was revoked: reconciliation,
  * which reads this table with the leases, never sees a pooled role as an orphan, nor a role it lost track of as pooled.
  */
 export class PoolStore {
@@ -12,22 +12,24 @@ export class PoolStore {
   }
 
   /**
-   * Records a credential about to be created, when the connection has fewer than `size` (ready or being created);
-   * false when it is full. Copies of the service top up one at a time per connection (a transaction lock), so the
-   * pool never grows past `size` whichever copy refills it.
+   * Records credentials about to be created, as many of `usernames` as the connection lacks to hold `size` (ready or
+   * being created); the names recorded, none when it is full. Copies of the service top up one at a time per
+   * connection (a transaction lock), so the pool never grows past `size` whichever copy refills it.
    */
-  async reserve(connection: string, username: string, owner: string, size: number): Promise<boolean> {
+  async reserve(connection: string, usernames: readonly string[], owner: string, size: number): Promise<string[]> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`airlock-pool:${connection}`]);
-      const { rowCount } = await client.query(
+      const { rows } = await client.query<{ username: string }>(
         `INSERT INTO pooled_credentials (username, connection, owner, state)
-         SELECT $1, $2, $3, 'creating' WHERE (SELECT count(*) FROM pooled_credentials WHERE connection = $2) < $4`,
-        [username, connection, owner, size],
+         SELECT u, $2, $3, 'creating' FROM unnest($1::text[]) WITH ORDINALITY AS n(u, i)
+          WHERE i <= $4 - (SELECT count(*) FROM pooled_credentials WHERE connection = $2)
+         RETURNING username`,
+        [usernames, connection, owner, size],
       );
       await client.query('COMMIT');
-      return rowCount === 1;
+      return rows.map((r) => r.username);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -36,10 +38,23 @@ export class PoolStore {
     }
   }
 
-  /** Marks a created credential ready; false when its row is gone (another copy took it for a dead one's and revoked it). */
-  async ready(username: string): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(`UPDATE pooled_credentials SET state = 'ready', heartbeat_at = now() WHERE username = $1`, [username]);
-    return rowCount === 1;
+  /**
+   * Marks created credentials ready; the names whose row is gone (another copy took this one for dead and withdrew
+   * them), whose roles are no one's.
+   */
+  async ready(usernames: readonly string[]): Promise<string[]> {
+    const { rows } = await this.#pool.query<{ username: string }>(
+      `UPDATE pooled_credentials SET state = 'ready', heartbeat_at = now() WHERE username = ANY($1::text[]) RETURNING username`,
+      [usernames],
+    );
+    const marked = new Set(rows.map((r) => r.username));
+    return usernames.filter((u) => !marked.has(u));
+  }
+
+  /** How many credentials the connection's pool holds, ready or being created. */
+  async count(connection: string): Promise<number> {
+    const { rows } = await this.#pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pooled_credentials WHERE connection = $1', [connection]);
+    return rows[0]!.n;
   }
 
   /** Renews the heartbeat of the owner's credentials: a copy that stops renewing has died, and others revoke them. */
