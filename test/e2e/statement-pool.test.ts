@@ -74,5 +74,11 @@ describe('per-statement leases through the PostgreSQL front door, on pooled cred
     const roles = await rolesWithPrefix(t.rolePrefix);
     assert.deepEqual(roles.filter((r) => used.includes(r)), []);
     assert.deepEqual(roles, await fullPool());
+    // what an operator watches: every draw found a pooled credential, and the pool is full
+    const metrics = await (await fetch(`http://127.0.0.1:${t.ports['credentialMetrics']}/metrics`)).text();
+    const sample = (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    assert.equal(sample('airlock_credential_pool_draws_total{connection="demo",outcome="pooled"}'), 3);
+    assert.doesNotMatch(metrics, /outcome="drained"/);
+    assert.equal(sample('airlock_credential_pooled{connection="demo",state="ready"}'), SIZE);
   });
 });

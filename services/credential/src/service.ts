@@ -90,7 +90,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   const metrics = credentialMetrics(deps.metrics ?? new Registry(), deps.pool, config);
   const revoke = revoker({ store, engines, events, logger, tracing: bus.tracing, metrics, irrevocableAfter: deps.settings.irrevocableAfter });
   const pool = new CredentialPool({ store: new PoolStore(deps.pool), leases: store, engines, config, logger, heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds });
-  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, pool, revoke };
+  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, poolDraws: metrics.poolDraws, pool, revoke };
 
   serveIssue(parts, decisionCheck(bus));
   serveRevoke(parts);

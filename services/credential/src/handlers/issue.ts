@@ -61,6 +61,7 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
     const taken = req.scope.leaseMode === 'statement' && parts.pool.has(req.connection) ? await parts.pool.take(req.connection, pending) : undefined;
     if (taken && 'replayed' in taken) throw refuse('the policy decision was already used for a lease (a replay)');
     const pooled = taken && 'username' in taken ? taken.username : undefined;
+    if (taken) parts.poolDraws.inc({ connection: req.connection, outcome: pooled !== undefined ? 'pooled' : 'drained' });
     const username = pooled ?? newUsername(engine.type, rolePrefix(connection));
     if (pooled === undefined && !(await store.insertPending({ ...pending, username }))) throw refuse('the policy decision was already used for a lease (a replay)');
     let upstream: credentialV1.LeaseGrant['upstream'];
