@@ -45,8 +45,6 @@ export interface CredentialService {
   revoke(leaseId: string, reason: string, ctx?: CallContext): Promise<credentialV1.LeaseState>;
   sweep(): Promise<void>;
   reconcile(): Promise<void>;
-  /** the pools of per-statement credentials */
-  pool: CredentialPool;
   close(): Promise<void>;
 }
 
@@ -123,7 +121,6 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     revoke,
     sweep: () => sweep(parts, sweepSettings),
     reconcile: () => reconcile(parts),
-    pool,
     close: async () => {
       clearInterval(timer);
       await running;
