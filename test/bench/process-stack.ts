@@ -24,6 +24,8 @@ export interface ProcessStackOptions {
   warehouse?: boolean;
   /** the name of a second connection to the demo database with `leases.mode: statement` */
   statementConnection?: string;
+  /** a third connection to the demo database with `leases.mode: statement` and a pool of this many credentials */
+  pooledStatementConnection?: { name: string; size: number };
 }
 
 export interface ProcessStack {
@@ -64,6 +66,7 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
   const stateDb = `airlock_${name}_state_${suffix}`;
   const prefix = `airlock_${name.slice(0, 1)}${suffix}_`;
   const statementPrefix = `airlock_${name.slice(0, 1)}${suffix}s_`;
+  const pooledPrefix = `airlock_${name.slice(0, 1)}${suffix}p_`;
   const subjectRoot = `${name}${suffix}`;
   const demoUrl = databaseUrl(demoDb);
   const whDb = `airlock_${name}_wh_${suffix}`;
@@ -82,6 +85,11 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
     // connection revoke the other's credentials
     const demo = config['connections']['demo'];
     config['connections'][options.statementConnection] = { ...demo, leases: { ...demo['leases'], mode: 'statement', rolePrefix: statementPrefix } };
+  }
+  if (options.pooledStatementConnection) {
+    const demo = config['connections']['demo'];
+    const { name: connection, size } = options.pooledStatementConnection;
+    config['connections'][connection] = { ...demo, leases: { ...demo['leases'], mode: 'statement', rolePrefix: pooledPrefix, pool: { size } } };
   }
   const dir = mkdtempSync(join(tmpdir(), `airlock-${name}-`));
   const configPath = join(dir, 'config.yaml');
@@ -143,7 +151,7 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
         await dropDatabase(whDb);
       }
       await deleteStream(subjectRoot);
-      for (const role of [...(await rolesWithPrefix(prefix)), ...(await rolesWithPrefix(statementPrefix))]) {
+      for (const role of [...(await rolesWithPrefix(prefix)), ...(await rolesWithPrefix(statementPrefix)), ...(await rolesWithPrefix(pooledPrefix))]) {
         const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
         await admin.connect();
         await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);

@@ -4,7 +4,8 @@
  * - a point select on `customers` driven by `pgbench` (`-M prepared`, a script file): direct PostgreSQL, pgbouncer in
  *   session pooling (when installed), Airlock with a lease per session and with a lease per statement, at 1 and 16
  *   clients; each Airlock row as a share of direct and of pgbouncer;
- * - the same paths driven by the `pg` client of Node, with the floor of a per-statement credential (create a role,
+ * - the same paths, and Airlock with a lease per statement drawn from a pool of credentials made ahead
+ *   (`leases.pool`), driven by the `pg` client of Node, with the floor of a per-statement credential (create a role,
  *   connect as it, query, drop it) at the same concurrency;
  * - a masked stream of 1,000,000 rows with the proxy's memory, the Snowflake path through the emulator, the policy
  *   decision in process, and the audit writers (one and two).
@@ -17,7 +18,8 @@
  *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
  *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
  *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
- *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-statement
+ *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-statement,
+ *                               airlock-statement-pool
  *   AIRLOCK_BENCH_CLIENTS       the concurrencies measured (default 1,16)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -47,8 +49,12 @@ const CONCURRENCY = (process.env['AIRLOCK_BENCH_CLIENTS'] ?? '1,16').split(',').
 const paths = process.env['AIRLOCK_BENCH_PATHS'] ? new Set(process.env['AIRLOCK_BENCH_PATHS'].split(',').map((s) => s.trim())) : undefined;
 /** the connection of the demo database that mints a credential for every statement */
 const STATEMENT_CONNECTION = 'demo_stmt';
+/** the connection of the demo database that leases a credential per statement from a pool made ahead */
+const POOLED_STATEMENT_CONNECTION = 'demo_stmt_pool';
+/** the pool's size: more than the most clients measured, so a closed-loop run never drains it */
+const POOL_SIZE = 24;
 
-type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-statement' | 'floor' | 'airlock';
+type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-statement' | 'airlock-statement-pool' | 'floor' | 'airlock';
 interface Row {
   case: string;
   client: 'pgbench' | 'node-pg' | 'in-process' | 'snowflake-sdk' | 'audit writer';
@@ -69,6 +75,7 @@ const PATH_NAMES: Record<Path, string> = {
   pgbouncer: 'pgbouncer, session pooling',
   'airlock-session': 'Airlock, lease per session',
   'airlock-statement': 'Airlock, lease per statement',
+  'airlock-statement-pool': 'Airlock, lease per statement, with pool',
   floor: 'per-statement credential floor (create role, connect, query, drop)',
   airlock: 'Airlock',
 };
@@ -282,7 +289,11 @@ async function measured(what: string, fn: () => Promise<void>): Promise<void> {
 async function main(): Promise<void> {
   const started = new Date();
   const loadBefore = loadavg();
-  const stack = await startProcessStack('bench', { warehouse: only.has('snowflake'), statementConnection: STATEMENT_CONNECTION });
+  const stack = await startProcessStack('bench', {
+    warehouse: only.has('snowflake'),
+    statementConnection: STATEMENT_CONNECTION,
+    pooledStatementConnection: { name: POOLED_STATEMENT_CONNECTION, size: POOL_SIZE },
+  });
   const bouncer = only.has('pgbench') || only.has('node') ? await startPgbouncer(stack.demoUrl).catch((err) => void notes.push(`pgbouncer: ${errorText(err).split('\n')[0]}`)) : undefined;
   if (!bouncer && (only.has('pgbench') || only.has('node'))) notes.push('pgbouncer is not installed here: its rows are missing');
   const bin = pgbenchBinary();
@@ -297,6 +308,7 @@ async function main(): Promise<void> {
         ...(bouncer ? ([['pgbouncer', bouncer.url]] as Array<[Path, string]>) : []),
         ['airlock-session', await airlockUrl('demo')],
         ['airlock-statement', await airlockUrl(STATEMENT_CONNECTION)],
+        ['airlock-statement-pool', await airlockUrl(POOLED_STATEMENT_CONNECTION)],
       ] as Array<[Path, string]>
     ).filter(([path]) => !paths || paths.has(path));
 
@@ -466,7 +478,9 @@ function cell(client: Row['client'], path: Path, clients: number): string {
   if (path !== 'direct' && direct) parts.push(`${pct(r.opsPerSecond, direct.opsPerSecond)} of direct, ${added < 0 ? '−' : '+'}${fmt(Math.abs(added), 3)} ms median`);
   if (path.startsWith('airlock') && bouncer) parts.push(`${pct(r.opsPerSecond, bouncer.opsPerSecond)} of pgbouncer`);
   const floor = find('node-pg', 'floor', clients);
-  if (path === 'airlock-statement' && floor) parts.push(`${fmt(r.medianMs / floor.medianMs)}× the floor's median`);
+  if ((path === 'airlock-statement' || path === 'airlock-statement-pool') && floor) parts.push(`${fmt(r.medianMs / floor.medianMs)}× the floor's median`);
+  const session = find(client, 'airlock-session', clients);
+  if ((path === 'airlock-statement' || path === 'airlock-statement-pool') && session) parts.push(`${fmt(r.medianMs / session.medianMs)}× the per-session median`);
   if (r.extra) parts.push(Object.entries(r.extra).map(([k, v]) => `${k} ${v}`).join(', '));
   return parts.join('; ');
 }
@@ -479,7 +493,7 @@ function report(meta: { started: Date; loadBefore: number[]; pgbouncer: string |
   lines.push(`# Airlock benchmark, ${meta.started.toISOString()}`, '');
   lines.push(`Machine: ${machine}. Load average before ${meta.loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}.`);
   lines.push(`${seconds} s per case. ${pgVersion}${meta.pgbouncer ? `; PgBouncer ${meta.pgbouncer}` : ''}.`, '');
-  const paths: Path[] = ['direct', 'pgbouncer', 'airlock-session', 'airlock-statement'];
+  const paths: Path[] = ['direct', 'pgbouncer', 'airlock-session', 'airlock-statement', 'airlock-statement-pool'];
   for (const client of ['pgbench', 'node-pg'] as const) {
     if (!rows.some((r) => r.client === client && r.case === POINT)) continue;
     lines.push(

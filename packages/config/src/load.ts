@@ -77,6 +77,7 @@ function crossCheck(cfg: AirlockConfig, doc: Document, lc: LineCounter): string[
   for (const [name, conn] of Object.entries(cfg.connections)) {
     if (conn.type === 'snowflake') {
       const at = `line ${lineOf(doc, lc, `/connections/${name}`)}`;
+      if (conn.leases?.pool) problems.push(`${at}: connection "${name}" sets leases.pool, which only PostgreSQL connections have`);
       const strategy = conn.strategy ?? 'ephemeral-user';
       if (!conn.admin.privateKey && !conn.admin.privateKeyPath && !conn.admin.password) {
         problems.push(`${at}: connection "${name}" needs admin.privateKey, admin.privateKeyPath or admin.password`);

@@ -98,6 +98,20 @@ const Leases = Type.Object(
     leftovers: Type.Optional(Type.Union([Type.Literal('reassign'), Type.Literal('drop')])),
     /** the powerless owner of reassigned leftovers (default `airlock_leftovers`); outside the lease prefix */
     leftoverRole: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9_]{1,62}$' })),
+    /**
+     * PostgreSQL: roles created ahead for per-statement leases, so a statement's lease is one ALTER ROLE and a GRANT
+     * instead of a CREATE ROLE. A pooled role can do nothing until it is leased (NOLOGIN, no password, no membership);
+     * one unused for `maxWaitSeconds` (default 300) is dropped and replaced. `size` per connection, for all its roles.
+     */
+    pool: Type.Optional(
+      Type.Object(
+        {
+          size: Type.Integer({ minimum: 1, maximum: 200 }),
+          maxWaitSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -6,6 +6,7 @@ export interface CredentialMetrics {
   mintSeconds: Histogram<'connection' | 'outcome'>;
   revokeSeconds: Histogram<'connection' | 'outcome'>;
   revocationFailures: Counter<'connection'>;
+  poolDraws: Counter<'connection' | 'outcome'>;
 }
 
 export function credentialMetrics(registry: Registry, pool: pg.Pool, config: AirlockConfig): CredentialMetrics {
@@ -25,6 +26,19 @@ export function credentialMetrics(registry: Registry, pool: pg.Pool, config: Air
       for (const r of rows) this.set({ connection: r.connection, state: r.state }, r.n);
     },
   });
+  new Gauge({
+    name: 'airlock_credential_pooled',
+    help: 'Credentials made ahead for per-statement leases, by connection and state (ready, creating), read from the table every copy shares (aggregate with max, not sum)',
+    labelNames: ['connection', 'state'],
+    registers,
+    async collect() {
+      const { rows } = await pool.query<{ connection: string; state: string; n: number }>(
+        `SELECT connection, state, count(*)::int AS n FROM pooled_credentials GROUP BY 1, 2`,
+      );
+      this.reset();
+      for (const r of rows) this.set({ connection: r.connection, state: r.state }, r.n);
+    },
+  });
   return {
     mintSeconds: new Histogram({
       name: 'airlock_credential_mint_duration_seconds',
@@ -38,6 +52,12 @@ export function credentialMetrics(registry: Registry, pool: pg.Pool, config: Air
       help: 'Time to revoke one lease upstream (disable, end its sessions, drop), by connection and outcome (revoked, failed)',
       labelNames: ['connection', 'outcome'],
       buckets: latencyBuckets,
+      registers,
+    }),
+    poolDraws: new Counter({
+      name: 'airlock_credential_pool_draws_total',
+      help: 'Per-statement leases on a connection with a pool, by connection and outcome (pooled: a credential made ahead; drained: minted on demand)',
+      labelNames: ['connection', 'outcome'],
       registers,
     }),
     revocationFailures: new Counter({

@@ -17,7 +17,9 @@ import { serveUpstreamSession } from './handlers/upstream-session.js';
 import { credentialMetrics } from './metrics.js';
 import type { CredentialParts } from './parts.js';
 import { revoker } from './revoker.js';
+import { CredentialPool } from './pool.js';
 import { LeaseStore, migrateLeases } from './store/leases.js';
+import { PoolStore } from './store/pool.js';
 import { loadOrCreateOAuthKey } from './store/oauth-keys.js';
 import { reconcile, sweep } from './sweeper.js';
 
@@ -85,7 +87,8 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
 
   const metrics = credentialMetrics(deps.metrics ?? new Registry(), deps.pool, config);
   const revoke = revoker({ store, engines, events, logger, tracing: bus.tracing, metrics, irrevocableAfter: deps.settings.irrevocableAfter });
-  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, revoke };
+  const pool = new CredentialPool({ store: new PoolStore(deps.pool), leases: store, engines, config, logger, heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds });
+  const parts: CredentialParts = { bus, config, logger, store, engines, events, mintSeconds: metrics.mintSeconds, poolDraws: metrics.poolDraws, pool, revoke };
 
   serveIssue(parts, decisionCheck(bus));
   serveRevoke(parts);
@@ -96,12 +99,15 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
 
   const sweepSettings = { heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds, pendingGraceSeconds: deps.settings.pendingGraceSeconds ?? 60 };
   await reconcile(parts);
+  // fills the pools, and revokes what a copy that died left in them
+  await pool.maintain();
   let running = Promise.resolve();
   let ticks = 0;
   const timer = setInterval(() => {
     running = running
       .then(async () => {
         await sweep(parts, sweepSettings);
+        await pool.maintain();
         ticks += 1;
         if (ticks % 12 === 0) await reconcile(parts);
       })
@@ -118,6 +124,8 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
     close: async () => {
       clearInterval(timer);
       await running;
+      // nothing pooled outlives the process: what it made ahead is revoked before its engines close
+      await pool.close();
       await http?.close();
       await events.flush();
       for (const engine of engines.values()) await engine.close().catch(() => undefined);

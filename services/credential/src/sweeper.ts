@@ -28,7 +28,8 @@ export async function reconcile(parts: CredentialParts): Promise<void> {
     try {
       // The order of these reads closes the races with copies minting meanwhile: a lease row is written before its
       // credential is created and activated after, so a lease active before the listing has its credential in it,
-      // and a credential in the listing has its row in the live set read after.
+      // and a credential in the listing has its row in the live set read after. A pooled credential's row is written
+      // before it is created too, and becomes its lease's row in one statement: the live set holds it either way.
       const active = await store.activeLeases(name);
       const existing = await engine.listWithPrefix(prefix);
       const live = await store.liveUsernames();

@@ -13,6 +13,14 @@ export interface CredentialEngine {
   /** creates the credential and returns what the proxy needs to connect (contains a secret) */
   mint(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
   /**
+   * Pooled credentials, made ahead of any lease, all or none: each exists under the lease prefix but no one can use it
+   * (no login, no secret, no rights) until `mintPooled` turns it into a lease's credential. Engines without pools
+   * leave it out.
+   */
+  createPooled?(usernames: readonly string[]): Promise<void>;
+  /** makes a pooled credential the lease's, exactly what `mint` would have made, in one round trip */
+  mintPooled?(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
+  /**
    * disables login, ends the credential's live sessions and running queries, then drops it; idempotent.
    * `upstreamSessions`: the sessions the proxy recorded under the lease, for a credential shared between leases
    * (External OAuth), where only these sessions are the lease's to end

@@ -105,6 +105,32 @@ export class PostgresEngine implements CredentialEngine {
     return { type: 'postgres', ...this.#target, password };
   }
 
+  /**
+   * Roles for the pool: NOLOGIN (under `trust` authentication a password is no barrier, so login itself is off), no
+   * password, CONNECTION LIMIT 0, member of nothing. Each holds no right and no one can become it until `mintPooled`.
+   */
+  async createPooled(usernames: readonly string[]): Promise<void> {
+    // one message, one implicit transaction: a batch costs one round trip, and exists whole or not at all
+    const sql = usernames.map((u) => `CREATE ROLE ${ident(u)} NOLOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT 0`);
+    await this.#pool.query(sql.join('; ')).catch((err: unknown) => explainTls(err, this.#target));
+  }
+
+  /**
+   * A pooled role becomes the lease's credential, the same as `mint` makes: login until the backstop with a fresh
+   * one-iteration verifier, the connection limit, membership of the scope role. One message, one implicit transaction:
+   * the role is either all of that or still powerless. Measured on the local server, 200 each, server time: CREATE ROLE
+   * … IN ROLE 0.28–0.38 ms, ALTER ROLE with the member already granted 0.24–0.32 ms, ALTER and GRANT 0.27–0.29 ms:
+   * granting the membership only here costs nothing measurable, and keeps the pooled role a member of nothing.
+   */
+  async mintPooled(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']> {
+    const password = randomBytes(24).toString('base64url');
+    await this.#pool.query(
+      `ALTER ROLE ${ident(input.username)} LOGIN CONNECTION LIMIT 8 PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} ` +
+        `VALID UNTIL ${literal(input.expiresAt.toISOString())}; GRANT ${ident(input.role)} TO ${ident(input.username)}`,
+    ).catch((err: unknown) => explainTls(err, this.#target));
+    return { type: 'postgres', ...this.#target, password };
+  }
+
   async revoke(username: string): Promise<{ terminatedSessions: number }> {
     const client = await this.#pool.connect().catch((err: unknown) => explainTls(err, this.#target));
     let broken: Error | undefined;

@@ -3,6 +3,7 @@ import type { Connection } from '@airlock/config';
 import { credentialV1 } from '@airlock/contracts';
 import { AirlockError } from '@airlock/runtime';
 import type { Authorize } from '../authorize.js';
+import type { CredentialEngine } from '../engines/engine.js';
 import { engineFor } from '../engine-for.js';
 import type { CredentialParts } from '../parts.js';
 
@@ -10,6 +11,12 @@ const defaultPrefix = 'airlock_lease_';
 
 export function rolePrefix(connection: Connection): string {
   return connection.leases?.rolePrefix ?? defaultPrefix;
+}
+
+/** A credential's name: unguessable, 80 random bits after the fixed prefix (Snowflake names in upper case). */
+export function newUsername(type: CredentialEngine['type'], prefix: string): string {
+  const name = `${prefix}${randomBytes(10).toString('hex')}`;
+  return type === 'snowflake' ? name.toUpperCase() : name;
 }
 
 /** `credential.v1.issue`: mints a lease only for what a signed decision allows, once. */
@@ -37,15 +44,10 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
     const maxTtl = connection.leases?.maxTtlSeconds ?? 8 * 3600;
     const ttl = Math.min(req.scope.ttlSeconds, maxTtl);
     const expiresAt = new Date(Date.now() + ttl * 1000);
-    const prefix = rolePrefix(connection);
-    // unguessable: 80 random bits after the fixed prefix
-    const suffix = randomBytes(10).toString('hex');
-    const username = engine.type === 'snowflake' ? `${prefix}${suffix}`.toUpperCase() : `${prefix}${suffix}`;
     const leaseId = randomUUID();
-    const recorded = await store.insertPending({
+    const pending = {
       id: leaseId,
       connection: req.connection,
-      username,
       role: req.scope.role,
       mode: req.scope.leaseMode,
       subject: req.principal.subject,
@@ -54,14 +56,21 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       request_id: req.requestId,
       expires_at: expiresAt,
       decision_id: decisionId,
-    });
-    if (!recorded) throw refuse('the policy decision was already used for a lease (a replay)');
+    };
+    // a per-statement lease takes a credential made ahead when the connection pools them
+    const taken = req.scope.leaseMode === 'statement' && parts.pool.has(req.connection) ? await parts.pool.take(req.connection, pending) : undefined;
+    if (taken && 'replayed' in taken) throw refuse('the policy decision was already used for a lease (a replay)');
+    const pooled = taken && 'username' in taken ? taken.username : undefined;
+    if (taken) parts.poolDraws.inc({ connection: req.connection, outcome: pooled !== undefined ? 'pooled' : 'drained' });
+    const username = pooled ?? newUsername(engine.type, rolePrefix(connection));
+    if (pooled === undefined && !(await store.insertPending({ ...pending, username }))) throw refuse('the policy decision was already used for a lease (a replay)');
     let upstream: credentialV1.LeaseGrant['upstream'];
     try {
-      upstream = await bus.tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': req.scope.leaseMode } }, async () => {
+      upstream = await bus.tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': req.scope.leaseMode, 'airlock.lease.pooled': pooled !== undefined } }, async () => {
         const timer = parts.mintSeconds.startTimer({ connection: req.connection });
         try {
-          const made = await engine.mint({ username, role: req.scope.role, expiresAt });
+          const input = { username, role: req.scope.role, expiresAt };
+          const made = pooled !== undefined ? await engine.mintPooled!(input) : await engine.mint(input);
           timer({ outcome: 'ok' });
           return made;
         } catch (err) {
@@ -76,7 +85,8 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       void parts.revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
     }
-    await store.activate(leaseId);
+    // a lease on a pooled credential was recorded active
+    if (pooled === undefined) await store.activate(leaseId);
     await bus.publish(
       credentialV1.credentialIssued,
       {

@@ -40,6 +40,21 @@ const migrations = [
     id: '004-leases-upstream-sessions',
     sql: `ALTER TABLE leases ADD COLUMN upstream_sessions text[] NOT NULL DEFAULT '{}'`,
   },
+  {
+    // roles created ahead for per-statement leases (leases.pool): a role is in this table until a lease takes it, in
+    // the same transaction that records the lease, so every role under the prefix is always one table's or an orphan
+    id: '005-pooled-credentials',
+    sql: `CREATE TABLE pooled_credentials (
+            username text PRIMARY KEY,
+            connection text NOT NULL,
+            -- the credential service process that made it: it heartbeats it and revokes it at shutdown
+            owner text NOT NULL,
+            -- creating: recorded before the role exists; ready: the role exists and may be leased
+            state text NOT NULL CHECK (state IN ('creating', 'ready')),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            heartbeat_at timestamptz NOT NULL DEFAULT now());
+          CREATE INDEX pooled_credentials_ready ON pooled_credentials (connection, created_at) WHERE state = 'ready'`,
+  },
 ];
 
 export interface LeaseRow {
@@ -57,6 +72,9 @@ export interface LeaseRow {
   upstream_sessions: string[];
 }
 
+/** A lease as recorded before its credential exists. */
+export type PendingLease = Omit<LeaseRow, 'state' | 'revoke_attempts' | 'upstream_sessions'> & { request_id: string; decision_id: string };
+
 export async function migrateLeases(pool: pg.Pool): Promise<void> {
   await migrate(pool, 'credential', migrations);
 }
@@ -69,7 +87,7 @@ export class LeaseStore {
   }
 
   /** Records a lease before its credential exists; false when its decision already minted one. */
-  async insertPending(row: Omit<LeaseRow, 'state' | 'revoke_attempts' | 'upstream_sessions'> & { request_id: string; decision_id: string }): Promise<boolean> {
+  async insertPending(row: PendingLease): Promise<boolean> {
     const { rowCount } = await this.#pool.query(
       `INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)
@@ -77,6 +95,46 @@ export class LeaseStore {
       [row.id, row.connection, row.username, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id],
     );
     return rowCount === 1;
+  }
+
+  /**
+   * Records a per-statement lease on the oldest ready pooled credential of its connection made less than
+   * `maxWaitSeconds` ago, in one statement: the credential leaves the pool exactly when the lease is recorded. The lease
+   * is recorded `active` at once (a pooled credential exists already, and can do nothing until `mintPooled` makes it
+   * the lease's, so there is no creation to interrupt; a lease whose holder never heartbeats is revoked by the sweep):
+   * one write fewer in the statement's path than `insertPending` and `activate`. `left`: the credentials the pool
+   * holds after this take, ready or being created. `drained`: the pool has none;
+   * `replayed`: the decision already has a lease, with `orphan`, the credential a concurrent replay took in vain, which
+   * no table holds any more and the caller revokes.
+   */
+  async insertFromPool(
+    row: Omit<PendingLease, 'username'>,
+    maxWaitSeconds: number,
+  ): Promise<({ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }) & { left: number }> {
+    const { rows } = await this.#pool.query<{ taken: string | null; leased: string | null; replay: boolean; held: number }>(
+      `WITH taken AS (
+         DELETE FROM pooled_credentials WHERE username = (
+           SELECT username FROM pooled_credentials
+            WHERE connection = $2 AND state = 'ready' AND created_at > now() - make_interval(secs => $11)
+              AND NOT EXISTS (SELECT 1 FROM leases WHERE decision_id = $10)
+            -- a credential being revoked holds its row lock: skipped, never handed out
+            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING username),
+       leased AS (
+         INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at, decision_id)
+         SELECT $1, $2, username, $3, $4, $5, $6, $7, $8, 'active', $9, $10 FROM taken
+         ON CONFLICT (decision_id) DO NOTHING RETURNING username)
+       SELECT (SELECT username FROM taken) AS taken, (SELECT username FROM leased) AS leased,
+              EXISTS (SELECT 1 FROM leases WHERE decision_id = $10) AS replay,
+              -- read before the take, as every part of the statement reads
+              (SELECT count(*)::int FROM pooled_credentials WHERE connection = $2) AS held`,
+      [row.id, row.connection, row.role, row.mode, row.subject, row.holder, row.session_id, row.request_id, row.expires_at, row.decision_id, maxWaitSeconds],
+    );
+    const r = rows[0]!;
+    const left = r.held - (r.taken !== null ? 1 : 0);
+    if (r.leased !== null) return { username: r.leased, left };
+    if (r.replay || r.taken !== null) return { replayed: true, orphan: r.taken ?? undefined, left };
+    return { drained: true, left };
   }
 
   async activate(id: string): Promise<void> {
@@ -216,13 +274,15 @@ export class LeaseStore {
     }));
   }
 
-  /** Usernames of leases that still need their credential (everything not revoked), per connection. */
   /**
-   * Usernames of every lease not yet revoked, whatever its connection: connections on one server (or account) may share
-   * a role prefix, and a credential one of them lists is an orphan only when no connection's lease holds it.
+   * Usernames of every lease not yet revoked, whatever its connection, and of every pooled credential: connections on
+   * one server (or account) may share a role prefix, and a credential one of them lists is an orphan only when no
+   * connection's lease or pool holds it. One statement, so a pooled role leased meanwhile is seen in one table or the other.
    */
   async liveUsernames(): Promise<Set<string>> {
-    const { rows } = await this.#pool.query<{ username: string }>(`SELECT username FROM leases WHERE state <> 'revoked'`);
+    const { rows } = await this.#pool.query<{ username: string }>(
+      `SELECT username FROM leases WHERE state <> 'revoked' UNION ALL SELECT username FROM pooled_credentials`,
+    );
     return new Set(rows.map((r) => r.username));
   }
 
