@@ -143,6 +143,8 @@ export class Gate {
       'airlock.decision': decision.outcome,
       ...(decision.rule ? { 'airlock.rule': decision.rule } : {}),
       ...(decision.analysis ? { 'airlock.statement.kind': decision.analysis.kind } : {}),
+      // a reused decision has no policy span under this statement: the trace says whose decision it ran under
+      ...(this.#reusedFrom.has(decision) ? { 'airlock.decision.reused_from': decision.requestId } : {}),
     });
     if (decision.outcome === 'deny') {
       throw new AirlockError(
