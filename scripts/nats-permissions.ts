@@ -70,8 +70,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       // an upstream session opened under an External-OAuth lease, so that revoking the lease ends it
       credentialV1.upstreamSession,
     ],
-    // a statement held for approval waits on its request's decision
-    listens: [approvalV1.approvalDecided],
+    // a statement held for approval waits on its request's decision; reused decisions end with policy's epoch
+    listens: [approvalV1.approvalDecided, policyV1.epochChanged],
   },
   // the console lists live leases and revokes one on an operator's click, and shows the live event stream
   console: { calls: [credentialV1.listLeases, credentialV1.revokeLease], follows: true },

@@ -190,7 +190,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'policy.explain-access',
       'policy.keys',
     ]);
-    assert.deepEqual(code.proxy.listens, ['evt.approval.decided']);
+    assert.deepEqual(code.proxy.listens, ['evt.approval.decided', 'evt.policy.epoch-changed']);
     assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke', 'credential.upstream-session']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });

@@ -114,6 +114,28 @@ export type Decided = Static<typeof Decided>;
 
 export const decided = event('policy', 'v1', 'decided', Decided, 'A statement was decided, with the full explanation.');
 
+export const EpochChanged = Type.Object(
+  {
+    ...eventBase,
+    /** digest of the config and the catalogues policy now decides with */
+    epoch: Type.String(),
+    /** what changed: a policy process started (with its config), or a connection's catalogue was found changed */
+    cause: Type.Union([Type.Literal('started'), Type.Literal('catalog')]),
+    /** the connection whose catalogue changed */
+    connection: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type EpochChanged = Static<typeof EpochChanged>;
+
+export const epochChanged = event(
+  'policy',
+  'v1',
+  'epoch-changed',
+  EpochChanged,
+  'What policy decides with changed (its config at start, or a catalogue): decisions made before may no longer hold, so proxies stop reusing them.',
+);
+
 export const keys = request(
   'policy',
   'v1',
@@ -153,6 +175,12 @@ export const DecisionClaims = Type.Object({
    * statement or cursor a statement names); absent from decisions signed before it existed
    */
   an: Type.Optional(Type.String()),
+  /**
+   * present only on a decision the proxy may reuse for the same statement text on the same session, without asking
+   * again: for `s` seconds at most after it receives it, or until policy announces an epoch other than `ep` (a digest
+   * of the config and the catalogue the decision was made with). Absent: the decision answers this request alone.
+   */
+  reuse: Type.Optional(Type.Object({ s: Type.Integer({ minimum: 1 }), ep: Type.String() }, { additionalProperties: false })),
   jti: Type.String(),
 });
 export type DecisionClaims = Static<typeof DecisionClaims>;

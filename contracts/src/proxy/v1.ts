@@ -44,6 +44,19 @@ export const SessionClosed = Type.Object(
 );
 export type SessionClosed = Static<typeof SessionClosed>;
 
+/** The decision a statement reused: the request it was made for, what it decided, and the statement it is about. */
+export const ReusedDecision = Type.Object(
+  {
+    requestId: Type.String(),
+    outcome: Type.Literal('allow'),
+    rule: Type.Union([Type.String(), Type.Null()]),
+    /** the signed digest of the statement text the decision is about (`sd` in its claims) */
+    statementDigest: Type.String(),
+  },
+  { $id: 'ReusedDecision', additionalProperties: false },
+);
+export type ReusedDecision = Static<typeof ReusedDecision>;
+
 export const QueryStarted = Type.Object(
   {
     ...eventBase,
@@ -51,6 +64,11 @@ export const QueryStarted = Type.Object(
     sessionId: Type.String(),
     connection: Type.String(),
     leaseId: Type.String(),
+    /**
+     * the statement runs under a decision made for an earlier statement of the same text on this session (the proxy
+     * reused it without asking policy again): that statement's request, whose `policy.v1.decided` event holds the SQL
+     */
+    reused: Type.Optional(ReusedDecision),
   },
   { additionalProperties: false },
 );

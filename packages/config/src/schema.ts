@@ -350,6 +350,19 @@ export const Approval = Type.Object(
   { additionalProperties: false },
 );
 
+/** The policy service's own settings (the rules themselves are `policies`). */
+export const PolicyService = Type.Object(
+  {
+    /**
+     * How long a proxy may reuse an allowed decision for the same statement text on the same session without asking
+     * again, in seconds (default 5; 0 decides every statement anew). A changed config (a policy process started with
+     * it) or catalogue ends reuse at once through `policy.v1.epoch-changed`; this is the bound when that event is lost.
+     */
+    decisionCacheSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+
 /** The audit read API (search, replay, verify). */
 export const AuditApi = Type.Object(
   {
@@ -465,6 +478,7 @@ export const AirlockConfig = Type.Object(
     identity: Identity,
     connections: Type.Record(Name, Connection),
     policies: Type.Array(Policy),
+    policy: Type.Optional(PolicyService),
     masking: Type.Optional(Masking),
     guardrails: Type.Optional(Guardrails),
     proxy: Type.Optional(Proxy),

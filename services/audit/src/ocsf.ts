@@ -52,8 +52,11 @@ function mapping(type: string, p: Record<string, unknown>): Mapping {
       const refused = d?.outcome === 'deny';
       return { class: 'datastore', activity: [99, 'Authorize'], status: refused ? 2 : 1, severity: refused ? 2 : 1, detail: `${d?.outcome ?? 'unknown'}: ${d?.reason ?? ''}`, code: d?.code };
     }
-    case 'proxy.v1.query-started':
-      return { class: 'datastore', activity: [4, 'Query'], status: 0, detail: 'started' };
+    case 'proxy.v1.query-started': {
+      // a statement under a reused decision has no Authorize record of its own: it names the one it reused
+      const reused = str((p['reused'] as Record<string, unknown> | undefined)?.['requestId']);
+      return { class: 'datastore', activity: [4, 'Query'], status: 0, detail: reused ? `started under the decision of request ${reused}` : 'started' };
+    }
     case 'proxy.v1.query-completed':
       return { class: 'datastore', activity: [4, 'Query'], status: 1, detail: str(p['command']) };
     case 'proxy.v1.query-failed':

@@ -54,6 +54,8 @@ export const StatementRecord = Type.Object(
       Type.Null(),
     ]),
     approvalId: Type.Optional(Type.String()),
+    /** the earlier statement of the same text on this session whose decision this one ran under (reused by the proxy) */
+    reusedFrom: Type.Optional(Type.String()),
     leaseId: Type.Union([Type.String(), Type.Null()]),
     outcome: StatementOutcome,
     command: Type.Optional(Type.String()),
@@ -88,6 +90,20 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 function tableNames(decision: Record<string, unknown> | undefined): string[] {
   const analysis = decision?.['analysis'] as { tables?: Array<{ schema?: unknown; table?: unknown }> } | null | undefined;
   return (analysis?.tables ?? []).map((t) => `${String(t.schema)}.${String(t.table)}`);
+}
+
+/**
+ * A statement that ran under an earlier statement's decision has no decided event of its own: it shows that
+ * statement's text and decision (the proxy reuses a decision only for the same text on the same session).
+ */
+function reuseDecision(s: StatementRecord, from: string | undefined, statements: ReadonlyMap<string, StatementRecord>): void {
+  const first = from === undefined ? undefined : statements.get(from);
+  if (from === undefined || first === undefined || first === s) return;
+  s.reusedFrom = from;
+  s.sql = first.sql;
+  s.kind = first.kind;
+  s.tables = [...first.tables];
+  s.decision = first.decision ? { ...first.decision } : null;
 }
 
 /**
@@ -152,7 +168,10 @@ export function buildSession(rows: readonly EventRow[]): SessionDetail | undefin
       }
       case 'proxy.v1.query-started': {
         const s = statementOf(row);
-        if (s) s.leaseId = str(p['leaseId']) ?? s.leaseId;
+        if (!s) break;
+        s.leaseId = str(p['leaseId']) ?? s.leaseId;
+        const reused = p['reused'] as Record<string, unknown> | undefined;
+        if (reused) reuseDecision(s, str(reused['requestId']), statements);
         break;
       }
       case 'proxy.v1.query-completed': {

@@ -1,9 +1,11 @@
 import { credentialV1 } from '@airlock/contracts';
-import { newContext, type Bus, type Logger } from '@airlock/runtime';
+import { digest, newContext, type Bus, type Logger } from '@airlock/runtime';
 import { staticCatalog, type Catalog } from './analysis/index.js';
 
 interface Entry {
   catalog: Catalog;
+  /** digest of what the credential service answered: equal for an unchanged catalogue */
+  version: string;
   fetchedAt: number;
   refreshing?: Promise<void>;
 }
@@ -17,11 +19,19 @@ export class CatalogCache {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #maxAgeMs: number;
+  readonly #onChange: (connection: string) => void;
 
-  constructor(bus: Bus, logger: Logger, maxAgeMs = 60_000) {
+  /** `onChange` hears of a connection whose catalogue was read again and found different */
+  constructor(bus: Bus, logger: Logger, maxAgeMs = 60_000, onChange: (connection: string) => void = () => undefined) {
     this.#bus = bus;
     this.#logger = logger;
     this.#maxAgeMs = maxAgeMs;
+    this.#onChange = onChange;
+  }
+
+  /** The version of the connection's catalogue decisions are made with now ('' before it was first read). */
+  version(connection: string): string {
+    return this.#entries.get(connection)?.version ?? '';
   }
 
   async get(connection: string): Promise<Catalog> {
@@ -49,7 +59,10 @@ export class CatalogCache {
     const tables: Record<string, string[]> = {};
     for (const t of res.tables) tables[`${t.schema}.${t.table}`] = t.columns;
     const catalog = staticCatalog(tables, res.searchPath);
-    this.#entries.set(connection, { catalog, fetchedAt: Date.now() });
+    const version = digest({ tables: res.tables, searchPath: res.searchPath });
+    const before = this.#entries.get(connection)?.version;
+    this.#entries.set(connection, { catalog, version, fetchedAt: Date.now() });
+    if (before !== undefined && before !== version) this.#onChange(connection);
     return catalog;
   }
 

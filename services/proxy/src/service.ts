@@ -5,6 +5,7 @@ import { policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
 import { AirlockError, Counter, Histogram, Registry, TlsFiles, TrustedKeys, latencyBuckets, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
+import { ReuseEpoch } from './core/decision-reuse.js';
 import { LimitedSession, PrincipalLimits, resolveLimits } from './core/limits.js';
 import type { ProxyContext, Session } from './core/session.js';
 import { busGateway } from './core/gateway.js';
@@ -64,7 +65,10 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
     }),
   };
   const decisions = new TrustedKeys(bus, policyV1.keys, tokenKinds.decision);
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, engines: { postgres: postgresEngine, snowflake: snowflakeEngineWith(bus) } };
+  const reuseEpoch = new ReuseEpoch();
+  // listening before the doors open: no decision is reused that an announced epoch ended
+  const epochs = await bus.listen(policyV1.epochChanged, () => reuseEpoch.advance());
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, reuseEpoch, engines: { postgres: postgresEngine, snowflake: snowflakeEngineWith(bus) } };
 
   const limits = resolveLimits(config);
   const principals = new PrincipalLimits(limits);
@@ -134,6 +138,7 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
       await pgwire.close();
       tlsFiles?.close();
       keeper.stop();
+      epochs.stop();
       await events.flush();
     },
   };

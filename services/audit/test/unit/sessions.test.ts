@@ -73,4 +73,28 @@ describe('session replay', () => {
     const text = formatTranscript(buildSession(events.slice(0, 2))!);
     assert.equal(text.split('\n').slice(1).join('\n'), '+0.012s  agent-1@demo  SELECT id, email FROM customers  → allow (rule analysts-read) → no outcome recorded\n(session still open or its end was not recorded)\n');
   });
+
+  it('shows a statement run under a reused decision with the SQL and decision of the request that decided it', () => {
+    const reused = { requestId: 'r1', outcome: 'allow', rule: 'analysts-read', statementDigest: 'd1' };
+    const again = [
+      ...events.slice(0, 4),
+      ev(40, 'proxy.v1.query-started', { requestId: 'r3', sessionId: 's1', leaseId: 'l1', reused }),
+      ev(45, 'proxy.v1.query-completed', { requestId: 'r3', sessionId: 's1', leaseId: 'l1', command: 'SELECT 3', rows: 3, bytes: 90, maskedCells: 2, detected: {}, durationMs: 4 }),
+      // one naming a request this session never decided keeps no SQL: nothing is borrowed from elsewhere
+      ev(50, 'proxy.v1.query-started', { requestId: 'r4', sessionId: 's1', leaseId: 'l1', reused: { ...reused, requestId: 'elsewhere' } }),
+    ];
+    const s = buildSession(again)!;
+    assert.deepEqual(
+      s.statements.map((x) => [x.requestId, x.sql, x.kind, x.tables, x.decision?.rule ?? null, x.reusedFrom ?? null, x.outcome]),
+      [
+        ['r1', 'SELECT id,\n  email\nFROM customers', 'select', ['public.customers'], 'analysts-read', null, 'completed'],
+        ['r3', 'SELECT id,\n  email\nFROM customers', 'select', ['public.customers'], 'analysts-read', 'r1', 'completed'],
+        ['r4', null, null, [], null, null, 'running'],
+      ],
+    );
+    assert.equal(
+      formatTranscript(s).split('\n')[7],
+      '+0.040s  agent-1@demo  SELECT id, email FROM customers  → allow (rule analysts-read) → SELECT 3 rows in 4 ms',
+    );
+  });
 });

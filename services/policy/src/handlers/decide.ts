@@ -13,7 +13,12 @@ export interface DecideParts {
   events: EventPublisher;
   signer: Signer;
   metrics?: Registry | undefined;
+  /** what decisions are made with now, by connection: signed into a reusable decision */
+  epoch(connection: string): string;
 }
+
+/** How long a proxy may reuse an allowed decision when `policy.decisionCacheSeconds` is not set. */
+export const defaultDecisionCacheSeconds = 5;
 
 /** `policy.v1.decide`: analyses and decides one statement, records the decision as an event, and answers it signed. */
 export function serveDecide(bus: Bus, parts: DecideParts): void {
@@ -33,6 +38,7 @@ export function serveDecide(bus: Bus, parts: DecideParts): void {
     registers,
   });
   const { tracing } = bus;
+  const reuseSeconds = parts.config.policy?.decisionCacheSeconds ?? defaultDecisionCacheSeconds;
   bus.serve(policyV1.decide, async (req, ctx) => {
     const catalog = await catalogs.get(req.connection);
     const started = performance.now();
@@ -77,6 +83,7 @@ export function serveDecide(bus: Bus, parts: DecideParts): void {
       { requestId: req.requestId, sessionId: req.sessionId, principal: req.principal, connection: req.connection, sql: req.sql, decision },
       ctx,
     );
-    return tracing.run('sign', ctx, {}, () => signDecision(parts.signer, req, decision));
+    const reuse = reuseSeconds > 0 ? { s: reuseSeconds, ep: parts.epoch(req.connection) } : undefined;
+    return tracing.run('sign', ctx, {}, () => signDecision(parts.signer, req, decision, reuse));
   });
 }

@@ -49,10 +49,10 @@ export class SessionAudit {
     this.#statements += 1;
   }
 
-  /** The statement starts upstream under `leaseId`. */
-  onQuery(requestId: string, leaseId: string, decision: policyV1.Decision, ctx: CallContext): void {
+  /** The statement starts upstream under `leaseId`; `reused` names the earlier statement whose decision it runs under. */
+  onQuery(requestId: string, leaseId: string, decision: policyV1.Decision, ctx: CallContext, reused?: proxyV1.ReusedDecision): void {
     if (this.#summarised(decision)) this.#metadataReads += 1;
-    else this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId }, ctx);
+    else this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId, ...(reused ? { reused } : {}) }, ctx);
   }
 
   /** The statement completed; `decision` is absent for transaction control kept by the proxy. */

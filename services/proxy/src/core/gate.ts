@@ -1,6 +1,7 @@
 import { approvalV1, policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
 import { AirlockError, digest, type ActiveSpan, type Bus, type CallContext, type Logger, type TrustedKeys } from '@airlock/runtime';
 import type { UpstreamConnection } from '../engines/engine.js';
+import { ReusedDecisions, type ReuseEpoch } from './decision-reuse.js';
 import type { LeaseHolder } from './lease-holder.js';
 
 /** How a front door takes part in a statement's life: what to tell the client while it is held for approval. */
@@ -29,7 +30,15 @@ export interface GateDeps {
   session: { id: string; principal: Principal; connection: string; frontend: proxyV1.Frontend };
   /** which upstream session holds a role now: a named statement runs only on the one that made it */
   leases: Pick<LeaseHolder, 'holderOf'>;
+  /** this proxy's view of policy's epoch: a reused decision ends when policy announces another */
+  reuseEpoch: ReuseEpoch;
 }
+
+/**
+ * Statement kinds that leave the schema and the session's settings as they were: any other (DDL, GRANT, SET, which
+ * may change what a name resolves to) ends a session's reused decisions.
+ */
+const unchangingKinds: ReadonlySet<string> = new Set(['select', 'insert', 'update', 'delete', 'merge', 'show', 'explain', 'transaction']);
 
 /** Session statements replayed on a fresh upstream session, at most (the oldest are dropped first). */
 export const MAX_REPLAYED_SETTINGS = 32;
@@ -46,6 +55,10 @@ export class Gate {
    * on the same upstream session with that decision's role and masking plan.
    */
   readonly #named = new Map<string, { decision: policyV1.Decision; upstream: UpstreamConnection }>();
+  /** decisions policy signed as reusable, by exact statement text: a repeated statement is not decided again */
+  readonly #reusable: ReusedDecisions;
+  /** the decisions handed out again, each with the statement it was made for */
+  readonly #reusedFrom = new WeakMap<policyV1.Decision, proxyV1.ReusedDecision>();
   /** statements held for approval: woken when the session ends */
   readonly #holds = new Set<() => void>();
   #closed = false;
@@ -59,15 +72,69 @@ export class Gate {
 
   constructor(deps: GateDeps) {
     this.#deps = deps;
+    this.#reusable = new ReusedDecisions(deps.reuseEpoch);
   }
 
-  /** Policy's decision for this statement, verified against its signature. */
+  /**
+   * Policy's decision for this statement, verified against its signature; or, for a statement of the same text
+   * that policy signed as reusable, that decision again (`reusedFrom` tells which statement it was made for).
+   */
   async decide(sql: string, params: Array<string | null>, requestId: string, ctx: CallContext): Promise<policyV1.Decision> {
+    const again = this.#reuse(sql);
+    if (again) return again;
     const { id: sessionId, principal, connection, frontend } = this.#deps.session;
     const paramsDigest = digest(params);
+    const generation = this.#reusable.generation;
     const decision = await this.#deps.bus.call(policyV1.decide, { requestId, sessionId, principal, connection, sql, frontend, paramsDigest }, ctx);
-    await this.#checkSigned(decision, requestId, paramsDigest, sql);
+    const claims = await this.#checkSigned(decision, requestId, paramsDigest, sql);
+    this.#keep(sql, decision, claims, generation);
     return decision;
+  }
+
+  /** The earlier statement whose decision `decision` is, when the gate reused it; undefined for one policy made now. */
+  reusedFrom(decision: policyV1.Decision): proxyV1.ReusedDecision | undefined {
+    return this.#reusedFrom.get(decision);
+  }
+
+  /**
+   * A kept decision for exactly this text, acted on only while the session holds a live upstream for its role: the
+   * decision already minted that lease, and its signature is good for one lease only.
+   */
+  #reuse(sql: string): policyV1.Decision | undefined {
+    const entry = this.#reusable.get(sql, Date.now());
+    if (!entry) return undefined;
+    const holder = this.#deps.leases.holderOf(entry.decision.scope!.role);
+    if (holder === undefined || holder.upstream.closed) return undefined;
+    const decision = { ...entry.decision };
+    this.#reusedFrom.set(decision, entry.reused);
+    return decision;
+  }
+
+  /**
+   * Keeps a decision whose signature says it may be reused, for the time it says, unless policy announced another
+   * epoch while it was being made. A statement that may change what earlier decisions saw (DDL, GRANT, SET, a
+   * call, anything policy could not classify) ends the session's reuse.
+   */
+  #keep(sql: string, decision: policyV1.Decision, claims: policyV1.DecisionClaims, generation: number): void {
+    const reuse = claims.reuse;
+    const analysis = decision.analysis;
+    if (!analysis || analysis.kinds.some((k) => !unchangingKinds.has(k))) this.#reusable.clear();
+    if (
+      reuse === undefined ||
+      decision.outcome !== 'allow' ||
+      decision.approval !== null ||
+      decision.scope?.leaseMode !== 'session' ||
+      decision.rule === 'builtin:session' ||
+      analysis?.named !== undefined ||
+      analysis?.transaction !== undefined
+    ) {
+      return;
+    }
+    const now = Date.now();
+    const exp = (claims as { exp?: number }).exp;
+    const until = Math.min(now + reuse.s * 1000, exp === undefined ? now : exp * 1000);
+    const reused = { requestId: decision.requestId, outcome: 'allow' as const, rule: decision.rule, statementDigest: claims.sd };
+    this.#reusable.set(sql, { decision, reused, until, generation });
   }
 
   /** Lets a decided statement through, or throws: denied, refused by an approver, still pending, or an unknown name. */
@@ -76,6 +143,8 @@ export class Gate {
       'airlock.decision': decision.outcome,
       ...(decision.rule ? { 'airlock.rule': decision.rule } : {}),
       ...(decision.analysis ? { 'airlock.statement.kind': decision.analysis.kind } : {}),
+      // a reused decision has no policy span under this statement: the trace says whose decision it ran under
+      ...(this.#reusedFrom.has(decision) ? { 'airlock.decision.reused_from': decision.requestId } : {}),
     });
     if (decision.outcome === 'deny') {
       throw new AirlockError(
@@ -96,6 +165,7 @@ export class Gate {
   /** The session ends: a statement held for approval stops waiting. */
   close(): void {
     this.#closed = true;
+    this.#reusable.clear();
     for (const wake of this.#holds) wake();
   }
 
@@ -225,7 +295,7 @@ export class Gate {
    * masking plan are the ones in the signature, and it binds this principal, connection, statement text and these
    * parameters.
    */
-  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string, sql: string): Promise<void> {
+  async #checkSigned(decision: policyV1.Decision, requestId: string, paramsDigest: string, sql: string): Promise<policyV1.DecisionClaims> {
     const { id: sessionId, principal, connection } = this.#deps.session;
     const refuse = (why: string) => {
       this.#deps.logger.error({ requestId, sessionId, reason: why }, 'a policy decision failed its signature check; the statement is refused');
@@ -263,6 +333,7 @@ export class Gate {
     ) {
       throw refuse('the decision differs from what its signature binds');
     }
+    return d;
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { AirlockConfig } from '@airlock/config';
 import type { Bus, EventPublisher, Logger, TrustedKeys } from '@airlock/runtime';
 import type { UpstreamEngine } from '../engines/engine.js';
+import type { ReuseEpoch } from './decision-reuse.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import type { ProxyMetrics } from './result-pipe.js';
 
@@ -19,4 +20,6 @@ export interface ProxyContext {
   engines: Partial<Record<'postgres' | 'snowflake', UpstreamEngine>>;
   /** the policy service's public keys: a decision is acted on only when its signature and claims hold */
   decisions: TrustedKeys;
+  /** advanced when policy announces another epoch: every session stops reusing decisions made before */
+  reuseEpoch: ReuseEpoch;
 }

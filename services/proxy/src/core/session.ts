@@ -98,7 +98,7 @@ export class Session {
         entry = e;
         run.leaseId = e.lease.leaseId;
       });
-      this.#audit.onQuery(requestId, entry.lease.leaseId, decision, run.ctx);
+      this.#audit.onQuery(requestId, entry.lease.leaseId, decision, run.ctx, this.#gate.reusedFrom(decision));
       const portal = await this.#execute(sql, params, decision, entry, run);
       return this.#pipe.stream(run, portal, decision, this.#ends(decision, entry, run));
     } catch (err) {

@@ -4,9 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, SignJWT, decodeProtectedHeader } from 'jose';
 import { identityV1, policyV1, type Principal } from '@airlock/contracts';
-import { AirlockError, Bus, TrustedKeys, digest, newContext, tokenKinds } from '@airlock/runtime';
+import { AirlockError, Bus, Signer, TrustedKeys, digest, newContext, tokenKinds } from '@airlock/runtime';
 import { startTestStack, type TestStack } from '@airlock/testkit';
+import { ReuseEpoch } from '../../src/core/decision-reuse.js';
 import { Gate } from '../../src/core/gate.js';
+import type { Upstream } from '../../src/core/lease-holder.js';
 
 describe('the gate refuses a decision whose signature does not hold', () => {
   let t: TestStack;
@@ -16,12 +18,17 @@ describe('the gate refuses a decision whose signature does not hold', () => {
   let tamper: (d: policyV1.Decision) => policyV1.Decision | Promise<policyV1.Decision> = (d) => d;
   /** the statement the relay asks policy about instead of the one the gate sent */
   let swapSql: string | undefined;
+  /** the statements policy was asked about, through the relay */
+  const asked: string[] = [];
 
   before(async () => {
     t = await startTestStack({ names: ['identity', 'credential', 'policy'] });
     real = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'gate-test', logger: t.logger });
     relay = await Bus.connect({ url: t.env['NATS_URL']!, root: `${t.root}r`, service: 'policy-relay', logger: t.logger });
-    relay.serve(policyV1.decide, async (req, ctx) => tamper(await real.call(policyV1.decide, { ...req, sql: swapSql ?? req.sql }, ctx)));
+    relay.serve(policyV1.decide, async (req, ctx) => {
+      asked.push(req.sql);
+      return tamper(await real.call(policyV1.decide, { ...req, sql: swapSql ?? req.sql }, ctx));
+    });
     const token = await t.token({ subject: 'agent-1', groups: ['analysts'] });
     agent = (await real.call(identityV1.verifyToken, { token }, newContext())).principal;
   });
@@ -31,15 +38,23 @@ describe('the gate refuses a decision whose signature does not hold', () => {
     await t?.close();
   });
 
-  const gate = () =>
+  /** a gate on a session that holds a live upstream for every role with `live`, and none without */
+  const gate = (options: { live?: boolean; session?: string; epoch?: ReuseEpoch } = {}) =>
     new Gate({
       bus: relay,
       logger: t.logger,
       decisions: new TrustedKeys(real, policyV1.keys, tokenKinds.decision),
       holdMs: 0,
-      session: { id: 's-gate', principal: agent, connection: 'demo', frontend: 'pgwire' },
-      leases: { holderOf: () => undefined },
+      session: { id: options.session ?? 's-gate', principal: agent, connection: 'demo', frontend: 'pgwire' },
+      leases: { holderOf: (role) => (options.live ? ({ role, upstream: { closed: false } } as unknown as Upstream) : undefined) },
+      reuseEpoch: options.epoch ?? new ReuseEpoch(),
     });
+  /** how many times policy was asked about `sql` while `run` ran */
+  const asks = async (sql: string, run: () => Promise<unknown>) => {
+    asked.length = 0;
+    await run();
+    return asked.filter((s) => s === sql).length;
+  };
   const decide = (g: Gate, sql: string, params: Array<string | null> = []) => {
     const ctx = newContext();
     return g.decide(sql, params, ctx.requestId, ctx);
@@ -123,6 +138,56 @@ describe('the gate refuses a decision whose signature does not hold', () => {
       assert.equal(d.outcome, 'allow');
     } finally {
       swapSql = undefined;
+    }
+  });
+
+  it('acts again on a decision signed as reusable: same text, same session, a live upstream, the same epoch', async () => {
+    tamper = (d) => d;
+    const epoch = new ReuseEpoch();
+    const g = gate({ live: true, epoch });
+    const sql = 'SELECT id FROM orders';
+    let first: policyV1.Decision | undefined;
+    const again: policyV1.Decision[] = [];
+    assert.equal(
+      await asks(sql, async () => {
+        first = await decide(g, sql);
+        for (let i = 0; i < 3; i++) again.push(await g.decide(sql, [String(i)], newContext().requestId, newContext()));
+      }),
+      1,
+    );
+    const claims = JSON.parse(Buffer.from(first!.token!.split('.')[1]!, 'base64url').toString('utf8')) as policyV1.DecisionClaims;
+    assert.equal(claims.reuse?.s, 5);
+    assert.equal(g.reusedFrom(first!), undefined);
+    for (const d of again) {
+      assert.deepEqual(g.reusedFrom(d), { requestId: first!.requestId, outcome: 'allow', rule: first!.rule, statementDigest: digest(sql) });
+      assert.deepEqual({ ...d }, { ...first! });
+    }
+    // another text (one space more), another session, a session without a live upstream: asked again
+    assert.equal(await asks(`${sql} `, () => decide(g, `${sql} `)), 1);
+    assert.equal(await asks(sql, () => decide(gate({ live: true, session: 's-other', epoch }), sql)), 1);
+    const idle = gate({ live: false, epoch });
+    assert.equal(await asks(sql, async () => (await decide(idle, sql), await decide(idle, sql))), 2);
+    // policy announced another epoch: decided anew, then reused again
+    epoch.advance();
+    assert.equal(await asks(sql, async () => (await decide(g, sql), await decide(g, sql))), 1);
+    // a statement that may change the schema ends the session's reuse
+    assert.equal(await asks(sql, async () => (await decide(g, 'CREATE TEMP TABLE scratch (n int)').catch(() => undefined), await decide(g, sql))), 1);
+  });
+
+  it('never reuses a decision whose signature lacks the reuse claim, nor one that needs approval or sets up the session', async () => {
+    // policy's own key re-signs the same decision without the claim: genuine, but for this request alone
+    const signer = await Signer.load({ service: 'policy', env: t.env, logger: t.logger }, tokenKinds.decision);
+    tamper = async (d) => {
+      const { reuse, jti: _jti, iss: _iss, iat: _iat, exp: _exp, ...claims } = JSON.parse(Buffer.from(d.token!.split('.')[1]!, 'base64url').toString('utf8'));
+      assert.ok(reuse, 'policy signed the decision as reusable');
+      return { ...d, token: (await signer.sign(claims, 300)).token };
+    };
+    const g = gate({ live: true });
+    const sql = 'SELECT id, status FROM orders';
+    assert.equal(await asks(sql, async () => (await decide(g, sql), await decide(g, sql), await decide(g, sql))), 3);
+    tamper = (d) => d;
+    for (const other of ['DELETE FROM orders WHERE id = 1', 'BEGIN', "SET application_name = 'x'"]) {
+      assert.equal(await asks(other, async () => (await decide(g, other), await decide(g, other))), 2, other);
     }
   });
 });
