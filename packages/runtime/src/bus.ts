@@ -483,7 +483,17 @@ interface Batch {
 }
 
 function consumedEvent(m: JsMsg): ConsumedEvent {
-  return { subject: m.subject, payload: decodeOrUndefined(m.data), ctx: contextFrom(m.headers), deliveryCount: m.info.deliveryCount, streamSequence: m.info.streamSequence };
+  let ctx: CallContext | undefined;
+  return {
+    subject: m.subject,
+    payload: decodeOrUndefined(m.data),
+    // read when asked: a handler that writes events down (audit) never needs it, and parsing headers is not free
+    get ctx() {
+      return (ctx ??= contextFrom(m.headers));
+    },
+    deliveryCount: m.info.deliveryCount,
+    streamSequence: m.info.streamSequence,
+  };
 }
 
 function decodeOrUndefined(data: Uint8Array): unknown {
