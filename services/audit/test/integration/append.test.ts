@@ -98,4 +98,27 @@ describe('audit appends: each event once', () => {
     assert.deepEqual(await recorded(), [...before, ...[k, l, m].map((x) => `1:${idOf(x)}`)]);
     await intact(13);
   });
+
+  it('appends as the writer role on a connection of its own, which is closed, never pooled again, when the writer stops', async () => {
+    const before = await recorded();
+    const n = event();
+    // the test's own user may insert: only the writer role lacks the grant, so the append must run as that role
+    await pool.query('REVOKE INSERT ON audit_events FROM airlock_audit_writer');
+    try {
+      await assert.rejects(first.appendBatch([n]), (e: { code?: string; message: string }) => {
+        assert.equal(e.code, '42501');
+        assert.equal(e.message, 'permission denied for table audit_events');
+        return true;
+      });
+    } finally {
+      await pool.query('GRANT INSERT ON audit_events TO airlock_audit_writer');
+    }
+    assert.deepEqual(await recorded(), before);
+    assert.equal(await first.appendBatch([n]), 1);
+    const open = pool.totalCount;
+    await first.close();
+    assert.equal(pool.totalCount, open - 1);
+    assert.deepEqual(await recorded(), [...before, `1:${idOf(n)}`]);
+    await intact(14);
+  });
 });
