@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { eventSubject, proxyV1 } from '@airlock/contracts';
 import { AuditStore, migrateAudit } from '@airlock/audit';
-import { Bus, contextHeaders, createLogger, encodeJson, newContext } from '@airlock/runtime';
+import { Bus, contextHeaders, createLogger, encodeJson, newContext, type ConsumedEvent } from '@airlock/runtime';
 import { databaseUrl, deleteStream, dropDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -177,13 +177,15 @@ async function writer(): Promise<void> {
   const cpu = process.cpuUsage();
   let batches = 0;
   let appending = 0;
-  await bus.consumeBatches(durable, async (all) => {
+  const incoming = (e: ConsumedEvent) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence });
+  await bus.consumeBatches(durable, async (all, _working, next) => {
     const t = performance.now();
-    await store.appendBatch(all.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence })));
+    await store.appendBatch(all.map(incoming), next.map(incoming));
     appending += performance.now() - t;
     batches += 1;
   }, {
     maxBatch,
+    lookahead: true,
   });
   process.once('SIGTERM', () => {
     void (async () => {

@@ -381,11 +381,17 @@ export class Bus {
    * by later messages (a nak would let them pass), and acknowledged only after the handler resolves: delivery is
    * at least once and in order, so the handler de-duplicates. Redelivery after a crash resumes at the first
    * unacknowledged message.
+   *
+   * With `lookahead`, the handler is also shown the batch it will get next when messages beyond the current batch have
+   * arrived (`upcoming`, empty otherwise), and that batch is then handed over exactly as shown: a handler may prepare
+   * it while it handles the current one. Each message is still acknowledged on its own, once its batch's handler
+   * resolved: several copies of a consumer share one durable, so acknowledging all up to a sequence could
+   * acknowledge messages another copy has not made durable yet.
    */
   async consumeBatches(
     durable: string,
-    handler: (events: ConsumedEvent[], working: () => void) => Promise<void>,
-    options: { filterSubject?: string; maxBatch?: number } = {},
+    handler: (events: ConsumedEvent[], working: () => void, upcoming: ConsumedEvent[]) => Promise<void>,
+    options: { filterSubject?: string; maxBatch?: number; lookahead?: boolean } = {},
   ): Promise<void> {
     await this.ensureStream();
     const maxBatch = options.maxBatch ?? 100;
@@ -401,31 +407,32 @@ export class Bus {
         wake?.();
       }
     })().finally(() => wake?.());
+    const take = (): Batch => {
+      const msgs = queue.splice(0, maxBatch);
+      return { msgs, events: msgs.map(consumedEvent) };
+    };
     const worker = (async () => {
+      let next: Batch | undefined;
       while (!stop.signal.aborted) {
-        if (queue.length === 0) {
+        if (!next && queue.length === 0) {
           await new Promise<void>((r) => (wake = r));
           wake = undefined;
           continue;
         }
-        const batch = queue.splice(0, maxBatch);
-        const events = batch.map((m) => ({
-          subject: m.subject,
-          payload: decodeOrUndefined(m.data),
-          ctx: contextFrom(m.headers),
-          deliveryCount: m.info.deliveryCount,
-          streamSequence: m.info.streamSequence,
-        }));
-        // a handler that takes long (retrying a webhook) keeps the batch from being redelivered meanwhile
-        const working = () => batch.forEach((m) => m.working());
+        const batch = next ?? take();
+        next = options.lookahead && queue.length > 0 ? take() : undefined;
+        const upcoming = next;
+        // a handler that takes long (retrying a webhook) keeps the batch (and the one shown next) from being
+        // redelivered meanwhile
+        const working = () => [...batch.msgs, ...(upcoming?.msgs ?? [])].forEach((m) => m.working());
         for (let attempt = 1; ; attempt++) {
           try {
-            await handler(events, working);
-            for (const m of batch) m.ack();
+            await handler(batch.events, working, upcoming?.events ?? []);
+            for (const m of batch.msgs) m.ack();
             break;
           } catch (err) {
             this.#logger.warn(
-              { durable, first: batch[0]!.seq, size: batch.length, attempt, err: err instanceof Error ? err.message : String(err) },
+              { durable, first: batch.msgs[0]!.seq, size: batch.msgs.length, attempt, err: err instanceof Error ? err.message : String(err) },
               'event batch handler failed; retrying the same batch',
             );
             working();
@@ -467,6 +474,26 @@ export class Bus {
     await Promise.allSettled([...this.#inflight]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
   }
+}
+
+/** Messages taken off the queue together, and their events, decoded once. */
+interface Batch {
+  msgs: JsMsg[];
+  events: ConsumedEvent[];
+}
+
+function consumedEvent(m: JsMsg): ConsumedEvent {
+  let ctx: CallContext | undefined;
+  return {
+    subject: m.subject,
+    payload: decodeOrUndefined(m.data),
+    // read when asked: a handler that writes events down (audit) never needs it, and parsing headers is not free
+    get ctx() {
+      return (ctx ??= contextFrom(m.headers));
+    },
+    deliveryCount: m.info.deliveryCount,
+    streamSequence: m.info.streamSequence,
+  };
 }
 
 function decodeOrUndefined(data: Uint8Array): unknown {

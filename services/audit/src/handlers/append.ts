@@ -1,6 +1,6 @@
-import { Counter, Histogram, latencyBuckets, type Bus, type Logger, type Registry } from '@airlock/runtime';
+import { Counter, Histogram, latencyBuckets, type Bus, type ConsumedEvent, type Logger, type Registry } from '@airlock/runtime';
 import type { Integrity } from '../integrity.js';
-import type { AuditStore } from '../store/events.js';
+import type { AuditStore, IncomingEvent } from '../store/events.js';
 
 /**
  * Every event of the stream (`airlock.evt.>`), through the durable consumer, appended to the hash-chained table
@@ -23,19 +23,25 @@ export async function consumeEvents(
   const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500, 1000, 2000], registers });
   await bus.consumeBatches(
     parts.durableName ?? 'airlock-audit',
-    async (all) => {
+    async (all, _working, next) => {
       // the log's own checkpoints are kept outside it: recording one would move the head it vouches for
-      const events = all.filter((e) => e.subject !== integrity.checkpointSubject);
+      const recorded = (batch: ConsumedEvent[]) => batch.filter((e) => e.subject !== integrity.checkpointSubject);
+      const events = recorded(all);
       for (const e of events) {
         if (typeof (e.payload as { id?: unknown } | undefined)?.id !== 'string') {
           logger.warn({ subject: e.subject, streamSequence: e.streamSequence }, 'event without an id: recorded under its stream sequence');
         }
       }
       const started = performance.now();
-      appended.inc(await store.appendBatch(events.map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence }))));
+      // the batch that follows, when it has arrived already: its ids are looked up in this batch's statement
+      appended.inc(await store.appendBatch(events.map(incoming), recorded(next).map(incoming)));
       appendSeconds.observe((performance.now() - started) / 1000);
       batchSize.observe(events.length);
     },
-    { maxBatch: parts.maxBatch },
+    { maxBatch: parts.maxBatch, lookahead: true },
   );
+}
+
+function incoming(e: ConsumedEvent): IncomingEvent {
+  return { subject: e.subject, payload: e.payload, streamSequence: e.streamSequence };
 }

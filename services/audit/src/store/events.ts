@@ -3,8 +3,9 @@ import { migrate } from '@airlock/runtime';
 import { canonicalJson, chainHash, chainHashOfCanonical, genesisHash } from '../canonical.js';
 
 /**
- * The role every append runs under (`SET LOCAL ROLE`): it may INSERT and SELECT audit rows and nothing else, so a
- * bug or an injected statement in the writer cannot UPDATE, DELETE or TRUNCATE them even with the triggers disabled.
+ * The role every append runs under (`SET ROLE` on the writer's own connection, for its whole session): it may INSERT
+ * and SELECT audit rows and nothing else, so a bug or an injected statement in the writer cannot UPDATE, DELETE or
+ * TRUNCATE them even with the triggers disabled.
  */
 export const writerRole = 'airlock_audit_writer';
 
@@ -142,6 +143,13 @@ export interface VerifyResult {
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The id an event is recorded under: its own uuid, or one made of its stream sequence. */
+export function eventIdOf(e: IncomingEvent): string {
+  const id = typeof e.payload === 'object' && e.payload !== null ? (e.payload as Record<string, unknown>)['id'] : undefined;
+  // a foreign publisher's event without a uuid still gets a stable id, so its redelivery stays a duplicate
+  return typeof id === 'string' && uuid.test(id) ? id.toLowerCase() : `00000000-0000-4000-8000-${String(e.streamSequence).padStart(12, '0')}`;
+}
+
 /** The row columns of one event; the payload is stored exactly as received (made storable, never reinterpreted). */
 export function toRecord(e: IncomingEvent) {
   const raw = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : { undecodable: true, value: e.payload ?? null };
@@ -152,9 +160,7 @@ export function toRecord(e: IncomingEvent) {
     payload = JSON.parse(canonical.replaceAll('\\u0000', '\\ufffd')) as Record<string, unknown>;
     canonical = canonicalJson(payload);
   }
-  const id = payload['id'];
-  // a foreign publisher's event without a uuid still gets a stable id, so its redelivery stays a duplicate
-  const eventId = typeof id === 'string' && uuid.test(id) ? id.toLowerCase() : `00000000-0000-4000-8000-${String(e.streamSequence).padStart(12, '0')}`;
+  const eventId = eventIdOf(e);
   const time = typeof payload['time'] === 'string' && !Number.isNaN(Date.parse(payload['time'])) ? payload['time'] : new Date().toISOString();
   const principal = payload['principal'] as { subject?: unknown } | undefined;
   return {
@@ -191,11 +197,74 @@ export class PartitionHeadMoved extends Error {
 
 interface Writer {
   partition: number;
-  /** holds the partition's session advisory lock for as long as this store writes it */
+  /**
+   * holds the partition's session advisory lock for as long as this store writes it, and runs every append, under
+   * the writer role for the whole session; it never goes back to the pool (destroyed when given up)
+   */
   client: pg.PoolClient;
   /** the partition's head as this writer last committed it; undefined after a failed append (re-read first) */
   head: { seq: number; hash: string } | undefined;
+  /** what the last append looked up for the batch announced to come next (see `appendBatch`) */
+  prepared: Prepared | undefined;
   lost: boolean;
+}
+
+/** The ids of a batch announced to come next, those recorded already, and sequence numbers taken for it. */
+interface Prepared {
+  ids: string[];
+  known: Set<string>;
+  seqs: number[];
+  /** the head the batch is to follow, and the ids of the batch before it (appended in the same statement as the look-up) */
+  after: string;
+  before: Set<string>;
+}
+
+/**
+ * The append itself, one statement: moves the partition's head from the hash this writer holds (and only to a higher
+ * seq), inserts the rows on top of it, and looks up the batch announced to come next: which of its ids are recorded,
+ * and sequence numbers for it, taken now that its events are in hand (so `seq` keeps following arrival across
+ * partitions, as when they are taken just before their own insert). A statement is atomic: it adds all rows or none,
+ * and an id recorded already fails it on the unique index. Columns as arrays (one parameter each): PostgreSQL reads
+ * them with less work than one JSON document of rows.
+ */
+const appendStatement = {
+  name: 'audit-append',
+  text: `WITH head AS (
+           UPDATE audit_heads SET seq = $13, hash = $14
+            WHERE partition = $12 AND hash = $15 AND seq < ($1::bigint[])[1]
+           RETURNING 1),
+         ins AS (
+           INSERT INTO audit_events (seq, partition, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
+           SELECT seq, $12, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload::jsonb, prev_hash, hash
+           FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+             AS t(seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
+           WHERE EXISTS (SELECT 1 FROM head)
+           RETURNING 1)
+       SELECT (SELECT count(*) FROM ins)::int AS inserted,
+              (SELECT array_agg(event_id::text) FROM audit_events WHERE event_id = ANY($16::uuid[])) AS known,
+              (SELECT array_agg(nextval('audit_events_seq')) FROM generate_series(1, cardinality($16::uuid[])) WHERE EXISTS (SELECT 1 FROM head)) AS seqs`,
+};
+
+/** Which ids of a batch are recorded already, and a fresh sequence number for each event (one round trip). */
+const lookupStatement = {
+  name: 'audit-lookup',
+  text: `SELECT (SELECT array_agg(event_id::text) FROM audit_events WHERE event_id = ANY($1::uuid[])) AS known,
+                (SELECT array_agg(nextval('audit_events_seq')) FROM generate_series(1, cardinality($1::uuid[]))) AS seqs`,
+};
+
+/** SQLSTATE of a unique index refusing a row: here, an event id recorded already */
+const uniqueViolation = '23505';
+
+type AppendRecord = ReturnType<typeof toRecord>;
+
+/** The records in order, each id once (its first occurrence). */
+function distinct(records: AppendRecord[]): AppendRecord[] {
+  const seen = new Set<string>();
+  return records.filter((r) => !seen.has(r.eventId) && !!seen.add(r.eventId));
+}
+
+function sameIds(ids: readonly string[], records: readonly AppendRecord[]): boolean {
+  return ids.length === records.length && records.every((r, i) => r.eventId === ids[i]);
 }
 
 /** What walking the rows found: the result, and the last row verified in each partition. */
@@ -250,7 +319,10 @@ export class AuditStore {
         for (let p = 1; p <= maxPartitions; p++) {
           const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), $2) AS ok', [partitionLock, p]);
           if (!rows[0]!.ok) continue;
-          const writer: Writer = { partition: p, client, head: undefined, lost: false };
+          // for the whole session: this connection runs nothing but this writer's appends, and is destroyed, never
+          // pooled again, when the writer gives it up
+          await client.query(`SET ROLE ${writerRole}`);
+          const writer: Writer = { partition: p, client, head: undefined, prepared: undefined, lost: false };
           // a claim lives as long as its connection: once that is gone another writer may take the partition
           client.on('error', () => void (writer.lost = true));
           return (this.#writer = writer);
@@ -277,87 +349,100 @@ export class AuditStore {
   }
 
   /**
-   * Appends events in the given order in one transaction to this writer's partition, skipping any whose id is already
-   * recorded (or repeated in the batch). Runs as the writer role. Returns how many rows were added; when it resolves
-   * they are durable.
+   * Appends events in the given order to this writer's partition, skipping any whose id is already recorded (or
+   * repeated in the batch). Runs as the writer role, on the writer's own connection, in one statement. Returns how many
+   * rows were added; when it resolves they are durable.
+   *
+   * `upcoming`: the batch the caller will append next, when it already holds it. Its ids are looked up and its sequence
+   * numbers taken in this append's statement, so that its own append is a single round trip. Otherwise (or when the
+   * batch differs from the one announced) an append first looks its ids up and takes numbers: two round trips.
    */
-  async appendBatch(events: readonly IncomingEvent[]): Promise<number> {
+  async appendBatch(events: readonly IncomingEvent[], upcoming: readonly IncomingEvent[] = []): Promise<number> {
     if (events.length === 0) return 0;
-    const records = events.map(toRecord);
+    const records = distinct(events.map(toRecord));
     const writer = await this.#claim();
-    const client = await this.#pool.connect();
-    let committed = false;
+    const prepared = writer.prepared;
+    writer.prepared = undefined;
     try {
-      await client.query(`BEGIN; SET LOCAL ROLE ${writerRole}`);
-      writer.head ??= await this.#readHead(client, writer.partition);
-      // one round trip: which ids are recorded already, and a sequence number for every event of the batch (a
-      // redelivered duplicate leaves its number unused: a gap in seq is not a missing row, the chain says which is)
-      const { rows } = await client.query<{ known: string[] | null; seqs: string[] }>(
-        `SELECT (SELECT array_agg(event_id::text) FROM audit_events WHERE event_id = ANY($1::uuid[])) AS known,
-                (SELECT array_agg(nextval('audit_events_seq')) FROM generate_series(1, $2)) AS seqs`,
-        [records.map((r) => r.eventId), records.length],
-      );
-      const seen = new Set(rows[0]!.known ?? []);
-      const fresh = records.filter((r) => (seen.has(r.eventId) ? false : (seen.add(r.eventId), true)));
-      if (fresh.length === 0) {
-        await client.query('COMMIT');
-        committed = true;
-        return 0;
+      writer.head ??= await this.#readHead(writer.client, writer.partition);
+      const next = [...new Set(upcoming.map(eventIdOf))];
+      if (prepared && prepared.after === writer.head.hash && sameIds(prepared.ids, records)) {
+        const fresh = records.filter((r) => !prepared.known.has(r.eventId) && !prepared.before.has(r.eventId));
+        if (fresh.length === 0) return 0;
+        try {
+          await this.#insert(writer, fresh, prepared.seqs, next);
+          return fresh.length;
+        } catch (err) {
+          // recorded meanwhile by another writer (an event redelivered to it): looked up afresh below
+          if ((err as { code?: string }).code !== uniqueViolation) throw err;
+        }
       }
-      const seqs = rows[0]!.seqs;
-      const partition = writer.partition;
-      let prev = writer.head.hash;
-      const cols = { seq: [] as number[], prev: [] as string[], hash: [] as string[] };
-      for (const [i, r] of fresh.entries()) {
-        const seq = Number(seqs[i]!);
-        const hash = chainHashOfCanonical(this.#key, prev, seq, partition, r.eventId, r.subject, r.canonical);
-        cols.seq.push(seq);
-        cols.prev.push(prev);
-        cols.hash.push(hash);
-        prev = hash;
-      }
-      const last = { seq: cols.seq.at(-1)!, hash: prev };
-      // appends only on top of the head this writer holds: a head moved by anyone else adds nothing and fails the batch.
-      // Columns as arrays (one parameter each): PostgreSQL reads them with less work than one JSON document of rows.
-      const inserted = await client.query(
-        `WITH head AS (UPDATE audit_heads SET seq = $13, hash = $14 WHERE partition = $12 AND hash = $15 RETURNING 1)
-         INSERT INTO audit_events (seq, partition, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
-         SELECT seq, $12, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload::jsonb, prev_hash, hash
-         FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-           AS t(seq, event_id, subject, event_type, event_time, request_id, session_id, subject_principal, payload, prev_hash, hash)
-         WHERE EXISTS (SELECT 1 FROM head)`,
-        [
-          cols.seq,
-          fresh.map((r) => r.eventId),
-          fresh.map((r) => r.subject),
-          fresh.map((r) => r.eventType),
-          fresh.map((r) => r.time),
-          fresh.map((r) => r.requestId),
-          fresh.map((r) => r.sessionId),
-          fresh.map((r) => r.principal),
-          fresh.map((r) => r.canonical),
-          cols.prev,
-          cols.hash,
-          partition,
-          last.seq,
-          last.hash,
-          writer.head.hash,
-        ],
-      );
-      if (inserted.rowCount !== fresh.length) throw new PartitionHeadMoved(partition);
-      await client.query('COMMIT');
-      committed = true;
-      writer.head = last;
+      // which ids are recorded, and a number for each event (a redelivered duplicate leaves its number unused: a gap
+      // in seq is not a missing row, the chain says which is)
+      const { rows } = await writer.client.query<{ known: string[] | null; seqs: string[] }>({ ...lookupStatement, values: [records.map((r) => r.eventId)] });
+      const known = new Set(rows[0]!.known ?? []);
+      const fresh = records.filter((r) => !known.has(r.eventId));
+      if (fresh.length === 0) return 0;
+      await this.#insert(writer, fresh, rows[0]!.seqs.map(Number), next);
       return fresh.length;
     } catch (err) {
       // whatever failed, the next append starts from the head as the table holds it; a head moved by another writer
       // means this one no longer holds its partition alone, so it claims one afresh
       writer.head = undefined;
+      writer.prepared = undefined;
       if (err instanceof PartitionHeadMoved) writer.lost = true;
       throw err;
-    } finally {
-      if (!committed) await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
+    }
+  }
+
+  /**
+   * Hashes `records` on top of the writer's head with these sequence numbers and runs the append statement, which
+   * also looks up the ids `next`. Throws PartitionHeadMoved when the head is not the writer's.
+   */
+  async #insert(writer: Writer, records: readonly AppendRecord[], seqs: readonly number[], next: string[]): Promise<void> {
+    const partition = writer.partition;
+    const head = writer.head!;
+    let prev = head.hash;
+    const cols = { prev: [] as string[], hash: [] as string[] };
+    for (const [i, r] of records.entries()) {
+      const hash = chainHashOfCanonical(this.#key, prev, seqs[i]!, partition, r.eventId, r.subject, r.canonical);
+      cols.prev.push(prev);
+      cols.hash.push(hash);
+      prev = hash;
+    }
+    const last = { seq: seqs[records.length - 1]!, hash: prev };
+    const { rows } = await writer.client.query<{ inserted: number; known: string[] | null; seqs: string[] | null }>({
+      ...appendStatement,
+      values: [
+        seqs.slice(0, records.length),
+        records.map((r) => r.eventId),
+        records.map((r) => r.subject),
+        records.map((r) => r.eventType),
+        records.map((r) => r.time),
+        records.map((r) => r.requestId),
+        records.map((r) => r.sessionId),
+        records.map((r) => r.principal),
+        records.map((r) => r.canonical),
+        cols.prev,
+        cols.hash,
+        partition,
+        last.seq,
+        last.hash,
+        head.hash,
+        next,
+      ],
+    });
+    if (rows[0]!.inserted !== records.length) throw new PartitionHeadMoved(partition);
+    writer.head = last;
+    if (next.length > 0) {
+      writer.prepared = {
+        ids: next,
+        known: new Set(rows[0]!.known ?? []),
+        seqs: (rows[0]!.seqs ?? []).map(Number),
+        after: last.hash,
+        // the statement's look-up saw the table as it was before its own rows
+        before: new Set(records.map((r) => r.eventId)),
+      };
     }
   }
 
@@ -369,7 +454,8 @@ export class AuditStore {
     this.#writer = undefined;
     if (!w) return;
     await w.client.query('SELECT pg_advisory_unlock(hashtext($1), $2)', [partitionLock, w.partition]).catch(() => undefined);
-    w.client.release(w.lost);
+    // still the writer role: never handed to anyone else
+    w.client.release(true);
   }
 
   /** The partitions that hold rows, or that a writer registered, in order. */

@@ -1,0 +1,59 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { allEventsSubject } from '@airlock/contracts';
+import { Bus, createLogger, encodeJson } from '@airlock/runtime';
+import { deleteStream, eventually, natsUrl, uniqueSuffix } from '@airlock/testkit';
+
+/**
+ * Bus.consumeBatches with lookahead, over the real NATS: the handler is shown the batch it gets next and then gets
+ * exactly that batch; a batch whose handler throws comes back whole, with the same batch shown next; every message is
+ * acknowledged once, after its batch's handler resolved.
+ */
+describe('Bus.consumeBatches with lookahead', () => {
+  const logger = createLogger({ service: 'consume-test', level: 'error' });
+  const root = `t${uniqueSuffix()}`;
+  let bus: Bus;
+
+  before(async () => {
+    bus = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
+  });
+  after(async () => {
+    await bus?.close();
+    await deleteStream(root);
+  });
+
+  it('hands over the batch it showed next, retries a failed batch whole, and acknowledges every message once', async () => {
+    await bus.ensureStream();
+    const subject = allEventsSubject(root).replace('>', 'proxy.v1.query-started');
+    // all published before consuming: batches after the first find more messages waiting
+    for (let i = 1; i <= 30; i++) await bus.js.publish(subject, encodeJson({ n: i }));
+    const calls: Array<{ batch: number[]; upcoming: number[] }> = [];
+    let failed = false;
+    await bus.consumeBatches(
+      'lookahead',
+      async (events, _working, upcoming) => {
+        const n = (e: { payload: unknown }) => (e.payload as { n: number }).n;
+        calls.push({ batch: events.map(n), upcoming: upcoming.map(n) });
+        if (calls.length === 2 && !failed) {
+          failed = true;
+          throw new Error('the store is down for a moment');
+        }
+      },
+      { maxBatch: 4, lookahead: true },
+    );
+    await eventually(async () => ((await bus.js.jetstreamManager()).consumers.info(bus.streamName, 'lookahead').then((c) => (c.ack_floor.stream_seq === 30 ? c : undefined))), 10_000, 'every message acknowledged');
+    const info = await (await bus.js.jetstreamManager()).consumers.info(bus.streamName, 'lookahead');
+    assert.equal(info.num_ack_pending, 0);
+    assert.equal(info.num_redelivered, 0);
+    // the second call failed: the third is the same batch with the same one shown next
+    assert.deepEqual(calls[2], calls[1]);
+    const handled = calls.filter((_, i) => i !== 1);
+    // in stream order, each message once
+    assert.deepEqual(handled.flatMap((c) => c.batch), Array.from({ length: 30 }, (_, i) => i + 1));
+    // a batch shown next is the batch handed over next
+    for (let i = 1; i < handled.length; i++) {
+      if (handled[i - 1]!.upcoming.length > 0) assert.deepEqual(handled[i]!.batch, handled[i - 1]!.upcoming);
+    }
+    assert.ok(handled.some((c) => c.upcoming.length > 0), 'a batch was shown ahead');
+  });
+});
