@@ -59,6 +59,8 @@ export class PortalQuery {
   #rejectFields!: (e: unknown) => void;
   /** rows received and not yet read */
   #rows: Row[] = [];
+  /** rows the server sent, over every batch */
+  #received = 0;
   /** an Execute was sent and its batch has not ended */
   #fetching = true;
   /** CommandComplete (or EmptyQueryResponse) came: no more rows */
@@ -116,6 +118,7 @@ export class PortalQuery {
 
   handleDataRow(msg: { fields: Row }): void {
     // rows of a batch still in flight when the reader closed the portal are dropped
+    this.#received += 1;
     if (!this.#closing) this.#rows.push(msg.fields);
     this.#serve();
   }
@@ -127,7 +130,8 @@ export class PortalQuery {
   }
 
   handleCommandComplete(msg: { text: string }): void {
-    this.tag = msg.text;
+    // a SELECT's tag counts the rows of its last Execute only: the client, which asked for all of them, gets the total
+    this.tag = this.#received > 0 && /^SELECT \d+$/.test(msg.text) ? `SELECT ${this.#received}` : msg.text;
     this.#finishUpstream();
   }
 
