@@ -94,6 +94,9 @@ export class PortalQuery {
     messages.push(
       serialize.bind({ statement: name, values }),
       serialize.describe({ type: 'P' }),
+      // the server holds its replies until a Flush: without this one the row description of a long statement would
+      // come only when its first batch is done, and the statement would not count as started (nor be cancelled) before
+      serialize.flush(),
       serialize.execute({ rows: batchRows }),
       serialize.flush(),
     );
