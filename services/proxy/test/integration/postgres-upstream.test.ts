@@ -116,6 +116,22 @@ describe('the PostgreSQL engine on a real server', () => {
     assert.deepEqual(await prepared(), [text]);
   });
 
+  it('runs a prepared text again, prepared afresh, after another connection changed its table', async () => {
+    await admin.query('DROP TABLE IF EXISTS upstream_shape; CREATE TABLE upstream_shape (a int); INSERT INTO upstream_shape VALUES (1)');
+    try {
+      const text = 'SELECT * FROM upstream_shape';
+      for (let i = 0; i < 2; i++) assert.deepEqual((await readAll(await upstream.open(text, []))).rows, [['1']]);
+      assert.ok((await prepared()).includes(text));
+      await admin.query("ALTER TABLE upstream_shape ADD COLUMN b text DEFAULT 'x'");
+      const portal = await upstream.open(text, []);
+      assert.deepEqual(portal.columns!.map((c) => c.name), ['a', 'b']);
+      assert.deepEqual((await readAll(portal)).rows, [['1', 'x']]);
+      assert.equal(upstream.txStatus, 'I');
+    } finally {
+      await admin.query('DROP TABLE upstream_shape');
+    }
+  });
+
   it('streams a result larger than one fetch in order, and closes a half-read one leaving its transaction open', async () => {
     const big = await upstream.open('SELECT g FROM generate_series(1, 5000) g', []);
     const all = await readAll(big, 700);

@@ -153,12 +153,16 @@ export class PostgresUpstream implements UpstreamConnection {
       const code = (err as { code?: unknown })?.code;
       if (code === '26000' || code === '0A000') statements.clear();
     };
+    const before = this.#txStatus;
     this.#client.query(query as never);
     let fields;
     try {
       fields = await query.fields;
     } catch (err) {
       failed(err);
+      // a named statement whose table changed shape since it was prepared fails at Bind, before anything ran; outside
+      // a transaction block nothing is lost, so it runs once more, prepared afresh (inside one the block is aborted)
+      if ((err as { code?: unknown })?.code === '0A000' && statement?.parse === false && before === 'I') return this.open(sql, params);
       throw err;
     }
     const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
@@ -183,8 +187,9 @@ export class PostgresUpstream implements UpstreamConnection {
   #completed(tag: string): void {
     // DISCARD ALL and RESET return statement_timeout to its start-up value: set the lease's limit again next time
     if (/^(DISCARD|RESET)\b/.test(tag)) this.#timeoutMs = this.#startupTimeoutMs;
-    // DISCARD ALL and DEALLOCATE drop prepared statements, ours among them
-    if (/^(DISCARD|DEALLOCATE)\b/.test(tag)) this.#statements.clear();
+    // DISCARD ALL and DEALLOCATE drop prepared statements, ours among them; DDL on this connection may change the
+    // shape of what they return, which the server refuses for a prepared statement (0A000)
+    if (/^(DISCARD|DEALLOCATE|CREATE|ALTER|DROP)\b/.test(tag)) this.#statements.clear();
   }
 
   /** Asks the server to cancel the running statement, over a separate connection as the protocol requires. */
