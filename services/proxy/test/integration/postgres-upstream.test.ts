@@ -127,6 +127,7 @@ describe('the PostgreSQL engine on a real server', () => {
       assert.deepEqual(portal.columns!.map((c) => c.name), ['a', 'b']);
       assert.deepEqual((await readAll(portal)).rows, [['1', 'x']]);
       assert.equal(upstream.txStatus, 'I');
+      assert.deepEqual((await prepared()).filter((t) => t === text), [text], 'the stale statement was closed, the fresh one kept');
     } finally {
       await admin.query('DROP TABLE upstream_shape');
     }

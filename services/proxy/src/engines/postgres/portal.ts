@@ -19,6 +19,8 @@ export interface PortalSpec {
   statement?: { name: string; parse: boolean };
   /** rows per Execute */
   batchRows: number;
+  /** named statements of this connection no longer used: closed first, in the same write */
+  closeStatements?: string[];
   /** the named statement was created (ParseComplete): later statements with this text only Bind */
   onParsed?: () => void;
 }
@@ -89,7 +91,7 @@ export class PortalQuery {
     this.#connection = connection;
     const { text, values, statement, batchRows } = this.#spec;
     const name = statement?.name ?? '';
-    const messages: Buffer[] = [];
+    const messages: Buffer[] = (this.#spec.closeStatements ?? []).map((n) => serialize.close({ type: 'S', name: n }));
     if (!statement || statement.parse) messages.push(serialize.parse({ name, text }));
     messages.push(
       serialize.bind({ statement: name, values }),

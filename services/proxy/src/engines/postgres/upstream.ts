@@ -34,6 +34,8 @@ class StatementCache {
   /** names sent in a Parse whose ParseComplete has not come yet */
   readonly #pending = new Set<string>();
   readonly #seen = new Set<string>();
+  /** names forgotten here that the server still holds: closed with the next statement */
+  #toClose: string[] = [];
   #next = 0;
 
   /** the named statement for `text`: an existing one, one to create now, or none */
@@ -64,10 +66,21 @@ class StatementCache {
     }
   }
 
-  /** DISCARD ALL, DEALLOCATE, or a server that no longer knows a name (26000): prepare again from scratch */
-  clear(): void {
+  /**
+   * Prepare again from scratch: after DISCARD ALL or DEALLOCATE (`dropped`: the server holds none of them any more),
+   * or after DDL or a changed result shape (the old names are closed with the next statement)
+   */
+  clear(dropped: boolean): void {
+    if (!dropped) this.#toClose.push(...this.#prepared.values());
     this.#prepared.clear();
     this.#pending.clear();
+  }
+
+  /** the names to close before the next statement, once */
+  takeClosing(): string[] {
+    const names = this.#toClose;
+    this.#toClose = [];
+    return names;
   }
 }
 
@@ -145,13 +158,14 @@ export class PostgresUpstream implements UpstreamConnection {
       text: sql,
       values: params,
       batchRows: FETCH_ROWS,
+      closeStatements: statements.takeClosing(),
       ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
     });
     const failed = (err: unknown) => {
       statements.failed(sql, statement);
       // a name the server no longer knows (26000), or a prepared plan whose result type a DDL changed (0A000)
       const code = (err as { code?: unknown })?.code;
-      if (code === '26000' || code === '0A000') statements.clear();
+      if (code === '26000' || code === '0A000') statements.clear(false);
     };
     const before = this.#txStatus;
     this.#client.query(query as never);
@@ -189,7 +203,8 @@ export class PostgresUpstream implements UpstreamConnection {
     if (/^(DISCARD|RESET)\b/.test(tag)) this.#timeoutMs = this.#startupTimeoutMs;
     // DISCARD ALL and DEALLOCATE drop prepared statements, ours among them; DDL on this connection may change the
     // shape of what they return, which the server refuses for a prepared statement (0A000)
-    if (/^(DISCARD|DEALLOCATE|CREATE|ALTER|DROP)\b/.test(tag)) this.#statements.clear();
+    if (/^(DISCARD|DEALLOCATE)\b/.test(tag)) this.#statements.clear(true);
+    else if (/^(CREATE|ALTER|DROP)\b/.test(tag)) this.#statements.clear(false);
   }
 
   /** Asks the server to cancel the running statement, over a separate connection as the protocol requires. */
