@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pg from 'pg';
@@ -14,6 +15,17 @@ async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   return client;
+}
+
+/** upstream backends running a statement whose text contains `fragment` */
+async function backendsRunning(fragment: string): Promise<number> {
+  const admin = await connect(databaseUrl('postgres'));
+  try {
+    const r = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND strpos(query, $1) > 0 AND pid <> pg_backend_pid()", [fragment]);
+    return r.rows[0].n as number;
+  } finally {
+    await admin.end();
+  }
 }
 
 async function loginError(url: string): Promise<{ code: string; message: string }> {
@@ -127,6 +139,33 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
       assert.deepEqual([rows, lastId], [1_000_000, 1_000_000]);
       // the rows are ~200 MB of payload: a proxy (in this process) that held them would show it here
       assert.ok(peak < 40 * 1024 * 1024, `live heap grew ${Math.round(peak / 1048576)} MB while streaming`);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("cancels a running statement on the client's cancel request, and the session goes on", async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      // long enough to be running when the cancel arrives, however loaded the machine
+      const running = c.query('SELECT count(*) FROM generate_series(1, 2000000000) g');
+      const key = c as unknown as { processID: number; secretKey: number };
+      await eventually(async () => ((await backendsRunning('generate_series(1, 2000000000)')) > 0 ? true : undefined), 20_000, 'the statement runs upstream');
+      await new Promise<void>((resolve, reject) => {
+        const socket = net.connect(Number(new URL(t.pgUrl(analyst)).port), '127.0.0.1', () => {
+          const b = Buffer.alloc(16);
+          b.writeInt32BE(16, 0);
+          b.writeInt32BE(80877102, 4);
+          b.writeInt32BE(key.processID, 8);
+          b.writeInt32BE(key.secretKey, 12);
+          socket.end(b);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await assert.rejects(running, (e: { code: string; message: string }) => e.code === '57014' && /canceling statement due to user request/.test(e.message));
+      const after = await c.query({ text: 'SELECT id FROM orders WHERE id = $1', values: [orders[0]!.id], rowMode: 'array' });
+      assert.deepEqual(after.rows, [[orders[0]!.id]]);
     } finally {
       await c.end();
     }

@@ -25,6 +25,11 @@ export interface Masker {
   maskRow(row: Array<string | null>): Array<string | null>;
   /** a snapshot of the counters so far */
   readonly stats: MaskStats;
+  /**
+   * no column of the announced width is masked or scanned (each is `detect: false`, or no detector is configured):
+   * rows of that width come back untouched without visiting a cell
+   */
+  readonly passesThrough: boolean;
 }
 
 // Column operations as small integers: the row loop switches on a number rather than on an action object.
@@ -47,6 +52,7 @@ class PlanMasker implements Masker {
   private readonly hmac: Hmac64 | null;
   private readonly detected: Int32Array;
   private maskedCells = 0;
+  readonly passesThrough: boolean;
 
   constructor(ops: Uint8Array, keeps: Int32Array, unlistedOp: number, detectorKinds: readonly number[], hmac: Hmac64 | null) {
     this.ops = ops;
@@ -55,12 +61,15 @@ class PlanMasker implements Masker {
     this.scanner = detectorKinds.length > 0 ? new Scanner(detectorKinds) : null;
     this.hmac = hmac;
     this.detected = new Int32Array(detectorNames.length);
+    this.passesThrough = ops.every((op) => op === OP_PASS || (op === OP_CLEAR && this.scanner === null));
   }
 
   maskRow(row: Array<string | null>): Array<string | null> {
     const { ops, scanner } = this;
     const n = row.length;
     const known = ops.length;
+    // a row longer than announced still takes the loop: its extra cells get the unlisted columns' treatment
+    if (this.passesThrough && n <= known) return row;
     for (let i = 0; i < n; i++) {
       const value = row[i];
       if (value === null || value === undefined) continue;

@@ -263,3 +263,41 @@ test('createMasker: the hash key never appears in an error or the stats', () => 
     assert.ok(!err.message.includes(secret));
   }
 });
+
+const passCases: Array<{ name: string; plan: MaskingPlan; columnCount: number; passes: boolean }> = [
+  { name: 'no action, no detector configured', plan: plan({ columns: [{ index: 0, name: 'a', action: null }] }), columnCount: 2, passes: true },
+  {
+    name: 'detectors configured, every column detect: false',
+    plan: plan({ columns: [{ index: 0, name: 'a', action: null, detect: false }, { index: 1, name: 'b', action: null, detect: false }], detectors: [...allDetectors] }),
+    columnCount: 2,
+    passes: true,
+  },
+  {
+    name: 'detectors configured, one column scanned',
+    plan: plan({ columns: [{ index: 0, name: 'a', action: null, detect: false }, { index: 1, name: 'b', action: null }], detectors: ['email'] }),
+    columnCount: 2,
+    passes: false,
+  },
+  { name: 'detectors configured, an unlisted column is scanned', plan: plan({ columns: [{ index: 0, name: 'a', action: null, detect: false }], detectors: ['ssn'] }), columnCount: 2, passes: false },
+  { name: 'a column action', plan: plan({ columns: [{ index: 1, name: 'b', action: { kind: 'null' }, detect: false }] }), columnCount: 2, passes: false },
+  { name: 'maskUnlisted', plan: plan({ columns: [{ index: 0, name: 'a', action: null }], maskUnlisted: true }), columnCount: 2, passes: false },
+  { name: 'an action on a column past the announced width', plan: plan({ columns: [{ index: 3, name: 'd', action: { kind: 'redact' } }] }), columnCount: 2, passes: false },
+];
+
+for (const c of passCases) {
+  test(`passesThrough: ${c.name} → ${c.passes}`, () => {
+    assert.equal(createMasker({ plan: c.plan, hashKey: KEY, columnCount: c.columnCount }).passesThrough, c.passes);
+  });
+}
+
+test('passesThrough: a row longer than announced still has its extra cells scanned or redacted', () => {
+  const scanned = createMasker({ plan: plan({ columns: [{ index: 0, name: 'a', action: null, detect: false }], detectors: ['email'] }), hashKey: KEY, columnCount: 1 });
+  assert.equal(scanned.passesThrough, true);
+  assert.deepEqual(scanned.maskRow(['ann@example.com']), ['ann@example.com']);
+  const [first, extra] = scanned.maskRow(['ann@example.com', 'bob@example.com']);
+  assert.equal(first, 'ann@example.com');
+  assert.notEqual(extra, 'bob@example.com');
+  assert.equal(scanned.stats.detected.email, 1);
+  const redacting = createMasker({ plan: plan({ columns: [{ index: 0, name: 'a', action: null }], maskUnlisted: true }), hashKey: KEY, columnCount: 1 });
+  assert.deepEqual(redacting.maskRow(['ann@example.com', 'bob@example.com']), ['ann@example.com', '[REDACTED]']);
+});

@@ -1,8 +1,9 @@
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import Cursor from 'pg-cursor';
 import type { credentialV1 } from '@airlock/contracts';
-import type { ColumnInfo, FieldDescription, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
+import { PortalQuery } from './portal.js';
+import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
 
 /** PostgreSQL type OIDs whose text form is free text. */
 const textualTypes = new Set([25, 1043, 1042, 19, 18, 114, 3802, 142, 705, 1009, 1015]);
@@ -17,81 +18,70 @@ const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
-/** Values stay as the server's text: the proxy re-encodes them unchanged, so nothing is parsed on the data path. */
-const rawTypes = { getTypeParser: () => (value: string) => value };
-
-
-/** The parts of pg-cursor's message handlers this class hooks into (not in its type declarations). */
-interface CursorInternals {
-  state: string;
-  handleRowDescription(msg: unknown): void;
-  _ifNoData(): void;
-  handleCommandComplete(msg: unknown): void;
-  handleError(msg: unknown): void;
-  read(rows: number, cb: (err: Error | undefined, rows: Array<Array<string | null>>) => void): void;
-  close(cb: () => void): void;
-}
-const CursorBase = Cursor as unknown as new (text: string, values: unknown[] | undefined, config: object) => CursorInternals;
-
-class TaggedCursor extends CursorBase {
-  tag: string | undefined;
-  fieldsKnown: Promise<FieldDescription[] | null>;
-  #resolveFields!: (f: FieldDescription[] | null) => void;
-  #rejectFields!: (e: unknown) => void;
-
-  constructor(text: string, values: unknown[] | undefined) {
-    super(text, values, { rowMode: 'array', types: rawTypes });
-    this.fieldsKnown = new Promise((resolve, reject) => {
-      this.#resolveFields = resolve;
-      this.#rejectFields = reject;
-    });
-    this.fieldsKnown.catch(() => undefined);
-  }
-  override handleRowDescription(msg: { fields: Array<{ name: string; tableID: number; columnID: number; dataTypeID: number; dataTypeSize: number; dataTypeModifier: number }> }): void {
-    super.handleRowDescription(msg);
-    this.#resolveFields(
-      msg.fields.map((f) => ({
-        name: f.name,
-        tableOid: f.tableID,
-        columnAttr: f.columnID,
-        typeOid: f.dataTypeID,
-        typeSize: f.dataTypeSize,
-        typeModifier: f.dataTypeModifier,
-      })),
-    );
-  }
-  override _ifNoData(): void {
-    super._ifNoData();
-    this.#resolveFields(null);
-  }
-  override handleCommandComplete(msg: { text: string }): void {
-    this.tag = msg.text;
-    super.handleCommandComplete(msg);
-  }
-  override handleError(msg: unknown): void {
-    this.#rejectFields(msg);
-    super.handleError(msg);
-  }
-}
+/** rows fetched per Execute: the most a statement holds in the proxy is two such batches */
+const FETCH_ROWS = 1000;
+/** named statements kept per connection; texts past this run as unnamed statements */
+const MAX_PREPARED = 256;
 
 /**
- * pg writes every protocol message on its own (Parse, Bind, Describe, Flush; Execute, Flush; Close, Sync): the
- * messages written in one synchronous step leave in one write, sent before the event loop moves on.
+ * The server-side prepared statements of one upstream connection, by text. A text is prepared the second time it
+ * runs (a one-off statement costs the server nothing to keep); names carry a random part so a client's own PREPARE
+ * cannot collide with them.
  */
-function gatherWrites(stream: net.Socket): void {
-  const write = stream.write;
-  let corked = false;
-  stream.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>): boolean {
-    if (!corked) {
-      corked = true;
-      this.cork();
-      process.nextTick(() => {
-        corked = false;
-        this.uncork();
-      });
+class StatementCache {
+  readonly #prefix = `airlock_${randomBytes(4).toString('hex')}_`;
+  readonly #prepared = new Map<string, string>();
+  /** names sent in a Parse whose ParseComplete has not come yet */
+  readonly #pending = new Set<string>();
+  readonly #seen = new Set<string>();
+  /** names forgotten here that the server still holds: closed with the next statement */
+  #toClose: string[] = [];
+  #next = 0;
+
+  /** the named statement for `text`: an existing one, one to create now, or none */
+  statementFor(text: string): { name: string; parse: boolean } | undefined {
+    const name = this.#prepared.get(text);
+    if (name !== undefined) return this.#pending.has(name) ? undefined : { name, parse: false };
+    if (!this.#seen.has(text)) {
+      if (this.#seen.size >= MAX_PREPARED) this.#seen.clear();
+      this.#seen.add(text);
+      return undefined;
     }
-    return write.apply(this, args);
-  } as net.Socket['write'];
+    if (this.#prepared.size >= MAX_PREPARED) return undefined;
+    const created = `${this.#prefix}${++this.#next}`;
+    this.#prepared.set(text, created);
+    this.#pending.add(created);
+    return { name: created, parse: true };
+  }
+
+  parsed(name: string): void {
+    this.#pending.delete(name);
+  }
+
+  /** the statement failed: a Parse that did not complete never created its name */
+  failed(text: string, statement: { name: string; parse: boolean } | undefined): void {
+    if (statement?.parse && this.#pending.has(statement.name)) {
+      this.#pending.delete(statement.name);
+      this.#prepared.delete(text);
+    }
+  }
+
+  /**
+   * Prepare again from scratch: after DISCARD ALL or DEALLOCATE (`dropped`: the server holds none of them any more),
+   * or after DDL or a changed result shape (the old names are closed with the next statement)
+   */
+  clear(dropped: boolean): void {
+    if (!dropped) this.#toClose.push(...this.#prepared.values());
+    this.#prepared.clear();
+    this.#pending.clear();
+  }
+
+  /** the names to close before the next statement, once */
+  takeClosing(): string[] {
+    const names = this.#toClose;
+    this.#toClose = [];
+    return names;
+  }
 }
 
 /** One upstream PostgreSQL connection, authenticated with a lease's ephemeral role. */
@@ -102,14 +92,14 @@ export class PostgresUpstream implements UpstreamConnection {
   #timeoutMs: number;
   readonly #startupTimeoutMs: number;
   #closed = false;
+  readonly #statements = new StatementCache();
 
   private constructor(client: pg.Client, grant: PgGrant, timeoutMs: number) {
     this.#client = client;
     this.#grant = grant;
     this.#timeoutMs = timeoutMs;
     this.#startupTimeoutMs = timeoutMs;
-    const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: net.Socket } }).connection;
-    gatherWrites(connection.stream);
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
     connection.on('readyForQuery', (m: { status: string }) => {
       if (m.status === 'I' || m.status === 'T' || m.status === 'E') this.#txStatus = m.status;
     });
@@ -161,26 +151,60 @@ export class PostgresUpstream implements UpstreamConnection {
   }
 
   async open(sql: string, params: Array<string | null>): Promise<UpstreamPortal> {
-    const cursor = new TaggedCursor(sql, params.length > 0 ? params : undefined);
-    this.#client.query(cursor as never);
-    const fields = await cursor.fieldsKnown;
+    const statements = this.#statements;
+    const statement = statements.statementFor(sql);
+    // values stay as the server's text: the proxy re-encodes them unchanged, so nothing is parsed on the data path
+    const query = new PortalQuery({
+      text: sql,
+      values: params,
+      batchRows: FETCH_ROWS,
+      closeStatements: statements.takeClosing(),
+      ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
+    });
+    const failed = (err: unknown) => {
+      statements.failed(sql, statement);
+      // a name the server no longer knows (26000), or a prepared plan whose result type a DDL changed (0A000)
+      const code = (err as { code?: unknown })?.code;
+      if (code === '26000' || code === '0A000') statements.clear(false);
+    };
+    const before = this.#txStatus;
+    this.#client.query(query as never);
+    let fields;
+    try {
+      fields = await query.fields;
+    } catch (err) {
+      failed(err);
+      // a named statement whose table changed shape since it was prepared fails at Bind, before anything ran; outside
+      // a transaction block nothing is lost, so it runs once more, prepared afresh (inside one the block is aborted)
+      if ((err as { code?: unknown })?.code === '0A000' && statement?.parse === false && before === 'I') return this.open(sql, params);
+      throw err;
+    }
     const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
     return {
       columns,
-      read: (max) =>
-        new Promise((resolve, reject) => {
-          cursor.read(max, (err, rows) => {
-            if (err) reject(err);
-            else {
-              const done = cursor.state === 'done';
-              // DISCARD ALL and RESET return statement_timeout to its start-up value: set the lease's limit again next time
-              if (done && cursor.tag !== undefined && /^(DISCARD|RESET)\b/.test(cursor.tag)) this.#timeoutMs = this.#startupTimeoutMs;
-              resolve({ rows, done, tag: cursor.tag });
-            }
-          });
-        }),
-      close: () => new Promise<void>((resolve) => cursor.close(() => resolve())),
+      read: async (max) => {
+        let batch;
+        try {
+          batch = await query.read(max);
+        } catch (err) {
+          failed(err);
+          throw err;
+        }
+        if (batch.done && query.tag !== undefined) this.#completed(query.tag);
+        return { rows: batch.rows, done: batch.done, tag: query.tag };
+      },
+      close: () => query.close(),
     };
+  }
+
+  /** What a completed statement changed in the session that this connection keeps track of. */
+  #completed(tag: string): void {
+    // DISCARD ALL and RESET return statement_timeout to its start-up value: set the lease's limit again next time
+    if (/^(DISCARD|RESET)\b/.test(tag)) this.#timeoutMs = this.#startupTimeoutMs;
+    // DISCARD ALL and DEALLOCATE drop prepared statements, ours among them; DDL on this connection may change the
+    // shape of what they return, which the server refuses for a prepared statement (0A000)
+    if (/^(DISCARD|DEALLOCATE)\b/.test(tag)) this.#statements.clear(true);
+    else if (/^(CREATE|ALTER|DROP)\b/.test(tag)) this.#statements.clear(false);
   }
 
   /** Asks the server to cancel the running statement, over a separate connection as the protocol requires. */

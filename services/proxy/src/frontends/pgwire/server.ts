@@ -39,6 +39,9 @@ export interface PreAuthLimits {
   maxStartupBytes: number;
 }
 
+/** replies gathered past this size are sent without waiting for the end of the response */
+const FLUSH_BYTES = 64 * 1024;
+
 /** the largest message of an authenticated connection (a statement with its parameters) */
 const MAX_MESSAGE_AFTER_LOGIN = 64 * 1024 * 1024;
 
@@ -146,8 +149,9 @@ interface Portal {
 class PgConnection {
   readonly done: Promise<void>;
   #socket: net.Socket | tls.TLSSocket;
-  /** writes are being gathered until the end of this turn of the event loop */
-  #corked = false;
+  /** replies not yet sent: they leave together when the client waits for them (see #flush) */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
   readonly #options: PgwireOptions;
   readonly #registry: Registry;
   readonly #buffer: P.MessageBuffer;
@@ -281,6 +285,7 @@ class PgConnection {
     this.#startup = { user: params['user'] ?? '', database: params['database'] ?? params['user'] ?? '' };
     this.#phase = 'password';
     this.#write(P.authenticationRequest(3));
+    this.#flush();
     this.#drainTyped();
   }
 
@@ -339,8 +344,7 @@ class PgConnection {
         case 'S':
           this.#skipUntilSync = false;
           await this.#closePortal('');
-          this.#write(P.readyForQuery(this.#session!.txStatus));
-          return;
+          return this.#ready();
         case 'C': {
           const r = new P.MessageReader(body);
           const kind = String.fromCharCode(r.byte());
@@ -351,6 +355,7 @@ class PgConnection {
           return;
         }
         case 'H':
+          this.#flush();
           return;
         case 'X':
           return this.terminate('client-terminated');
@@ -364,7 +369,7 @@ class PgConnection {
     } catch (err) {
       this.#sendError(err);
       if (type !== 'Q') this.#skipUntilSync = true;
-      else this.#write(P.readyForQuery(this.#session!.txStatus));
+      else this.#ready();
     }
   }
 
@@ -414,6 +419,7 @@ class PgConnection {
         P.readyForQuery('I'),
       ]),
     );
+    this.#flush();
     this.#drainTyped();
   }
 
@@ -421,13 +427,12 @@ class PgConnection {
     const session = this.#session!;
     if (sql.trim() === '' || /^[\s;]*$/.test(sql)) {
       this.#write(P.emptyQueryResponse);
-      this.#write(P.readyForQuery(session.txStatus));
-      return;
+      return this.#ready();
     }
     const active = await session.open(sql, [], this.#hooks());
     if (active.columns) this.#write(P.rowDescription(pgFields(active.columns)));
     await this.#stream(active, 0);
-    this.#write(P.readyForQuery(session.txStatus));
+    this.#ready();
   }
 
   #parse(r: P.MessageReader): void {
@@ -543,7 +548,12 @@ class PgConnection {
 
   /** A held statement is announced at once with a NoticeResponse, so the agent knows whom it waits for. */
   #hooks(): OpenHooks {
-    return { onHold: (_id, message) => this.#write(P.noticeResponse({ severity: 'NOTICE', code: '01000', message })) };
+    return {
+      onHold: (_id, message) => {
+        this.#write(P.noticeResponse({ severity: 'NOTICE', code: '01000', message }));
+        this.#flush();
+      },
+    };
   }
 
   /**
@@ -577,6 +587,7 @@ class PgConnection {
   #fatal(code: string, message: string): void {
     if (this.#phase === 'closed') return;
     this.#write(P.errorResponse({ severity: 'FATAL', code, message }));
+    this.#flush();
     const socket = this.#socket;
     socket.end(() => socket.destroy());
     // a peer that never reads does not keep the socket either
@@ -584,24 +595,37 @@ class PgConnection {
     void this.terminate('refused');
   }
 
-  #write(b: Buffer | string): boolean {
-    const socket = this.#socket;
-    if (socket.destroyed || !socket.writable) return false;
-    if (!this.#corked) {
-      // the replies written in one turn of the event loop (ParseComplete, BindComplete, RowDescription, rows,
-      // CommandComplete, ReadyForQuery) leave in one write instead of one each; end() flushes what is corked
-      this.#corked = true;
-      socket.cork();
-      setImmediate(() => {
-        this.#corked = false;
-        socket.uncork();
-      });
-    }
-    return socket.write(b);
+  /** Ends a response: ReadyForQuery, and everything the response gathered leaves in one write. */
+  #ready(): void {
+    this.#write(P.readyForQuery(this.#session!.txStatus));
+    this.#flush();
   }
 
+  /**
+   * Replies are gathered, as PostgreSQL gathers them, until the client waits for them: at ReadyForQuery, a Flush
+   * message, a notice that must arrive at once, a FATAL, or a batch of rows large enough to send on its own. A small
+   * result (ParseComplete, BindComplete, RowDescription, rows, CommandComplete, ReadyForQuery) is one socket write.
+   */
+  #write(b: Buffer): void {
+    this.#pending.push(b);
+    this.#pendingBytes += b.length;
+  }
+
+  /** Sends what was gathered; false when the socket's buffer is full (wait for 'drain'). */
+  #flush(): boolean {
+    const socket = this.#socket;
+    const pending = this.#pending;
+    if (pending.length === 0) return true;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (socket.destroyed || !socket.writable) return false;
+    return socket.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+  }
+
+  /** Gathers a batch of rows; once enough is gathered it is sent, waiting for the client to take it: memory stays bounded. */
   async #writeAndDrain(b: Buffer): Promise<void> {
-    if (this.#write(b)) return;
+    this.#write(b);
+    if (this.#pendingBytes < FLUSH_BYTES || this.#flush()) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
         cleanup();
@@ -631,6 +655,7 @@ class PgConnection {
     clearTimeout(this.#expiry);
     clearTimeout(this.#authDeadline);
     if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
+    this.#flush();
     if (!this.#socket.destroyed) this.#socket.end();
     try {
       await this.#session?.close(reason);

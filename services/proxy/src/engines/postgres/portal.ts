@@ -1,0 +1,239 @@
+import { serialize } from 'pg-protocol';
+import type { FieldDescription } from '../engine.js';
+
+/** The part of node-postgres's connection a query drives: its socket, its message events, Sync and Close. */
+export interface PgConnection extends NodeJS.EventEmitter {
+  stream: { write(b: Buffer): boolean; writable: boolean };
+  sync(): void;
+  close(msg: { type: 'P' | 'S'; name?: string }): void;
+  sendCopyFail(message: string): void;
+}
+
+export type Row = Array<string | null>;
+
+/** How a statement reaches the server: its text, parameters, and the named statement it may use or create. */
+export interface PortalSpec {
+  text: string;
+  values: Array<string | null>;
+  /** a server-side prepared statement for this text: `parse` when it must be created first */
+  statement?: { name: string; parse: boolean };
+  /** rows per Execute */
+  batchRows: number;
+  /** named statements of this connection no longer used: closed first, in the same write */
+  closeStatements?: string[];
+  /** the named statement was created (ParseComplete): later statements with this text only Bind */
+  onParsed?: () => void;
+}
+
+/** A row description as node-postgres's parser reports it. */
+interface PgField {
+  name: string;
+  tableID: number;
+  columnID: number;
+  dataTypeID: number;
+  dataTypeSize: number;
+  dataTypeModifier: number;
+}
+
+/**
+ * One statement as a node-postgres "submittable": the client's queue runs it when the connection is free, hands it
+ * the server's messages, and moves on at its ReadyForQuery, so TLS, authentication, cancel keys and the queue stay
+ * the driver's.
+ *
+ * Messages are written by hand with pg-protocol's serializer because pg's Query and pg-cursor each cost round trips
+ * this path does not need: pg-cursor waits for RowDescription before its first Execute and closes every portal with
+ * an extra Close/Sync exchange. Here Parse (only when the statement is not yet prepared on this connection), Bind,
+ * Describe and the first Execute leave in one write; a result that fits its first batch ends with one Sync.
+ *
+ * Each Execute is followed by Flush, not Sync: outside a transaction block Sync ends the implicit transaction and
+ * drops a suspended portal, and the driver ends a query at its first ReadyForQuery. Sync is sent once, when the
+ * statement completed, failed or was closed; the result is `done` only at ReadyForQuery, since the transaction
+ * status and a failure at commit (a deferred constraint) arrive there.
+ *
+ * Memory stays bounded: rows are fetched `batchRows` at a time, with one batch fetched ahead of the reader.
+ */
+export class PortalQuery {
+  readonly fields: Promise<FieldDescription[] | null>;
+  tag: string | undefined;
+  readonly #spec: PortalSpec;
+  #connection: PgConnection | undefined;
+  #resolveFields!: (f: FieldDescription[] | null) => void;
+  #rejectFields!: (e: unknown) => void;
+  /** rows received and not yet read */
+  #rows: Row[] = [];
+  /** rows the server sent, over every batch */
+  #received = 0;
+  /** an Execute was sent and its batch has not ended */
+  #fetching = true;
+  /** CommandComplete (or EmptyQueryResponse) came: no more rows */
+  #complete = false;
+  #synced = false;
+  #closing = false;
+  /** ReadyForQuery came, or the statement failed */
+  #ended = false;
+  #error: unknown;
+  #waiter: { max: number; resolve: (r: { rows: Row[]; done: boolean }) => void; reject: (e: unknown) => void } | undefined;
+  #closed: Array<() => void> = [];
+  readonly #onNoData = () => this.#resolveFields(null);
+  readonly #onParseComplete = () => this.#spec.onParsed?.();
+
+  constructor(spec: PortalSpec) {
+    this.#spec = spec;
+    this.fields = new Promise((resolve, reject) => {
+      this.#resolveFields = resolve;
+      this.#rejectFields = reject;
+    });
+    this.fields.catch(() => undefined);
+  }
+
+  /** Called by the client's queue when the connection is free: the whole opening goes out in one write. */
+  submit(connection: PgConnection): void {
+    this.#connection = connection;
+    const { text, values, statement, batchRows } = this.#spec;
+    const name = statement?.name ?? '';
+    const messages: Buffer[] = (this.#spec.closeStatements ?? []).map((n) => serialize.close({ type: 'S', name: n }));
+    if (!statement || statement.parse) messages.push(serialize.parse({ name, text }));
+    messages.push(
+      serialize.bind({ statement: name, values }),
+      serialize.describe({ type: 'P' }),
+      // the server holds its replies until a Flush: without this one the row description of a long statement would
+      // come only when its first batch is done, and the statement would not count as started (nor be cancelled) before
+      serialize.flush(),
+      serialize.execute({ rows: batchRows }),
+      serialize.flush(),
+    );
+    connection.once('noData', this.#onNoData);
+    if (statement?.parse) connection.once('parseComplete', this.#onParseComplete);
+    if (connection.stream.writable) connection.stream.write(Buffer.concat(messages));
+  }
+
+  handleRowDescription(msg: { fields: PgField[] }): void {
+    this.#connection?.off('noData', this.#onNoData);
+    this.#resolveFields(
+      msg.fields.map((f) => ({
+        name: f.name,
+        tableOid: f.tableID,
+        columnAttr: f.columnID,
+        typeOid: f.dataTypeID,
+        typeSize: f.dataTypeSize,
+        typeModifier: f.dataTypeModifier,
+      })),
+    );
+  }
+
+  handleDataRow(msg: { fields: Row }): void {
+    // rows of a batch still in flight when the reader closed the portal are dropped
+    this.#received += 1;
+    if (!this.#closing) this.#rows.push(msg.fields);
+    this.#serve();
+  }
+
+  handlePortalSuspended(): void {
+    this.#fetching = false;
+    this.#serve(true);
+    this.#fetchAhead();
+  }
+
+  handleCommandComplete(msg: { text: string }): void {
+    // a SELECT's tag counts the rows of its last Execute only: the client, which asked for all of them, gets the total
+    this.tag = this.#received > 0 && /^SELECT \d+$/.test(msg.text) ? `SELECT ${this.#received}` : msg.text;
+    this.#finishUpstream();
+  }
+
+  handleEmptyQuery(): void {
+    this.#finishUpstream();
+  }
+
+  /** COPY is not spoken on this path: refusing it makes the server answer with an error. */
+  handleCopyInResponse(connection: PgConnection): void {
+    connection.sendCopyFail('COPY is not supported through Airlock');
+  }
+
+  handleCopyData(): void {}
+
+  handleReadyForQuery(): void {
+    this.#ended = true;
+    this.#detach();
+    this.#serve(true);
+    for (const resolve of this.#closed.splice(0)) resolve();
+  }
+
+  /** A server error, or the connection's loss; the driver gives no ReadyForQuery to this query after it. */
+  handleError(err: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = err;
+    this.#detach();
+    this.#rejectFields(err);
+    // the server skips everything up to a Sync after an error: one is owed unless it was already sent
+    if (!this.#synced && this.#connection?.stream.writable) this.#connection.sync();
+    this.#synced = true;
+    this.#rows = [];
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.reject(err);
+    for (const resolve of this.#closed.splice(0)) resolve();
+  }
+
+  /** Up to `max` rows; `done` once the last row was read and the server is ready for the next statement. */
+  read(max: number): Promise<{ rows: Row[]; done: boolean }> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#waiter) return Promise.reject(new Error('a read is already waiting on this portal'));
+    return new Promise((resolve, reject) => {
+      this.#waiter = { max: Math.max(1, max), resolve, reject };
+      this.#serve();
+      this.#fetchAhead();
+    });
+  }
+
+  /** Stops early: the portal is closed and the statement's implicit transaction ends at the Sync. */
+  close(): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    this.#closing = true;
+    this.#rows = [];
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#connection?.close({ type: 'P' });
+      this.#connection?.sync();
+    }
+    return new Promise((resolve) => this.#closed.push(resolve));
+  }
+
+  /** The last batch arrived: Sync asks for ReadyForQuery, which carries the transaction status and commit outcome. */
+  #finishUpstream(): void {
+    this.#fetching = false;
+    this.#complete = true;
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#connection?.sync();
+    }
+  }
+
+  /** Answers a waiting read when it can be: a full request, a batch boundary with rows, or the end. */
+  #serve(boundary = false): void {
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    const rows = this.#rows;
+    const ready = rows.length >= waiter.max || this.#ended || (boundary && rows.length > 0);
+    if (!ready) return;
+    this.#waiter = undefined;
+    const taken = rows.length <= waiter.max ? rows : rows.splice(0, waiter.max);
+    if (taken === rows) this.#rows = [];
+    waiter.resolve({ rows: taken, done: this.#ended && this.#rows.length === 0 });
+  }
+
+  /** Keeps one batch in flight while at most one batch waits to be read. */
+  #fetchAhead(): void {
+    if (this.#fetching || this.#complete || this.#closing || this.#ended) return;
+    if (this.#rows.length > this.#spec.batchRows) return;
+    const connection = this.#connection;
+    if (!connection?.stream.writable) return;
+    this.#fetching = true;
+    connection.stream.write(Buffer.concat([serialize.execute({ rows: this.#spec.batchRows }), serialize.flush()]));
+  }
+
+  #detach(): void {
+    this.#connection?.off('noData', this.#onNoData);
+    this.#connection?.off('parseComplete', this.#onParseComplete);
+  }
+}

@@ -1,0 +1,169 @@
+// The PostgreSQL engine against a real server: one write per statement, named statements for repeated texts, early
+// close, errors; and the masker's pass-through returns exactly what its per-cell path returns, for every type.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import type { MaskingPlan } from '@airlock/contracts';
+import { allDetectors, createMasker } from '@airlock/masking';
+import { serverUrl } from '@airlock/testkit';
+import { PostgresUpstream } from '../../src/engines/postgres/upstream.js';
+import type { UpstreamPortal } from '../../src/engines/engine.js';
+import * as P from '../../src/frontends/pgwire/protocol.js';
+
+type Row = Array<string | null>;
+
+/** every type the demo and the proxy tests read, a value of each with something a detector would find, then NULLs */
+const everyType = `
+  SELECT * FROM (VALUES
+    ('plain text, ann@example.com'::text, 'card 4111-1111-1111-1111'::varchar(60), 42::int, -9007199254740993::bigint,
+     12345.678900::numeric, true, '2024-02-29'::date, '2024-03-02 10:11:12.345678+02'::timestamptz,
+     '{"a":[1,"x"],"ssn":"123-45-6789"}'::json, '{"b": 2, "a": "é, ann@example.com"}'::jsonb,
+     ARRAY['a','b,c',NULL,'"q"','bob@example.com']::text[], ARRAY[1,2,NULL]::int[], '\\x00ff10'::bytea,
+     'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid),
+    (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  ) AS t(text, varchar, int, bigint, numeric, bool, date, timestamptz, json, jsonb, text_array, int_array, bytea, uuid)`;
+
+async function readAll(portal: UpstreamPortal, max = 1000): Promise<{ rows: Row[]; tag: string | undefined; reads: number }> {
+  const rows: Row[] = [];
+  for (let reads = 1; ; reads++) {
+    const batch = await portal.read(max);
+    rows.push(...batch.rows);
+    if (batch.done) return { rows, tag: batch.tag, reads };
+  }
+}
+
+describe('the PostgreSQL engine on a real server', () => {
+  let upstream: PostgresUpstream;
+  let admin: pg.Client;
+
+  before(async () => {
+    const u = new URL(serverUrl);
+    upstream = await PostgresUpstream.connect(
+      { type: 'postgres', host: u.hostname, port: Number(u.port || 5432), database: u.pathname.slice(1) || 'postgres', password: decodeURIComponent(u.password), ssl: false },
+      decodeURIComponent(u.username),
+      { applicationName: 'airlock-upstream-test', timeoutMs: 30_000 },
+    );
+    admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+  });
+  after(async () => {
+    await upstream?.close();
+    await admin?.end();
+  });
+
+  /** the connection's own prepared statements, as the server lists them */
+  const prepared = async (): Promise<string[]> => {
+    // this probe is prepared too once it repeats: it leaves itself out
+    const portal = await upstream.open("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'airlock\\_%' AND statement NOT LIKE '%pg_prepared_statements%' ORDER BY statement", []);
+    return (await readAll(portal)).rows.map((r) => r[0]!);
+  };
+
+  it('pass-through equal to masker for every type', async () => {
+    const portal = await upstream.open(everyType, []);
+    const columns = portal.columns!;
+    const { rows } = await readAll(portal);
+    assert.equal(rows.length, 2);
+    assert.deepEqual(rows[1], columns.map(() => null));
+    // what the result pipe builds when nothing is masked and the principal may see every column in clear
+    const clear: MaskingPlan = { columns: columns.map((c, index) => ({ index, name: c.name, action: null, detect: false })), maskUnlisted: false, detectors: [...allDetectors] };
+    const fast = createMasker({ plan: clear, hashKey: 'k', columnCount: columns.length });
+    // the same plan, kept on the per-cell path by an action on a column past the result's width
+    const slow = createMasker({ plan: { ...clear, columns: [...clear.columns, { index: columns.length, name: 'beyond', action: { kind: 'redact' } }] }, hashKey: 'k', columnCount: columns.length });
+    assert.equal(fast.passesThrough, true);
+    assert.equal(slow.passesThrough, false);
+    const viaFast = rows.map((r) => fast.maskRow(r.slice()));
+    const viaSlow = rows.map((r) => slow.maskRow(r.slice()));
+    assert.deepEqual(viaFast, viaSlow);
+    assert.deepEqual(viaFast, rows);
+    assert.ok(P.dataRows(viaFast).equals(P.dataRows(viaSlow)), 'the client receives the same bytes');
+    assert.deepEqual(fast.stats, slow.stats);
+    // and the text is the server's own: nothing was parsed or re-formatted on the way
+    assert.deepEqual(rows[0], [
+      'plain text, ann@example.com',
+      'card 4111-1111-1111-1111',
+      '42',
+      '-9007199254740993',
+      '12345.678900',
+      't',
+      '2024-02-29',
+      (await admin.query({ text: "SELECT '2024-03-02 10:11:12.345678+02'::timestamptz::text AS t" })).rows[0].t,
+      '{"a":[1,"x"],"ssn":"123-45-6789"}',
+      '{"a": "é, ann@example.com", "b": 2}',
+      '{a,"b,c",NULL,"\\"q\\"",bob@example.com}',
+      '{1,2,NULL}',
+      '\\x00ff10',
+      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    ]);
+  });
+
+  it('answers a small result in one read, done with its tag', async () => {
+    const portal = await upstream.open('SELECT $1::int + 1 AS n, $2::text AS t', ['41', null]);
+    assert.deepEqual(portal.columns!.map((c) => c.name), ['n', 't']);
+    assert.deepEqual(await portal.read(1000), { rows: [['42', null]], done: true, tag: 'SELECT 1' });
+  });
+
+  it('prepares a text on its second run, reuses it after, and prepares again after DISCARD ALL', async () => {
+    const text = 'SELECT g AS n FROM generate_series(1, $1::int) g';
+    assert.deepEqual(await prepared(), []);
+    for (const [i, n] of ['3', '2', '4'].entries()) {
+      const portal = await upstream.open(text, [n]);
+      assert.deepEqual((await readAll(portal)).rows, Array.from({ length: Number(n) }, (_, k) => [String(k + 1)]), `run ${i + 1}`);
+      assert.deepEqual(await prepared(), i === 0 ? [] : [text], `after run ${i + 1}`);
+    }
+    await readAll(await upstream.open('DISCARD ALL', []));
+    assert.deepEqual(await prepared(), []);
+    for (let i = 0; i < 2; i++) assert.deepEqual((await readAll(await upstream.open(text, ['1']))).rows, [['1']]);
+    assert.deepEqual(await prepared(), [text]);
+  });
+
+  it('runs a prepared text again, prepared afresh, after another connection changed its table', async () => {
+    await admin.query('DROP TABLE IF EXISTS upstream_shape; CREATE TABLE upstream_shape (a int); INSERT INTO upstream_shape VALUES (1)');
+    try {
+      const text = 'SELECT * FROM upstream_shape';
+      for (let i = 0; i < 2; i++) assert.deepEqual((await readAll(await upstream.open(text, []))).rows, [['1']]);
+      assert.ok((await prepared()).includes(text));
+      await admin.query("ALTER TABLE upstream_shape ADD COLUMN b text DEFAULT 'x'");
+      const portal = await upstream.open(text, []);
+      assert.deepEqual(portal.columns!.map((c) => c.name), ['a', 'b']);
+      assert.deepEqual((await readAll(portal)).rows, [['1', 'x']]);
+      assert.equal(upstream.txStatus, 'I');
+      assert.deepEqual((await prepared()).filter((t) => t === text), [text], 'the stale statement was closed, the fresh one kept');
+    } finally {
+      await admin.query('DROP TABLE upstream_shape');
+    }
+  });
+
+  it('streams a result larger than one fetch in order, and closes a half-read one leaving its transaction open', async () => {
+    const big = await upstream.open('SELECT g FROM generate_series(1, 5000) g', []);
+    const all = await readAll(big, 700);
+    assert.equal(all.rows.length, 5000);
+    assert.ok(all.reads >= 8, 'read in requests of at most 700 rows');
+    assert.deepEqual([all.rows[0], all.rows[4999]], [['1'], ['5000']]);
+    assert.equal(all.tag, 'SELECT 5000');
+
+    await readAll(await upstream.open('BEGIN', []));
+    assert.equal(upstream.txStatus, 'T');
+    const half = await upstream.open('SELECT g FROM generate_series(1, 100000) g', []);
+    assert.equal((await half.read(10)).rows.length, 10);
+    await half.close();
+    assert.equal(upstream.txStatus, 'T', 'closing a portal keeps the transaction');
+    assert.deepEqual((await readAll(await upstream.open('SELECT 1 AS one', []))).rows, [['1']]);
+    await readAll(await upstream.open('ROLLBACK', []));
+    assert.equal(upstream.txStatus, 'I');
+  });
+
+  it("reports the server's error with its SQLSTATE while opening and while reading, and stays usable", async () => {
+    await assert.rejects(upstream.open('SELECT * FROM no_such_table', []), (e: { code: string }) => e.code === '42P01');
+    const failing = await upstream.open("SELECT CASE WHEN g < 3000 THEN g ELSE 1 / (g - g) END FROM generate_series(1, 4000) g", []);
+    await assert.rejects(readAll(failing), (e: { code: string }) => e.code === '22012');
+    assert.deepEqual((await readAll(await upstream.open('SELECT 2 AS two', []))).rows, [['2']]);
+  });
+
+  it('reports a failure at commit of the implicit transaction after the rows, not success', async () => {
+    await readAll(await upstream.open('CREATE TEMP TABLE deferred_t (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)', []));
+    const portal = await upstream.open('INSERT INTO deferred_t VALUES (1), (1) RETURNING id', []);
+    await assert.rejects(readAll(portal), (e: { code: string }) => e.code === '23505');
+    assert.equal(upstream.txStatus, 'I');
+    assert.deepEqual((await readAll(await upstream.open('SELECT count(*) FROM deferred_t', []))).rows, [['0']]);
+  });
+});
