@@ -77,11 +77,13 @@ export class ResultPipe {
   /**
    * Records a refused or failed statement once and waits until its record is durable; upstream text of a statement
    * that read masked data never leaves. The failure is what the client is told even when its record could not be
-   * stored in time (it keeps being retried): either way nothing is reported complete.
+   * stored in time (it keeps being retried): either way nothing is reported complete. A statement that failed because
+   * the bus did not answer is told at once: its record cannot be stored before the bus is back either.
    */
   async failed(run: Run, err: unknown, decision: policyV1.Decision | undefined, sent?: Sent): Promise<ClientError> {
     const { e, recorded } = this.#recordFailure(run, err, decision, sent);
-    await recorded.catch(() => undefined);
+    const settled = recorded.catch(() => undefined);
+    if (e.code !== 'runtime.timeout' && e.code !== 'runtime.unavailable') await settled;
     this.#settle(run, e);
     return e;
   }
