@@ -58,7 +58,7 @@ export interface Run {
  *
  * A statement's end reaches its front door only once its record is durable (stored by the event stream): the last
  * batch of a result, and a failure, wait for it. A completion whose record is not stored in time is not reported:
- * the front door gets `notRecorded` instead, in the client's protocol. Rows already sent stay sent, and their record
+ * the front door gets a `runtime.unavailable` error instead (`completionRecorded`), in the client's protocol. Rows already sent stay sent, and their record
  * keeps being retried in the background until the stream stores it.
  */
 export class ResultPipe {
@@ -113,7 +113,7 @@ export class ResultPipe {
         }
         const record = { leaseId: run.leaseId, command: tag, rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: performance.now() - run.started };
         try {
-          await recorded(this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx), run.requestId);
+          await completionRecorded(this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx), run.requestId);
         } finally {
           this.#settle(run);
         }
@@ -170,7 +170,7 @@ export class ResultPipe {
         () => this.#settle(run),
         () => this.#settle(run),
       );
-      await recorded(stored, requestId);
+      await completionRecorded(stored, requestId);
     };
     const fail = async (err: unknown): Promise<never> => {
       finished = true;
@@ -271,7 +271,7 @@ export class ResultPipe {
  * Waits for a completed statement's record; a record not stored in time (the event stream is unreachable) turns the
  * completion into this error, so that no client is told of a completion the audit log may never hold.
  */
-async function recorded(stored: Promise<void>, requestId: string): Promise<void> {
+async function completionRecorded(stored: Promise<void>, requestId: string): Promise<void> {
   try {
     await stored;
   } catch {
