@@ -2,7 +2,7 @@ export { AirlockError, toEnvelope } from './errors.js';
 export { createLogger, redactedKeys, type Logger, type LoggerOptions } from './logger.js';
 export { newContext, newTraceparent, traceIdOf, isTraceparent, type CallContext } from './context.js';
 export { Validator, encodeJson, decodeJson } from './codec.js';
-export { Bus, streamName, contextFrom, contextHeaders, type BusOptions, type Handler, type ConsumedEvent, type EventInput } from './bus.js';
+export { Bus, streamName, contextFrom, contextHeaders, type BusOptions, type Handler, type ConsumedEvent, type EventInput, type OutgoingEvent } from './bus.js';
 export { readEnv, commonEnv, ConfigError, type EnvField, type EnvValues } from './env.js';
 export { createHttpServer, type HttpServerOptions } from './http.js';
 export { TlsFiles, httpDoorTls } from './tls-files.js';
@@ -23,7 +23,7 @@ export {
   latencyBuckets,
   type MetricsServer,
 } from './metrics.js';
-export { EventPublisher } from './events.js';
+export { EventPublisher, type Emitted } from './events.js';
 export { Signer, TrustedKeys, canonicalJson, demoMode, digest, keyFile, loadSecret, signingKeyVariables, stateDir, tokenKinds, type KeySource } from './signing.js';
 export {
   loadConfigFromEnv,

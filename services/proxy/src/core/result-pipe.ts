@@ -55,6 +55,11 @@ export interface Run {
 /**
  * Where results leave the proxy: every row masked by the decision's plan, counted against its limit, and kept for
  * the recording; each statement recorded once, when it completes or fails, and its root span ended and timed.
+ *
+ * A statement's end reaches its front door only once its record is durable (stored by the event stream): the last
+ * batch of a result, and a failure, wait for it. A completion whose record is not stored in time is not reported:
+ * the front door gets a `runtime.unavailable` error instead (`completionRecorded`), in the client's protocol. Rows already sent stay sent, and their record
+ * keeps being retried in the background until the stream stores it.
  */
 export class ResultPipe {
   readonly #deps: ResultPipeDeps;
@@ -69,12 +74,23 @@ export class ResultPipe {
     this.#spans.set(requestId, span);
   }
 
-  /** Records a refused or failed statement once; upstream text of a statement that read masked data never leaves. */
-  failed(run: Run, err: unknown, decision: policyV1.Decision | undefined, sent?: Sent): ClientError {
-    const e = forStatement(classify(err, decision?.limits), decision);
-    this.#deps.audit.onQueryFailed(run.requestId, run.leaseId, e, performance.now() - run.started, sent, run.ctx);
+  /**
+   * Records a refused or failed statement once and waits until its record is durable; upstream text of a statement
+   * that read masked data never leaves. The failure is what the client is told even when its record could not be
+   * stored in time (it keeps being retried): either way nothing is reported complete. A statement that failed because
+   * the bus did not answer is told at once: its record cannot be stored before the bus is back either.
+   */
+  async failed(run: Run, err: unknown, decision: policyV1.Decision | undefined, sent?: Sent): Promise<ClientError> {
+    const { e, recorded } = this.#recordFailure(run, err, decision, sent);
+    const settled = recorded.catch(() => undefined);
+    if (e.code !== 'runtime.timeout' && e.code !== 'runtime.unavailable') await settled;
     this.#settle(run, e);
     return e;
+  }
+
+  #recordFailure(run: Run, err: unknown, decision: policyV1.Decision | undefined, sent?: Sent): { e: ClientError; recorded: Promise<void> } {
+    const e = forStatement(classify(err, decision?.limits), decision);
+    return { e, recorded: this.#deps.audit.onQueryFailed(run.requestId, run.leaseId, e, performance.now() - run.started, sent, run.ctx) };
   }
 
   /**
@@ -92,12 +108,15 @@ export class ResultPipe {
           await done;
         } catch (err) {
           // a COMMIT, ROLLBACK or savepoint the server refused is recorded as failed, like any statement
-          const e = this.failed(run, err, decision);
+          const e = await this.failed(run, err, decision);
           throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId: run.requestId });
         }
         const record = { leaseId: run.leaseId, command: tag, rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: performance.now() - run.started };
-        this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx);
-        this.#settle(run);
+        try {
+          await completionRecorded(this.#deps.audit.onResult(run.requestId, record, undefined, run.ctx), run.requestId);
+        } finally {
+          this.#settle(run);
+        }
         return { rows: [], done: true, tag };
       },
       close: async () => undefined,
@@ -130,7 +149,7 @@ export class ResultPipe {
       if (finished) return;
       finished = true;
       ends.ended('completed', tag);
-      this.#deps.audit.onResult(
+      const stored = this.#deps.audit.onResult(
         requestId,
         {
           leaseId: run.leaseId,
@@ -151,6 +170,7 @@ export class ResultPipe {
         () => this.#settle(run),
         () => this.#settle(run),
       );
+      await completionRecorded(stored, requestId);
     };
     const fail = async (err: unknown): Promise<never> => {
       finished = true;
@@ -158,7 +178,7 @@ export class ResultPipe {
       counted();
       mask?.end(err);
       await ends.release();
-      const e = this.failed(run, err, decision, sent());
+      const e = await this.failed(run, err, decision, sent());
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
     return {
@@ -201,7 +221,11 @@ export class ResultPipe {
           finished = true;
           ends.ended('abandoned');
         }
-        return this.failed(run, err, decision, sent());
+        // the client is gone or its front door failed: nothing waits for this answer, the record is still retried
+        const { e, recorded } = this.#recordFailure(run, err, decision, sent());
+        void recorded.catch(() => undefined);
+        this.#settle(run, e);
+        return e;
       },
     };
   }
@@ -240,5 +264,22 @@ export class ResultPipe {
     this.#spans.delete(run.requestId);
     this.#deps.metrics?.statementSeconds.observe({ connection: this.#deps.connection, outcome: failure ? 'failed' : 'completed' }, (performance.now() - run.started) / 1000);
     span.end(failure ? new AirlockError(failure.code, 'the statement failed') : undefined);
+  }
+}
+
+/**
+ * Waits for a completed statement's record; a record not stored in time (the event stream is unreachable) turns the
+ * completion into this error, so that no client is told of a completion the audit log may never hold.
+ */
+async function completionRecorded(stored: Promise<void>, requestId: string): Promise<void> {
+  try {
+    await stored;
+  } catch {
+    throw new AirlockError(
+      'runtime.unavailable',
+      'Airlock could not store the audit record of this statement in time (its event stream is unreachable), so it does not report it complete; ' +
+        'the statement may have taken effect in the database: check before you send it again',
+      { requestId },
+    );
   }
 }

@@ -104,7 +104,7 @@ export class Session {
     } catch (err) {
       leases.running = undefined;
       if (entry && decision?.scope?.leaseMode === 'statement') await leases.retire(entry, 'statement-complete', run.ctx);
-      const e = this.#pipe.failed(run, err, decision);
+      const e = await this.#pipe.failed(run, err, decision);
       // keep what the refusal said (approval id, rule) for front doors that show it in their own shape
       const details = err instanceof AirlockError ? err.details : undefined;
       throw new AirlockError(e.code, e.message, {
