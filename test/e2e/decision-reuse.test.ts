@@ -169,7 +169,9 @@ describe('decision reuse: a repeated statement is decided once per session and e
         async () => {
           await other.query('SELECT * FROM not_there').catch(() => undefined);
           const r = await c.query({ text: sql, rowMode: 'array' });
-          return r.rows[0]![4] === '[REDACTED]' ? r : undefined;
+          // decided anew with the new catalogue: the id in clear and the new column masked (until then the proxy shows
+          // nothing in clear, as the result is wider than the decision's plan)
+          return r.rows[0]![0] === 1 && r.rows[0]![4] === '[REDACTED]' ? r : undefined;
         },
         20_000,
         'the new column masked',
@@ -180,6 +182,31 @@ describe('decision reuse: a repeated statement is decided once per session and e
       await admin.query('ALTER TABLE orders DROP COLUMN IF EXISTS secret');
       await admin.end();
       await other.end();
+      await c.end();
+    }
+  });
+
+  it('a result wider than the catalogue policy decided with shows nothing in clear until policy reads it again', async () => {
+    // every statement decided, with the catalogue policy read before the column existed
+    await startPolicy(cacheSeconds(0));
+    const sql = 'SELECT * FROM orders WHERE id = 1';
+    const analyst = await t.token({ subject: 'agent-stale', groups: ['analysts'] });
+    const c = await pgClient(t.pgUrl(analyst));
+    const admin = await pgClient(t.demoUrl);
+    try {
+      const before = await c.query({ text: sql, rowMode: 'array' });
+      assert.deepEqual(before.fields.map((f) => f.name), ['id', 'customer_id', 'total', 'created_at']);
+      assert.equal(before.rows[0]![0], 1);
+      // no rule names this column: only the stale catalogue stands between it and the client
+      await admin.query("ALTER TABLE orders ADD COLUMN stale_note text NOT NULL DEFAULT 'not-for-agents'");
+      const wider = await c.query({ text: sql, rowMode: 'array' });
+      assert.deepEqual(wider.fields.map((f) => f.name), ['id', 'customer_id', 'total', 'created_at', 'stale_note']);
+      // numbers and times become NULL, text is redacted: the plan's four columns no longer say which value is which
+      assert.deepEqual(wider.rows, [[null, null, null, null, '[REDACTED]']]);
+      assert.ok(!JSON.stringify(wider.rows).includes('not-for-agents'));
+    } finally {
+      await admin.query('ALTER TABLE orders DROP COLUMN IF EXISTS stale_note');
+      await admin.end();
       await c.end();
     }
   });

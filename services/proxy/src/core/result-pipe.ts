@@ -234,7 +234,9 @@ export class ResultPipe {
     let effective: MaskingPlan = plan;
     const known = plan.columns.length;
     const anyMask = plan.maskUnlisted || plan.columns.some((c) => c.action !== null);
-    if (anyMask && known !== fields.length) {
+    // lineage predicted the columns but the server returned another number: the catalogue policy decided with is out
+    // of date (a column added since it was read may be one a rule masks), so nothing is shown in clear (fail closed)
+    if ((anyMask || known > 0) && known !== fields.length) {
       // the statement's shape differs from what lineage predicted: redact every column (fail closed)
       effective = { columns: [], maskUnlisted: true, detectors: plan.detectors };
     }
