@@ -12,6 +12,9 @@ export { clientQueryTag, type OpenHooks } from './gate.js';
 export type { ActiveStatement, ProxyMetrics } from './result-pipe.js';
 export type { ProxyContext } from './proxy-context.js';
 
+/** How often a client's cancel request is sent upstream while its statement still runs (after 0, 0.25, 0.5, 1, 2 s). */
+const CANCEL_ATTEMPTS = 5;
+
 /**
  * A client session on one connection, coordinating its parts: every statement passes the gate (policy, approval),
  * runs on an upstream the lease holder provides (per session or per statement), comes back through the result pipe
@@ -32,6 +35,8 @@ export class Session {
   /** statements between their arrival and their upstream start: the session is not idle while any is */
   #opening = 0;
   #lastActive = Date.now();
+  /** statements opened so far: a cancel repeated for one statement never reaches the next */
+  #statementsOpened = 0;
   readonly #idleMs: number;
 
   /** `id` lets a front door use the session id before the session exists (the token check is recorded under it) */
@@ -75,6 +80,7 @@ export class Session {
     this.#audit.onStatement();
     this.#lastActive = Date.now();
     this.#opening += 1;
+    this.#statementsOpened += 1;
     let decision: policyV1.Decision | undefined;
     let entry: Upstream | undefined;
     const leases = this.#leases;
@@ -149,9 +155,26 @@ export class Session {
     };
   }
 
-  /** Cancels the statement running upstream, if any (client cancel request or disconnect). */
+  /**
+   * Cancels the statement running upstream, if any (client cancel request or disconnect). PostgreSQL drops a cancel
+   * that arrives while the backend is still reading the statement's messages (between Parse and Execute it checks for
+   * a cancel only when it reads the next message, and discards it there), which a loaded server makes a wide window:
+   * while the same statement still runs, the cancel is sent again, a few times, spaced out.
+   */
   async cancel(): Promise<void> {
-    await this.#leases.running?.upstream.cancel();
+    const running = this.#leases.running;
+    const statement = this.#statementsOpened;
+    const same = () => this.#leases.running === running && this.#statementsOpened === statement && running !== undefined && !running.upstream.closed;
+    if (!same()) return;
+    await running!.upstream.cancel();
+    // the caller (a disconnect, a cancel request) does not wait for the repeats
+    void (async () => {
+      for (let attempt = 1; attempt < CANCEL_ATTEMPTS; attempt++) {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+        if (!same()) return;
+        await running!.upstream.cancel();
+      }
+    })();
   }
 
   /**
