@@ -27,7 +27,10 @@ export const storeGrants: Readonly<Record<ServiceName, ReadonlyArray<{ table: st
     { table: 'approval_outbox', privileges: rw },
     { table: 'approval_delivery_attempts', privileges: rw },
   ],
-  credential: [{ table: 'leases', privileges: rw }],
+  credential: [
+    { table: 'leases', privileges: rw },
+    { table: 'pooled_credentials', privileges: rw },
+  ],
   // appends run as the insert-only writer role (granted as membership); sessions and verify read
   audit: [],
   proxy: [],

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { MaskingPlan } from '@airlock/contracts';
 import { allDetectors, createMasker } from '@airlock/masking';
-import { serverUrl } from '@airlock/testkit';
+import { freshDatabase } from '@airlock/testkit';
 import { PostgresUpstream } from '../../src/engines/postgres/upstream.js';
 import type { UpstreamPortal } from '../../src/engines/engine.js';
 import * as P from '../../src/frontends/pgwire/protocol.js';
@@ -35,20 +35,24 @@ async function readAll(portal: UpstreamPortal, max = 1000): Promise<{ rows: Row[
 describe('the PostgreSQL engine on a real server', () => {
   let upstream: PostgresUpstream;
   let admin: pg.Client;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
 
   before(async () => {
-    const u = new URL(serverUrl);
+    // a database of its own: the tables this file creates never meet another file's
+    db = await freshDatabase('airlock_upstream');
+    const u = new URL(db.url);
     upstream = await PostgresUpstream.connect(
       { type: 'postgres', host: u.hostname, port: Number(u.port || 5432), database: u.pathname.slice(1) || 'postgres', password: decodeURIComponent(u.password), ssl: false },
       decodeURIComponent(u.username),
       { applicationName: 'airlock-upstream-test', timeoutMs: 30_000 },
     );
-    admin = new pg.Client({ connectionString: serverUrl });
+    admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
   });
   after(async () => {
     await upstream?.close();
     await admin?.end();
+    await db?.drop();
   });
 
   /** the connection's own prepared statements, as the server lists them */
