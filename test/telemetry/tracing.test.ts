@@ -122,7 +122,8 @@ describe('one trace per statement across the services (OpenTelemetry, in-memory 
       'airlock.masked_columns.count': 1,
     });
     assert.deepEqual(byName.get('mask')!.attributes, { 'airlock.rows': 2, 'airlock.masked_cells': 2 });
-    assert.deepEqual(byName.get('mint')!.attributes, { 'airlock.connection': 'demo', 'airlock.lease.mode': 'statement' });
+    // no pool on this connection: the credential was made for the statement
+    assert.deepEqual(byName.get('mint')!.attributes, { 'airlock.connection': 'demo', 'airlock.lease.mode': 'statement', 'airlock.lease.pooled': false });
     assert.deepEqual(byName.get('revoke')!.attributes, { 'airlock.lease.state': 'revoked' });
     assert.equal(byName.get('serve policy.v1.decide')!.attributes['messaging.destination.name'], `${t.root}.policy.v1.decide`);
     for (const s of spans) assert.equal(s.status.code, 0, `${s.name} ended unset (not failed)`);
