@@ -53,6 +53,9 @@ RUN groupadd --system --gid 10001 airlock \
 WORKDIR /app
 # owned by root and read-only to the service user: the process never writes to its own code
 COPY --from=build /out /app
+# the state volume's mount point, owned by the service user: a fresh named volume takes the owner of the directory it
+# is mounted on, so the services can keep their generated keys there (docker-compose.yml mounts one per service)
+RUN mkdir -p /var/lib/airlock && chown 10001:10001 /var/lib/airlock && chmod 0700 /var/lib/airlock
 USER 10001:10001
 # proxy HTTP, approval API, audit API, identity dev issuer, proxy PostgreSQL wire
 EXPOSE 8080 8081 8082 8083 15432

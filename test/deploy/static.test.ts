@@ -104,6 +104,26 @@ describe('Dockerfile', () => {
     assert.ok(runtime.indexOf('USER ') < runtime.indexOf('ENTRYPOINT'), 'USER comes before ENTRYPOINT');
   });
 
+  it('creates, owned by the service user, every directory a service writes to through a compose volume', () => {
+    const runtime = text.slice(text.lastIndexOf('\nFROM '));
+    const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, { user?: string; volumes?: string[] }> };
+    const written = new Set<string>();
+    for (const svc of Object.values(compose.services)) {
+      if (svc.user !== '10001:10001') continue;
+      for (const v of svc.volumes ?? []) {
+        const [source, target, mode] = v.split(':');
+        // a named volume (not a file from the checkout) the service may write
+        if (!source!.startsWith('.') && !source!.startsWith('/') && mode !== 'ro') written.add(target!);
+      }
+    }
+    assert.deepEqual([...written], ['/var/lib/airlock']);
+    for (const dir of written) {
+      assert.match(runtime, new RegExp(`mkdir -p ${dir}\\b`), `${dir} exists in the image`);
+      assert.match(runtime, new RegExp(`chown 10001:10001 ${dir}\\b`), `${dir} belongs to the service user`);
+      assert.ok(runtime.indexOf(`chown 10001:10001 ${dir}`) < runtime.indexOf('USER '), 'made while the build is still root');
+    }
+  });
+
   it('copies every workspace the runtime imports', () => {
     const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
     const loop = /for d in ([^;]+); do/.exec(text)?.[1]?.trim().split(/\s+/);
