@@ -2,11 +2,17 @@
 // It implements only the subset of Go templates the chart uses, and fails on anything else rather than guessing:
 //   {{ .Values.x }}, {{ $.Values.x }}, {{ $var.x }}, .Release.Name, .Release.Namespace, .Chart.Name/.Version/.AppVersion,
 //   {{- / -}} trimming, define / include, if / else / end, range (lists and maps, optionally `$k, $v :=` or `$v :=`),
-//   pipelines with the functions toYaml, nindent, indent, default, quote, and string/number literals.
+//   variable declarations `{{ $x := pipeline }}` (scoped to the enclosing if / range, as in Go; no `=` reassignment),
+//   pipelines with the functions toYaml, nindent, indent, default, quote, printf (%s and %d), list, splitList, index,
+//   not, b64enc, lookup, genCA, genSignedCert, and string/number literals.
 // Map ranges iterate in sorted key order, as Go does; printing a missing value is recorded as a problem.
+// lookup finds nothing, as on a fresh install (or under `helm template`); genCA and genSignedCert make a real CA and a
+// real certificate signed by it (with the selfsigned package), so the checks can verify what the chart would ship.
 //
 // Usage: node --import tsx scripts/helm-render.ts [chart-dir] > rendered.yaml
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
@@ -15,6 +21,7 @@ type Value = unknown;
 type Node =
   | { kind: 'text'; text: string }
   | { kind: 'action'; pipeline: string }
+  | { kind: 'assign'; name: string; pipeline: string }
   | { kind: 'if'; cond: string; then: Node[]; else: Node[] }
   | { kind: 'range'; vars: string[]; expr: string; body: Node[] };
 
@@ -83,7 +90,10 @@ function parseNodes(tokens: Token[], file: string, defines: Map<string, Node[]>)
       } else if (['else', 'end', 'with', 'template', 'block', 'tpl'].includes(word)) {
         throw new Error(`${file}: "{{ ${t.text} }}" is outside the supported template subset`);
       } else {
-        nodes.push({ kind: 'action', pipeline: t.text });
+        const assign = /^(\$\w+)\s*:=\s*(.+)$/.exec(t.text);
+        if (assign) nodes.push({ kind: 'assign', name: assign[1]!, pipeline: assign[2]! });
+        else if (/^\$\w+\s*=[^=]/.test(t.text)) throw new Error(`${file}: "{{ ${t.text} }}" is outside the supported template subset`);
+        else nodes.push({ kind: 'action', pipeline: t.text });
       }
     }
     if (terminators.length > 0) throw new Error(`${file}: missing {{ end }}`);
@@ -110,6 +120,65 @@ function splitArgs(s: string): string[] {
   const re = /"(?:[^"\\]|\\.)*"|[^\s]+/g;
   for (const m of s.matchAll(re)) out.push(m[0]);
   return out;
+}
+
+/** What Sprig's genCA and genSignedCert return: the certificate and its private key, in PEM. */
+interface Certificate {
+  Cert: string;
+  Key: string;
+}
+
+// selfsigned generates only asynchronously: a child Node process keeps the renderer synchronous, as Helm's functions are
+const certificateScript = `
+import { generate } from 'selfsigned';
+const { cn, days, extensions, ca } = JSON.parse(process.argv[1]);
+const pems = await generate([{ name: 'commonName', value: cn }], {
+  keyType: 'rsa', keySize: 2048, algorithm: 'sha256', notAfterDate: new Date(Date.now() + days * 86400000), extensions,
+  ...(ca ? { ca: { key: ca.Key, cert: ca.Cert } } : {}),
+});
+process.stdout.write(JSON.stringify({ Cert: pems.cert, Key: pems.private }));
+`;
+const repoDir = fileURLToPath(new URL('..', import.meta.url));
+
+function certificate(cn: Value, days: Value, extensions: unknown[], ca: Certificate | undefined, where: string): Certificate {
+  if (typeof cn !== 'string' || !Number.isInteger(days) || (days as number) < 1) throw new Error(`${where}: a certificate needs a name and a whole number of days`);
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', certificateScript, JSON.stringify({ cn, days, extensions, ca })], { cwd: repoDir, encoding: 'utf8' });
+  return JSON.parse(out) as Certificate;
+}
+
+/** Sprig's genCA: a CA certificate that signs server certificates only. */
+function genCA(cn: Value, days: Value, where: string): Certificate {
+  const extensions = [
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, digitalSignature: true, keyEncipherment: true, critical: true },
+  ];
+  return certificate(cn, days, extensions, undefined, where);
+}
+
+/** Sprig's genSignedCert: a certificate for the IP addresses and DNS names given, signed by `ca`. */
+function genSignedCert(cn: Value, ips: Value, names: Value, days: Value, ca: Value, where: string): Certificate {
+  const list = (v: Value): string[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+  if (list(ips).some((ip) => isIP(ip) === 0)) throw new Error(`${where}: genSignedCert: not an IP address in ${JSON.stringify(ips)}`);
+  const signer = ca as Partial<Certificate> | undefined;
+  if (typeof signer?.Cert !== 'string' || typeof signer.Key !== 'string') throw new Error(`${where}: genSignedCert needs a CA from genCA`);
+  const extensions = [
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
+    { name: 'subjectAltName', altNames: [...list(ips).map((ip) => ({ type: 7, ip })), ...list(names).map((value) => ({ type: 2, value }))] },
+  ];
+  return certificate(cn, days, extensions, { Cert: signer.Cert, Key: signer.Key }, where);
+}
+
+/** Go's fmt verbs the chart uses: %s and %d. */
+function printf(format: Value, args: Value[], where: string): string {
+  let i = 0;
+  return String(format).replace(/%(.)/g, (_m, verb: string) => {
+    if (verb === '%') return '%';
+    if (verb !== 's' && verb !== 'd') throw new Error(`${where}: printf verb %${verb} is outside the supported template subset`);
+    if (i >= args.length) throw new Error(`${where}: printf has fewer arguments than verbs`);
+    return String(args[i++]);
+  });
 }
 
 export interface RenderResult {
@@ -199,6 +268,26 @@ export function renderChart(
         return truthy(args[1]) ? args[1] : args[0];
       case 'quote':
         return JSON.stringify(args[0] === undefined || args[0] === null ? '' : String(args[0]));
+      case 'printf':
+        return printf(args[0], args.slice(1), where);
+      case 'list':
+        return args;
+      case 'splitList':
+        return String(args[1]).split(String(args[0]));
+      case 'index':
+        return args.slice(1).reduce((v: Value, k) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[String(k)] : undefined), args[0]);
+      case 'not':
+        return !truthy(args[0]);
+      case 'b64enc':
+        return Buffer.from(String(args[0])).toString('base64');
+      case 'lookup':
+        // a fresh install: no object exists yet (what `helm template` and a dry run see too)
+        if (args.length !== 4) throw new Error(`${where}: lookup takes apiVersion, kind, namespace and name`);
+        return {};
+      case 'genCA':
+        return genCA(args[0], args[1], where);
+      case 'genSignedCert':
+        return genSignedCert(args[0], args[1], args[2], args[3], args[4], where);
       default:
         throw new Error(`${where}: function "${fn}" is outside the supported template subset`);
     }
@@ -226,6 +315,7 @@ export function renderChart(
     let out = '';
     for (const n of nodes) {
       if (n.kind === 'text') out += n.text;
+      else if (n.kind === 'assign') scope.vars.set(n.name, evaluate(n.pipeline, scope, where));
       else if (n.kind === 'action') {
         const v = evaluate(n.pipeline, scope, where);
         if (v === undefined || v === null) {
@@ -234,7 +324,9 @@ export function renderChart(
         }
         out += typeof v === 'object' ? JSON.stringify(v) : String(v);
       } else if (n.kind === 'if') {
-        out += renderNodes(truthy(evaluate(n.cond, scope, where)) ? n.then : n.else, scope, where);
+        // a variable declared inside an if lives until its end, as in Go
+        const inner = { ...scope, vars: new Map(scope.vars) };
+        out += renderNodes(truthy(evaluate(n.cond, scope, where)) ? n.then : n.else, inner, where);
       } else {
         const coll = evaluate(n.expr, scope, where);
         const entries: Array<[Value, Value]> = Array.isArray(coll)

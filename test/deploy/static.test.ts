@@ -3,13 +3,14 @@
 // admin and masking secrets reach only the services that expand them.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseConfig } from '@airlock/config';
-import { chartDir, renderChart } from '../../scripts/helm-render.ts';
+import { chartDir, renderChart, type RenderResult } from '../../scripts/helm-render.ts';
 import { passwordVariable, services, type Service } from '../../scripts/nats-permissions.ts';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
@@ -293,7 +294,7 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
     assert.deepEqual(of('HorizontalPodAutoscaler').map(component).sort(), [...services].sort());
     assert.deepEqual(of('Service').map(component).sort(), ['approval', 'audit', 'console', 'proxy']);
     assert.equal(of('ConfigMap').length, 1);
-    assert.equal(of('Secret').length, 0);
+    assert.deepEqual(of('Secret').map((d) => d['metadata']['name']), ['airlock-tls'], 'only the demo certificate: every other Secret is given');
     const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, string>;
     assert.equal(chart['appVersion'], version);
   });
@@ -330,6 +331,8 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
       assert.equal(c!['securityContext']['allowPrivilegeEscalation'], false);
       assert.ok(c!['resources']['requests']['cpu'] && c!['resources']['requests']['memory'], `${name} requests resources`);
       const allowed = allowedVariables(name, config);
+      // NODE_EXTRA_CA_CERTS is read by Node itself: the console trusts the CA of the certificate the APIs serve
+      if (name === 'console') allowed.add('NODE_EXTRA_CA_CERTS');
       const env: Record<string, string> = {};
       for (const e of c!['env'] as Array<Record<string, any>>) {
         assert.ok(allowed.has(e['name']), `${name} does not read ${e['name']}`);
@@ -380,7 +383,7 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
     }
   });
 
-  it('serves every door with TLS: a certificate generated in each pod where no Secret is given, no clear-text opt-out', () => {
+  it('serves every door with TLS: one demo CA and certificate generated where no Secret is given, no clear-text opt-out', () => {
     const config = parse(of('ConfigMap')[0]!['data']['airlock.yaml']) as Record<string, any>;
     const paths = { certPath: '/etc/airlock/tls/tls.crt', keyPath: '/etc/airlock/tls/tls.key' };
     assert.deepEqual(config['proxy']['tls'], paths);
@@ -388,54 +391,68 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
     assert.equal(config['proxy']['allowInsecureNonLoopback'], undefined);
     assert.equal(config['http']['allowInsecureNonLoopback'], undefined);
     assert.equal(values['tls']['existingSecret'], '', 'by default the chart generates the demo certificate');
-    const check = (docs: Array<Record<string, any>>, secret: string | undefined) => {
+    /** The generated Secret: a CA, and a certificate it issued for every door's Service names, with its key. */
+    const checkGenerated = (secret: Record<string, any>, doors: Service[], release: string, namespace: string) => {
+      assert.equal(secret['metadata']['name'], `${release}-tls`);
+      assert.equal(secret['type'], 'kubernetes.io/tls');
+      assert.equal(secret['metadata']['annotations']['helm.sh/resource-policy'], 'keep', 'kept across upgrades and deletes');
+      assert.deepEqual(Object.keys(secret['data']).sort(), ['ca.crt', 'tls.crt', 'tls.key']);
+      const pem = (key: string) => Buffer.from(secret['data'][key] as string, 'base64').toString('utf8');
+      const ca = new X509Certificate(pem('ca.crt'));
+      const cert = new X509Certificate(pem('tls.crt'));
+      assert.equal(ca.ca, true);
+      assert.equal(cert.ca, false);
+      assert.equal(cert.checkIssued(ca), true, 'the certificate is issued by the CA');
+      assert.equal(cert.verify(ca.publicKey), true, "and signed with the CA's key");
+      assert.equal(ca.verify(cert.publicKey), false);
+      assert.equal(cert.checkPrivateKey(createPrivateKey(pem('tls.key'))), true, 'tls.key is the key of tls.crt');
+      assert.equal(ca.checkPrivateKey(createPrivateKey(pem('tls.key'))), false, "the CA's key is not shipped");
+      const sans = cert.subjectAltName!.split(', ');
+      const expected = ['DNS:localhost', 'IP Address:127.0.0.1', ...doors.flatMap((n) => [`DNS:${release}-${n}`, `DNS:${release}-${n}.${namespace}.svc`])];
+      assert.deepEqual([...sans].sort(), expected.sort());
+    };
+    const check = (result: RenderResult, secret: string | undefined, release = 'airlock', namespace = 'default') => {
+      assert.deepEqual(result.problems, []);
+      const docs = result.documents.filter((d) => d.doc['kind'] === 'Deployment').map((d) => d.doc);
+      const secrets = result.documents.filter((d) => d.doc['kind'] === 'Secret').map((d) => d.doc);
       const doors = docs.filter((d) => (d['spec']['template']['spec']['containers'][0]['ports'] ?? []).length > 0);
       assert.deepEqual(doors.map(component).sort(), ['approval', 'audit', 'console', 'proxy']);
+      if (secret) assert.deepEqual(secrets, [], 'a given certificate is never replaced');
+      else {
+        assert.equal(secrets.length, 1, 'one certificate for every door');
+        checkGenerated(secrets[0]!, doors.map(component), release, namespace);
+      }
       for (const d of docs) {
         const name = component(d);
         const pod = d['spec']['template']['spec'];
         const c = pod['containers'][0] as Record<string, any>;
         const serves = doors.includes(d);
+        assert.equal(pod['initContainers'], undefined, `${name}: no certificate is made in the pod`);
         const mount = (c['volumeMounts'] as Array<Record<string, any>>).find((m) => m['name'] === 'tls');
         assert.equal(Boolean(mount), serves, `${name}: the certificate is mounted where a door is served, and only there`);
-        if (!serves) {
-          assert.equal(pod['initContainers'], undefined);
-          continue;
-        }
+        if (!serves) continue;
         assert.deepEqual(mount, { name: 'tls', mountPath: '/etc/airlock/tls', readOnly: true });
         for (const probe of [c['readinessProbe'], c['livenessProbe']]) assert.equal(probe['httpGet']['scheme'], 'HTTPS', `${name} probes over HTTPS`);
         const volume = (pod['volumes'] as Array<Record<string, any>>).find((v) => v['name'] === 'tls')!;
-        if (secret) {
-          assert.deepEqual(volume, { name: 'tls', secret: { secretName: secret } });
-          assert.equal(pod['initContainers'], undefined, `${name}: a given certificate is never replaced`);
-        } else {
-          assert.deepEqual(volume, { name: 'tls', emptyDir: {} });
-          const [init, ...others] = pod['initContainers'] as Array<Record<string, any>>;
-          assert.equal(others.length, 0);
-          assert.equal(init!['image'], `airlock:${version}`);
-          assert.deepEqual(init!['args'].slice(0, 5), ['tls', 'self-signed', '--dir', '/etc/airlock/tls', '--hosts']);
-          const hosts = String(init!['args'][5]).split(',');
-          for (const h of ['localhost', '127.0.0.1', `airlock-${name}`, `airlock-${name}.default.svc`]) assert.ok(hosts.includes(h), `${name}: the certificate names ${h}`);
-          assert.equal(init!['securityContext']['readOnlyRootFilesystem'], true);
-          assert.deepEqual(init!['volumeMounts'], [{ name: 'tls', mountPath: '/etc/airlock/tls' }]);
-        }
+        assert.deepEqual(volume, { name: 'tls', secret: { secretName: secret ?? `${release}-tls` } });
         const env = Object.fromEntries((c['env'] as Array<Record<string, any>>).map((e) => [e['name'], e['value']]));
         for (const [key, value] of Object.entries(env)) {
           if (/_URL$/.test(key) && /^http:/.test(String(value))) assert.fail(`${name}: ${key} calls a door in clear text (${value})`);
         }
-        assert.equal(env['NODE_EXTRA_CA_CERTS'], secret && name === 'console' ? '/etc/airlock/tls/tls.crt' : undefined);
+        // the console trusts the given certificate itself, or the CA that issued the generated one
+        const trusted = secret ? '/etc/airlock/tls/tls.crt' : '/etc/airlock/tls/ca.crt';
+        assert.equal(env['NODE_EXTRA_CA_CERTS'], name === 'console' ? trusted : undefined);
       }
     };
-    check(of('Deployment'), undefined);
-    const withSecret = renderChart(chartDir, { values: { tls: { existingSecret: 'airlock-tls' } } });
-    assert.deepEqual(withSecret.problems, []);
-    check(withSecret.documents.filter((d) => d.doc['kind'] === 'Deployment').map((d) => d.doc), 'airlock-tls');
+    check(rendered, undefined);
+    check(renderChart(chartDir, { releaseName: 'al', namespace: 'sec' }), undefined, 'al', 'sec');
+    check(renderChart(chartDir, { values: { tls: { existingSecret: 'airlock-tls' } } }), 'airlock-tls');
   });
 
   it('makes the state database Secret from postgres.url when no existing Secret is named', () => {
     const r = renderChart(chartDir, { values: { postgres: { existingSecret: '', url: 'postgres://airlock@db:5432/airlock' } }, releaseName: 'al' });
     assert.deepEqual(r.problems, []);
-    const secret = r.documents.find((d) => d.doc['kind'] === 'Secret')!.doc;
+    const secret = r.documents.find((d) => d.doc['kind'] === 'Secret' && d.file === 'postgres-secret.yaml')!.doc;
     assert.equal(secret['metadata']['name'], 'al-postgres');
     assert.deepEqual(secret['stringData'], { url: 'postgres://airlock@db:5432/airlock' });
     for (const d of r.documents.filter((x) => x.doc['kind'] === 'Deployment')) {
@@ -448,8 +465,8 @@ describe('Helm chart deploy/helm/airlock (rendered by scripts/helm-render.ts)', 
     const dir = mkdtempSync(join(tmpdir(), 'airlock-chart-'));
     try {
       cpSync(chartDir, dir, { recursive: true });
-      writeFileSync(join(dir, 'templates', 'extra.yaml'), 'a: {{ printf "%s" .Values.x }}\n');
-      assert.throws(() => renderChart(dir), /function "printf" is outside the supported template subset/);
+      writeFileSync(join(dir, 'templates', 'extra.yaml'), 'a: {{ upper .Values.x }}\n');
+      assert.throws(() => renderChart(dir), /function "upper" is outside the supported template subset/);
       writeFileSync(join(dir, 'templates', 'extra.yaml'), 'a: {{ .Values.nothing.here }}\n');
       assert.deepEqual(renderChart(dir).problems, ['extra.yaml: {{ .Values.nothing.here }} has no value']);
     } finally {

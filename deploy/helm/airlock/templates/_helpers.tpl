@@ -14,3 +14,22 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ .Release.Name }}-postgres
 {{- end -}}
 {{- end }}
+
+{{/* The kubernetes.io/tls Secret every door serves: the one named, or the one the chart generates. */}}
+{{- define "airlock.tlsSecret" -}}
+{{- if .Values.tls.existingSecret -}}
+{{ .Values.tls.existingSecret }}
+{{- else -}}
+{{ .Release.Name }}-tls
+{{- end -}}
+{{- end }}
+
+{{/* The DNS names of the generated certificate, comma-separated: localhost and each door's Service names. */}}
+{{- define "airlock.tlsNames" -}}
+localhost
+{{- range $name, $svc := .Values.services }}
+{{- if $svc.ports -}}
+,{{ $.Release.Name }}-{{ $name }},{{ $.Release.Name }}-{{ $name }}.{{ $.Release.Namespace }}.svc
+{{- end }}
+{{- end }}
+{{- end }}
