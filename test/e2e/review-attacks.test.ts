@@ -32,6 +32,33 @@ describe('review attacks: a schema changed under a kept decision', () => {
     await t?.close();
   });
 
+  it('refuses every spelling of a setting change or a shadowing temp relation inside a session whose decision is kept', async () => {
+    const analyst = await t.token({ subject: 'agent-shadow', groups: ['analysts'] });
+    const c = await pgClient(t.pgUrl(analyst));
+    try {
+      const sql = 'SELECT id, customer_id FROM orders WHERE id = 1';
+      assert.deepEqual((await c.query({ text: sql, rowMode: 'array' })).rows, [[1, 31]]);
+      const attempts = [
+        `SELECT "set_config"('search_path', 'pg_temp, public', false)`,
+        `SELECT PG_CATALOG.SET_CONFIG('search_path', 'pg_temp, public', false)`,
+        `SELECT id FROM orders WHERE set_config('search_path', 'pg_temp, public', false) IS NOT NULL`,
+        `SELECT * FROM orders, LATERAL (SELECT set_config('search_path', 'pg_temp', true)) s`,
+        'CREATE TEMP TABLE orders AS SELECT 1 AS id, 31 AS customer_id',
+        'CREATE TEMP VIEW orders AS SELECT 1 AS id, 31 AS customer_id',
+        "SET LOCAL search_path = pg_temp, public",
+        "DO $$ BEGIN PERFORM set_config('search_path', 'pg_temp', false); END $$",
+      ];
+      for (const attempt of attempts) {
+        await assert.rejects(c.query(attempt), /Airlock refused this statement/, attempt);
+      }
+      // the kept decision still reads the real table, under the settings it was decided with
+      assert.deepEqual((await c.query({ text: sql, rowMode: 'array' })).rows, [[1, 31]]);
+      assert.deepEqual((await c.query('SHOW search_path')).rows, [{ search_path: '"$user", public' }]);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('redacts every column when the columns moved but their count did not (a column dropped, another added)', async () => {
     const analyst = await t.token({ subject: 'agent-shift', groups: ['analysts'] });
     const c = await pgClient(t.pgUrl(analyst));
