@@ -234,9 +234,11 @@ export class ResultPipe {
     let effective: MaskingPlan = plan;
     const known = plan.columns.length;
     const anyMask = plan.maskUnlisted || plan.columns.some((c) => c.action !== null);
-    // lineage predicted the columns but the server returned another number: the catalogue policy decided with is out
-    // of date (a column added since it was read may be one a rule masks), so nothing is shown in clear (fail closed)
-    if ((anyMask || known > 0) && known !== fields.length) {
+    // lineage predicted the columns but the server returned another number, or other names in those places: the
+    // catalogue policy decided with is out of date (a column added since it was read may be one a rule masks; a column
+    // dropped and another added moves every column after it under another column's action), so nothing is shown in
+    // clear (fail closed)
+    if ((anyMask || known > 0) && (known !== fields.length || movedColumns(plan, fields))) {
       // the statement's shape differs from what lineage predicted: redact every column (fail closed)
       effective = { columns: [], maskUnlisted: true, detectors: plan.detectors };
     }
@@ -284,4 +286,18 @@ async function completionRecorded(stored: Promise<void>, requestId: string): Pro
       { requestId },
     );
   }
+}
+
+/**
+ * Whether a PostgreSQL result names a column other than the one the plan has in its place. PostgreSQL names each
+ * output column as lineage does (the column, its alias, or the function's name), so another name at the same position
+ * means the columns moved since the catalogue was read: with the count unchanged (one column dropped, one added), the
+ * plan's actions would land on the wrong values. Snowflake's names for expressions are its own, so only the count is
+ * compared there.
+ */
+function movedColumns(plan: MaskingPlan, fields: ColumnInfo[]): boolean {
+  return plan.columns.some((c) => {
+    const field = fields[c.index];
+    return field?.pg !== undefined && field.name !== c.name;
+  });
 }
