@@ -50,7 +50,8 @@ describe('a pool of credentials made ahead for per-statement leases', () => {
       what,
     );
 
-  async function issue(bus: RunningService['host']['bus']): Promise<credentialV1.LeaseGrant> {
+  /** A lease request for a fresh per-statement decision by the real policy service. */
+  async function leaseRequest(bus: RunningService['host']['bus']): Promise<credentialV1.IssueLeaseRequest> {
     const requestId = `r${++n}`;
     const sessionId = `s${n}`;
     const d = await bus.call(
@@ -59,12 +60,11 @@ describe('a pool of credentials made ahead for per-statement leases', () => {
       newContext(),
     );
     assert.equal(d.scope?.leaseMode, 'statement');
-    return bus.call(
-      credentialV1.issueLease,
-      { requestId, sessionId, connection: 'demo', principal, scope: d.scope!, holder: 'test', decision: d.token! },
-      newContext(),
-      { timeoutMs: 20_000 },
-    );
+    return { requestId, sessionId, connection: 'demo', principal, scope: d.scope!, holder: 'test', decision: d.token! };
+  }
+
+  async function issue(bus: RunningService['host']['bus']): Promise<credentialV1.LeaseGrant> {
+    return bus.call(credentialV1.issueLease, await leaseRequest(bus), newContext(), { timeoutMs: 20_000 });
   }
 
   async function loginAs(username: string, password?: string): Promise<pg.Client> {
@@ -119,14 +119,7 @@ describe('a pool of credentials made ahead for per-statement leases', () => {
   it('refuses a replayed decision, sent again or twice at once, without losing a pooled role', async () => {
     const bus = copy!.host.bus;
     await full('the pool to be full');
-    const requestId = `r${++n}`;
-    const sessionId = `s${n}`;
-    const d = await bus.call(
-      policyV1.decide,
-      { requestId, sessionId, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
-      newContext(),
-    );
-    const req = { requestId, sessionId, connection: 'demo', principal, scope: d.scope!, holder: 'test', decision: d.token! };
+    const req = await leaseRequest(bus);
     const both = await Promise.allSettled([0, 1].map(() => bus.call(credentialV1.issueLease, req, newContext(), { timeoutMs: 20_000 })));
     const granted = both.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     assert.equal(granted.length, 1);
