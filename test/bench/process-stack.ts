@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { demoConfigPath, parseConfig } from '@airlock/config';
-import { seedDemoDatabase, startDemoWarehouse } from '@airlock/cli';
+import { seedDemoDatabase, serviceNames, startDemoWarehouse } from '@airlock/cli';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken } from '@airlock/identity';
 import { databaseUrl, deleteStream, dropDatabase, ephemeralPorts, rolesWithPrefix, withoutDemoSignIn } from '@airlock/testkit';
 
@@ -26,6 +26,11 @@ export interface ProcessStackOptions {
   statementConnection?: string;
   /** a third connection to the demo database with `leases.mode: statement` and a pool of this many credentials */
   pooledStatementConnection?: { name: string; size: number };
+  /**
+   * The proxy in a process of its own and the other services in another (as `airlock run proxy` beside the rest),
+   * instead of everything in one process as `airlock up` runs it. `pid` and the memory readings are then the proxy's.
+   */
+  proxyApart?: boolean;
 }
 
 export interface ProcessStack {
@@ -105,23 +110,32 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
   };
   // the benchmark's stack collects garbage when sent SIGUSR2 (settledRssMb); nothing in Airlock handles that signal
-  const boot = "process.on('SIGUSR2', () => globalThis.gc?.()); import { startStack } from '@airlock/cli'; const s = await startStack(process.env); console.log('PORTS ' + JSON.stringify(s.ports));";
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', boot], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  // the stack's own log (warnings and errors), kept when asked for: the place to see why a benchmark case failed
-  const logPath = process.env['AIRLOCK_BENCH_STACK_LOG'];
-  if (logPath) {
-    child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
-    child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
-  }
-  const started = Date.now();
-  while (!/^PORTS (.*)$/m.test(out)) {
-    if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`airlock did not start:\n${out.slice(-2000)}`);
-    await sleep(100);
-  }
-  const ports = JSON.parse(/^PORTS (.*)$/m.exec(out)![1]!) as Record<string, number>;
+  const boot = (names?: string[]) =>
+    "process.on('SIGUSR2', () => globalThis.gc?.()); import { startStack } from '@airlock/cli'; " +
+    `const s = await startStack(process.env${names ? `, { names: ${JSON.stringify(names)} }` : ''}); console.log('PORTS ' + JSON.stringify(s.ports));`;
+  const launch = async (names?: string[]): Promise<{ child: ChildProcess; ports: Record<string, number> }> => {
+    const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', boot(names)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    // the stack's own log (warnings and errors), kept when asked for: the place to see why a benchmark case failed
+    const logPath = process.env['AIRLOCK_BENCH_STACK_LOG'];
+    if (logPath) {
+      child.stdout!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+      child.stderr!.on('data', (d: Buffer) => appendFileSync(logPath, d));
+    }
+    const started = Date.now();
+    while (!/^PORTS (.*)$/m.test(out)) {
+      if (Date.now() - started > 60_000 || child.exitCode !== null) throw new Error(`airlock did not start:\n${out.slice(-2000)}`);
+      await sleep(100);
+    }
+    return { child, ports: JSON.parse(/^PORTS (.*)$/m.exec(out)![1]!) as Record<string, number> };
+  };
+  // apart: the other services first (the proxy needs identity, policy and credential to answer its first client)
+  const rest = options.proxyApart ? await launch(serviceNames.filter((n) => n !== 'proxy')) : undefined;
+  const { child, ports: own } = await launch(options.proxyApart ? ['proxy'] : undefined);
+  const children = [child, ...(rest ? [rest.child] : [])];
+  const ports = { ...rest?.ports, ...own };
   const pid = child.pid!;
   const key = await loadOrCreateDevKey(env);
   const settings = devIssuerSettings(parseConfig(readFileSync(configPath, 'utf8')));
@@ -144,9 +158,11 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
       return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
     },
     close: async () => {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
+      for (const c of children) {
+        if (c.exitCode === null) {
+          c.kill('SIGTERM');
+          await new Promise((r) => c.once('exit', r));
+        }
       }
       if (warehouse) {
         await warehouse.close();

@@ -2,8 +2,9 @@
  * Airlock against the direct path and a pooler, in one run on this machine (issue 17's table):
  *
  * - a point select on `customers` driven by `pgbench` (`-M prepared`, a script file): direct PostgreSQL, pgbouncer in
- *   session pooling (when installed), Airlock with a lease per session and with a lease per statement, at 1 and 16
- *   clients; each Airlock row as a share of direct and of pgbouncer;
+ *   session pooling (when installed), Airlock with a lease per session (everything in one process as `airlock up`
+ *   runs it, and the proxy in a process of its own beside the other services) and with a lease per statement, at 1
+ *   and 16 clients; each Airlock row as a share of direct and of pgbouncer;
  * - the same paths, and Airlock with a lease per statement drawn from a pool of credentials made ahead
  *   (`leases.pool`), driven by the `pg` client of Node, with the floor of a per-statement credential (create a role,
  *   connect as it, query, drop it) at the same concurrency;
@@ -18,8 +19,8 @@
  *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
  *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
  *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
- *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-statement,
- *                               airlock-statement-pool
+ *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-session-apart,
+ *                               airlock-statement,airlock-statement-pool
  *   AIRLOCK_BENCH_CLIENTS       the concurrencies measured (default 1,16)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -54,7 +55,7 @@ const POOLED_STATEMENT_CONNECTION = 'demo_stmt_pool';
 /** the pool's size: more than the most clients measured, so a closed-loop run never drains it */
 const POOL_SIZE = 24;
 
-type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-statement' | 'airlock-statement-pool' | 'floor' | 'airlock';
+type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-session-apart' | 'airlock-statement' | 'airlock-statement-pool' | 'floor' | 'airlock';
 interface Row {
   case: string;
   client: 'pgbench' | 'node-pg' | 'in-process' | 'snowflake-sdk' | 'audit writer';
@@ -74,6 +75,7 @@ const PATH_NAMES: Record<Path, string> = {
   direct: 'direct PostgreSQL',
   pgbouncer: 'pgbouncer, session pooling',
   'airlock-session': 'Airlock, lease per session',
+  'airlock-session-apart': 'Airlock, lease per session, proxy in its own process',
   'airlock-statement': 'Airlock, lease per statement',
   'airlock-statement-pool': 'Airlock, lease per statement, with pool',
   floor: 'per-statement credential floor (create role, connect, query, drop)',
@@ -327,6 +329,24 @@ async function main(): Promise<void> {
         }
       }
     }
+    if ((only.has('pgbench') || only.has('node')) && (!paths || paths.has('airlock-session-apart'))) {
+      // the proxy in its own process, the other services in another: the same cases on a second stack
+      const apart = await startProcessStack('bencha', { proxyApart: true });
+      try {
+        // a principal per case, as above
+        const url = async () => apart.pgUrl(await apart.token(`bench-apart-${++n}`, ['analysts']), 'demo');
+        for (const clients of CONCURRENCY) {
+          if (bin && only.has('pgbench')) {
+            await measured(`pgbench airlock-session-apart ×${clients}`, async () => void rows.push({ case: POINT, client: 'pgbench', path: 'airlock-session-apart', clients, ...(await pgbench(bin, await url(), clients)) }));
+          }
+          if (only.has('node')) {
+            await measured(`node-pg airlock-session-apart ×${clients}`, async () => void rows.push({ case: POINT, client: 'node-pg', path: 'airlock-session-apart', clients, ...(await load(clients, openPoint(await url()))) }));
+          }
+        }
+      } finally {
+        await apart.close();
+      }
+    }
     if (only.has('floor')) {
       // the floor of a per-statement credential, measured directly with the same one-iteration verifier Airlock sends:
       // create a role, connect as it, query, drop it; at the same concurrency as the rows it is compared with
@@ -493,7 +513,7 @@ function report(meta: { started: Date; loadBefore: number[]; pgbouncer: string |
   lines.push(`# Airlock benchmark, ${meta.started.toISOString()}`, '');
   lines.push(`Machine: ${machine}. Load average before ${meta.loadBefore.map((l) => l.toFixed(2)).join(' ')}, after ${loadAfter.map((l) => l.toFixed(2)).join(' ')}.`);
   lines.push(`${seconds} s per case. ${pgVersion}${meta.pgbouncer ? `; PgBouncer ${meta.pgbouncer}` : ''}.`, '');
-  const paths: Path[] = ['direct', 'pgbouncer', 'airlock-session', 'airlock-statement', 'airlock-statement-pool'];
+  const paths: Path[] = ['direct', 'pgbouncer', 'airlock-session', 'airlock-session-apart', 'airlock-statement', 'airlock-statement-pool'];
   for (const client of ['pgbench', 'node-pg'] as const) {
     if (!rows.some((r) => r.client === client && r.case === POINT)) continue;
     lines.push(
