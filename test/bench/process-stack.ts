@@ -110,9 +110,11 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
     ...(warehouse ? { AIRLOCK_WAREHOUSE_URL: warehouse.url, AIRLOCK_WAREHOUSE_ADMIN_KEY: warehouse.adminPrivateKeyPem } : {}),
   };
   // the benchmark's stack collects garbage when sent SIGUSR2 (settledRssMb); nothing in Airlock handles that signal
+  // (on every thread of the stack); otherwise the process runs exactly what `airlock up` runs (`upApart`)
   const boot = (names?: string[]) =>
-    "process.on('SIGUSR2', () => globalThis.gc?.()); import { startStack } from '@airlock/cli'; " +
-    `const s = await startStack(process.env${names ? `, { names: ${JSON.stringify(names)} }` : ''}); console.log('PORTS ' + JSON.stringify(s.ports));`;
+    "import { startStack, upApart } from '@airlock/cli'; " +
+    `const s = await startStack(process.env, { apart: upApart${names ? `, names: ${JSON.stringify(names)}` : ''} }); ` +
+    "process.on('SIGUSR2', () => s.collectGarbage()); console.log('PORTS ' + JSON.stringify(s.ports));";
   const launch = async (names?: string[]): Promise<{ child: ChildProcess; ports: Record<string, number> }> => {
     const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', boot(names)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

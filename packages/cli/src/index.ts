@@ -1,5 +1,5 @@
 export { main } from './main.js';
-export { startStack, startService, allServices, serviceNames, type Stack, type RunningService, type ServiceName } from './stack.js';
+export { startStack, startService, allServices, serviceNames, upApart, type Stack, type RunningService, type ServiceName } from './stack.js';
 // the demo's pieces, for the tests that drive the demo through the command line's package
 export {
   seedDemoDatabase,

@@ -1,7 +1,7 @@
 import { loadConfigFromEnv, startService as startOne, type RunningService, type SharedProcess } from '@airlock/runtime';
 import { servicesNamed, type ServiceName } from '@airlock/stack';
 
-export { allServices, serviceNames, servicesNamed, startStack, type ServiceName, type Stack, type StackOptions } from '@airlock/stack';
+export { allServices, serviceNames, servicesNamed, startStack, upApart, type ServiceName, type Stack, type StackOptions } from '@airlock/stack';
 export type { RunningService } from '@airlock/runtime';
 
 /**

@@ -1,2 +1,2 @@
 export { allServices, serviceNames, servicesNamed, type ServiceName } from './registry.js';
-export { startStack, type Stack, type StackOptions } from './stack.js';
+export { startStack, upApart, type Stack, type StackOptions } from './stack.js';

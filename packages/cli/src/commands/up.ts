@@ -4,12 +4,12 @@ import { createServer } from 'node:net';
 import { consoleApis, consoleResource, demoConfigPath, expandEnv, loadConfigFile, type AirlockConfig } from '@airlock/config';
 import { connect } from '@nats-io/transport-node';
 import { closeOnSignals, commonEnv, createLogger, Lifecycle, readEnv, type Logger } from '@airlock/runtime';
-import { startStack } from '../stack.js';
+import { startStack, upApart } from '../stack.js';
 import type { DemoSignIn } from '@airlock/demo';
 import { tokenCommand } from './token.js';
 
 /**
- * `airlock up`: every service in one process over the real NATS and PostgreSQL. On the embedded demo it also
+ * `airlock up`: every service in one process over the real NATS and PostgreSQL (the proxy on a thread of its own). On the embedded demo it also
  * creates and seeds the demo database, then prints how to connect.
  */
 export async function upCommand(env: Record<string, string | undefined>, out: (line: string) => void): Promise<number> {
@@ -50,7 +50,7 @@ export async function upCommand(env: Record<string, string | undefined>, out: (l
     }
   }
   // the config chosen here (the demo's only in demo mode) is the one every service runs with
-  const stack = await startStack(runEnv, { logger, config });
+  const stack = await startStack(runEnv, { logger, config, apart: upApart });
   lifecycle.add('stack', stack.close);
   closeOnSignals(lifecycle, logger);
 
