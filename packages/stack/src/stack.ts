@@ -53,12 +53,15 @@ export async function startStack(env: Record<string, string | undefined>, option
     throw err;
   }
   const threads: ServiceThread[] = [];
-  const close = async () => {
-    // the threads apart first (the proxy: its sessions revoke their leases while the credential service still runs)
-    for (const t of threads.reverse()) await t.close();
-    await started.close();
-    await telemetry.shutdown();
-  };
+  let closing: Promise<void> | undefined;
+  // once, however often it is asked
+  const close = () =>
+    (closing ??= (async () => {
+      // the threads apart first (the proxy: its sessions revoke their leases while the credential service still runs)
+      for (const t of [...threads].reverse()) await t.close();
+      await started.close();
+      await telemetry.shutdown();
+    })());
   const ports = { ...started.ports };
   try {
     for (const name of apart) {

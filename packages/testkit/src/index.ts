@@ -122,6 +122,8 @@ export interface TestStackOptions {
   names?: readonly ServiceName[];
   /** the services to start, by definition (a service's own tests pass its definition alone): instead of `names` */
   services?: readonly ServiceDefinition[];
+  /** services that run on worker threads of their own, as `airlock up` runs the proxy (their logs are not captured) */
+  apart?: readonly ServiceName[];
   /** keep the Snowflake `warehouse` connection, served by an emulator started for the test */
   keepWarehouse?: boolean;
   /** make the emulator trust an External-OAuth issuer (Airlock's credential service JWKS) with pre-created users */
@@ -229,7 +231,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
   const logger = createLogger({ service: 'airlock', level: 'info', destination: logs.stream });
   let stack: Stack;
   try {
-    stack = await startStack(env, { logger, ...(options.services ? { services: options.services } : options.names ? { names: options.names } : {}) });
+    stack = await startStack(env, { logger, ...(options.services ? { services: options.services } : options.names ? { names: options.names } : {}), ...(options.apart ? { apart: options.apart } : {}) });
   } catch (err) {
     await signIn?.close();
     throw err;

@@ -123,8 +123,10 @@ export class PgwireServer {
 
   /** Stops accepting, ends every session (revoking its leases) and waits for them. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    // the server's close completes only once every connection has ended: the sessions are ended first, not after
+    const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.terminate('proxy-shutdown')));
+    await stopped;
   }
 }
 
@@ -655,6 +657,10 @@ class PgConnection {
     clearTimeout(this.#expiry);
     clearTimeout(this.#authDeadline);
     if (this.#pid) this.#registry.unregister(this.#pid, this.#key);
+    // as PostgreSQL says at its own shutdown (57P01): the client learns why, and that it may connect again
+    if (reason === 'proxy-shutdown' && this.#session) {
+      this.#write(P.errorResponse({ severity: 'FATAL', code: '57P01', message: 'Airlock is shutting down: this session ended and its database credential is revoked; connect again' }));
+    }
     this.#flush();
     if (!this.#socket.destroyed) this.#socket.end();
     try {
