@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { migrate } from '@airlock/runtime';
 import type { credentialV1, policyV1 } from '@airlock/contracts';
 
@@ -137,8 +137,16 @@ export class LeaseStore {
     return { drained: true, left };
   }
 
+  /**
+   * Records the credential made. Committed without waiting for the flush (one message: the parameter is a literal): the
+   * lease is durable already as pending, and should a crash of the state database lose this commit, the sweep revokes
+   * the pending lease as an interrupted mint, which removes the credential. Failing safe, it need not cost a flush.
+   */
   async activate(id: string): Promise<void> {
-    await this.#pool.query(`UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
+    await this.#pool.query(
+      `BEGIN; SET LOCAL synchronous_commit = off; ` +
+        `UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = ${pg.escapeLiteral(id)} AND state = 'pending'; COMMIT`,
+    );
   }
 
   /**
@@ -169,6 +177,10 @@ export class LeaseStore {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
+      // The revoked state is committed without waiting for the flush: the credential's removal upstream is durable on
+      // its own, and a crash that lost this commit leaves the lease open, so the sweep revokes it again (a role already
+      // gone counts as revoked). Revocations then cost the state database no flush of their own.
+      await client.query('SET LOCAL synchronous_commit = off');
       // Wait for the row lock rather than skip it: heartbeats and reason updates hold it for milliseconds, and a
       // lease skipped for that reason would stay live until its heartbeats lapse. A copy that waited on another
       // copy's revocation finds the row revoked once that commits, so nothing is revoked twice. A lock held longer

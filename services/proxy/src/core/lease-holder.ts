@@ -3,6 +3,13 @@ import { AirlockError, newContext, type Bus, type CallContext, type Logger } fro
 import type { UpstreamConnection, UpstreamEngine } from '../engines/engine.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 
+/**
+ * Per-statement revocations a session may have running when its next statement mints: each lease's upstream is closed
+ * before its revocation starts, so none of them can run anything, and the bound keeps a client that sends statements
+ * faster than roles are dropped from piling up live credentials.
+ */
+export const MAX_RELEASING = 2;
+
 /** An upstream session and the lease it runs on. */
 export interface Upstream {
   role: string;
@@ -30,7 +37,7 @@ export interface LeaseHolderDeps {
  */
 export class LeaseHolder {
   readonly #deps: LeaseHolderDeps;
-  /** per-statement leases being revoked after their statement's reply: awaited before the next statement or close */
+  /** per-statement leases being revoked after their statement's reply: bounded while statements run, awaited at close */
   readonly #releasing = new Set<Promise<void>>();
   readonly #upstreams = new Map<string, Upstream>();
   /** the upstream whose transaction is open */
@@ -181,8 +188,10 @@ export class LeaseHolder {
   }
 
   /**
-   * Retires a per-statement lease after its statement's reply went out: the client does not wait for the revocation,
-   * but the session's next statement and its close do (`released`).
+   * Retires a per-statement lease after its statement's reply went out: its upstream is closed at once, and neither the
+   * client nor the session's next statement waits for the revocation (up to `MAX_RELEASING` at a time, see
+   * `roomToMint`); the session's close does (`released`). A revocation that fails is the sweeper's: the lease is no
+   * longer heartbeated.
    */
   releaseAfterReply(entry: Upstream, ctx: CallContext): Promise<void> {
     const released = this.retire(entry, 'statement-complete', ctx).catch((err: unknown) => {
@@ -192,6 +201,11 @@ export class LeaseHolder {
     this.#releasing.add(released);
     void released.finally(() => this.#releasing.delete(released));
     return released;
+  }
+
+  /** Resolves once fewer than `MAX_RELEASING` per-statement leases are still being revoked. */
+  async roomToMint(): Promise<void> {
+    while (this.#releasing.size >= MAX_RELEASING) await Promise.race([...this.#releasing]);
   }
 
   /** Resolves once every per-statement lease released after its reply is revoked (or left to the sweeper). */
