@@ -85,26 +85,29 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       void parts.revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
     }
-    // a lease on a pooled credential was recorded active
-    if (pooled === undefined) await store.activate(leaseId);
-    await bus.publish(
-      credentialV1.credentialIssued,
-      {
-        lease: {
-          leaseId,
-          connection: req.connection,
-          username,
-          role: req.scope.role,
-          mode: req.scope.leaseMode,
-          subject: req.principal.subject,
-          holder: req.holder,
-          expiresAt: expiresAt.toISOString(),
+    // the lease is durably recorded already (pending, or active when it took a pooled credential): its activation and
+    // the issued event go out together, one wait instead of two
+    await Promise.all([
+      pooled === undefined ? store.activate(leaseId) : undefined,
+      bus.publish(
+        credentialV1.credentialIssued,
+        {
+          lease: {
+            leaseId,
+            connection: req.connection,
+            username,
+            role: req.scope.role,
+            mode: req.scope.leaseMode,
+            subject: req.principal.subject,
+            holder: req.holder,
+            expiresAt: expiresAt.toISOString(),
+          },
+          sessionId: req.sessionId,
+          requestId: req.requestId,
         },
-        sessionId: req.sessionId,
-        requestId: req.requestId,
-      },
-      ctx,
-    );
+        ctx,
+      ),
+    ]);
     return { leaseId, connection: req.connection, username, expiresAt: expiresAt.toISOString(), upstream };
   });
 }
