@@ -139,6 +139,29 @@ export class PostgresEngine implements CredentialEngine {
     return { type: 'postgres', ...this.#target, password };
   }
 
+  /**
+   * Standby: a pooled role may log in, one session (the proxy's), with a fresh one-iteration verifier; it is still a
+   * member of nothing, so that session reads what PUBLIC may and nothing granted to a scope role. Committed without
+   * waiting for the flush: a crash that lost it leaves the role unable to log in.
+   */
+  async standby(inputs: ReadonlyArray<{ username: string; expiresAt: Date }>): Promise<Array<credentialV1.LeaseGrant['upstream']>> {
+    const passwords = inputs.map(() => randomBytes(24).toString('base64url'));
+    const sql = inputs.map(
+      (input, i) =>
+        `ALTER ROLE ${ident(input.username)} LOGIN CONNECTION LIMIT 1 PASSWORD ${literal(scramVerifier(passwords[i]!, LEASE_SCRAM_ITERATIONS))} ` +
+        `VALID UNTIL ${literal(input.expiresAt.toISOString())}`,
+    );
+    await this.#pool.query(`${GRANTING} ${sql.join('; ')}; COMMIT`).catch((err: unknown) => explainTls(err, this.#target));
+    return passwords.map((password) => ({ type: 'postgres' as const, ...this.#target, password }));
+  }
+
+  /** The lease's role, granted to a standby role whose session is open already: the only step left in its path. */
+  async grantStandby(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']> {
+    await this.#pool.query(`${GRANTING} GRANT ${ident(input.role)} TO ${ident(input.username)}; COMMIT`).catch((err: unknown) => explainTls(err, this.#target));
+    // the proxy is connected already: no secret travels again
+    return { type: 'postgres', ...this.#target, password: '' };
+  }
+
   async revoke(username: string): Promise<{ terminatedSessions: number }> {
     const client = await this.#pool.connect().catch((err: unknown) => explainTls(err, this.#target));
     let broken: Error | undefined;
