@@ -67,6 +67,8 @@ export const usage: Readonly<Record<Service, Usage>> = {
       credentialV1.issueLease,
       credentialV1.revokeLease,
       credentialV1.heartbeat,
+      // pooled credentials whose upstream connections the proxy opens ahead of per-statement leases
+      credentialV1.standby,
       // an upstream session opened under an External-OAuth lease, so that revoking the lease ends it
       credentialV1.upstreamSession,
     ],

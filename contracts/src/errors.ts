@@ -56,6 +56,7 @@ export const ErrorCodes = {
   'credential.mint_failed': { status: 503, sqlState: '08004' },
   'credential.revoke_failed': { status: 503, sqlState: '08006' },
   'credential.lease_not_found': { status: 404, sqlState: '42704' },
+  'credential.standby_gone': { status: 409, sqlState: '08004' },
   'credential.untrusted_decision': { status: 403, sqlState: '42501' },
   'proxy.row_limit': { status: 413, sqlState: '54000' },
   'proxy.statement_timeout': { status: 504, sqlState: '57014' },

@@ -25,7 +25,8 @@ export interface ProcessStackOptions {
   /** the name of a second connection to the demo database with `leases.mode: statement` */
   statementConnection?: string;
   /** a third connection to the demo database with `leases.mode: statement` and a pool of this many credentials */
-  pooledStatementConnection?: { name: string; size: number };
+  /** `open`: the upstream connections the proxy keeps open ahead under standby credentials (`leases.pool.open`) */
+  pooledStatementConnection?: { name: string; size: number; open?: number };
   /**
    * The proxy in a process of its own and the other services in another (as `airlock run proxy` beside the rest),
    * instead of everything in one process as `airlock up` runs it. `pid` and the memory readings are then the proxy's.
@@ -93,8 +94,8 @@ export async function startProcessStack(name: string, options: ProcessStackOptio
   }
   if (options.pooledStatementConnection) {
     const demo = config['connections']['demo'];
-    const { name: connection, size } = options.pooledStatementConnection;
-    config['connections'][connection] = { ...demo, leases: { ...demo['leases'], mode: 'statement', rolePrefix: pooledPrefix, pool: { size } } };
+    const { name: connection, size, open } = options.pooledStatementConnection;
+    config['connections'][connection] = { ...demo, leases: { ...demo['leases'], mode: 'statement', rolePrefix: pooledPrefix, pool: { size, ...(open ? { open } : {}) } } };
   }
   const dir = mkdtempSync(join(tmpdir(), `airlock-${name}-`));
   const configPath = join(dir, 'config.yaml');

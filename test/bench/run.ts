@@ -54,6 +54,8 @@ const STATEMENT_CONNECTION = 'demo_stmt';
 const POOLED_STATEMENT_CONNECTION = 'demo_stmt_pool';
 /** the pool's size: more than the most clients measured, so a closed-loop run never drains it */
 const POOL_SIZE = 24;
+/** the upstream connections the proxy keeps open ahead under pooled credentials: one per client measured at most */
+const POOL_OPEN = 16;
 
 type Path = 'direct' | 'pgbouncer' | 'airlock-session' | 'airlock-session-apart' | 'airlock-statement' | 'airlock-statement-pool' | 'floor' | 'airlock';
 interface Row {
@@ -294,7 +296,7 @@ async function main(): Promise<void> {
   const stack = await startProcessStack('bench', {
     warehouse: only.has('snowflake'),
     statementConnection: STATEMENT_CONNECTION,
-    pooledStatementConnection: { name: POOLED_STATEMENT_CONNECTION, size: POOL_SIZE },
+    pooledStatementConnection: { name: POOLED_STATEMENT_CONNECTION, size: POOL_SIZE, open: POOL_OPEN },
   });
   const bouncer = only.has('pgbench') || only.has('node') ? await startPgbouncer(stack.demoUrl).catch((err) => void notes.push(`pgbouncer: ${errorText(err).split('\n')[0]}`)) : undefined;
   if (!bouncer && (only.has('pgbench') || only.has('node'))) notes.push('pgbouncer is not installed here: its rows are missing');

@@ -81,4 +81,54 @@ describe('per-statement leases through the PostgreSQL front door, on pooled cred
     assert.doesNotMatch(metrics, /outcome="drained"/);
     assert.equal(sample('airlock_credential_pooled{connection="demo",state="ready"}'), SIZE);
   });
+
+  it("answers a statement, and the next one, while the revocation of the first one's role is still held up; both roles are dropped once it can proceed", { timeout: 20_000 }, async () => {
+    // The proxy gives up waiting on a revocation call after 30 s and leaves it to the sweeper; a session whose next
+    // statement waited for the previous statement's revocation would therefore answer only after that, past this test's
+    // time. Here nothing is held up but the revocations themselves.
+    const pooled = await fullPool();
+    // the revocation takes the per-role advisory lock on the upstream first: held here, every revocation of these
+    // roles waits for it, however long the client goes on
+    const locker = new pg.Client({ connectionString: t.demoUrl });
+    await locker.connect();
+    const token = await t.token({ subject: 'agent-revoked-later', groups: ['analysts'] });
+    const c = new pg.Client({ connectionString: t.pgUrl(token) });
+    await c.connect();
+    try {
+      for (const u of pooled) await locker.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`airlock-revoke:${u}`]);
+      const first = await c.query({ text: 'SELECT id, total FROM orders WHERE id = 4', rowMode: 'array' });
+      assert.deepEqual(first.rows, [[orders[3]!.id, orders[3]!.total]]);
+      // the next statement does not wait for the first one's revocation
+      const second = await c.query({ text: 'SELECT id, total FROM orders WHERE id = 5', rowMode: 'array' });
+      assert.deepEqual(second.rows, [[orders[4]!.id, orders[4]!.total]]);
+      const { rows: leased } = await state.query<{ username: string; state: string }>(
+        `SELECT username, state FROM leases WHERE subject = 'agent-revoked-later' ORDER BY created_at`,
+      );
+      assert.equal(leased.length, 2);
+      assert.ok(pooled.includes(leased[0]!.username), 'the first statement ran on a pooled role whose revocation is held up');
+      // the first role's revocation is indeed held up: its lease is not revoked and the role still exists, yet its
+      // upstream session is closed, so nothing can run under it meanwhile
+      assert.notEqual(leased[0]!.state, 'revoked');
+      assert.ok((await rolesWithPrefix(t.rolePrefix)).includes(leased[0]!.username));
+      await eventually(
+        async () => ((await locker.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [leased[0]!.username])).rowCount === 0 ? true : undefined),
+        10_000,
+        "the first lease's upstream session to be closed",
+      );
+      await locker.query('SELECT pg_advisory_unlock_all()');
+      await eventually(
+        async () => {
+          const { rows } = await state.query<{ state: string; revoke_reason: string }>(`SELECT state, revoke_reason FROM leases WHERE subject = 'agent-revoked-later'`);
+          return rows.every((r) => r.state === 'revoked') ? rows.map((r) => r.revoke_reason) : undefined;
+        },
+        20_000,
+        'both leases revoked',
+      ).then((reasons) => assert.deepEqual(reasons, ['statement-complete', 'statement-complete']));
+      const roles = await rolesWithPrefix(t.rolePrefix);
+      for (const { username } of leased) assert.ok(!roles.includes(username), `${username} is dropped`);
+    } finally {
+      await locker.end();
+      await c.end();
+    }
+  });
 });

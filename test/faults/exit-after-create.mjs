@@ -6,7 +6,7 @@ import pg from 'pg';
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function patchedQuery(config, ...rest) {
   const text = typeof config === 'string' ? config : config?.text;
-  if (typeof text === 'string' && text.startsWith("UPDATE leases SET state = 'active'")) {
+  if (typeof text === 'string' && text.includes("UPDATE leases SET state = 'active'")) {
     process.stderr.write('fault injection: exiting between creating a credential and activating its lease\n');
     process.kill(process.pid, 'SIGKILL');
   }

@@ -95,7 +95,7 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
     });
     await client.end();
   });
-  it('answers a per-statement statement before its revocation and still revokes it, before the next statement and on a disconnect at once', async () => {
+  it('answers a per-statement statement before its revocation and still revokes it, while the next statement runs and on a disconnect at once', async () => {
     const leasesOf = (subject: string) =>
       withClient(databaseUrl(t.stateDb), async (c) =>
         (
@@ -105,7 +105,8 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
           )
         ).rows,
       );
-    // back to back on one session: each statement's lease is revoked before the next one's is minted
+    // back to back on one session: each statement's lease is revoked, the next statement not waiting for it
+    // (test/e2e/statement-pool.test.ts holds a revocation up and shows the next statement answered meanwhile)
     const client = new pg.Client({ connectionString: t.pgUrl(await t.token({ subject: 'agent-stmt-quick', groups: ['statement-agents'] })) });
     clients.push(client);
     await client.connect();
@@ -115,10 +116,9 @@ describe('lease modes: idle limit, hard maximum lifetime, per statement', () => 
     await waitUntil(async () => (await rolesAt(t.demoAdminUrl, t.rolePrefix)).length === 0, 5000, 'the last statement lease to be revoked');
     const quick = await leasesOf('agent-stmt-quick');
     assert.equal(quick.length, 4);
-    for (const [i, lease] of quick.entries()) {
+    for (const lease of quick) {
       assert.equal(lease.state, 'revoked');
       assert.equal(lease.revoke_reason, 'statement-complete');
-      if (i > 0) assert.ok(quick[i - 1]!.revoked! <= lease.created, `lease ${i - 1} was revoked before lease ${i} was minted`);
     }
     await client.end();
 

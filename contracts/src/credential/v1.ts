@@ -60,10 +60,40 @@ export const IssueLeaseRequest = Type.Object(
     decision: Type.Optional(Type.String()),
     /** for a decision that required approval: the approval service's signed grant that names that decision */
     grant: Type.Optional(Type.String()),
+    /**
+     * a per-statement lease only: the standby lease (`credential.v1.standby`) of this holder whose credential, and the
+     * upstream connection the proxy opened under it, the lease takes; the grant answered then carries no password
+     */
+    standby: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
 );
 export type IssueLeaseRequest = Static<typeof IssueLeaseRequest>;
+
+export const StandbyRequest = Type.Object(
+  {
+    connection: Type.String(),
+    /** the proxy instance that will hold the standby leases and heartbeat them */
+    holder: Type.String(),
+    count: Type.Integer({ minimum: 1, maximum: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type StandbyRequest = Static<typeof StandbyRequest>;
+export const StandbyResponse = Type.Object(
+  { standby: Type.Array(LeaseGrant, { description: 'as many as the pool could give, up to count; none when it is drained' }) },
+  { additionalProperties: false },
+);
+export type StandbyResponse = Static<typeof StandbyResponse>;
+
+export const standby = request(
+  'credential',
+  'v1',
+  'standby',
+  StandbyRequest,
+  StandbyResponse,
+  'Hands a proxy pooled credentials that can log in and hold no right, for it to open upstream connections ahead; each is a standby lease the proxy heartbeats until a per-statement lease takes it (issue with standby), revoked like any lease.',
+);
 
 export const issueLease = request(
   'credential',

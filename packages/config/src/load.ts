@@ -75,6 +75,11 @@ function crossCheck(cfg: AirlockConfig, doc: Document, lc: LineCounter): string[
     }
   });
   for (const [name, conn] of Object.entries(cfg.connections)) {
+    const pool = conn.leases?.pool;
+    if (pool?.open !== undefined && pool.open > pool.size) {
+      // each proxy's open connections come out of the pool: more than it holds would keep it drained
+      problems.push(`line ${lineOf(doc, lc, `/connections/${name}`)}: connection "${name}" sets leases.pool.open (${pool.open}) above leases.pool.size (${pool.size})`);
+    }
     if (conn.type === 'snowflake') {
       const at = `line ${lineOf(doc, lc, `/connections/${name}`)}`;
       if (conn.leases?.pool) problems.push(`${at}: connection "${name}" sets leases.pool, which only PostgreSQL connections have`);

@@ -108,6 +108,11 @@ const Leases = Type.Object(
         {
           size: Type.Integer({ minimum: 1, maximum: 200 }),
           maxWaitSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
+          /**
+           * connections each proxy opens ahead under pooled credentials (default 0): such a credential can log in but
+           * holds no right, and a per-statement lease then only grants it its role, on the connection already open
+           */
+          open: Type.Optional(Type.Integer({ minimum: 0, maximum: 200 })),
         },
         { additionalProperties: false },
       ),

@@ -24,6 +24,15 @@ describe('leases.pool', () => {
     );
   });
 
+  it('opens connections ahead out of the pool, never more than it holds', () => {
+    const config = parseConfig(withPool('demo', { size: 8, open: 4 }), 'pool.yaml');
+    assert.deepEqual(config.connections['demo']!.leases?.pool, { size: 8, open: 4 });
+    assert.throws(
+      () => parseConfig(withPool('demo', { size: 2, open: 3 }), 'pool.yaml'),
+      (err: Error) => /connection "demo" sets leases\.pool\.open \(3\) above leases\.pool\.size \(2\)/.test(err.message),
+    );
+  });
+
   it('needs a size of at least one and no unknown setting', () => {
     assert.throws(() => parseConfig(withPool('demo', { size: 0 }), 'pool.yaml'), /invalid configuration/);
     assert.throws(() => parseConfig(withPool('demo', { size: 2, idle: 5 }), 'pool.yaml'), /invalid configuration/);

@@ -56,7 +56,7 @@ export function credentialMetrics(registry: Registry, pool: pg.Pool, config: Air
     }),
     poolDraws: new Counter({
       name: 'airlock_credential_pool_draws_total',
-      help: 'Per-statement leases on a connection with a pool, by connection and outcome (pooled: a credential made ahead; drained: minted on demand)',
+      help: 'Per-statement leases on a connection with a pool, by connection and outcome (pooled: a credential made ahead; drained: minted on demand; standby: credentials handed to a proxy to open connections under ahead; standby-taken: a lease on such a connection)',
       labelNames: ['connection', 'outcome'],
       registers,
     }),

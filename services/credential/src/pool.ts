@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AirlockConfig } from '@airlock/config';
+import type { credentialV1 } from '@airlock/contracts';
 import type { Logger } from '@airlock/runtime';
 import type { CredentialEngine } from './engines/engine.js';
 import { newUsername, rolePrefix } from './handlers/issue.js';
@@ -71,6 +72,28 @@ export class CredentialPool {
       );
     }
     return taken;
+  }
+
+  /**
+   * Standby leases for `holder` on up to `count` pooled credentials, each able to log in (one connection) and holding
+   * no right, until `maxWaitSeconds` from now; none when the pool is drained. A batch the engine could not enable is
+   * revoked whole. Starts a refill.
+   */
+  async standby(connection: string, holder: string, count: number, revoke: (leaseId: string, reason: string) => Promise<unknown>): Promise<credentialV1.LeaseGrant[]> {
+    const settings = this.#settings.get(connection)!;
+    const engine = this.#deps.engines.get(connection)!;
+    const expiresAt = new Date(Date.now() + settings.maxWaitSeconds * 1000);
+    const { taken, left } = await this.#deps.leases.insertStandby({ connection, holder, count, maxWaitSeconds: settings.maxWaitSeconds, expiresAt });
+    if (left <= settings.size / 2) this.refill(connection);
+    if (taken.length === 0 || !engine.standby) return [];
+    let upstreams: Array<credentialV1.LeaseGrant['upstream']>;
+    try {
+      upstreams = await engine.standby(taken.map((t) => ({ username: t.username, expiresAt })));
+    } catch (err) {
+      for (const t of taken) await revoke(t.id, 'standby-failed');
+      throw err;
+    }
+    return taken.map((t, i) => ({ leaseId: t.id, connection, username: t.username, expiresAt: expiresAt.toISOString(), upstream: upstreams[i]! }));
   }
 
   /** Tops the connection's pool up to its size, in the background; a refill already running covers this call. */

@@ -10,6 +10,7 @@ import { PostgresEngine, defaultLeftovers } from './engines/postgres.js';
 import { SnowflakeEngine, oauthSigner, type OAuthSigner } from './engines/snowflake.js';
 import { serveCatalog } from './handlers/catalog.js';
 import { serveHeartbeat } from './handlers/heartbeat.js';
+import { serveStandby } from './handlers/standby.js';
 import { serveIssue } from './handlers/issue.js';
 import { serveListLeases } from './handlers/list-leases.js';
 import { serveRevoke } from './handlers/revoke.js';
@@ -96,6 +97,7 @@ export async function startCredential(deps: CredentialDeps): Promise<CredentialS
   serveCatalog(parts);
   serveListLeases(parts);
   serveUpstreamSession(parts);
+  serveStandby(parts);
 
   const sweepSettings = { heartbeatGraceSeconds: deps.settings.heartbeatGraceSeconds, pendingGraceSeconds: deps.settings.pendingGraceSeconds ?? 60 };
   await reconcile(parts);

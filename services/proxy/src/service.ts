@@ -5,6 +5,7 @@ import { policyV1, type Principal, type proxyV1 } from '@airlock/contracts';
 import { AirlockError, Counter, Histogram, Registry, TlsFiles, TrustedKeys, latencyBuckets, tokenKinds, type Bus, type Logger } from '@airlock/runtime';
 import { EventPublisher } from '@airlock/runtime';
 import { LeaseKeeper } from './core/lease-keeper.js';
+import { StandbyConnections } from './core/standby.js';
 import { ReuseEpoch } from './core/decision-reuse.js';
 import { LimitedSession, PrincipalLimits, resolveLimits } from './core/limits.js';
 import type { ProxyContext, Session } from './core/session.js';
@@ -68,7 +69,10 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
   const reuseEpoch = new ReuseEpoch();
   // listening before the doors open: no decision is reused that an announced epoch ended
   const epochs = await bus.listen(policyV1.epochChanged, () => reuseEpoch.advance());
-  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, reuseEpoch, engines: { postgres: postgresEngine, snowflake: snowflakeEngineWith(bus) } };
+  const engines = { postgres: postgresEngine, snowflake: snowflakeEngineWith(bus) };
+  const standby = new StandbyConnections({ bus, keeper, logger, config, proxyId, engines });
+  standby.topUp();
+  const ctx: ProxyContext = { bus, config, logger, events, keeper, proxyId, hashKey, metrics, decisions, reuseEpoch, engines, standby };
 
   const limits = resolveLimits(config);
   const principals = new PrincipalLimits(limits);
@@ -137,6 +141,8 @@ export async function startProxy(deps: ProxyDeps): Promise<ProxyService> {
       await http.close();
       await pgwire.close();
       tlsFiles?.close();
+      // nothing opened ahead outlives the proxy: closed and revoked while the bus still carries the revocations
+      await standby.close();
       keeper.stop();
       epochs.stop();
       await events.flush();

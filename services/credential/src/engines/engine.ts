@@ -21,6 +21,16 @@ export interface CredentialEngine {
   /** makes a pooled credential the lease's, exactly what `mint` would have made, in one round trip */
   mintPooled?(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
   /**
+   * Lets pooled credentials log in, one connection each, still holding no right, for a proxy to open its upstream
+   * connections ahead (standby leases); what the proxy needs to connect, in order. One round trip, all or none.
+   */
+  standby?(inputs: ReadonlyArray<{ username: string; expiresAt: Date }>): Promise<Array<credentialV1.LeaseGrant['upstream']>>;
+  /**
+   * gives a standby credential the lease's role, on the connection the proxy holds open already; where the upstream
+   * is, with no secret
+   */
+  grantStandby?(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']>;
+  /**
    * disables login, ends the credential's live sessions and running queries, then drops it; idempotent.
    * `upstreamSessions`: the sessions the proxy recorded under the lease, for a credential shared between leases
    * (External OAuth), where only these sessions are the lease's to end

@@ -11,6 +11,14 @@ const literal = (value: string) => pg.escapeLiteral(value);
 /** PBKDF2 iterations of a lease password's SCRAM verifier: the password is random (192 bits), see `mint`. */
 export const LEASE_SCRAM_ITERATIONS = 1;
 
+/**
+ * Opens the transaction that gives a lease its rights, committed without waiting for the flush: what a crash of the
+ * upstream server could lose is a grant (the role then has fewer rights, or none), never a revocation, whose commits
+ * keep the server's own setting. The commit is visible at once, so the proxy's login that follows sees it. (A pg pool
+ * client whose message fails is discarded, so a failed block never reaches another query.)
+ */
+const GRANTING = 'BEGIN; SET LOCAL synchronous_commit = off;';
+
 /** The SQLSTATE the one-round-trip revocation raises when the lease role has dependencies in another database. */
 const ELSEWHERE = 'AL001';
 
@@ -99,8 +107,8 @@ export class PostgresEngine implements CredentialEngine {
     // one is 192 random bits, which no number of guesses reaches. One iteration saves the 4096 at mint (no server-side
     // hashing either, the verifier is stored as sent) and the 4096 of the SCRAM exchange at every login with it.
     await this.#pool.query(
-      `CREATE ROLE ${ident(input.username)} LOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 8 ` +
-        `PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} VALID UNTIL ${literal(input.expiresAt.toISOString())} IN ROLE ${ident(input.role)}`,
+      `${GRANTING} CREATE ROLE ${ident(input.username)} LOGIN INHERIT NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT 8 ` +
+        `PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} VALID UNTIL ${literal(input.expiresAt.toISOString())} IN ROLE ${ident(input.role)}; COMMIT`,
     ).catch((err: unknown) => explainTls(err, this.#target));
     return { type: 'postgres', ...this.#target, password };
   }
@@ -125,10 +133,33 @@ export class PostgresEngine implements CredentialEngine {
   async mintPooled(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']> {
     const password = randomBytes(24).toString('base64url');
     await this.#pool.query(
-      `ALTER ROLE ${ident(input.username)} LOGIN CONNECTION LIMIT 8 PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} ` +
-        `VALID UNTIL ${literal(input.expiresAt.toISOString())}; GRANT ${ident(input.role)} TO ${ident(input.username)}`,
+      `${GRANTING} ALTER ROLE ${ident(input.username)} LOGIN CONNECTION LIMIT 8 PASSWORD ${literal(scramVerifier(password, LEASE_SCRAM_ITERATIONS))} ` +
+        `VALID UNTIL ${literal(input.expiresAt.toISOString())}; GRANT ${ident(input.role)} TO ${ident(input.username)}; COMMIT`,
     ).catch((err: unknown) => explainTls(err, this.#target));
     return { type: 'postgres', ...this.#target, password };
+  }
+
+  /**
+   * Standby: a pooled role may log in, one session (the proxy's), with a fresh one-iteration verifier; it is still a
+   * member of nothing, so that session reads what PUBLIC may and nothing granted to a scope role. Committed without
+   * waiting for the flush: a crash that lost it leaves the role unable to log in.
+   */
+  async standby(inputs: ReadonlyArray<{ username: string; expiresAt: Date }>): Promise<Array<credentialV1.LeaseGrant['upstream']>> {
+    const passwords = inputs.map(() => randomBytes(24).toString('base64url'));
+    const sql = inputs.map(
+      (input, i) =>
+        `ALTER ROLE ${ident(input.username)} LOGIN CONNECTION LIMIT 1 PASSWORD ${literal(scramVerifier(passwords[i]!, LEASE_SCRAM_ITERATIONS))} ` +
+        `VALID UNTIL ${literal(input.expiresAt.toISOString())}`,
+    );
+    await this.#pool.query(`${GRANTING} ${sql.join('; ')}; COMMIT`).catch((err: unknown) => explainTls(err, this.#target));
+    return passwords.map((password) => ({ type: 'postgres' as const, ...this.#target, password }));
+  }
+
+  /** The lease's role, granted to a standby role whose session is open already: the only step left in its path. */
+  async grantStandby(input: MintInput): Promise<credentialV1.LeaseGrant['upstream']> {
+    await this.#pool.query(`${GRANTING} GRANT ${ident(input.role)} TO ${ident(input.username)}; COMMIT`).catch((err: unknown) => explainTls(err, this.#target));
+    // the proxy is connected already: no secret travels again
+    return { type: 'postgres', ...this.#target, password: '' };
   }
 
   async revoke(username: string): Promise<{ terminatedSessions: number }> {

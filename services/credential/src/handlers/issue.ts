@@ -57,6 +57,48 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       expires_at: expiresAt,
       decision_id: decisionId,
     };
+    const issued = (leaseId: string, username: string) =>
+      bus.publish(
+        credentialV1.credentialIssued,
+        {
+          lease: {
+            leaseId,
+            connection: req.connection,
+            username,
+            role: req.scope.role,
+            mode: req.scope.leaseMode,
+            subject: req.principal.subject,
+            holder: req.holder,
+            expiresAt: expiresAt.toISOString(),
+          },
+          sessionId: req.sessionId,
+          requestId: req.requestId,
+        },
+        ctx,
+      );
+    if (req.standby !== undefined) {
+      // the proxy holds a connection open under a standby credential: the lease takes it, and only grants it its role
+      if (req.scope.leaseMode !== 'statement' || !engine.grantStandby) {
+        throw new AirlockError('credential.standby_gone', 'a standby credential serves only a per-statement lease on a connection that keeps a pool; mint without it');
+      }
+      const { id: _id, ...lease } = pending;
+      const took = await store.takeStandby(req.standby, lease);
+      if ('replayed' in took) throw refuse('the policy decision was already used for a lease (a replay)');
+      if ('gone' in took) throw new AirlockError('credential.standby_gone', 'the standby credential was revoked or expired meanwhile; mint without it');
+      parts.poolDraws.inc({ connection: req.connection, outcome: 'standby-taken' });
+      let target: credentialV1.LeaseGrant['upstream'];
+      try {
+        target = await bus.tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': 'statement', 'airlock.lease.pooled': true } }, () =>
+          engine.grantStandby!({ username: took.username, role: req.scope.role, expiresAt }),
+        );
+      } catch (err) {
+        logger.error({ connection: req.connection, leaseId: req.standby, err: err instanceof Error ? err.message : String(err) }, 'granting a standby credential its role failed');
+        void parts.revoke(req.standby, 'mint-failed', ctx);
+        throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
+      }
+      await issued(req.standby, took.username);
+      return { leaseId: req.standby, connection: req.connection, username: took.username, expiresAt: expiresAt.toISOString(), upstream: target };
+    }
     // a per-statement lease takes a credential made ahead when the connection pools them
     const taken = req.scope.leaseMode === 'statement' && parts.pool.has(req.connection) ? await parts.pool.take(req.connection, pending) : undefined;
     if (taken && 'replayed' in taken) throw refuse('the policy decision was already used for a lease (a replay)');
@@ -85,26 +127,12 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       void parts.revoke(leaseId, 'mint-failed', ctx);
       throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
     }
-    // a lease on a pooled credential was recorded active
-    if (pooled === undefined) await store.activate(leaseId);
-    await bus.publish(
-      credentialV1.credentialIssued,
-      {
-        lease: {
-          leaseId,
-          connection: req.connection,
-          username,
-          role: req.scope.role,
-          mode: req.scope.leaseMode,
-          subject: req.principal.subject,
-          holder: req.holder,
-          expiresAt: expiresAt.toISOString(),
-        },
-        sessionId: req.sessionId,
-        requestId: req.requestId,
-      },
-      ctx,
-    );
+    // the lease is durably recorded already (pending, or active when it took a pooled credential): its activation and
+    // the issued event go out together, one wait instead of two
+    await Promise.all([
+      pooled === undefined ? store.activate(leaseId) : undefined,
+      issued(leaseId, username),
+    ]);
     return { leaseId, connection: req.connection, username, expiresAt: expiresAt.toISOString(), upstream };
   });
 }

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { migrate } from '@airlock/runtime';
 import type { credentialV1, policyV1 } from '@airlock/contracts';
 
@@ -55,6 +55,14 @@ const migrations = [
             heartbeat_at timestamptz NOT NULL DEFAULT now());
           CREATE INDEX pooled_credentials_ready ON pooled_credentials (connection, created_at) WHERE state = 'ready'`,
   },
+  {
+    // standby: a pooled credential handed to a proxy, which opened an upstream connection under it ahead; it can log
+    // in and holds no right until a per-statement lease takes it (the same row becomes that lease)
+    id: '006-leases-standby',
+    sql: `ALTER TABLE leases DROP CONSTRAINT leases_state_check;
+          ALTER TABLE leases ADD CONSTRAINT leases_state_check
+            CHECK (state IN ('pending', 'active', 'revoking', 'revoked', 'irrevocable', 'standby'))`,
+  },
 ];
 
 export interface LeaseRow {
@@ -66,7 +74,7 @@ export interface LeaseRow {
   subject: string;
   holder: string;
   session_id: string;
-  state: credentialV1.LeaseState | 'pending';
+  state: credentialV1.LeaseState | 'pending' | 'standby';
   expires_at: Date;
   revoke_attempts: number;
   upstream_sessions: string[];
@@ -137,8 +145,62 @@ export class LeaseStore {
     return { drained: true, left };
   }
 
+  /**
+   * Records the credential made. Committed without waiting for the flush (one message: the parameter is a literal): the
+   * lease is durable already as pending, and should a crash of the state database lose this commit, the sweep revokes
+   * the pending lease as an interrupted mint, which removes the credential. Failing safe, it need not cost a flush.
+   */
+  /**
+   * Records standby leases on up to `count` of the oldest ready pooled credentials of the connection made less than
+   * `maxWaitSeconds` ago, in one statement (each leaves the pool exactly when its lease is recorded), for `holder`,
+   * until `expiresAt`; the leases and usernames recorded, and the credentials the pool holds after.
+   */
+  async insertStandby(
+    query: { connection: string; holder: string; count: number; maxWaitSeconds: number; expiresAt: Date },
+  ): Promise<{ taken: Array<{ id: string; username: string }>; left: number }> {
+    const { rows } = await this.#pool.query<{ id: string | null; username: string | null; held: number }>(
+      `WITH taken AS (
+         DELETE FROM pooled_credentials WHERE username IN (
+           SELECT username FROM pooled_credentials
+            WHERE connection = $1 AND state = 'ready' AND created_at > now() - make_interval(secs => $4)
+            ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING username),
+       leased AS (
+         INSERT INTO leases (id, connection, username, role, mode, subject, holder, session_id, request_id, state, expires_at)
+         SELECT gen_random_uuid(), $1, username, '', 'statement', '', $2, '', '', 'standby', $5 FROM taken
+         RETURNING id, username)
+       SELECT l.id, l.username, (SELECT count(*)::int FROM pooled_credentials WHERE connection = $1) AS held
+         FROM (SELECT 1) one LEFT JOIN leased l ON true`,
+      [query.connection, query.holder, query.count, query.maxWaitSeconds, query.expiresAt],
+    );
+    const taken = rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, username: r.username! }));
+    return { taken, left: (rows[0]?.held ?? 0) - taken.length };
+  }
+
+  /**
+   * Turns the holder's standby lease into a statement's lease, in one statement; the username, `gone` when it is no
+   * longer standby (revoked, expired, another holder's), `replayed` when the decision already has a lease.
+   */
+  async takeStandby(standbyId: string, row: Omit<PendingLease, 'username' | 'id'>): Promise<{ username: string } | { gone: true } | { replayed: true }> {
+    try {
+      const { rows } = await this.#pool.query<{ username: string }>(
+        `UPDATE leases SET state = 'active', role = $3, mode = $4, subject = $5, session_id = $6, request_id = $7,
+                expires_at = $8, decision_id = $9, heartbeat_at = now(), created_at = now()
+          WHERE id = $1 AND holder = $2 AND connection = $10 AND state = 'standby' AND expires_at > now() RETURNING username`,
+        [standbyId, row.holder, row.role, row.mode, row.subject, row.session_id, row.request_id, row.expires_at, row.decision_id, row.connection],
+      );
+      return rows[0] ? { username: rows[0].username } : { gone: true };
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') return { replayed: true };
+      throw err;
+    }
+  }
+
   async activate(id: string): Promise<void> {
-    await this.#pool.query(`UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = $1 AND state = 'pending'`, [id]);
+    await this.#pool.query(
+      `BEGIN; SET LOCAL synchronous_commit = off; ` +
+        `UPDATE leases SET state = 'active', heartbeat_at = now() WHERE id = ${pg.escapeLiteral(id)} AND state = 'pending'; COMMIT`,
+    );
   }
 
   /**
@@ -169,6 +231,10 @@ export class LeaseStore {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
+      // The revoked state is committed without waiting for the flush: the credential's removal upstream is durable on
+      // its own, and a crash that lost this commit leaves the lease open, so the sweep revokes it again (a role already
+      // gone counts as revoked). Revocations then cost the state database no flush of their own.
+      await client.query('SET LOCAL synchronous_commit = off');
       // Wait for the row lock rather than skip it: heartbeats and reason updates hold it for milliseconds, and a
       // lease skipped for that reason would stay live until its heartbeats lapse. A copy that waited on another
       // copy's revocation finds the row revoked once that commits, so nothing is revoked twice. A lock held longer
@@ -232,7 +298,7 @@ export class LeaseStore {
                    WHEN state = 'pending' THEN 'mint-interrupted'
                    ELSE 'heartbeat-lost' END AS reason
          FROM leases
-        WHERE (state = 'active' AND (expires_at <= now() OR heartbeat_at < now() - make_interval(secs => $1)))
+        WHERE (state IN ('active', 'standby') AND (expires_at <= now() OR heartbeat_at < now() - make_interval(secs => $1)))
            OR (state = 'pending' AND created_at < now() - make_interval(secs => $2))
            OR (state IN ('revoking', 'irrevocable') AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
         ORDER BY created_at
@@ -247,7 +313,7 @@ export class LeaseStore {
     const { rows } = await this.#pool.query<{ id: string }>(
       // a lease locked by its revocation needs no renewal, and waiting for it would hold every other lease's lock
       `UPDATE leases SET heartbeat_at = now()
-        WHERE id IN (SELECT id FROM leases WHERE id = ANY($1::uuid[]) AND holder = $2 AND state = 'active' FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT id FROM leases WHERE id = ANY($1::uuid[]) AND holder = $2 AND state IN ('active', 'standby') FOR UPDATE SKIP LOCKED)
         RETURNING id`,
       [ids, holder],
     );

@@ -155,6 +155,64 @@ describe('a pool of credentials made ahead for per-statement leases', () => {
     }
   });
 
+  it('hands a proxy standby credentials that log in once and read nothing until a lease of that proxy takes one; one its holder stops heartbeating is revoked', async () => {
+    const bus = copy!.host.bus;
+    await full('the pool to be full');
+    const { standby } = await bus.call(credentialV1.standby, { connection: 'demo', holder: 'test', count: 2 }, newContext(), { timeoutMs: 20_000 });
+    assert.equal(standby.length, 2);
+    const password = (g: credentialV1.LeaseGrant) => (g.upstream.type === 'postgres' ? g.upstream.password : '');
+    const sessions = await Promise.all(standby.map((g) => loginAs(g.username, password(g))));
+    try {
+      for (const [i, c] of sessions.entries()) {
+        // the open session has the role's rights: none of the demo's
+        await assert.rejects(c.query('SELECT id FROM orders WHERE id = 1'), (err: { code?: string }) => err.code === '42501');
+        // and it is the only session the role may have
+        await assert.rejects(loginAs(standby[i]!.username, password(standby[i]!)), (err: { code?: string }) => err.code === '53300');
+      }
+      const { rows } = await state.query<{ state: string; holder: string }>('SELECT state, holder FROM leases WHERE id = ANY($1::uuid[])', [standby.map((g) => g.leaseId)]);
+      assert.deepEqual(rows, [{ state: 'standby', holder: 'test' }, { state: 'standby', holder: 'test' }]);
+
+      // another proxy cannot take it; its holder can, and the session already open then reads under the lease's role
+      const req = await leaseRequest(bus);
+      await assert.rejects(
+        bus.call(credentialV1.issueLease, { ...req, holder: 'another', standby: standby[0]!.leaseId }, newContext(), { timeoutMs: 20_000 }),
+        (err: { code?: string }) => err.code === 'credential.standby_gone',
+      );
+      const lease = await bus.call(credentialV1.issueLease, { ...req, standby: standby[0]!.leaseId }, newContext(), { timeoutMs: 20_000 });
+      assert.equal(lease.leaseId, standby[0]!.leaseId);
+      assert.equal(lease.username, standby[0]!.username);
+      assert.equal(password(lease), '', 'no secret travels again');
+      assert.deepEqual((await sessions[0]!.query('SELECT id FROM orders WHERE id = 1')).rows, [{ id: 1 }]);
+      // the decision is spent: it takes no other standby
+      await assert.rejects(
+        bus.call(credentialV1.issueLease, { ...req, standby: standby[1]!.leaseId }, newContext(), { timeoutMs: 20_000 }),
+        (err: { code?: string }) => err.code === 'credential.untrusted_decision',
+      );
+      assert.equal((await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'statement-complete' }, newContext(), { timeoutMs: 20_000 })).state, 'revoked');
+      assert.ok(!(await rolesWithPrefix(t.rolePrefix)).includes(lease.username));
+
+      // the other one is never heartbeated (its proxy died): a copy that counts 2 s of silence as death revokes it
+      const second = await startService(credential, { ...t.env, AIRLOCK_HEARTBEAT_GRACE_SECONDS: '2', AIRLOCK_CREDENTIAL_SWEEP_SECONDS: '1' }, { config: t.stack.config, logger: t.logger });
+      try {
+        const reason = await eventually(
+          async () => {
+            const { rows: r } = await state.query<{ state: string; revoke_reason: string | null }>('SELECT state, revoke_reason FROM leases WHERE id = $1', [standby[1]!.leaseId]);
+            return r[0]?.state === 'revoked' ? r[0].revoke_reason : undefined;
+          },
+          20_000,
+          'the unheartbeated standby lease to be revoked',
+        );
+        assert.equal(reason, 'heartbeat-lost');
+      } finally {
+        await second.close();
+      }
+      assert.ok(!(await rolesWithPrefix(t.rolePrefix)).includes(standby[1]!.username));
+      await assert.rejects(sessions[1]!.query('SELECT 1'));
+    } finally {
+      for (const c of sessions) await c.end().catch(() => undefined);
+    }
+  });
+
   it('revokes the whole pool at shutdown', async () => {
     await full('the pool to be full');
     await copy!.close();

@@ -2,6 +2,14 @@ import { credentialV1, type Analysis, type policyV1, type Principal } from '@air
 import { AirlockError, newContext, type Bus, type CallContext, type Logger } from '@airlock/runtime';
 import type { UpstreamConnection, UpstreamEngine } from '../engines/engine.js';
 import type { LeaseKeeper } from './lease-keeper.js';
+import { STANDBY_GONE, type StandbyConnections } from './standby.js';
+
+/**
+ * Per-statement revocations a session may have running when its next statement mints: each lease's upstream is closed
+ * before its revocation starts, so none of them can run anything, and the bound keeps a client that sends statements
+ * faster than roles are dropped from piling up live credentials.
+ */
+export const MAX_RELEASING = 2;
 
 /** An upstream session and the lease it runs on. */
 export interface Upstream {
@@ -17,6 +25,8 @@ export interface LeaseHolderDeps {
   /** this proxy instance: the holder of its leases */
   proxyId: string;
   engine: UpstreamEngine;
+  /** connections opened ahead under standby leases: a per-statement lease takes one when there is one */
+  standby?: StandbyConnections | undefined;
   session: { id: string; principal: Principal; connection: string };
   /** the session statements to replay on every fresh upstream session, in order */
   settings: readonly string[];
@@ -30,7 +40,7 @@ export interface LeaseHolderDeps {
  */
 export class LeaseHolder {
   readonly #deps: LeaseHolderDeps;
-  /** per-statement leases being revoked after their statement's reply: awaited before the next statement or close */
+  /** per-statement leases being revoked after their statement's reply: bounded while statements run, awaited at close */
   readonly #releasing = new Set<Promise<void>>();
   readonly #upstreams = new Map<string, Upstream>();
   /** the upstream whose transaction is open */
@@ -143,21 +153,32 @@ export class LeaseHolder {
   async #mint(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined): Promise<Upstream> {
     const { bus, keeper, engine, session, proxyId } = this.#deps;
     const scope = decision.scope!;
-    const lease = await bus.call(
-      credentialV1.issueLease,
-      {
-        requestId: ctx.requestId,
-        sessionId: session.id,
-        connection: session.connection,
-        principal: session.principal,
-        scope,
-        holder: proxyId,
-        ...(decision.token ? { decision: decision.token } : {}),
-        ...(grant ? { grant } : {}),
-      },
-      ctx,
-      { timeoutMs: 20_000 },
-    );
+    const request = {
+      requestId: ctx.requestId,
+      sessionId: session.id,
+      connection: session.connection,
+      principal: session.principal,
+      scope,
+      holder: proxyId,
+      ...(decision.token ? { decision: decision.token } : {}),
+      ...(grant ? { grant } : {}),
+    };
+    const standby = scope.leaseMode === 'statement' ? this.#deps.standby?.take(session.connection) : undefined;
+    if (standby) {
+      // the lease takes the standby credential, whose connection is open already: the credential service only grants
+      // it the statement's role
+      try {
+        const lease = await bus.call(credentialV1.issueLease, { ...request, standby: standby.lease.leaseId }, ctx, { timeoutMs: 20_000 });
+        keeper.hold(lease.leaseId, () => this.#deps.onLost(lease));
+        return { role: scope.role, lease, upstream: standby.upstream };
+      } catch (err) {
+        // spent either way: its connection closes and its lease (standby, or the statement's) is revoked
+        await standby.upstream.close().catch(() => undefined);
+        await this.#revoke(standby.lease.leaseId, 'standby-unused', ctx);
+        if (!(err instanceof AirlockError && err.code === STANDBY_GONE)) throw err;
+      }
+    }
+    const lease = await bus.call(credentialV1.issueLease, request, ctx, { timeoutMs: 20_000 });
     // revoked behind the session's back (an operator, the sweeper): the session ends, it does not quietly re-mint
     keeper.hold(lease.leaseId, () => this.#deps.onLost(lease));
     let upstream: UpstreamConnection;
@@ -181,8 +202,10 @@ export class LeaseHolder {
   }
 
   /**
-   * Retires a per-statement lease after its statement's reply went out: the client does not wait for the revocation,
-   * but the session's next statement and its close do (`released`).
+   * Retires a per-statement lease after its statement's reply went out: its upstream is closed at once, and neither the
+   * client nor the session's next statement waits for the revocation (up to `MAX_RELEASING` at a time, see
+   * `roomToMint`); the session's close does (`released`). A revocation that fails is the sweeper's: the lease is no
+   * longer heartbeated.
    */
   releaseAfterReply(entry: Upstream, ctx: CallContext): Promise<void> {
     const released = this.retire(entry, 'statement-complete', ctx).catch((err: unknown) => {
@@ -192,6 +215,11 @@ export class LeaseHolder {
     this.#releasing.add(released);
     void released.finally(() => this.#releasing.delete(released));
     return released;
+  }
+
+  /** Resolves once fewer than `MAX_RELEASING` per-statement leases are still being revoked. */
+  async roomToMint(): Promise<void> {
+    while (this.#releasing.size >= MAX_RELEASING) await Promise.race([...this.#releasing]);
   }
 
   /** Resolves once every per-statement lease released after its reply is revoked (or left to the sweeper). */

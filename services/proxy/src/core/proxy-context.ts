@@ -4,6 +4,7 @@ import type { UpstreamEngine } from '../engines/engine.js';
 import type { ReuseEpoch } from './decision-reuse.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import type { ProxyMetrics } from './result-pipe.js';
+import type { StandbyConnections } from './standby.js';
 
 /** What every session of this proxy instance shares. */
 export interface ProxyContext {
@@ -22,4 +23,6 @@ export interface ProxyContext {
   decisions: TrustedKeys;
   /** advanced when policy announces another epoch: every session stops reusing decisions made before */
   reuseEpoch: ReuseEpoch;
+  /** upstream connections opened ahead under standby leases, for per-statement leases (`leases.pool.open`) */
+  standby?: StandbyConnections;
 }

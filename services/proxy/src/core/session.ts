@@ -92,9 +92,9 @@ export class Session {
       }
       const passage = await this.#gate.admit(decision, sql, params, statement, hooks);
       decision = passage.decision;
-      // the previous statement's per-statement lease is revoked before this statement runs or mints its own (its
-      // decision was made meanwhile); a session that ended while waiting mints nothing
-      await leases.released();
+      // the previous statements' per-statement leases are revoked while this one runs, a bounded number at a time
+      // (their upstreams are closed already); a session that ended while waiting mints nothing
+      await leases.roomToMint();
       if (this.#closed) throw new AirlockError('proxy.session_ended', 'this session has ended (its credential was revoked or it was closed); connect again', { sqlState: '57P01' });
       if (!decision.scope) {
         const { run: done, tag, leaseId } = leases.control(decision.analysis?.transaction, sql, decision.analysis?.chain === true);
