@@ -184,6 +184,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'credential.heartbeat',
       'credential.issue',
       'credential.revoke',
+      'credential.standby',
       'credential.upstream-session',
       'identity.verify',
       'policy.decide',
@@ -191,7 +192,7 @@ describe('NATS permissions are generated and match what the services do', () => 
       'policy.keys',
     ]);
     assert.deepEqual(code.proxy.listens, ['evt.approval.decided', 'evt.policy.epoch-changed']);
-    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke', 'credential.upstream-session']);
+    assert.deepEqual(code.credential.serves, ['credential.catalog', 'credential.heartbeat', 'credential.issue', 'credential.list-leases', 'credential.revoke', 'credential.standby', 'credential.upstream-session']);
     assert.deepEqual(code.audit.consumes, [auditDurable, 'airlock-audit-forward']);
   });
 });
