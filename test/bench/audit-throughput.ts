@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { eventSubject, proxyV1 } from '@airlock/contracts';
 import { AuditStore, migrateAudit } from '@airlock/audit';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { Bus, contextHeaders, createLogger, encodeJson, newContext, type ConsumedEvent } from '@airlock/runtime';
 import { databaseUrl, deleteStream, dropDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
 
@@ -200,10 +201,51 @@ async function writer(): Promise<void> {
   });
 }
 
+/**
+ * The rate at which one consumer drains the filled stream writing nothing, acknowledging each message (as the writers
+ * must while copies share one durable) or once per batch (`AckPolicy.All`), with the CPU nats-server spent: the
+ * ceiling the bus sets on the writers. AIRLOCK_BENCH_AUDIT_CEILING=1 prints it.
+ */
+async function consumerCeiling(events: number): Promise<void> {
+  const root = `benchceil${uniqueSuffix()}`;
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const bus = await Bus.connect({ url: natsUrl, root, service: 'bench', logger });
+  try {
+    await fill(bus, events);
+    const jsm = await bus.js.jetstreamManager();
+    for (const policy of [AckPolicy.Explicit, AckPolicy.All]) {
+      const name = `ceiling-${policy}`;
+      await jsm.consumers.add(bus.streamName, { durable_name: name, ack_policy: policy, deliver_policy: DeliverPolicy.All, max_ack_pending: 4000, ack_wait: 30_000_000_000 });
+      const consumer = await bus.js.consumers.get(bus.streamName, name);
+      const before = cpuByCommand(['nats-server']);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const messages = await consumer.consume({ max_messages: 2000 });
+      let n = 0;
+      for await (const m of messages) {
+        n += 1;
+        if (policy === AckPolicy.Explicit || n % 500 === 0 || n === events) m.ack();
+        if (n === events) break;
+      }
+      while ((await jsm.consumers.info(bus.streamName, name)).ack_floor.stream_seq < events) await new Promise((r) => setTimeout(r, 10));
+      const seconds = (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpu);
+      console.error(
+        `consumer alone, acks ${policy === AckPolicy.Explicit ? 'one per message' : 'one per 500 (AckPolicy.All)'}: ${Math.round(events / seconds)} messages/s, ` +
+          `client ${(((used.user + used.system) / events)).toFixed(1)} µs CPU a message, nats-server ${(((cpuByCommand(['nats-server'])['nats-server']! - before['nats-server']!) * 1e6) / events).toFixed(1)} µs (whole server)`,
+      );
+    }
+  } finally {
+    await bus.close();
+    await deleteStream(root);
+  }
+}
+
 /** Runs 1 and then 2 writers over the same number of events; the ratio is 2 writers' rate over 1 writer's. */
 export async function auditThroughput(events = Number(process.env['AIRLOCK_BENCH_AUDIT_EVENTS'] ?? 40_000)): Promise<{ rows: AuditThroughputRow[]; ratio: number }> {
   const writers = (process.env['AIRLOCK_BENCH_AUDIT_WRITERS'] ?? '1,2').split(',').map(Number);
   const rows: AuditThroughputRow[] = [];
+  if (process.env['AIRLOCK_BENCH_AUDIT_CEILING'] === '1') await consumerCeiling(events);
   for (const w of writers) rows.push(await measure(w, events));
   const ratio = rows.length > 1 ? rows[1]!.eventsPerSecond / rows[0]!.eventsPerSecond : NaN;
   mkdirSync(join(here, 'results'), { recursive: true });
