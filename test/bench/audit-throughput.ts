@@ -179,14 +179,15 @@ async function writer(): Promise<void> {
   let batches = 0;
   let appending = 0;
   const incoming = (e: ConsumedEvent) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence });
-  // as the audit service consumes: the next batch prepared while the one before it is written
-  const pipeline = env['AIRLOCK_BENCH_AUDIT_PIPELINE'] !== '0';
   await bus.consumeBatches(durable, async (all, _working, next) => {
     const t = performance.now();
-    await store.appendBatch(all.map(incoming), pipeline ? [] : next.map(incoming));
+    await store.appendBatch(all.map(incoming), next.map(incoming));
     appending += performance.now() - t;
     batches += 1;
-  }, pipeline ? { maxBatch, pipeline } : { maxBatch, lookahead: true });
+  }, {
+    maxBatch,
+    lookahead: true,
+  });
   process.once('SIGTERM', () => {
     void (async () => {
       if (env['AIRLOCK_BENCH_VERBOSE']) {

@@ -422,17 +422,11 @@ export class Bus {
    * it while it handles the current one. Each message is still acknowledged on its own, once its batch's handler
    * resolved: several copies of a consumer share one durable, so acknowledging all up to a sequence could
    * acknowledge messages another copy has not made durable yet.
-   *
-   * With `pipeline` (instead of `lookahead`), the handler of the next batch is called as soon as that batch has
-   * arrived, while the handler of the one before it still runs (two at most): a handler may prepare its batch while the
-   * one before it is written. It must then write nothing when the one before it fails, and fail itself: the failed
-   * batch is retried in place, then the one after it, so neither is overtaken (a batch that succeeded nonetheless is
-   * acknowledged, and delivery stays at least once).
    */
   async consumeBatches(
     durable: string,
     handler: (events: ConsumedEvent[], working: () => void, upcoming: ConsumedEvent[]) => Promise<void>,
-    options: { filterSubject?: string; maxBatch?: number; lookahead?: boolean; pipeline?: boolean } = {},
+    options: { filterSubject?: string; maxBatch?: number; lookahead?: boolean } = {},
   ): Promise<void> {
     await this.ensureStream();
     const maxBatch = options.maxBatch ?? 100;
@@ -452,65 +446,7 @@ export class Bus {
       const msgs = queue.splice(0, maxBatch);
       return { msgs, events: msgs.map(consumedEvent) };
     };
-    /** the handler on `batch` until it succeeds, retried in place with backoff; false when stopped first */
-    const retry = async (batch: Batch, failure: unknown): Promise<boolean> => {
-      const working = () => batch.msgs.forEach((m) => m.working());
-      for (let attempt = 1; ; attempt++) {
-        this.#logger.warn(
-          { durable, first: batch.msgs[0]!.seq, size: batch.msgs.length, attempt, err: failure instanceof Error ? failure.message : String(failure) },
-          'event batch handler failed; retrying the same batch',
-        );
-        working();
-        await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), stop.signal);
-        if (stop.signal.aborted) return false;
-        try {
-          await handler(batch.events, working, []);
-          return true;
-        } catch (err) {
-          failure = err;
-        }
-      }
-    };
-    const pipelined = async () => {
-      const launch = (batch: Batch) => {
-        const working = () => batch.msgs.forEach((m) => m.working());
-        // settles to the failure, or undefined once the batch is handled
-        return { batch, outcome: handler(batch.events, working, []).then(() => undefined, (err: unknown) => err ?? new Error('handler failed')) };
-      };
-      let ahead: ReturnType<typeof launch> | undefined;
-      while (!stop.signal.aborted) {
-        const current = ahead ?? (queue.length > 0 ? launch(take()) : undefined);
-        ahead = undefined;
-        if (!current) {
-          await new Promise<void>((r) => (wake = r));
-          wake = undefined;
-          continue;
-        }
-        // the next batch, when it has arrived, is handled while this one is
-        if (queue.length > 0) ahead = launch(take());
-        const failure = await current.outcome;
-        if (failure === undefined) {
-          for (const m of current.batch.msgs) m.ack();
-          continue;
-        }
-        // the batch after it fails too (or made it: then it is acknowledged); either way it waits for this one
-        const aheadFailure = ahead && (await ahead.outcome);
-        if (!(await retry(current.batch, failure))) return;
-        for (const m of current.batch.msgs) m.ack();
-        if (ahead && aheadFailure === undefined) {
-          for (const m of ahead.batch.msgs) m.ack();
-        } else if (ahead) {
-          // it failed for the one before it (most likely): tried again at once, then like any failed batch
-          const again = await launch(ahead.batch).outcome;
-          if (again !== undefined && !(await retry(ahead.batch, again))) return;
-          for (const m of ahead.batch.msgs) m.ack();
-        }
-        ahead = undefined;
-      }
-      // stopped while the next batch was being handled: acknowledged if it made it
-      if (ahead && (await ahead.outcome) === undefined) for (const m of ahead.batch.msgs) m.ack();
-    };
-    const worker = options.pipeline ? pipelined() : (async () => {
+    const worker = (async () => {
       let next: Batch | undefined;
       while (!stop.signal.aborted) {
         if (!next && queue.length === 0) {

@@ -1,7 +1,7 @@
 export { service } from './definition.js';
 export { startAudit, type AuditDeps, type AuditService } from './service.js';
 export { loadConfig, type AuditEnv } from './config.js';
-export { AuditStore, EarlierAppendFailed, PartitionHeadMoved, maxPartitions, writerRole, type AuditRow, type EventFilter, type IncomingEvent, type PartitionHead, type VerifyResult, type Walk } from './store/events.js';
+export { AuditStore, PartitionHeadMoved, maxPartitions, writerRole, type AuditRow, type EventFilter, type IncomingEvent, type PartitionHead, type VerifyResult, type Walk } from './store/events.js';
 export { SessionStore, type SessionFilter } from './store/sessions.js';
 export { buildSession, SessionSummary, SessionDetail, StatementRecord } from './sessions.js';
 export { formatTranscript } from './transcript.js';

@@ -23,7 +23,7 @@ export async function consumeEvents(
   const batchSize = new Histogram({ name: 'airlock_audit_append_batch_size', help: 'Events per append transaction', buckets: [1, 5, 20, 50, 100, 200, 500, 1000, 2000], registers });
   await bus.consumeBatches(
     parts.durableName ?? 'airlock-audit',
-    async (all) => {
+    async (all, _working, next) => {
       // the log's own checkpoints are kept outside it: recording one would move the head it vouches for
       const recorded = (batch: ConsumedEvent[]) => batch.filter((e) => e.subject !== integrity.checkpointSubject);
       const events = recorded(all);
@@ -33,12 +33,12 @@ export async function consumeEvents(
         }
       }
       const started = performance.now();
-      // called while the batch before may still be written: this one is prepared meanwhile and written after it
-      appended.inc(await store.appendBatch(events.map(incoming)));
+      // the batch that follows, when it has arrived already: its ids are looked up in this batch's statement
+      appended.inc(await store.appendBatch(events.map(incoming), recorded(next).map(incoming)));
       appendSeconds.observe((performance.now() - started) / 1000);
       batchSize.observe(events.length);
     },
-    { maxBatch: parts.maxBatch, pipeline: true },
+    { maxBatch: parts.maxBatch, lookahead: true },
   );
 }
 

@@ -195,16 +195,6 @@ export class PartitionHeadMoved extends Error {
   }
 }
 
-/**
- * Raised for an append called while the one before it was still being written, when that one failed: nothing of this
- * batch was written, since its rows would follow rows that are not there; it is appended again after the one before it.
- */
-export class EarlierAppendFailed extends Error {
-  constructor() {
-    super('the audit batch before this one was not written: this batch is appended again after it');
-  }
-}
-
 interface Writer {
   partition: number;
   /**
@@ -295,8 +285,6 @@ export class AuditStore {
   readonly #key: Buffer;
   #writer: Writer | undefined;
   #claiming: Promise<Writer> | undefined;
-  /** the append called last, while it runs: an append called meanwhile is written after it, and only if it succeeds */
-  #running: { done: Promise<number>; settled: boolean } | undefined;
   #closed = false;
   /** `key`: the chain's HMAC key, held by the audit service alone */
   constructor(pool: pg.Pool, key: Buffer) {
@@ -368,31 +356,10 @@ export class AuditStore {
    * `upcoming`: the batch the caller will append next, when it already holds it. Its ids are looked up and its sequence
    * numbers taken in this append's statement, so that its own append is a single round trip. Otherwise (or when the
    * batch differs from the one announced) an append first looks its ids up and takes numbers: two round trips.
-   *
-   * An append may be called while the one before it still runs (pipelined): its ids are then looked up and its
-   * numbers taken on another connection, and its records encoded, while the one before it is being written; its own
-   * statement goes out once that one succeeded, on top of the head it left. When that one fails, this one writes
-   * nothing and rejects with EarlierAppendFailed, so a batch is never written before the batch ahead of it.
    */
-  appendBatch(events: readonly IncomingEvent[], upcoming: readonly IncomingEvent[] = []): Promise<number> {
-    if (events.length === 0) return Promise.resolve(0);
-    const earlier = this.#running && !this.#running.settled ? this.#running.done : undefined;
-    const running = { done: this.#append(events, upcoming, earlier), settled: false };
-    const settle = () => void (running.settled = true);
-    running.done.then(settle, settle);
-    this.#running = running;
-    return running.done;
-  }
-
-  async #append(events: readonly IncomingEvent[], upcoming: readonly IncomingEvent[], earlier: Promise<number> | undefined): Promise<number> {
+  async appendBatch(events: readonly IncomingEvent[], upcoming: readonly IncomingEvent[] = []): Promise<number> {
+    if (events.length === 0) return 0;
     const records = distinct(events.map(toRecord));
-    let looked: Promise<{ known: string[] | null; seqs: string[] }> | undefined;
-    if (earlier) {
-      // taken now that the events are in hand, as when taken just before their own insert: seq keeps following arrival
-      looked = this.#pool.query<{ known: string[] | null; seqs: string[] }>({ ...lookupStatement, values: [records.map((r) => r.eventId)] }).then((r) => r.rows[0]!);
-      looked.catch(() => undefined);
-      if (!(await earlier.then(() => true, () => false))) throw new EarlierAppendFailed();
-    }
     const writer = await this.#claim();
     const prepared = writer.prepared;
     writer.prepared = undefined;
@@ -407,20 +374,6 @@ export class AuditStore {
           return fresh.length;
         } catch (err) {
           // recorded meanwhile by another writer (an event redelivered to it): looked up afresh below
-          if ((err as { code?: string }).code !== uniqueViolation) throw err;
-        }
-      }
-      const row = looked && (await looked);
-      // numbers taken before the batch ahead took its own again (after a retry inside its append) would not follow it
-      if (row && Number(row.seqs[0]) > writer.head.seq) {
-        // looked up while the batch before was written: an id of that batch (redelivered into both) fails the insert
-        const known = new Set(row.known ?? []);
-        const fresh = records.filter((r) => !known.has(r.eventId));
-        if (fresh.length === 0) return 0;
-        try {
-          await this.#insert(writer, fresh, row.seqs.map(Number), next);
-          return fresh.length;
-        } catch (err) {
           if ((err as { code?: string }).code !== uniqueViolation) throw err;
         }
       }
