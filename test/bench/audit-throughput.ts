@@ -4,6 +4,10 @@
  * acknowledged only after its transaction committed. Prints events/s for 1 and 2 writers and their ratio, checks the
  * chain verifies and holds every event, and writes test/bench/results/audit-throughput.json.
  *
+ * With AIRLOCK_BENCH_AUDIT_BULK=1 it measures a design the service does not have: events published on subjects
+ * partitioned by session (a `.p0`/`.p1` suffix), and each writer its own consumer over its partition (all of them for
+ * one writer), acknowledged once per batch (`AckPolicy.All`) instead of once per event.
+ *
  * Run: node --import tsx test/bench/audit-throughput.ts [events]   (npm run bench runs it too)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,11 +19,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { eventSubject, proxyV1 } from '@airlock/contracts';
 import { AuditStore, migrateAudit } from '@airlock/audit';
-import { Bus, contextHeaders, createLogger, encodeJson, newContext, type ConsumedEvent } from '@airlock/runtime';
+import { AckPolicy, DeliverPolicy, type JsMsg } from '@nats-io/jetstream';
+import { Bus, contextHeaders, createLogger, decodeJson, encodeJson, newContext, type ConsumedEvent } from '@airlock/runtime';
 import { databaseUrl, deleteStream, dropDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const durable = 'airlock-audit';
+/** a consumer per writer over subjects partitioned by session, acknowledged once per batch (see above) */
+const bulk = process.env['AIRLOCK_BENCH_AUDIT_BULK'] === '1';
 
 export interface AuditThroughputRow {
   writers: number;
@@ -61,7 +68,9 @@ async function fill(bus: Bus, events: number): Promise<void> {
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < events / 2; i++) {
     for (const e of statementEvents(sessions[i % sessions.length]!, i)) {
-      const subject = eventSubject(bus.root, e.subject === 'proxy.v1.query-started' ? proxyV1.queryStarted : proxyV1.queryCompleted);
+      const base = eventSubject(bus.root, e.subject === 'proxy.v1.query-started' ? proxyV1.queryStarted : proxyV1.queryCompleted);
+      // every event of a session in the same partition, so that a session's events keep their order
+      const subject = bulk ? `${base}.p${(i % sessions.length) % 2}` : base;
       // with the headers every event carries (request id, trace context), as Bus.publish sends them
       const headers = contextHeaders(newContext(e.payload['requestId'] as string));
       pending.push(bus.js.publish(subject, encodeJson(e.payload), { msgID: e.payload['id'] as string, headers }));
@@ -127,13 +136,21 @@ async function measure(writers: number, events: number): Promise<AuditThroughput
     await fill(bus, events);
     const last = (await (await bus.js.jetstreamManager()).streams.info(bus.streamName)).state.last_seq;
     const env = { AIRLOCK_BENCH_DATABASE_URL: url, AIRLOCK_BENCH_ROOT: root, AIRLOCK_BENCH_KEY: key.toString('base64') };
-    for (let i = 0; i < writers; i++) children.push(await startWriter(env));
+    for (let i = 0; i < writers; i++) {
+      const own = { AIRLOCK_BENCH_CONSUMER: `writer-${i}`, AIRLOCK_BENCH_FILTER: writers === 1 ? `${root}.evt.>` : `${root}.evt.*.*.*.p${i}` };
+      children.push(await startWriter(bulk ? { ...env, ...own } : env));
+    }
     const jsm = await bus.js.jetstreamManager();
     const cpuBefore = cpuByCommand(['postgres', 'nats-server']);
     const started = performance.now();
     for (const c of children) c.go();
     for (;;) {
       await new Promise((r) => setTimeout(r, 20));
+      if (bulk) {
+        const infos = await Promise.all(children.map((_, i) => jsm.consumers.info(bus.streamName, `writer-${i}`).catch(() => undefined)));
+        if (infos.every((info) => info && info.num_pending === 0 && info.num_ack_pending === 0)) break;
+        continue;
+      }
       const info = await jsm.consumers.info(bus.streamName, durable).catch(() => undefined);
       if (info && info.ack_floor.stream_seq >= last) break;
       if (performance.now() - started > 600_000) throw new Error('the audit writers did not drain the stream in 10 minutes');
@@ -178,7 +195,53 @@ async function writer(): Promise<void> {
   let batches = 0;
   let appending = 0;
   const incoming = (e: ConsumedEvent) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence });
-  await bus.consumeBatches(durable, async (all, _working, next) => {
+  if (bulk) {
+    // this writer's own consumer: the last message of a batch, once appended, acknowledges the whole batch
+    await bus.ensureStream();
+    const name = env['AIRLOCK_BENCH_CONSUMER']!;
+    await (await bus.js.jetstreamManager()).consumers.add(bus.streamName, {
+      durable_name: name,
+      ack_policy: AckPolicy.All,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: env['AIRLOCK_BENCH_FILTER']!,
+      max_ack_pending: maxBatch * 4,
+      ack_wait: 30_000_000_000,
+    });
+    const messages = await (await bus.js.consumers.get(bus.streamName, name)).consume({ max_messages: maxBatch * 2 });
+    const queue: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    void (async () => {
+      for await (const m of messages) {
+        queue.push(m);
+        wake?.();
+      }
+    })();
+    const event = (m: JsMsg) => ({ subject: m.subject, payload: decodeJson(m.data), streamSequence: m.info.streamSequence });
+    void (async () => {
+      let next: JsMsg[] | undefined;
+      for (;;) {
+        if (!next && queue.length === 0) {
+          await new Promise<void>((r) => (wake = r));
+          continue;
+        }
+        const batch = next ?? queue.splice(0, maxBatch);
+        next = queue.length > 0 ? queue.splice(0, maxBatch) : undefined;
+        const t = performance.now();
+        // a failed append is retried in place, never overtaken (as consumeBatches does)
+        for (;;) {
+          try {
+            await store.appendBatch(batch.map(event), (next ?? []).map(event));
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+        appending += performance.now() - t;
+        batches += 1;
+        batch.at(-1)!.ack();
+      }
+    })();
+  } else await bus.consumeBatches(durable, async (all, _working, next) => {
     const t = performance.now();
     await store.appendBatch(all.map(incoming), next.map(incoming));
     appending += performance.now() - t;
@@ -201,10 +264,51 @@ async function writer(): Promise<void> {
   });
 }
 
+/**
+ * The rate at which one consumer drains the filled stream writing nothing, acknowledging each message (as the writers
+ * must while copies share one durable) or once per batch (`AckPolicy.All`), with the CPU nats-server spent: the
+ * ceiling the bus sets on the writers. AIRLOCK_BENCH_AUDIT_CEILING=1 prints it.
+ */
+async function consumerCeiling(events: number): Promise<void> {
+  const root = `benchceil${uniqueSuffix()}`;
+  const logger = createLogger({ service: 'bench', level: 'warn' });
+  const bus = await Bus.connect({ url: natsUrl, root, service: 'bench', logger });
+  try {
+    await fill(bus, events);
+    const jsm = await bus.js.jetstreamManager();
+    for (const policy of [AckPolicy.Explicit, AckPolicy.All]) {
+      const name = `ceiling-${policy}`;
+      await jsm.consumers.add(bus.streamName, { durable_name: name, ack_policy: policy, deliver_policy: DeliverPolicy.All, max_ack_pending: 4000, ack_wait: 30_000_000_000 });
+      const consumer = await bus.js.consumers.get(bus.streamName, name);
+      const before = cpuByCommand(['nats-server']);
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const messages = await consumer.consume({ max_messages: 2000 });
+      let n = 0;
+      for await (const m of messages) {
+        n += 1;
+        if (policy === AckPolicy.Explicit || n % 500 === 0 || n === events) m.ack();
+        if (n === events) break;
+      }
+      while ((await jsm.consumers.info(bus.streamName, name)).ack_floor.stream_seq < events) await new Promise((r) => setTimeout(r, 10));
+      const seconds = (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpu);
+      console.error(
+        `consumer alone, acks ${policy === AckPolicy.Explicit ? 'one per message' : 'one per 500 (AckPolicy.All)'}: ${Math.round(events / seconds)} messages/s, ` +
+          `client ${(((used.user + used.system) / events)).toFixed(1)} µs CPU a message, nats-server ${(((cpuByCommand(['nats-server'])['nats-server']! - before['nats-server']!) * 1e6) / events).toFixed(1)} µs (whole server)`,
+      );
+    }
+  } finally {
+    await bus.close();
+    await deleteStream(root);
+  }
+}
+
 /** Runs 1 and then 2 writers over the same number of events; the ratio is 2 writers' rate over 1 writer's. */
 export async function auditThroughput(events = Number(process.env['AIRLOCK_BENCH_AUDIT_EVENTS'] ?? 40_000)): Promise<{ rows: AuditThroughputRow[]; ratio: number }> {
   const writers = (process.env['AIRLOCK_BENCH_AUDIT_WRITERS'] ?? '1,2').split(',').map(Number);
   const rows: AuditThroughputRow[] = [];
+  if (process.env['AIRLOCK_BENCH_AUDIT_CEILING'] === '1') await consumerCeiling(events);
   for (const w of writers) rows.push(await measure(w, events));
   const ratio = rows.length > 1 ? rows[1]!.eventsPerSecond / rows[0]!.eventsPerSecond : NaN;
   mkdirSync(join(here, 'results'), { recursive: true });

@@ -18,6 +18,10 @@
  *   AIRLOCK_BENCH_SECONDS       seconds per measured case (default 6; the whole run then takes about 6 minutes)
  *   AIRLOCK_BENCH_STREAM_ROWS   rows of the masked stream (default 1000000)
  *   AIRLOCK_BENCH_AUDIT_EVENTS  events per audit run (default 40000)
+ *   AIRLOCK_BENCH_AUDIT_BULK    1: measure a consumer per writer over subjects partitioned by session, acknowledged
+ *                               once per batch (a design the audit service does not have yet)
+ *   AIRLOCK_BENCH_AUDIT_CEILING 1: first print how fast one consumer drains the stream writing nothing (per-message
+ *                               acknowledgements against AckPolicy.All), the bus's own ceiling on the writers
  *   AIRLOCK_BENCH_ONLY          a comma-separated subset of: pgbench,node,floor,stream,snowflake,policy,audit
  *   AIRLOCK_BENCH_PATHS         a comma-separated subset of: direct,pgbouncer,airlock-session,airlock-session-apart,
  *                               airlock-statement,airlock-statement-pool
