@@ -86,15 +86,19 @@ describe('decision reuse: a repeated statement is decided once per session and e
     const decided = rows.filter((e) => e.event_type === 'policy.v1.decided');
     assert.equal(decided.length, 1);
     const first = decided[0]!.payload.requestId as string;
+    const completed = rows.filter((e) => e.event_type === 'proxy.v1.query-completed').map((e) => e.payload);
+    assert.equal(completed.length, 10);
+    assert.equal(new Set(completed.map((s) => s.requestId)).size, 10);
+    assert.equal(completed[0].requestId, first);
+    // a read that ends within moments has its end as its only record (its start is written only when it runs longer):
+    // each statement after the first names the reused decision on exactly one of its records
     const started = rows.filter((e) => e.event_type === 'proxy.v1.query-started').map((e) => e.payload);
-    assert.equal(started.length, 10);
-    assert.equal(new Set(started.map((s) => s.requestId)).size, 10);
-    assert.equal(started[0].requestId, first);
-    assert.equal(started[0].reused, undefined);
-    for (const s of started.slice(1)) {
-      assert.deepEqual(s.reused, { requestId: first, outcome: 'allow', rule: 'analysts-read', statementDigest: digest(sql) });
+    assert.ok(started.every((s) => completed.some((c) => c.requestId === s.requestId)));
+    const named = (requestId: unknown) => [...started, ...completed].filter((e) => e.requestId === requestId && e.reused !== undefined).map((e) => e.reused);
+    assert.deepEqual(named(first), []);
+    for (const c of completed.slice(1)) {
+      assert.deepEqual(named(c.requestId), [{ requestId: first, outcome: 'allow', rule: 'analysts-read', statementDigest: digest(sql) }]);
     }
-    assert.equal(rows.filter((e) => e.event_type === 'proxy.v1.query-completed').length, 10);
 
     const res = await fetch(`http://127.0.0.1:${t.ports['audit']}/v1/sessions/${sessionId}/replay`, { headers: { authorization: `Bearer ${auditor}` } });
     assert.equal(res.status, 200);
@@ -110,6 +114,32 @@ describe('decision reuse: a repeated statement is decided once per session and e
       detail.statements.map((s) => [s.sql, s.decision?.outcome, s.reusedFrom ?? null]),
       detail.statements.map((s, i) => [sql, 'allow', i === 0 ? null : first]),
     );
+  });
+
+  it('records the start of a read whose rows reach the client before its end, ahead of its end', async () => {
+    await startPolicy(cacheSeconds(300));
+    const sql = 'SELECT g FROM generate_series(1, 3000) AS g';
+    const analyst = await t.token({ subject: 'agent-stream', groups: ['analysts'] });
+    asked.length = 0;
+    const c = await pgClient(t.pgUrl(analyst));
+    try {
+      for (let i = 0; i < 2; i++) assert.equal((await c.query({ text: sql, rowMode: 'array' })).rowCount, 3000);
+    } finally {
+      await c.end();
+    }
+    const sessionId = asked.find((a) => a.sql === sql)!.sessionId;
+    const rows = await eventually(async () => {
+      const r = await t.auditRows('session_id = $1', [sessionId]);
+      return r.some((e) => e.event_type === 'proxy.v1.session-closed') ? r : undefined;
+    }, 20_000, 'the session recorded to its end');
+    const statements = rows.filter((e) => e.event_type.startsWith('proxy.v1.query-')).map((e) => [e.event_type, e.payload.requestId, e.payload.reused?.requestId ?? null]);
+    const [first, second] = [statements[0]![1], statements[2]![1]];
+    assert.deepEqual(statements, [
+      ['proxy.v1.query-started', first, null],
+      ['proxy.v1.query-completed', first, null],
+      ['proxy.v1.query-started', second, first],
+      ['proxy.v1.query-completed', second, null],
+    ]);
   });
 
   it('after a new config, every result is masked once the stated bound has passed; none after it is stale', async () => {

@@ -285,18 +285,23 @@ describe('one statement end to end through all six services (PostgreSQL)', () =>
       const rows = await t.auditRows('session_id = $1', [sessionId]);
       return rows.some((r) => r.event_type === 'credential.v1.revoked') ? rows : undefined;
     });
-    const types = events.map((e) => e.event_type);
-    assert.deepEqual(types, [
+    // a read's start is recorded only when it runs longer than 50 ms (or streams): otherwise its end is its record
+    const startedAt = events.findIndex((e) => e.event_type === 'proxy.v1.query-started');
+    if (startedAt >= 0) {
+      assert.equal(events[startedAt + 1]!.event_type, 'proxy.v1.query-completed');
+      assert.equal(events[startedAt]!.payload.requestId, events[startedAt + 1]!.payload.requestId);
+    }
+    const recorded = events.filter((e) => e.event_type !== 'proxy.v1.query-started');
+    assert.deepEqual(recorded.map((e) => e.event_type), [
       'identity.v1.token-verified',
       'proxy.v1.session-opened',
       'policy.v1.decided',
       'credential.v1.issued',
-      'proxy.v1.query-started',
       'proxy.v1.query-completed',
       'credential.v1.revoked',
       'proxy.v1.session-closed',
     ]);
-    const [verified, open, decided, issued, , completed, revoked] = events.map((e) => e.payload);
+    const [verified, open, decided, issued, completed, revoked] = recorded.map((e) => e.payload);
     assert.deepEqual(verified.principal, { subject: 'agent-1', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] });
     assert.deepEqual(open.principal, { subject: 'agent-1', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] });
     assert.equal(decided.sql, 'SELECT id FROM orders WHERE id = 1');

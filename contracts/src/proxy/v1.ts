@@ -81,6 +81,11 @@ export const QueryCompleted = Type.Object(
     sessionId: Type.String(),
     connection: Type.String(),
     leaseId: Type.Union([Type.String(), Type.Null()]),
+    /**
+     * the decision it ran under was reused (as in `query-started`): set here when the statement ended before its start
+     * was recorded, so that its end is its only record
+     */
+    reused: Type.Optional(ReusedDecision),
     command: Type.String({ description: 'the command tag, e.g. SELECT 5' }),
     rows: Type.Integer({ minimum: 0 }),
     bytes: Type.Integer({ minimum: 0 }),
@@ -101,6 +106,11 @@ export const QueryFailed = Type.Object(
     sessionId: Type.String(),
     connection: Type.String(),
     leaseId: Type.Union([Type.String(), Type.Null()]),
+    /**
+     * the decision it ran under was reused (as in `query-started`): set here when the statement ended before its start
+     * was recorded, so that its end is its only record
+     */
+    reused: Type.Optional(ReusedDecision),
     code: Type.String(),
     sqlState: Type.String(),
     message: Type.String(),
@@ -116,6 +126,6 @@ export type QueryFailed = Static<typeof QueryFailed>;
 
 export const sessionOpened = event('proxy', 'v1', 'session-opened', SessionOpened, 'A client session was authenticated and opened.');
 export const sessionClosed = event('proxy', 'v1', 'session-closed', SessionClosed, 'A client session ended.');
-export const queryStarted = event('proxy', 'v1', 'query-started', QueryStarted, 'An allowed statement started upstream under a lease.');
+export const queryStarted = event('proxy', 'v1', 'query-started', QueryStarted, 'An allowed statement started upstream under a lease (a read that ends within 50 ms has its end as its only record).');
 export const queryCompleted = event('proxy', 'v1', 'query-completed', QueryCompleted, 'A statement completed; counts of rows, bytes and masked cells.');
 export const queryFailed = event('proxy', 'v1', 'query-failed', QueryFailed, 'A statement failed or was refused.');

@@ -57,10 +57,15 @@ function mapping(type: string, p: Record<string, unknown>): Mapping {
       const reused = str((p['reused'] as Record<string, unknown> | undefined)?.['requestId']);
       return { class: 'datastore', activity: [4, 'Query'], status: 0, detail: reused ? `started under the decision of request ${reused}` : 'started' };
     }
-    case 'proxy.v1.query-completed':
-      return { class: 'datastore', activity: [4, 'Query'], status: 1, detail: str(p['command']) };
-    case 'proxy.v1.query-failed':
-      return { class: 'datastore', activity: [4, 'Query'], status: 2, severity: 2, detail: str(p['message']), code: str(p['code']) };
+    case 'proxy.v1.query-completed': {
+      // a read that ended before its start was recorded names the decision it reused on its end
+      const reused = str((p['reused'] as Record<string, unknown> | undefined)?.['requestId']);
+      return { class: 'datastore', activity: [4, 'Query'], status: 1, detail: reused ? `${str(p['command']) ?? ''} under the decision of request ${reused}` : str(p['command']) };
+    }
+    case 'proxy.v1.query-failed': {
+      const reused = str((p['reused'] as Record<string, unknown> | undefined)?.['requestId']);
+      return { class: 'datastore', activity: [4, 'Query'], status: 2, severity: 2, detail: reused ? `${str(p['message']) ?? ''} (under the decision of request ${reused})` : str(p['message']), code: str(p['code']) };
+    }
     case 'approval.v1.requested':
       return { class: 'base', activity: [99, 'Approval Requested'], status: 0 };
     case 'approval.v1.decided':

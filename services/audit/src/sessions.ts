@@ -120,10 +120,13 @@ export function buildSession(rows: readonly EventRow[]): SessionDetail | undefin
     if (!requestId) return undefined;
     let s = statements.get(requestId);
     if (!s) {
+      // a read that ended within moments has its end as its only record: it started its duration earlier
+      const ended = row.event_type === 'proxy.v1.query-completed' || row.event_type === 'proxy.v1.query-failed';
+      const at = row.event_time.getTime() - (ended ? Math.round(num(row.payload['durationMs']) ?? 0) : 0);
       s = {
         requestId,
-        at: row.event_time.toISOString(),
-        offsetMs: row.event_time.getTime() - openedAt,
+        at: new Date(at).toISOString(),
+        offsetMs: at - openedAt,
         sql: null,
         kind: null,
         tables: [],
@@ -179,6 +182,9 @@ export function buildSession(rows: readonly EventRow[]): SessionDetail | undefin
         if (!s) break;
         s.outcome = 'completed';
         s.leaseId = str(p['leaseId']) ?? s.leaseId;
+        // a read that ended before its start was recorded carries the reused decision on its end
+        const reused = p['reused'] as Record<string, unknown> | undefined;
+        if (reused) reuseDecision(s, str(reused['requestId']), statements);
         s.command = str(p['command']) ?? '';
         s.rows = num(p['rows']) ?? 0;
         s.bytes = num(p['bytes']) ?? 0;
@@ -193,6 +199,8 @@ export function buildSession(rows: readonly EventRow[]): SessionDetail | undefin
         if (!s) break;
         s.outcome = 'failed';
         s.leaseId = str(p['leaseId']) ?? s.leaseId;
+        const reused = p['reused'] as Record<string, unknown> | undefined;
+        if (reused) reuseDecision(s, str(reused['requestId']), statements);
         s.durationMs = num(p['durationMs']) ?? 0;
         s.error = { code: str(p['code']) ?? '', sqlState: str(p['sqlState']) ?? '', message: str(p['message']) ?? '' };
         for (const k of ['rows', 'bytes', 'maskedCells'] as const) {

@@ -17,6 +17,7 @@ describe('OCSF mapping', () => {
     ['proxy.v1.query-started', { requestId: 'r' }, [6005, 4, 0, 'Unknown', 1]],
     ['proxy.v1.query-completed', { requestId: 'r', command: 'SELECT 1' }, [6005, 4, 1, 'Success', 1]],
     ['proxy.v1.query-failed', { requestId: 'r', code: 'proxy.upstream_error', message: 'boom' }, [6005, 4, 2, 'Failure', 2]],
+    ['proxy.v1.query-completed', { requestId: 'r', command: 'SELECT 1', reused: { requestId: 'r0' } }, [6005, 4, 1, 'Success', 1]],
     ['approval.v1.requested', { approvalId: 'a' }, [0, 99, 0, 'Unknown', 1]],
     ['approval.v1.decided', { approvalId: 'a', state: 'granted' }, [0, 99, 1, 'Success', 1]],
     ['approval.v1.decided', { approvalId: 'a', state: 'denied' }, [0, 99, 2, 'Failure', 1]],
@@ -26,6 +27,12 @@ describe('OCSF mapping', () => {
     ['credential.v1.revoke-failed', { leaseId: 'l', irrevocable: true }, [3001, 6, 2, 'Failure', 4]],
     ['other.v9.thing', {}, [0, 99, 99, 'Other', 1]],
   ];
+  it('names the reused decision on a statement recorded by its end alone', () => {
+    const reused = { requestId: 'r0', outcome: 'allow', rule: 'analysts-read', statementDigest: 'd' };
+    assert.equal(toOcsf('airlock.evt.proxy.v1.query-completed', { ...base, requestId: 'r', command: 'SELECT 1', reused }).status_detail, 'SELECT 1 under the decision of request r0');
+    assert.equal(toOcsf('airlock.evt.proxy.v1.query-failed', { ...base, requestId: 'r', message: 'canceled', reused }).status_detail, 'canceled (under the decision of request r0)');
+    assert.equal(toOcsf('airlock.evt.proxy.v1.query-completed', { ...base, requestId: 'r', command: 'SELECT 1' }).status_detail, 'SELECT 1');
+  });
   for (const [type, payload, [cls, activity, status, statusName, severity]] of cases) {
     it(`maps ${type} ${JSON.stringify(payload).slice(0, 60)}`, () => {
       const event = { ...base, ...payload };

@@ -97,4 +97,25 @@ describe('session replay', () => {
       '+0.040s  agent-1@demo  SELECT id, email FROM customers  → allow (rule analysts-read) → SELECT 3 rows in 4 ms',
     );
   });
+
+  it('shows a read recorded by its end alone (no start) with the reused decision, at the time it started', () => {
+    const reused = { requestId: 'r1', outcome: 'allow', rule: 'analysts-read', statementDigest: 'd1' };
+    const again = [
+      ...events.slice(0, 4),
+      ev(45, 'proxy.v1.query-completed', { requestId: 'r3', sessionId: 's1', leaseId: 'l1', command: 'SELECT 3', rows: 3, bytes: 90, maskedCells: 2, detected: {}, durationMs: 4, reused }),
+      ev(60, 'proxy.v1.query-failed', { requestId: 'r4', sessionId: 's1', leaseId: 'l1', code: 'proxy.upstream_error', sqlState: '57014', message: 'canceled', durationMs: 10, reused }),
+      // a failure naming a request this session never decided keeps no SQL
+      ev(70, 'proxy.v1.query-completed', { requestId: 'r5', sessionId: 's1', leaseId: 'l1', command: 'SELECT 0', rows: 0, bytes: 0, maskedCells: 0, detected: {}, durationMs: 1, reused: { ...reused, requestId: 'elsewhere' } }),
+    ];
+    const s = buildSession(again)!;
+    assert.deepEqual(
+      s.statements.map((x) => [x.requestId, x.offsetMs, x.sql, x.decision?.rule ?? null, x.reusedFrom ?? null, x.leaseId, x.outcome]),
+      [
+        ['r1', 12, 'SELECT id,\n  email\nFROM customers', 'analysts-read', null, 'l1', 'completed'],
+        ['r3', 41, 'SELECT id,\n  email\nFROM customers', 'analysts-read', 'r1', 'l1', 'completed'],
+        ['r4', 50, 'SELECT id,\n  email\nFROM customers', 'analysts-read', 'r1', 'l1', 'failed'],
+        ['r5', 69, null, null, null, 'l1', 'completed'],
+      ],
+    );
+  });
 });

@@ -26,6 +26,26 @@ export interface ResultRecord extends Sent {
 const durableWithinMs = 5000;
 
 /**
+ * How long a read's start record is held for its end. A statement that only reads and ends within this time has one
+ * record, its end (which then carries what the start would have: its lease and reused decision), instead of two: half
+ * the events for the common short read. A read still running after it, or sending rows before its end, has its start
+ * written then, so a long or streaming read is in the log while it runs. A statement that may change anything (a
+ * write, DDL, a setting, transaction control) has its start written at once, before its effect.
+ */
+const readStartHeldMs = 50;
+
+/** Statement kinds that change nothing in the database: their start may wait for their end. */
+const readKinds: ReadonlySet<string> = new Set(['select', 'show', 'explain']);
+
+/** A read's start, held until it ends, sends rows, or runs longer than `readStartHeldMs`. */
+interface HeldStart {
+  leaseId: string;
+  reused: proxyV1.ReusedDecision | undefined;
+  ctx: CallContext;
+  timer: NodeJS.Timeout;
+}
+
+/**
  * Everything the audit log learns about one session, in one place: its start, each statement's start, result or
  * failure, and its end. An allowed metadata read under `audit.metadataReads: summary` is counted here instead of
  * recorded, and the count goes with the session's end.
@@ -41,6 +61,8 @@ export class SessionAudit {
   #opened: Emitted | undefined;
   /** each running statement's start event, until its record says how it ended */
   readonly #started = new Map<string, Emitted>();
+  /** each running read whose start record is held for its end */
+  readonly #held = new Map<string, HeldStart>();
   #statements = 0;
   #metadataReads = 0;
 
@@ -61,10 +83,28 @@ export class SessionAudit {
     this.#statements += 1;
   }
 
-  /** The statement starts upstream under `leaseId`; `reused` names the earlier statement whose decision it runs under. */
+  /**
+   * The statement starts upstream under `leaseId`; `reused` names the earlier statement whose decision it runs under.
+   * A read's start record is held for its end (`readStartHeldMs`); any other statement's is written now.
+   */
   onQuery(requestId: string, leaseId: string, decision: policyV1.Decision, ctx: CallContext, reused?: proxyV1.ReusedDecision): void {
-    if (this.#summarised(decision)) this.#metadataReads += 1;
-    else this.#started.set(requestId, this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId, ...(reused ? { reused } : {}) }, ctx));
+    if (this.#summarised(decision)) {
+      this.#metadataReads += 1;
+      return;
+    }
+    const kinds = decision.analysis?.kinds ?? [];
+    if (kinds.length > 0 && kinds.every((k) => readKinds.has(k))) {
+      const timer = setTimeout(() => this.#writeStart(requestId), readStartHeldMs);
+      timer.unref();
+      this.#held.set(requestId, { leaseId, reused, ctx, timer });
+      return;
+    }
+    this.#started.set(requestId, this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId, ...(reused ? { reused } : {}) }, ctx));
+  }
+
+  /** Rows of the statement are about to reach its client before its end: its start record is written first. */
+  onRowsSent(requestId: string): void {
+    this.#writeStart(requestId);
   }
 
   /**
@@ -73,11 +113,13 @@ export class SessionAudit {
    */
   onResult(requestId: string, record: ResultRecord, decision: policyV1.Decision | undefined, ctx: CallContext): Promise<void> {
     if (decision && this.#summarised(decision)) return Promise.resolve();
-    return this.#durable(requestId, this.#events.emit(proxyV1.queryCompleted, { requestId, sessionId: this.#sessionId, connection: this.#connection, ...record }, ctx));
+    const reused = this.#endHeld(requestId);
+    return this.#durable(requestId, this.#events.emit(proxyV1.queryCompleted, { requestId, sessionId: this.#sessionId, connection: this.#connection, ...record, ...(reused ? { reused } : {}) }, ctx));
   }
 
   /** The statement was refused or failed: `e` is what the client is told, never upstream text of masked data. */
   onQueryFailed(requestId: string, leaseId: string | null, e: ClientError, durationMs: number, sent: Sent | undefined, ctx: CallContext): Promise<void> {
+    const reused = this.#endHeld(requestId);
     const failed = this.#events.emit(
       proxyV1.queryFailed,
       {
@@ -90,6 +132,7 @@ export class SessionAudit {
         message: e.message,
         durationMs,
         ...(sent ?? {}),
+        ...(reused ? { reused } : {}),
       },
       ctx,
     );
@@ -97,12 +140,33 @@ export class SessionAudit {
   }
 
   onSessionEnd(reason: string): void {
+    // statements still running when their session ends are recorded as started, whatever becomes of them
+    for (const requestId of [...this.#held.keys()]) this.#writeStart(requestId);
     this.#events.emit(proxyV1.sessionClosed, {
       sessionId: this.#sessionId,
       reason,
       statements: this.#statements,
       ...(this.#summary ? { metadataReads: this.#metadataReads } : {}),
     });
+  }
+
+  /** Writes a held start record now (once). */
+  #writeStart(requestId: string): void {
+    const held = this.#held.get(requestId);
+    if (!held) return;
+    clearTimeout(held.timer);
+    this.#held.delete(requestId);
+    const { leaseId, reused, ctx } = held;
+    this.#started.set(requestId, this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId, ...(reused ? { reused } : {}) }, ctx));
+  }
+
+  /** The statement ended with its start still held: no start record is written; its end carries the reused decision. */
+  #endHeld(requestId: string): proxyV1.ReusedDecision | undefined {
+    const held = this.#held.get(requestId);
+    if (!held) return undefined;
+    clearTimeout(held.timer);
+    this.#held.delete(requestId);
+    return held.reused;
   }
 
   /** Resolves once the statement's end, its start and the session's start are stored (rejects after the bound). */

@@ -209,6 +209,7 @@ export class ResultPipe {
           } else truncated = true;
         }
         if (batch.done) await finish(batch.tag);
+        else this.#deps.audit.onRowsSent(requestId);
         return batch;
       },
       close: async () => {
