@@ -295,6 +295,50 @@ describe('unmodified snowflake-sdk through the Snowflake front door', () => {
     assert.equal(events.find((e) => e.event_type === 'proxy.v1.session-opened')!.payload.frontend, 'snowflake');
   });
 
+  it('answers a result whole in its first batch in one piece with its length, and streams a longer one', async () => {
+    // the connector protocol as the driver speaks it, to see the HTTP framing of each answer
+    const login = await fetch(`${accessUrl}/session/v1/login-request?requestId=${crypto.randomUUID()}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/snowflake' },
+      body: JSON.stringify({ data: { ACCOUNT_NAME: 'warehouse', AUTHENTICATOR: 'OAUTH', TOKEN: analyst } }),
+    });
+    const session = ((await login.json()) as any).data;
+    const query = (sqlText: string) =>
+      fetch(`${accessUrl}/queries/v1/query-request?requestId=${crypto.randomUUID()}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/snowflake', authorization: `Snowflake Token="${session.token}"` },
+        body: JSON.stringify({ sqlText, asyncExec: false, sequenceId: 1, querySubmissionTime: Date.now() }),
+      });
+    try {
+      const point = await query('SELECT id, customer_id FROM orders WHERE id = 1');
+      const text = await point.text();
+      assert.equal(point.headers.get('transfer-encoding'), null);
+      assert.equal(point.headers.get('content-length'), String(Buffer.byteLength(text)));
+      const body = JSON.parse(text);
+      assert.equal(body.success, true);
+      assert.deepEqual(body.data.rowset, [['1', '31']]);
+      assert.equal(body.data.returned, 1);
+
+      // more rows than one batch (1000): streamed in chunks as the client reads, never held whole
+      let long = await query('SELECT a.id, b.id FROM orders a, orders b');
+      // a statement still running after the front door's wait is answered in progress: the driver then polls
+      for (let pending = long.headers.get('content-length') !== null && ((await long.clone().json()) as any).code === '333333'; pending; ) {
+        const { getResultUrl } = ((await long.json()) as any).data;
+        long = await fetch(`${accessUrl}${getResultUrl}`, { headers: { accept: 'application/snowflake', authorization: `Snowflake Token="${session.token}"` } });
+        pending = long.headers.get('content-length') !== null && ((await long.clone().json()) as any).code === '333333';
+      }
+      assert.equal(long.headers.get('transfer-encoding'), 'chunked');
+      assert.equal(long.headers.get('content-length'), null);
+      const all = (await long.json()) as any;
+      assert.equal(all.success, true);
+      const orders = Number((await exec(admin, 'SELECT count(*) AS n FROM orders'))[0]!['N']);
+      assert.equal(all.data.rowset.length, orders ** 2);
+      assert.equal(all.data.returned, orders ** 2);
+    } finally {
+      await fetch(`${accessUrl}/session?delete=true`, { method: 'POST', headers: { authorization: `Snowflake Token="${session.token}"` } });
+    }
+  });
+
   describe('SQL API v2', () => {
     const post = (token: string | null, body: unknown, headers: Record<string, string> = { 'x-airlock-connection': 'warehouse' }) =>
       fetch(`${accessUrl}/api/v2/statements?requestId=7c1f1a52-0c1e-4f37-9d55-1b6a0e0e0e01`, {

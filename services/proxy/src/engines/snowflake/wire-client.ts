@@ -1,5 +1,7 @@
 import { createHash, createPublicKey, randomUUID } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { gunzip, gunzipSync } from 'node:zlib';
 import { importPKCS8, SignJWT } from 'jose';
 import { SnowflakeError } from './errors.js';
 
@@ -36,26 +38,127 @@ interface Envelope {
   data: Record<string, unknown> | null;
 }
 
+/** How long one request to Snowflake may take, from sending it to its whole answer. */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+/**
+ * One upstream session's HTTP connections: kept alive between its requests (a statement costs one request on an open
+ * socket, not a TCP handshake), never shared with another session, and closed with the session.
+ */
+class Connections {
+  readonly #base: URL;
+  readonly #agent: http.Agent;
+  readonly #request: typeof http.request;
+
+  constructor(base: string) {
+    this.#base = new URL(base);
+    const secure = this.#base.protocol === 'https:';
+    // one request at a time per session in practice (a statement, then the next); a cancel may run beside it
+    this.#agent = secure ? new https.Agent({ keepAlive: true, maxSockets: 4 }) : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.#request = secure ? https.request : http.request;
+  }
+
+  /** Sends one request (the JSON payload in one write, with its length) and parses the JSON answer. */
+  async send(path: string, method: 'GET' | 'POST', payload: unknown, token: string | undefined): Promise<Envelope> {
+    const body = payload === undefined ? undefined : Buffer.from(JSON.stringify(payload), 'utf8');
+    const headers: Record<string, string | number> = { accept: 'application/snowflake', 'accept-encoding': 'gzip', 'content-type': 'application/json' };
+    if (token) headers['authorization'] = `Snowflake Token="${token}"`;
+    if (body) headers['content-length'] = body.length;
+    let res: { status: number; text: string };
+    try {
+      res = await this.#exchange(path, method, headers, body, true);
+    } catch (err) {
+      throw new SnowflakeError('000000', `Snowflake is not reachable (${err instanceof Error ? err.message : 'error'})`, '08001');
+    }
+    try {
+      return JSON.parse(res.text) as Envelope;
+    } catch {
+      throw new SnowflakeError('000000', `Snowflake answered HTTP ${res.status} without a JSON body`, '08001');
+    }
+  }
+
+  /**
+   * One request and its whole answer. A kept-alive socket the server closed while idle fails before any answer: the
+   * request is sent once more on a fresh socket (with the same requestId, as Snowflake's own drivers retry).
+   */
+  #exchange(path: string, method: string, headers: Record<string, string | number>, body: Buffer | undefined, retry: boolean): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(path, this.#base);
+      const req = this.#request(url, { method, headers, agent: this.#agent });
+      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)), REQUEST_TIMEOUT_MS);
+      let answered = false;
+      req.on('response', (res: IncomingMessage) => {
+        answered = true;
+        readAll(res).then(
+          (text) => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, text });
+          },
+          (err: unknown) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        );
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (retry && !answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          this.#exchange(path, method, headers, body, false).then(resolve, reject);
+        } else reject(err);
+      });
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** An answer's body as text, gunzipped when the server compressed it. */
+function readAll(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('aborted', () => reject(new Error('the answer was cut off')));
+    res.on('end', () => {
+      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (!/^gzip$/i.test(String(res.headers['content-encoding'] ?? '').trim())) return resolve(raw.toString('utf8'));
+      gunzip(raw, (err, out) => (err ? reject(err) : resolve(out.toString('utf8'))));
+    });
+  });
+}
+
 /**
  * The Snowflake connector REST protocol, client side, kept to what a proxy needs: the raw `rowtype` and `rowset`
  * strings pass through untouched (the driver's public API only gives converted values, which lose NUMBER(38)
  * precision, nanoseconds and TIMESTAMP_TZ offsets), and rows are read chunk by chunk so memory stays bounded.
  */
 export class SnowflakeWireClient {
-  readonly #base: string;
+  readonly #http: Connections;
   #token: string;
   #closed = false;
   /** the session id the server answered at login (as a decimal string), when it answered one */
   readonly sessionId: string | undefined;
 
-  private constructor(base: string, token: string, sessionId: string | undefined) {
-    this.#base = base;
+  private constructor(connections: Connections, token: string, sessionId: string | undefined) {
+    this.#http = connections;
     this.#token = token;
     this.sessionId = sessionId;
   }
 
   static async login(o: LoginOptions): Promise<SnowflakeWireClient> {
-    const base = o.accessUrl.replace(/\/$/, '');
+    const connections = new Connections(o.accessUrl.replace(/\/$/, '') + '/');
+    try {
+      return await SnowflakeWireClient.#login(connections, o);
+    } catch (err) {
+      connections.close();
+      throw err;
+    }
+  }
+
+  static async #login(connections: Connections, o: LoginOptions): Promise<SnowflakeWireClient> {
     const params = new URLSearchParams({ requestId: randomUUID(), roleName: o.role });
     if (o.warehouse) params.set('warehouse', o.warehouse);
     if (o.database) params.set('databaseName', o.database);
@@ -76,11 +179,11 @@ export class SnowflakeWireClient {
     } else {
       throw new Error('a Snowflake login needs a private key or an OAuth token');
     }
-    const body = await post(`${base}/session/v1/login-request?${params}`, { data }, undefined);
+    const body = await connections.send(`session/v1/login-request?${params}`, 'POST', { data }, undefined);
     const token = body.data?.['token'];
     if (!body.success || typeof token !== 'string') throw errorOf(body);
     const sessionId = body.data?.['sessionId'];
-    return new SnowflakeWireClient(base, token, typeof sessionId === 'number' || typeof sessionId === 'string' ? String(sessionId) : undefined);
+    return new SnowflakeWireClient(connections, token, typeof sessionId === 'number' || typeof sessionId === 'string' ? String(sessionId) : undefined);
   }
 
   get closed(): boolean {
@@ -98,8 +201,9 @@ export class SnowflakeWireClient {
     const parameters: Record<string, unknown> = {};
     if (options.queryTag !== undefined) parameters['QUERY_TAG'] = options.queryTag;
     if (options.timeoutMs !== undefined) parameters['STATEMENT_TIMEOUT_IN_SECONDS'] = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-    let body = await post(
-      `${this.#base}/queries/v1/query-request?requestId=${encodeURIComponent(options.requestId)}`,
+    let body = await this.#http.send(
+      `queries/v1/query-request?requestId=${encodeURIComponent(options.requestId)}`,
+      'POST',
       { sqlText, asyncExec: false, ...(params.length ? { bindings } : {}), parameters, queryContextDTO: { entries: [] } },
       this.#token,
     );
@@ -107,7 +211,7 @@ export class SnowflakeWireClient {
       const url = body.data?.['getResultUrl'];
       if (typeof url !== 'string') throw new SnowflakeError('000000', 'the server answered in progress without a result URL', 'XX000');
       await new Promise((r) => setTimeout(r, 250));
-      body = await get(`${this.#base}${url}`, this.#token);
+      body = await this.#http.send(url.replace(/^\/+/, ''), 'GET', undefined, this.#token);
     }
     if (!body.success || !body.data) throw errorOf(body);
     const d = body.data;
@@ -133,13 +237,17 @@ export class SnowflakeWireClient {
   }
 
   async abort(requestId: string): Promise<void> {
-    await post(`${this.#base}/queries/v1/abort-request?requestId=${randomUUID()}`, { requestId }, this.#token).catch(() => undefined);
+    await this.#http.send(`queries/v1/abort-request?requestId=${randomUUID()}`, 'POST', { requestId }, this.#token).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await post(`${this.#base}/session?delete=true&requestId=${randomUUID()}`, undefined, this.#token).catch(() => undefined);
+    try {
+      await this.#http.send(`session?delete=true&requestId=${randomUUID()}`, 'POST', undefined, this.#token).catch(() => undefined);
+    } finally {
+      this.#http.close();
+    }
   }
 }
 
@@ -148,36 +256,6 @@ function errorOf(body: Envelope): SnowflakeError {
   const code = String(body.code ?? data['errorCode'] ?? '000000');
   const sqlState = String(data['sqlState'] ?? 'XX000');
   return new SnowflakeError(code, body.message ?? 'Snowflake refused the request', sqlState);
-}
-
-async function post(url: string, payload: unknown, token: string | undefined): Promise<Envelope> {
-  return send(url, 'POST', payload, token);
-}
-
-async function get(url: string, token: string): Promise<Envelope> {
-  return send(url, 'GET', undefined, token);
-}
-
-async function send(url: string, method: string, payload: unknown, token: string | undefined): Promise<Envelope> {
-  const headers: Record<string, string> = { accept: 'application/snowflake', 'content-type': 'application/json' };
-  if (token) headers['authorization'] = `Snowflake Token="${token}"`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers,
-      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-      signal: AbortSignal.timeout(300_000),
-    });
-  } catch (err) {
-    throw new SnowflakeError('000000', `Snowflake is not reachable (${err instanceof Error ? err.message : 'error'})`, '08001');
-  }
-  const text = await res.text();
-  try {
-    return JSON.parse(text) as Envelope;
-  } catch {
-    throw new SnowflakeError('000000', `Snowflake answered HTTP ${res.status} without a JSON body`, '08001');
-  }
 }
 
 /** The key-pair login JWT: `iss = ACCOUNT.USER.SHA256:<fingerprint>`, `sub = ACCOUNT.USER`, one minute of validity. */

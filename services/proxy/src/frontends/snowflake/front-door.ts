@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '@airlock/contracts';
 import { AirlockError } from '@airlock/runtime';
@@ -18,7 +17,7 @@ import {
   renewBody,
   type SessionInfo,
 } from './responses.js';
-import { connectorResult } from './result-stream.js';
+import { connectorResult, resultBody } from './result-stream.js';
 import {
   AbortRequest,
   LoginQuery,
@@ -203,12 +202,12 @@ export class SnowflakeFrontDoor implements SqlApiHost {
   }
 
   /** Answers a statement's current state: its streamed result, its failure, or "in progress". */
-  respond(reply: FastifyReply, run: StatementRun, info: SessionInfo): FastifyReply {
+  async respond(reply: FastifyReply, run: StatementRun, info: SessionInfo): Promise<FastifyReply> {
     const taken = run.take();
     if (taken === null) return answer(reply, inProgressBody(run.queryId, { async: false, message: run.hold?.message }));
     if ('failure' in taken) return answer(reply, failureBody(taken.failure, run.queryId));
     const stream = connectorResult(taken.source, { queryId: run.queryId, parameters: defaultParameters, sessionInfo: info, batchRows: this.#settings.batchRows }, taken.end);
-    return reply.code(200).type('application/json').send(Readable.from(stream, { objectMode: false, highWaterMark: 64 * 1024 }));
+    return reply.code(200).type('application/json').send(await resultBody(taken.source, stream));
   }
 
   async register(app: FastifyInstance): Promise<void> {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { ColumnInfo } from '../../engines/engine.js';
 import { toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
 import { failureData, rowtypeOf, statementTypeOf, statementTypes, synthesizedResult, type Parameter, type SessionInfo } from './responses.js';
@@ -108,6 +109,18 @@ async function* pull(
   } finally {
     if (!ended) await end({ kind: 'abandoned' });
   }
+}
+
+/**
+ * The HTTP body of a result: a result whose first batch was its last is already whole in memory, so it goes as one
+ * text with its length, in one write (a point query costs no chunked framing and no write per part); a longer one
+ * streams, a batch at a time as the client's socket drains.
+ */
+export async function resultBody(source: ResultSource, parts: AsyncGenerator<string>): Promise<string | Readable> {
+  if (!source.first.done) return Readable.from(parts, { objectMode: false, highWaterMark: 64 * 1024 });
+  let text = '';
+  for await (const part of parts) text += part;
+  return text;
 }
 
 /**

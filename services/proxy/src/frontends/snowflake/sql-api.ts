@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '@airlock/contracts';
 import { bindingsToParams } from './bindings.js';
 import { failures, snowflakeCodes, toSnowflakeFailure, type SnowflakeFailure } from './errors.js';
 import type { FrontDoor } from '../http/server.js';
-import { sqlApiResult } from './result-stream.js';
+import { resultBody, sqlApiResult } from './result-stream.js';
 import { HandleParams, StatementQuery, StatementRequest } from './schemas.js';
 import { Mutex, type StatementRun, type StatementSession } from './statement-run.js';
 
@@ -82,12 +81,12 @@ export function registerSqlApi(scope: FastifyInstance, front: SqlApiHost): void 
     }
   };
 
-  const respond = (reply: FastifyReply, run: StatementRun, requestId: string | null): FastifyReply => {
+  const respond = async (reply: FastifyReply, run: StatementRun, requestId: string | null): Promise<FastifyReply> => {
     const taken = run.take();
     if (taken === null) return reply.code(202).type('application/json').send(sqlApiInProgress(run.queryId, run.hold?.message));
     if ('failure' in taken) return reply.code(sqlApiStatus(taken.failure)).type('application/json').send(sqlApiFailure(taken.failure, run.queryId, run.createdAt));
     const stream = sqlApiResult(taken.source, { handle: run.queryId, requestId, createdOn: run.createdAt, batchRows: front.settings.batchRows }, taken.end);
-    return reply.code(200).type('application/json').send(Readable.from(stream, { objectMode: false, highWaterMark: 64 * 1024 }));
+    return reply.code(200).type('application/json').send(await resultBody(taken.source, stream));
   };
 
   const badRequest = (reply: FastifyReply, message: string): FastifyReply =>
