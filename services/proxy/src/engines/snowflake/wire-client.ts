@@ -66,7 +66,8 @@ class Connections {
     if (body) headers['content-length'] = body.length;
     let res: { status: number; text: string };
     try {
-      res = await this.#exchange(path, method, headers, body, true);
+      // only a GET is sent again: a statement the server may have run before the reset must never run twice
+      res = await this.#exchange(path, method, headers, body, method === 'GET');
     } catch (err) {
       throw new SnowflakeError('000000', `Snowflake is not reachable (${err instanceof Error ? err.message : 'error'})`, '08001');
     }
@@ -78,8 +79,9 @@ class Connections {
   }
 
   /**
-   * One request and its whole answer. A kept-alive socket the server closed while idle fails before any answer: the
-   * request is sent once more on a fresh socket (with the same requestId, as Snowflake's own drivers retry).
+   * One request and its whole answer. A kept-alive socket the server closed while idle fails before any answer: with
+   * `retry` (reads only) the request is sent once more on a fresh socket; a POST (a login, a statement) is not, since
+   * the server may have acted on it before the reset, and its caller gets the error instead.
    */
   #exchange(path: string, method: string, headers: Record<string, string | number>, body: Buffer | undefined, retry: boolean): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
