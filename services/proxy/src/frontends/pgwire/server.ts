@@ -520,13 +520,29 @@ class PgConnection {
   async #stream(active: ActiveStatement, maxRows: number, formats: readonly number[] = []): Promise<boolean> {
     const batch = this.#options.batchRows ?? 1000;
     const oids = formats.some((f) => f === 1) ? pgFields(active.columns ?? []).map((f, i) => (P.formatOf(formats, i) === 1 ? f.typeOid : undefined)) : undefined;
+    // rows in text format leave as the DataRow messages the upstream sent, masked in place; binary columns are
+    // converted from the masked text
+    const readWire = oids === undefined ? active.readWire?.bind(active) : undefined;
     let sent = 0;
     for (;;) {
       const want = maxRows > 0 ? Math.min(batch, maxRows - sent) : batch;
-      const { rows, done, tag } = await active.read(want);
-      if (rows.length > 0) {
-        sent += rows.length;
-        await this.#writeAndDrain(P.dataRows(oids === undefined ? rows : rows.map((row) => row.map((v, i) => (v === null || oids[i] === undefined ? v : textToBinary(oids[i]!, v))))));
+      let done: boolean;
+      let tag: string | undefined;
+      if (readWire) {
+        const b = await readWire(want);
+        ({ done, tag } = b);
+        if (b.count > 0) {
+          sent += b.count;
+          await this.#writeAndDrain(...b.parts);
+        }
+      } else {
+        const b = await active.read(want);
+        ({ done, tag } = b);
+        if (b.rows.length > 0) {
+          const rows = b.rows;
+          sent += rows.length;
+          await this.#writeAndDrain(P.dataRows(oids === undefined ? rows : rows.map((row) => row.map((v, i) => (v === null || oids[i] === undefined ? v : textToBinary(oids[i]!, v))))));
+        }
       }
       if (done) {
         this.#write(P.commandComplete(tag ?? `SELECT ${sent}`));
@@ -623,8 +639,8 @@ class PgConnection {
   }
 
   /** Gathers a batch of rows; once enough is gathered it is sent, waiting for the client to take it: memory stays bounded. */
-  async #writeAndDrain(b: Buffer): Promise<void> {
-    this.#write(b);
+  async #writeAndDrain(...parts: Buffer[]): Promise<void> {
+    for (const b of parts) this.#write(b);
     if (this.#pendingBytes < FLUSH_BYTES || this.#flush()) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
