@@ -8,6 +8,8 @@ import { allDetectors, createMasker } from '@airlock/masking';
 import { freshDatabase } from '@airlock/testkit';
 import { PostgresUpstream } from '../../src/engines/postgres/upstream.js';
 import type { UpstreamPortal } from '../../src/engines/engine.js';
+import { decodeWireRows, type WireRows } from '../../src/engines/wire-rows.js';
+import { WireMasker } from '../../src/core/wire-masker.js';
 import * as P from '../../src/frontends/pgwire/protocol.js';
 
 type Row = Array<string | null>;
@@ -22,6 +24,29 @@ const everyType = `
      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
   ) AS t(text, varchar, int, bigint, numeric, bool, date, timestamptz, json, jsonb, text_array, int_array, bytea, uuid)`;
+
+/** the same columns, with values that are not ASCII and values a detector finds in the text columns */
+const everyTypeMore = everyType.replace(
+  '(NULL, NULL,',
+  `('héllo wörld, josé@exämple.de 4111 1111 1111 1111'::text, '日本語 😀 (415) 555-2671'::varchar(60), -1::int, 0::bigint, -0.5::numeric, false,
+     '1999-12-31'::date, '1999-12-31 23:59:59+00'::timestamptz, '{"é":"ü"}'::json, '[]'::jsonb, ARRAY['ü',NULL]::text[], '{}'::int[], ''::bytea,
+     '00000000-0000-0000-0000-000000000000'::uuid),
+    ('', 'no digits, no at sign', 0, 1, 0, true, '2000-01-01', '2000-01-01 00:00:00+00', '""', '"x@y.example"', ARRAY['']::text[], ARRAY[NULL]::int[], '\\x'::bytea,
+     'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+    (NULL, NULL,`,
+);
+
+/** Every DataRow message of a result, read in requests of `max` rows. */
+async function readAllWire(portal: UpstreamPortal, max = 1000): Promise<WireRows> {
+  const parts: Buffer[] = [];
+  let count = 0;
+  for (;;) {
+    const batch = await portal.readWire!(max);
+    parts.push(...batch.rows.parts);
+    count += batch.rows.count;
+    if (batch.done) return { parts, count };
+  }
+}
 
 async function readAll(portal: UpstreamPortal, max = 1000): Promise<{ rows: Row[]; tag: string | undefined; reads: number }> {
   const rows: Row[] = [];
@@ -98,6 +123,60 @@ describe('the PostgreSQL engine on a real server', () => {
       '\\x00ff10',
       'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
     ]);
+  });
+
+  it('the wire path is equal to the masker for every type: each action in the middle of clear columns, NULLs, wider rows', async () => {
+    const width = 14;
+    const actions = [
+      { kind: 'redact' },
+      { kind: 'null' },
+      { kind: 'partial', keep: 4 },
+      { kind: 'partial', keep: 0 },
+      { kind: 'email' },
+      { kind: 'hash' },
+    ] as const;
+    const plans: Array<{ name: string; plan: MaskingPlan; columnCount: number }> = [
+      // every other column masked, the ones between scanned by the detectors
+      ...actions.flatMap((action) =>
+        [0, 1].map((offset) => ({
+          name: `${action.kind}${'keep' in action ? ` ${action.keep}` : ''} on every other column from ${offset}`,
+          plan: {
+            columns: Array.from({ length: width }, (_, index) => ({ index, name: `c${index}`, action: index % 2 === offset ? action : null })),
+            maskUnlisted: false,
+            detectors: [...allDetectors],
+          },
+          columnCount: width,
+        })),
+      ),
+      // one masked column in the middle, the others clear and not scanned
+      {
+        name: 'email in the middle of columns exempt from detectors',
+        plan: { columns: Array.from({ length: width }, (_, index) => ({ index, name: `c${index}`, action: index === 7 ? ({ kind: 'email' } as const) : null, detect: false })), maskUnlisted: false, detectors: [...allDetectors] },
+        columnCount: width,
+      },
+      { name: 'detectors only', plan: { columns: [], maskUnlisted: false, detectors: [...allDetectors] }, columnCount: width },
+      { name: 'nothing masked or scanned', plan: { columns: [], maskUnlisted: false, detectors: [] }, columnCount: width },
+      // the result is wider than the masker was told: the cells past it are the unlisted columns'
+      { name: 'rows wider than announced, unlisted redacted', plan: { columns: [{ index: 0, name: 'c0', action: null }, { index: 3, name: 'c3', action: { kind: 'partial', keep: 2 } }], maskUnlisted: true, detectors: [...allDetectors] }, columnCount: 5 },
+      { name: 'rows wider than announced, unlisted scanned', plan: { columns: [{ index: 0, name: 'c0', action: null, detect: false }], maskUnlisted: false, detectors: [...allDetectors] }, columnCount: 1 },
+    ];
+    for (const { name, plan, columnCount } of plans) {
+      const raw = await readAllWire(await upstream.open(everyTypeMore, []), 2);
+      assert.equal(raw.count, 4);
+      const rows = decodeWireRows(raw);
+      assert.equal(rows[3]!.length, width);
+      assert.deepEqual(rows[3], rows[3]!.map(() => null));
+      const text = createMasker({ plan, hashKey: 'k', columnCount });
+      const bytes = createMasker({ plan, hashKey: 'k', columnCount });
+      const want = rows.map((r) => text.maskRow(r.slice()));
+      const got = new WireMasker(bytes, columnCount).mask(raw);
+      assert.deepEqual(decodeWireRows({ parts: got.parts, count: raw.count }), want, name);
+      assert.ok(Buffer.concat(got.parts).equals(P.dataRows(want)), `${name}: the client receives the same bytes`);
+      assert.deepEqual(bytes.stats, text.stats, name);
+      assert.equal(got.bytes, want.flat().reduce((n, v) => n + (v === null ? 0 : Buffer.byteLength(v)), 0), name);
+    }
+    // the text ran often enough to be prepared: the tests after this one start with none
+    await readAll(await upstream.open('DISCARD ALL', []));
   });
 
   it('answers a small result in one read, done with its tag', async () => {
