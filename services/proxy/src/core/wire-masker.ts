@@ -19,8 +19,8 @@ export interface MaskedWireRows {
  */
 export class WireMasker {
   readonly #masker: Masker | undefined;
-  /** each announced column's treatment */
-  readonly #kinds: CellKind[];
+  /** each announced column's treatment: PASS, FIXED or VALUE */
+  readonly #ops: Uint8Array;
   /** each `fixed` column's value, encoded once: undefined until first seen, null for NULL */
   readonly #fixed: Array<Buffer | null | undefined>;
   /** no cell of a row of the announced width is touched */
@@ -28,13 +28,13 @@ export class WireMasker {
 
   constructor(masker: Masker | undefined, columnCount: number) {
     this.#masker = masker;
-    this.#kinds = Array.from({ length: columnCount }, (_, i) => masker?.cellKind(i) ?? 'pass');
+    this.#ops = Uint8Array.from({ length: columnCount }, (_, i) => opOf(masker?.cellKind(i) ?? 'pass'));
     this.#fixed = new Array(columnCount).fill(undefined);
-    this.#passes = this.#kinds.every((k) => k === 'pass');
+    this.#passes = this.#ops.every((op) => op === PASS);
   }
 
   mask(rows: WireRows): MaskedWireRows {
-    const width = this.#kinds.length;
+    const width = this.#ops.length;
     if (this.#passes) {
       // every row as it came, unless one is wider than announced: its extra cells are the unlisted columns'
       let bytes = 0;
@@ -53,84 +53,89 @@ export class WireMasker {
 
   #rewrite(rows: WireRows): MaskedWireRows {
     const masker = this.#masker!;
-    const kinds = this.#kinds;
-    const width = kinds.length;
+    const ops = this.#ops;
+    const width = ops.length;
     let size = 64;
     for (const b of rows.parts) size += b.length;
-    const w = new Writer(size + (size >> 3));
+    let out: Buffer = Buffer.allocUnsafe(size + (size >> 3));
+    let at = 0;
     let bytes = 0;
     for (const b of rows.parts) {
       let o = 0;
       while (o < b.length) {
-        const end = nextMessage(b, o);
-        const n = b.readInt16BE(o + 5);
-        const rowStart = w.at;
+        const end = o + 1 + int32(b, o + 1);
+        const n = (b[o + 5]! << 8) | b[o + 6]!;
+        const rowStart = at;
         // input bytes not written yet: from the message's start (its header is copied, its length set at the end)
         let from = o;
         let p = o + 7;
         for (let i = 0; i < n; i++) {
-          const len = b.readInt32BE(p);
+          const len = int32(b, p);
           const start = p + 4;
-          const next = len < 0 ? start : start + len;
           if (len < 0) {
+            p = start;
+            continue;
+          }
+          const next = start + len;
+          const op = i < width ? ops[i]! : opOf(masker.cellKind(i));
+          if (op === PASS) {
             p = next;
             continue;
           }
-          const kind = i < width ? kinds[i]! : masker.cellKind(i);
-          if (kind === 'pass') {
-            p = next;
-            continue;
-          }
-          let masked: string | null;
-          let fixed: Buffer | null | undefined;
-          if (kind === 'fixed') {
+          // room for the bytes still to copy, a length, and the value (masked on bytes: at most 3 bytes longer)
+          const pending = p - from;
+          if (at + pending + 7 + len > out.length) out = grown(out, at, pending + 7 + len);
+          let written: number;
+          if (op === FIXED) {
             // the cell is counted as masked; its value is never read
-            masked = masker.maskCell(i, '');
-            fixed = i < width ? this.#fixedValue(i, masked) : undefined;
+            const fixed = this.#fixedValue(i, masker.maskCell(i, ''));
+            if (fixed === null) written = -1;
+            else {
+              if (at + pending + 4 + fixed.length > out.length) out = grown(out, at, pending + 4 + fixed.length);
+              fixed.copy(out, at + pending + 4);
+              written = fixed.length;
+            }
           } else {
             // on the bytes where the masker can: the result goes after the bytes still to copy and the length field
-            const pending = p - from;
-            w.reserve(pending + 4 + len + 3);
-            const done = masker.maskUtf8(i, b, start, next, w.buffer, w.at + pending + 4);
-            if (done === UNCHANGED) {
+            written = masker.maskUtf8(i, b, start, next, out, at + pending + 4);
+            if (written === UNCHANGED) {
               p = next;
               continue;
             }
-            if (done !== AS_TEXT) {
-              w.copy(b, from, p);
-              w.int32(done);
-              w.at += done;
-              p = next;
-              from = next;
-              continue;
-            }
-            const value = (b as Buffer & NativeText).utf8Slice(start, next);
-            masked = masker.maskCell(i, value);
-            if (masked === value) {
-              p = next;
-              continue;
+            if (written === AS_TEXT) {
+              const value = (b as Buffer & NativeText).utf8Slice(start, next);
+              const masked = masker.maskCell(i, value);
+              if (masked === value) {
+                p = next;
+                continue;
+              }
+              if (masked === null) written = -1;
+              else {
+                if (at + pending + 4 + 3 * masked.length > out.length) out = grown(out, at, pending + 4 + 3 * masked.length);
+                written = (out as Buffer & NativeText).utf8Write(masked, at + pending + 4, out.length - at - pending - 4);
+              }
             }
           }
-          w.copy(b, from, p);
-          if (masked === null) w.int32(-1);
-          else if (fixed) {
-            w.int32(fixed.length);
-            w.copy(fixed, 0, fixed.length);
-          } else w.lengthAndText(masked);
+          at = copy(b, from, p, out, at);
+          writeInt32(out, at, written);
+          at += written < 0 ? 4 : 4 + written;
           p = next;
           from = next;
         }
-        w.copy(b, from, end);
-        const length = w.at - rowStart - 1;
-        w.buffer.writeUInt32BE(length, rowStart + 1);
+        if (at + end - from > out.length) out = grown(out, at, end - from);
+        at = copy(b, from, end, out, at);
+        const length = at - rowStart - 1;
+        writeInt32(out, rowStart + 1, length);
         bytes += length - 6 - 4 * n;
         o = end;
       }
     }
-    return { parts: [w.buffer.subarray(0, w.at)], bytes };
+    return { parts: [out.subarray(0, at)], bytes };
   }
 
   #fixedValue(column: number, masked: string | null): Buffer | null {
+    // a column past the announced ones is not kept: it is rare, and its index unbounded
+    if (column >= this.#fixed.length) return masked === null ? null : Buffer.from(masked, 'utf8');
     let fixed = this.#fixed[column];
     if (fixed === undefined) {
       fixed = masked === null ? null : Buffer.from(masked, 'utf8');
@@ -140,59 +145,39 @@ export class WireMasker {
   }
 }
 
-/** A buffer written front to back that doubles when it fills. */
-class Writer {
-  buffer: Buffer;
-  at = 0;
+const PASS = 0;
+const FIXED = 1;
+const VALUE = 2;
 
-  constructor(size: number) {
-    this.buffer = Buffer.allocUnsafe(size);
-  }
+function opOf(kind: CellKind): number {
+  return kind === 'pass' ? PASS : kind === 'fixed' ? FIXED : VALUE;
+}
 
-  /** room for `n` more bytes; the buffer may be replaced */
-  reserve(n: number): void {
-    if (this.at + n <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + n));
-    this.buffer.copy(grown, 0, 0, this.at);
-    this.buffer = grown;
-  }
+function int32(b: Buffer, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
 
-  copy(src: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (n <= 0) return;
-    this.reserve(n);
-    const out = this.buffer;
-    const at = this.at;
-    // a native copy costs more than a short loop
-    if (n < 48) for (let k = 0; k < n; k++) out[at + k] = src[start + k]!;
-    else src.copy(out, at, start, end);
-    this.at = at + n;
-  }
+function writeInt32(b: Buffer, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
 
-  int32(v: number): void {
-    this.reserve(4);
-    this.buffer.writeInt32BE(v, this.at);
-    this.at += 4;
-  }
+/** Copies `src[start, end)` to `out[at]` (which has room) and returns the position after it. */
+function copy(src: Buffer, start: number, end: number, out: Buffer, at: number): number {
+  const n = end - start;
+  // a native copy costs more than a short loop
+  if (n < 48) for (let k = 0; k < n; k++) out[at + k] = src[start + k]!;
+  else src.copy(out, at, start, end);
+  return at + n;
+}
 
-  /** a value's length and its UTF-8 text */
-  lengthAndText(s: string): void {
-    const n = s.length;
-    this.reserve(4 + 3 * n);
-    const out = this.buffer;
-    const at = this.at + 4;
-    // ASCII, the common case, byte by byte; anything else by the encoder
-    let written = 0;
-    while (written < n) {
-      const c = s.charCodeAt(written);
-      if (c >= 0x80) break;
-      out[at + written] = c;
-      written++;
-    }
-    if (written < n) written = (out as Buffer & NativeText).utf8Write(s, at, out.length - at);
-    out.writeInt32BE(written, this.at);
-    this.at = at + written;
-  }
+/** A larger buffer holding the first `used` bytes of `b`, with room for `more` after them. */
+function grown(b: Buffer, used: number, more: number): Buffer {
+  const next = Buffer.allocUnsafe(Math.max(b.length * 2, used + more));
+  b.copy(next, 0, 0, used);
+  return next;
 }
 
 /** Buffer's own UTF-8 codec, without `toString` and `write`'s argument handling around it. */
