@@ -235,6 +235,31 @@ describe('the PostgreSQL engine on a real server', () => {
     assert.equal(upstream.txStatus, 'I');
   });
 
+  it('fetches each batch after the first by size: wide rows come fewer at a time, narrow ones more', async () => {
+    // rows of about 4 KB: after a first batch of 1,000 rows, batches of about 256 KB hold some 60 of them
+    const wide = await upstream.open("SELECT g, repeat('x', 4000) FROM generate_series(1, 3000) g", []);
+    const sizes: number[] = [];
+    for (;;) {
+      const batch = await wide.readWire!(1_000_000);
+      sizes.push(batch.rows.count);
+      if (batch.done) break;
+    }
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 3000);
+    assert.equal(sizes[0], 1000);
+    // a read waits for the end of a batch and takes what arrived: at most the batch read ahead and the one after it
+    assert.ok(sizes.slice(1).every((n) => n <= 2 * 66), `later reads: ${sizes.slice(1).join(', ')}`);
+    // narrow rows: batches grow past the first one's 1,000 rows
+    const narrow = await upstream.open('SELECT g FROM generate_series(1, 40000) g', []);
+    const counts: number[] = [];
+    for (;;) {
+      const batch = await narrow.readWire!(1_000_000);
+      counts.push(batch.rows.count);
+      if (batch.done) break;
+    }
+    assert.equal(counts.reduce((a, b) => a + b, 0), 40000);
+    assert.ok(Math.max(...counts.slice(1)) > 1000, `later reads: ${counts.slice(1).join(', ')}`);
+  });
+
   it("reports the server's error with its SQLSTATE while opening and while reading, and stays usable", async () => {
     await assert.rejects(upstream.open('SELECT * FROM no_such_table', []), (e: { code: string }) => e.code === '42P01');
     const failing = await upstream.open("SELECT CASE WHEN g < 3000 THEN g ELSE 1 / (g - g) END FROM generate_series(1, 4000) g", []);

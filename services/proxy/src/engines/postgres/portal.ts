@@ -13,14 +13,22 @@ export interface PgConnection extends NodeJS.EventEmitter {
 
 export type Row = Array<string | null>;
 
+/** the most rows one Execute asks for, however narrow they are */
+const MAX_BATCH_ROWS = 16_384;
+
 /** How a statement reaches the server: its text, parameters, and the named statement it may use or create. */
 export interface PortalSpec {
   text: string;
   values: Array<string | null>;
   /** a server-side prepared statement for this text: `parse` when it must be created first */
   statement?: { name: string; parse: boolean };
-  /** rows per Execute */
+  /** rows of the first Execute */
   batchRows: number;
+  /**
+   * the bytes each later Execute aims for: its rows are this over the mean size of the rows so far (at least one,
+   * at most `MAX_BATCH_ROWS`), so a batch of wide rows stays as small in memory as one of narrow rows
+   */
+  batchBytes?: number;
   /** the connection's tap: this statement's DataRow messages come through it, unparsed */
   tap: RowTap;
   /** named statements of this connection no longer used: closed first, in the same write */
@@ -57,7 +65,8 @@ interface PgField {
  * Rows arrive as the server's DataRow messages, taken off the socket by the connection's `RowTap` before the driver
  * parses them: `readWire` hands them on as they are, `read` decodes them into text values.
  *
- * Memory stays bounded: rows are fetched `batchRows` at a time, with one batch fetched ahead of the reader.
+ * Memory stays bounded: rows are fetched a batch at a time (`batchRows`, then about `batchBytes`), with one batch
+ * fetched ahead of the reader.
  */
 export class PortalQuery implements RowSink {
   readonly fields: Promise<FieldDescription[] | null>;
@@ -71,6 +80,10 @@ export class PortalQuery implements RowSink {
   #buffered = 0;
   /** rows the server sent, over every batch */
   #received = 0;
+  /** the bytes of those rows' DataRow messages */
+  #receivedBytes = 0;
+  /** rows per Execute now */
+  #batch: number;
   /** an Execute was sent and its batch has not ended */
   #fetching = true;
   /** CommandComplete (or EmptyQueryResponse) came: no more rows */
@@ -87,6 +100,7 @@ export class PortalQuery implements RowSink {
 
   constructor(spec: PortalSpec) {
     this.#spec = spec;
+    this.#batch = spec.batchRows;
     this.fields = new Promise((resolve, reject) => {
       this.#resolveFields = resolve;
       this.#rejectFields = reject;
@@ -134,6 +148,7 @@ export class PortalQuery implements RowSink {
   rows(b: Buffer, start: number, end: number, count: number): void {
     // rows of a batch still in flight when the reader closed the portal are dropped
     this.#received += count;
+    this.#receivedBytes += end - start;
     if (this.#closing || this.#ended) return;
     this.#parts.push({ b, start, end, count });
     this.#buffered += count;
@@ -275,11 +290,15 @@ export class PortalQuery implements RowSink {
   /** Keeps one batch in flight while at most one batch waits to be read. */
   #fetchAhead(): void {
     if (this.#fetching || this.#complete || this.#closing || this.#ended) return;
-    if (this.#buffered > this.#spec.batchRows) return;
+    if (this.#buffered > this.#batch) return;
     const connection = this.#connection;
     if (!connection?.stream.writable) return;
     this.#fetching = true;
-    connection.stream.write(Buffer.concat([serialize.execute({ rows: this.#spec.batchRows }), serialize.flush()]));
+    const target = this.#spec.batchBytes;
+    if (target !== undefined && this.#received > 0) {
+      this.#batch = Math.max(1, Math.min(MAX_BATCH_ROWS, Math.floor(target / (this.#receivedBytes / this.#received))));
+    }
+    connection.stream.write(Buffer.concat([serialize.execute({ rows: this.#batch }), serialize.flush()]));
   }
 
   #detach(): void {

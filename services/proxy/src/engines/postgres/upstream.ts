@@ -19,8 +19,13 @@ const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
-/** rows fetched per Execute: the most a statement holds in the proxy is two such batches */
+/** rows fetched by a statement's first Execute */
 const FETCH_ROWS = 1000;
+/**
+ * bytes each later Execute aims for, from the size of the rows so far: the most a statement holds in the proxy is two
+ * such batches (or two rows, when one row is larger)
+ */
+const FETCH_BYTES = 256 * 1024;
 /** named statements kept per connection; texts past this run as unnamed statements */
 const MAX_PREPARED = 256;
 
@@ -168,6 +173,7 @@ export class PostgresUpstream implements UpstreamConnection {
       text: sql,
       values: params,
       batchRows: FETCH_ROWS,
+      batchBytes: FETCH_BYTES,
       tap: this.#tap,
       closeStatements: statements.takeClosing(),
       ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
