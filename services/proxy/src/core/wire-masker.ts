@@ -92,7 +92,7 @@ export class WireMasker {
             if (fixed === null) written = -1;
             else {
               if (at + pending + 4 + fixed.length > out.length) out = grown(out, at, pending + 4 + fixed.length);
-              fixed.copy(out, at + pending + 4);
+              copy(fixed, 0, fixed.length, out, at + pending + 4);
               written = fixed.length;
             }
           } else {
