@@ -260,6 +260,21 @@ describe('the PostgreSQL engine on a real server', () => {
     assert.ok(Math.max(...counts.slice(1)) > 1000, `later reads: ${counts.slice(1).join(', ')}`);
   });
 
+  it('answers a read for more rows than a batch holds that comes after the batches read ahead have ended', { timeout: 30_000 }, async () => {
+    // rows of about 4 KB: batches of some 60 rows after the first 1,000, and none fetched while two wait unread
+    const wide = await upstream.open("SELECT g, repeat('x', 4000) FROM generate_series(1, 2000) g", []);
+    let read = (await wide.readWire!(1000)).rows.count;
+    assert.equal(read, 1000);
+    for (;;) {
+      // a slow reader: the batches read ahead end before it asks again, for more rows than they hold
+      await new Promise((r) => setTimeout(r, 100));
+      const batch = await wide.readWire!(1000);
+      read += batch.rows.count;
+      if (batch.done) break;
+    }
+    assert.equal(read, 2000);
+  });
+
   it("reports the server's error with its SQLSTATE while opening and while reading, and stays usable", async () => {
     await assert.rejects(upstream.open('SELECT * FROM no_such_table', []), (e: { code: string }) => e.code === '42P01');
     const failing = await upstream.open("SELECT CASE WHEN g < 3000 THEN g ELSE 1 / (g - g) END FROM generate_series(1, 4000) g", []);

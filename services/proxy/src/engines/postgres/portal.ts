@@ -249,8 +249,13 @@ export class PortalQuery implements RowSink {
     }
   }
 
-  /** Answers a waiting read when it can be: a full request, a batch boundary with rows, or the end. */
-  #serve(boundary = false): void {
+  /**
+   * Answers a waiting read when it can be: a full request, a batch boundary with rows, or the end. No batch in flight
+   * counts as a boundary: a read that asks for more rows than the batches hold, made after the last one ended, gets
+   * what is there (no more would come without it, since nothing is fetched while a batch waits unread). Once the
+   * last batch came, the read waits for ReadyForQuery instead, so that a small result is one read, done.
+   */
+  #serve(boundary = !this.#fetching && !this.#complete): void {
     const waiter = this.#waiter;
     if (!waiter) return;
     const ready = this.#buffered >= waiter.max || this.#ended || (boundary && this.#buffered > 0);

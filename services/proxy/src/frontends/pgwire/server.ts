@@ -42,6 +42,9 @@ export interface PreAuthLimits {
 /** replies gathered past this size are sent without waiting for the end of the response */
 const FLUSH_BYTES = 64 * 1024;
 
+/** rows asked for per read of DataRow bytes: as many as the upstream's batch holds */
+const WIRE_READ_ROWS = 16_384;
+
 /** the largest message of an authenticated connection (a statement with its parameters) */
 const MAX_MESSAGE_AFTER_LOGIN = 64 * 1024 * 1024;
 
@@ -523,9 +526,11 @@ class PgConnection {
     // rows in text format leave as the DataRow messages the upstream sent, masked in place; binary columns are
     // converted from the masked text
     const readWire = oids === undefined ? active.readWire?.bind(active) : undefined;
+    // bytes are read as the upstream's batches end (it bounds them by size): one write per batch
+    const per = readWire ? WIRE_READ_ROWS : batch;
     let sent = 0;
     for (;;) {
-      const want = maxRows > 0 ? Math.min(batch, maxRows - sent) : batch;
+      const want = maxRows > 0 ? Math.min(per, maxRows - sent) : per;
       let done: boolean;
       let tag: string | undefined;
       if (readWire) {
