@@ -61,6 +61,53 @@ export function maskPartial(value: string, keep: number): string {
   return i === 0 ? value : out + value.slice(i);
 }
 
+/** `isSeparator` by byte, for the byte paths */
+const SEPARATOR_BYTE = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 128; c++) if (isSeparator(c)) t[c] = 1;
+  return t;
+})();
+
+/**
+ * `maskPartial` on a value given as bytes, when every byte is ASCII (one byte per character, so the two agree): writes
+ * the masked value at `out[at]` and returns its length (that of the value), or -1 when a byte is not ASCII.
+ *
+ * One pass from the end keeps the last `keep` significant characters and stars the others; a value with no more than
+ * `keep` of them, found only at its start, is starred whole in a second pass.
+ */
+export function maskPartialAscii(src: Uint8Array, start: number, end: number, keep: number, out: Uint8Array, at: number): number {
+  const shift = at - start;
+  let significant = 0;
+  for (let i = end - 1; i >= start; i--) {
+    const c = src[i]!;
+    if (c >= 0x80) return -1;
+    if (SEPARATOR_BYTE[c] === 1) out[i + shift] = c;
+    else out[i + shift] = ++significant > keep ? 42 : c; // '*'
+  }
+  if (significant <= keep) for (let i = start; i < end; i++) if (SEPARATOR_BYTE[src[i]!] === 0) out[i + shift] = 42;
+  return end - start;
+}
+
+/**
+ * `maskEmail` on a value given as bytes, when every byte is ASCII and it holds an `@`: writes `***` and the value from
+ * its last `@` at `out[at]` and returns the length written, or -1 (not ASCII, or no `@`: the text path decides).
+ */
+export function maskEmailAscii(src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): number {
+  let last = -1;
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c >= 0x80) return -1;
+    if (c === 64) last = i;
+  }
+  if (last < 0) return -1;
+  out[at] = 42;
+  out[at + 1] = 42;
+  out[at + 2] = 42;
+  let o = at + 3;
+  for (let i = last; i < end; i++) out[o++] = src[i]!;
+  return o - at;
+}
+
 function isHighSurrogate(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
 }

@@ -1,9 +1,9 @@
 import type { DetectorName, MaskingPlan } from '@airlock/contracts';
-import { HASH_PREFIX, REDACTED, assertAction, hashKeyBytes, maskEmail, maskPartial } from './actions.js';
+import { HASH_PREFIX, REDACTED, assertAction, hashKeyBytes, maskEmail, maskEmailAscii, maskPartial, maskPartialAscii } from './actions.js';
 import { detectorKind, detectorNames } from './detectors.js';
 import { MaskingPlanError } from './errors.js';
 import { Hmac64 } from './hmac.js';
-import { Scanner } from './scanner.js';
+import { Scanner, mayHoldFinding } from './scanner.js';
 
 export interface MaskerOptions {
   plan: MaskingPlan;
@@ -30,7 +30,34 @@ export interface Masker {
    * rows of that width come back untouched without visiting a cell
    */
   readonly passesThrough: boolean;
+  /**
+   * What `maskRow` does to a non-null value of column `column` (a column past the announced width gets the unlisted
+   * columns' treatment): `pass` returns it untouched without reading it, `fixed` replaces every value with one result
+   * (`maskCell` does not read the value it is given), `value` gives a result that depends on the value.
+   */
+  cellKind(column: number): CellKind;
+  /**
+   * One non-null cell of column `column`, masked exactly as `maskRow` masks it in place, and counted the same way;
+   * an unchanged value is returned as is.
+   */
+  maskCell(column: number, value: string): string | null;
+  /**
+   * `maskCell` for a non-null value given as its UTF-8 bytes `src[start, end)`, where that can be done on the bytes
+   * alone: a `partial` or `email` action on an ASCII value, or a detector scan of text with no digit and no `@`
+   * (nothing to find). Writes the masked value's bytes at `out[at]` (room for `end - start + 3` bytes is needed) and
+   * returns their number, or returns `UNCHANGED` (the value stays as it is) or `AS_TEXT` (decode it and call
+   * `maskCell`). Counts exactly as `maskCell` would; nothing is counted for `AS_TEXT`.
+   */
+  maskUtf8(column: number, src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): number;
 }
+
+/** `maskUtf8`: the value stays as it is */
+export const UNCHANGED = -1;
+/** `maskUtf8`: the value must be masked as text, with `maskCell` */
+export const AS_TEXT = -2;
+
+/** How a column's values are treated; see `Masker.cellKind`. */
+export type CellKind = 'pass' | 'fixed' | 'value';
 
 // Column operations as small integers: the row loop switches on a number rather than on an action object.
 const OP_CLEAR = 0; // no column action: content detectors run
@@ -65,29 +92,62 @@ class PlanMasker implements Masker {
   }
 
   maskRow(row: Array<string | null>): Array<string | null> {
-    const { ops, scanner } = this;
     const n = row.length;
-    const known = ops.length;
+    const known = this.ops.length;
     // a row longer than announced still takes the loop: its extra cells get the unlisted columns' treatment
     if (this.passesThrough && n <= known) return row;
     for (let i = 0; i < n; i++) {
       const value = row[i];
       if (value === null || value === undefined) continue;
-      const op = i < known ? ops[i] : this.unlistedOp;
-      if (op === OP_PASS) continue;
-      if (op === OP_CLEAR) {
-        if (scanner !== null && scanner.scan(value) > 0) {
-          row[i] = scanner.render(value);
-          this.maskedCells++;
-          const { kinds, count } = scanner;
-          for (let k = 0; k < count; k++) this.detected[kinds[k]]++;
-        }
-        continue;
-      }
-      row[i] = this.applyOp(op, i, value);
-      this.maskedCells++;
+      row[i] = this.maskCell(i, value);
     }
     return row;
+  }
+
+  cellKind(column: number): CellKind {
+    const op = column < this.ops.length ? this.ops[column] : this.unlistedOp;
+    if (op === OP_PASS || (op === OP_CLEAR && this.scanner === null)) return 'pass';
+    return op === OP_REDACT || op === OP_NULL ? 'fixed' : 'value';
+  }
+
+  maskCell(column: number, value: string): string | null {
+    const op = column < this.ops.length ? this.ops[column] : this.unlistedOp;
+    if (op === OP_PASS) return value;
+    if (op === OP_CLEAR) {
+      const scanner = this.scanner;
+      if (scanner !== null && scanner.scan(value) > 0) {
+        const rendered = scanner.render(value);
+        this.maskedCells++;
+        const { kinds, count } = scanner;
+        for (let k = 0; k < count; k++) this.detected[kinds[k]]++;
+        return rendered;
+      }
+      return value;
+    }
+    this.maskedCells++;
+    return this.applyOp(op, column, value);
+  }
+
+  maskUtf8(column: number, src: Uint8Array, start: number, end: number, out: Uint8Array, at: number): number {
+    const op = column < this.ops.length ? this.ops[column] : this.unlistedOp;
+    let n: number;
+    switch (op) {
+      case OP_PASS:
+        return UNCHANGED;
+      case OP_CLEAR:
+        return this.scanner === null || !mayHoldFinding(src, start, end) ? UNCHANGED : AS_TEXT;
+      case OP_PARTIAL:
+        n = maskPartialAscii(src, start, end, this.keeps[column], out, at);
+        break;
+      case OP_EMAIL:
+        n = maskEmailAscii(src, start, end, out, at);
+        break;
+      default:
+        return AS_TEXT;
+    }
+    if (n < 0) return AS_TEXT;
+    this.maskedCells++;
+    return n;
   }
 
   private applyOp(op: number, column: number, value: string): string | null {

@@ -26,6 +26,19 @@ const IPV4_SHAPE = String.raw`(?<![\w.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\w
  */
 const NANP_SHAPE = String.raw`(?<![\w.+\-])(?:1[ .\-])?(?:\(\d{3}\) ?\d{3}[ .\-]\d{4}|\d{3}([.\-])\d{3}\1\d{4})(?![\w]|[.\-]\d)`;
 
+/**
+ * Whether UTF-8 text could hold anything a detector finds, read from its bytes without decoding them: every detector
+ * needs an ASCII digit or an `@` (`scan`'s own gates require one: an e-mail its `@`, every other kind digits), and no
+ * byte of a multi-byte UTF-8 character is one of those. False means `scan` of the decoded text returns 0.
+ */
+export function mayHoldFinding(src: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if ((c >= 48 && c <= 57) || c === 64) return true;
+  }
+  return false;
+}
+
 const CARD_BIT = 1 << CARD;
 const EMAIL_BIT = 1 << EMAIL;
 const SSN_BIT = 1 << SSN;

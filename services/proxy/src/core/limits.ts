@@ -112,17 +112,19 @@ export class LimitedSession extends Session {
       release();
       throw err;
     }
-    const { read, close, fail } = active;
-    active.read = async (max) => {
+    const { read, readWire, close, fail } = active;
+    const released = async <B extends { done: boolean }>(batch: Promise<B>): Promise<B> => {
       try {
-        const batch = await read.call(active, max);
-        if (batch.done) release();
-        return batch;
+        const b = await batch;
+        if (b.done) release();
+        return b;
       } catch (err) {
         release();
         throw err;
       }
     };
+    active.read = (max) => released(read.call(active, max));
+    if (readWire) active.readWire = (max) => released(readWire.call(active, max));
     active.close = async () => {
       release();
       await close.call(active);

@@ -2,8 +2,10 @@ import type { MaskingPlan, policyV1 } from '@airlock/contracts';
 import { createMasker, type Masker } from '@airlock/masking';
 import { AirlockError, type ActiveSpan, type CallContext, type Counter, type Histogram, type Tracing } from '@airlock/runtime';
 import type { ColumnInfo, UpstreamPortal } from '../engines/engine.js';
+import { dataRowValueBytes, decodeDataRow, nextMessage } from '../engines/wire-rows.js';
 import type { SessionAudit, Sent } from './audit.js';
 import { classify, forStatement, type ClientError } from './errors.js';
+import { WireMasker } from './wire-masker.js';
 
 /** What the proxy counts about statements. */
 export interface ProxyMetrics {
@@ -17,6 +19,11 @@ export interface ActiveStatement {
   readonly requestId: string;
   readonly columns: ColumnInfo[] | null;
   read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
+  /**
+   * The same rows, masked the same way, as PostgreSQL DataRow messages in text format (`count` of them in `parts`):
+   * present when the upstream is PostgreSQL. A statement is read with one of the two, not both.
+   */
+  readWire?(max: number): Promise<{ parts: Buffer[]; count: number; done: boolean; tag: string | undefined }>;
   /** the client stopped early (closed the portal, disconnected) */
   close(): Promise<void>;
   /** records a failure seen by the front door while sending */
@@ -140,6 +147,22 @@ export class ResultPipe {
     let finished = false;
     // rows streaming through the masking plan, from the first batch to the last
     let mask: ActiveSpan | undefined;
+    /** the recording's share of masked DataRow messages: only rows it may still keep are decoded */
+    const recordWire = (parts: Buffer[], count: number) => {
+      if (kept.length >= keepRows) {
+        if (count > 0) truncated = true;
+        return;
+      }
+      for (const b of parts) {
+        for (let o = 0; o < b.length; o = nextMessage(b, o)) {
+          if (kept.length >= keepRows) {
+            truncated = true;
+            return;
+          }
+          record(dataRowValueBytes(b, o), () => decodeDataRow(b, o));
+        }
+      }
+    };
     const sent = (): Sent => ({ rows: rowCount, bytes, maskedCells: masker?.stats.maskedCells ?? 0 });
     const counted = () => {
       mask?.set({ 'airlock.rows': rowCount, 'airlock.masked_cells': masker?.stats.maskedCells ?? 0 });
@@ -181,37 +204,59 @@ export class ResultPipe {
       const e = await this.failed(run, err, decision, sent());
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
+    /** the portal's next batch, within the row limit: the limit's error when the result passes it */
+    const next = async <B extends { done: boolean; tag: string | undefined }>(max: number, read: (max: number) => Promise<B>, count: (b: B) => number): Promise<B> => {
+      let batch;
+      mask ??= columns ? this.#deps.tracing.start('mask', ctx) : undefined;
+      try {
+        batch = await read(Math.min(max, maxRows - rowCount + 1));
+      } catch (err) {
+        return fail(err);
+      }
+      if (rowCount + count(batch) > maxRows) {
+        await portal.close().catch(() => undefined);
+        return fail(new AirlockError('proxy.row_limit', `the result has more than ${maxRows} rows, the limit for this connection; add a LIMIT or a narrower filter`));
+      }
+      rowCount += count(batch);
+      return batch;
+    };
+    /** keeps a masked row for the recording, as the client gets it, within the connection's limits */
+    const record = (size: number, row: () => Array<string | null>) => {
+      if (kept.length < keepRows && keptBytes + size <= keepBytes) {
+        kept.push(row());
+        keptBytes += size;
+      } else truncated = true;
+    };
+    const readWire = portal.readWire?.bind(portal);
+    const wire = readWire ? new WireMasker(masker, columns?.length ?? 0) : undefined;
     return {
       requestId,
       columns,
       read: async (max) => {
-        let batch;
-        mask ??= columns ? this.#deps.tracing.start('mask', ctx) : undefined;
-        try {
-          batch = await portal.read(Math.min(max, maxRows - rowCount + 1));
-        } catch (err) {
-          return fail(err);
-        }
-        if (rowCount + batch.rows.length > maxRows) {
-          await portal.close().catch(() => undefined);
-          return fail(new AirlockError('proxy.row_limit', `the result has more than ${maxRows} rows, the limit for this connection; add a LIMIT or a narrower filter`));
-        }
-        rowCount += batch.rows.length;
+        const batch = await next(max, (n) => portal.read(n), (b) => b.rows.length);
         for (const row of batch.rows) {
           masker?.maskRow(row);
           let size = 0;
-          for (const v of row) if (v !== null) size += v.length;
+          for (const v of row) if (v !== null) size += Buffer.byteLength(v);
           bytes += size;
-          // the recording keeps the masked row exactly as the client gets it, within the connection's limits
-          if (kept.length < keepRows && keptBytes + size <= keepBytes) {
-            kept.push(row.slice());
-            keptBytes += size;
-          } else truncated = true;
+          record(size, () => row.slice());
         }
         if (batch.done) await finish(batch.tag);
         else this.#deps.audit.onRowsSent(requestId);
         return batch;
       },
+      ...(readWire && wire
+        ? {
+            readWire: async (max: number) => {
+              const batch = await next(max, readWire, (b) => b.rows.count);
+              const masked = wire.mask(batch.rows);
+              bytes += masked.bytes;
+              recordWire(masked.parts, batch.rows.count);
+              if (batch.done) await finish(batch.tag);
+              return { parts: masked.parts, count: batch.rows.count, done: batch.done, tag: batch.tag };
+            },
+          }
+        : {}),
       close: async () => {
         if (finished) return;
         await portal.close().catch(() => undefined);

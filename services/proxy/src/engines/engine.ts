@@ -1,4 +1,5 @@
 import type { credentialV1, ErrorCode } from '@airlock/contracts';
+import type { WireRows } from './wire-rows.js';
 
 /** A PostgreSQL column as the server describes it in RowDescription: what the pgwire door passes on unchanged. */
 export interface FieldDescription {
@@ -48,6 +49,8 @@ export interface UpstreamPortal {
   readonly columns: ColumnInfo[] | null;
   /** up to `max` rows as text; `done` once the statement completed, with its command tag */
   read(max: number): Promise<{ rows: Array<Array<string | null>>; done: boolean; tag: string | undefined }>;
+  /** the same rows as PostgreSQL DataRow messages in text format, unparsed: only a PostgreSQL upstream has it */
+  readWire?(max: number): Promise<{ rows: WireRows; done: boolean; tag: string | undefined }>;
   close(): Promise<void>;
 }
 

@@ -8,6 +8,8 @@ import { allDetectors, createMasker } from '@airlock/masking';
 import { freshDatabase } from '@airlock/testkit';
 import { PostgresUpstream } from '../../src/engines/postgres/upstream.js';
 import type { UpstreamPortal } from '../../src/engines/engine.js';
+import { decodeWireRows, type WireRows } from '../../src/engines/wire-rows.js';
+import { WireMasker } from '../../src/core/wire-masker.js';
 import * as P from '../../src/frontends/pgwire/protocol.js';
 
 type Row = Array<string | null>;
@@ -22,6 +24,29 @@ const everyType = `
      'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid),
     (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
   ) AS t(text, varchar, int, bigint, numeric, bool, date, timestamptz, json, jsonb, text_array, int_array, bytea, uuid)`;
+
+/** the same columns, with values that are not ASCII and values a detector finds in the text columns */
+const everyTypeMore = everyType.replace(
+  '(NULL, NULL,',
+  `('héllo wörld, josé@exämple.de 4111 1111 1111 1111'::text, '日本語 😀 (415) 555-2671'::varchar(60), -1::int, 0::bigint, -0.5::numeric, false,
+     '1999-12-31'::date, '1999-12-31 23:59:59+00'::timestamptz, '{"é":"ü"}'::json, '[]'::jsonb, ARRAY['ü',NULL]::text[], '{}'::int[], ''::bytea,
+     '00000000-0000-0000-0000-000000000000'::uuid),
+    ('', 'no digits, no at sign', 0, 1, 0, true, '2000-01-01', '2000-01-01 00:00:00+00', '""', '"x@y.example"', ARRAY['']::text[], ARRAY[NULL]::int[], '\\x'::bytea,
+     'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+    (NULL, NULL,`,
+);
+
+/** Every DataRow message of a result, read in requests of `max` rows. */
+async function readAllWire(portal: UpstreamPortal, max = 1000): Promise<WireRows> {
+  const parts: Buffer[] = [];
+  let count = 0;
+  for (;;) {
+    const batch = await portal.readWire!(max);
+    parts.push(...batch.rows.parts);
+    count += batch.rows.count;
+    if (batch.done) return { parts, count };
+  }
+}
 
 async function readAll(portal: UpstreamPortal, max = 1000): Promise<{ rows: Row[]; tag: string | undefined; reads: number }> {
   const rows: Row[] = [];
@@ -100,6 +125,60 @@ describe('the PostgreSQL engine on a real server', () => {
     ]);
   });
 
+  it('the wire path is equal to the masker for every type: each action in the middle of clear columns, NULLs, wider rows', async () => {
+    const width = 14;
+    const actions = [
+      { kind: 'redact' },
+      { kind: 'null' },
+      { kind: 'partial', keep: 4 },
+      { kind: 'partial', keep: 0 },
+      { kind: 'email' },
+      { kind: 'hash' },
+    ] as const;
+    const plans: Array<{ name: string; plan: MaskingPlan; columnCount: number }> = [
+      // every other column masked, the ones between scanned by the detectors
+      ...actions.flatMap((action) =>
+        [0, 1].map((offset) => ({
+          name: `${action.kind}${'keep' in action ? ` ${action.keep}` : ''} on every other column from ${offset}`,
+          plan: {
+            columns: Array.from({ length: width }, (_, index) => ({ index, name: `c${index}`, action: index % 2 === offset ? action : null })),
+            maskUnlisted: false,
+            detectors: [...allDetectors],
+          },
+          columnCount: width,
+        })),
+      ),
+      // one masked column in the middle, the others clear and not scanned
+      {
+        name: 'email in the middle of columns exempt from detectors',
+        plan: { columns: Array.from({ length: width }, (_, index) => ({ index, name: `c${index}`, action: index === 7 ? ({ kind: 'email' } as const) : null, detect: false })), maskUnlisted: false, detectors: [...allDetectors] },
+        columnCount: width,
+      },
+      { name: 'detectors only', plan: { columns: [], maskUnlisted: false, detectors: [...allDetectors] }, columnCount: width },
+      { name: 'nothing masked or scanned', plan: { columns: [], maskUnlisted: false, detectors: [] }, columnCount: width },
+      // the result is wider than the masker was told: the cells past it are the unlisted columns'
+      { name: 'rows wider than announced, unlisted redacted', plan: { columns: [{ index: 0, name: 'c0', action: null }, { index: 3, name: 'c3', action: { kind: 'partial', keep: 2 } }], maskUnlisted: true, detectors: [...allDetectors] }, columnCount: 5 },
+      { name: 'rows wider than announced, unlisted scanned', plan: { columns: [{ index: 0, name: 'c0', action: null, detect: false }], maskUnlisted: false, detectors: [...allDetectors] }, columnCount: 1 },
+    ];
+    for (const { name, plan, columnCount } of plans) {
+      const raw = await readAllWire(await upstream.open(everyTypeMore, []), 2);
+      assert.equal(raw.count, 4);
+      const rows = decodeWireRows(raw);
+      assert.equal(rows[3]!.length, width);
+      assert.deepEqual(rows[3], rows[3]!.map(() => null));
+      const text = createMasker({ plan, hashKey: 'k', columnCount });
+      const bytes = createMasker({ plan, hashKey: 'k', columnCount });
+      const want = rows.map((r) => text.maskRow(r.slice()));
+      const got = new WireMasker(bytes, columnCount).mask(raw);
+      assert.deepEqual(decodeWireRows({ parts: got.parts, count: raw.count }), want, name);
+      assert.ok(Buffer.concat(got.parts).equals(P.dataRows(want)), `${name}: the client receives the same bytes`);
+      assert.deepEqual(bytes.stats, text.stats, name);
+      assert.equal(got.bytes, want.flat().reduce((n, v) => n + (v === null ? 0 : Buffer.byteLength(v)), 0), name);
+    }
+    // the text ran often enough to be prepared: the tests after this one start with none
+    await readAll(await upstream.open('DISCARD ALL', []));
+  });
+
   it('answers a small result in one read, done with its tag', async () => {
     const portal = await upstream.open('SELECT $1::int + 1 AS n, $2::text AS t', ['41', null]);
     assert.deepEqual(portal.columns!.map((c) => c.name), ['n', 't']);
@@ -154,6 +233,46 @@ describe('the PostgreSQL engine on a real server', () => {
     assert.deepEqual((await readAll(await upstream.open('SELECT 1 AS one', []))).rows, [['1']]);
     await readAll(await upstream.open('ROLLBACK', []));
     assert.equal(upstream.txStatus, 'I');
+  });
+
+  it('fetches each batch after the first by size: wide rows come fewer at a time, narrow ones more', async () => {
+    // rows of about 4 KB: after a first batch of 1,000 rows, batches of about 256 KB hold some 60 of them
+    const wide = await upstream.open("SELECT g, repeat('x', 4000) FROM generate_series(1, 3000) g", []);
+    const sizes: number[] = [];
+    for (;;) {
+      const batch = await wide.readWire!(1_000_000);
+      sizes.push(batch.rows.count);
+      if (batch.done) break;
+    }
+    assert.equal(sizes.reduce((a, b) => a + b, 0), 3000);
+    assert.equal(sizes[0], 1000);
+    // a read waits for the end of a batch and takes what arrived: at most the batch read ahead and the one after it
+    assert.ok(sizes.slice(1).every((n) => n <= 2 * 66), `later reads: ${sizes.slice(1).join(', ')}`);
+    // narrow rows: batches grow past the first one's 1,000 rows
+    const narrow = await upstream.open('SELECT g FROM generate_series(1, 40000) g', []);
+    const counts: number[] = [];
+    for (;;) {
+      const batch = await narrow.readWire!(1_000_000);
+      counts.push(batch.rows.count);
+      if (batch.done) break;
+    }
+    assert.equal(counts.reduce((a, b) => a + b, 0), 40000);
+    assert.ok(Math.max(...counts.slice(1)) > 1000, `later reads: ${counts.slice(1).join(', ')}`);
+  });
+
+  it('answers a read for more rows than a batch holds that comes after the batches read ahead have ended', { timeout: 30_000 }, async () => {
+    // rows of about 4 KB: batches of some 60 rows after the first 1,000, and none fetched while two wait unread
+    const wide = await upstream.open("SELECT g, repeat('x', 4000) FROM generate_series(1, 2000) g", []);
+    let read = (await wide.readWire!(1000)).rows.count;
+    assert.equal(read, 1000);
+    for (;;) {
+      // a slow reader: the batches read ahead end before it asks again, for more rows than they hold
+      await new Promise((r) => setTimeout(r, 100));
+      const batch = await wide.readWire!(1000);
+      read += batch.rows.count;
+      if (batch.done) break;
+    }
+    assert.equal(read, 2000);
   });
 
   it("reports the server's error with its SQLSTATE while opening and while reading, and stays usable", async () => {

@@ -1,5 +1,7 @@
 import { serialize } from 'pg-protocol';
 import type { FieldDescription } from '../engine.js';
+import { decodeWireRows, nextMessage, type WireRows } from '../wire-rows.js';
+import type { RowSink, RowTap } from './row-tap.js';
 
 /** The part of node-postgres's connection a query drives: its socket, its message events, Sync and Close. */
 export interface PgConnection extends NodeJS.EventEmitter {
@@ -11,14 +13,24 @@ export interface PgConnection extends NodeJS.EventEmitter {
 
 export type Row = Array<string | null>;
 
+/** the most rows one Execute asks for, however narrow they are */
+const MAX_BATCH_ROWS = 16_384;
+
 /** How a statement reaches the server: its text, parameters, and the named statement it may use or create. */
 export interface PortalSpec {
   text: string;
   values: Array<string | null>;
   /** a server-side prepared statement for this text: `parse` when it must be created first */
   statement?: { name: string; parse: boolean };
-  /** rows per Execute */
+  /** rows of the first Execute */
   batchRows: number;
+  /**
+   * the bytes each later Execute aims for: its rows are this over the mean size of the rows so far (at least one,
+   * at most `MAX_BATCH_ROWS`), so a batch of wide rows stays as small in memory as one of narrow rows
+   */
+  batchBytes?: number;
+  /** the connection's tap: this statement's DataRow messages come through it, unparsed */
+  tap: RowTap;
   /** named statements of this connection no longer used: closed first, in the same write */
   closeStatements?: string[];
   /** the named statement was created (ParseComplete): later statements with this text only Bind */
@@ -50,19 +62,28 @@ interface PgField {
  * statement completed, failed or was closed; the result is `done` only at ReadyForQuery, since the transaction
  * status and a failure at commit (a deferred constraint) arrive there.
  *
- * Memory stays bounded: rows are fetched `batchRows` at a time, with one batch fetched ahead of the reader.
+ * Rows arrive as the server's DataRow messages, taken off the socket by the connection's `RowTap` before the driver
+ * parses them: `readWire` hands them on as they are, `read` decodes them into text values.
+ *
+ * Memory stays bounded: rows are fetched a batch at a time (`batchRows`, then about `batchBytes`), with one batch
+ * fetched ahead of the reader.
  */
-export class PortalQuery {
+export class PortalQuery implements RowSink {
   readonly fields: Promise<FieldDescription[] | null>;
   tag: string | undefined;
   readonly #spec: PortalSpec;
   #connection: PgConnection | undefined;
   #resolveFields!: (f: FieldDescription[] | null) => void;
   #rejectFields!: (e: unknown) => void;
-  /** rows received and not yet read */
-  #rows: Row[] = [];
+  /** rows received and not yet read: runs of whole DataRow messages, oldest first */
+  #parts: Array<{ b: Buffer; start: number; end: number; count: number }> = [];
+  #buffered = 0;
   /** rows the server sent, over every batch */
   #received = 0;
+  /** the bytes of those rows' DataRow messages */
+  #receivedBytes = 0;
+  /** rows per Execute now */
+  #batch: number;
   /** an Execute was sent and its batch has not ended */
   #fetching = true;
   /** CommandComplete (or EmptyQueryResponse) came: no more rows */
@@ -72,13 +93,14 @@ export class PortalQuery {
   /** ReadyForQuery came, or the statement failed */
   #ended = false;
   #error: unknown;
-  #waiter: { max: number; resolve: (r: { rows: Row[]; done: boolean }) => void; reject: (e: unknown) => void } | undefined;
+  #waiter: { max: number; resolve: (r: { rows: WireRows; done: boolean }) => void; reject: (e: unknown) => void } | undefined;
   #closed: Array<() => void> = [];
   readonly #onNoData = () => this.#resolveFields(null);
   readonly #onParseComplete = () => this.#spec.onParsed?.();
 
   constructor(spec: PortalSpec) {
     this.#spec = spec;
+    this.#batch = spec.batchRows;
     this.fields = new Promise((resolve, reject) => {
       this.#resolveFields = resolve;
       this.#rejectFields = reject;
@@ -102,6 +124,7 @@ export class PortalQuery {
       serialize.execute({ rows: batchRows }),
       serialize.flush(),
     );
+    this.#spec.tap.sink = this;
     connection.once('noData', this.#onNoData);
     if (statement?.parse) connection.once('parseComplete', this.#onParseComplete);
     if (connection.stream.writable) connection.stream.write(Buffer.concat(messages));
@@ -121,11 +144,20 @@ export class PortalQuery {
     );
   }
 
-  handleDataRow(msg: { fields: Row }): void {
+  /** DataRow messages, from the tap. */
+  rows(b: Buffer, start: number, end: number, count: number): void {
     // rows of a batch still in flight when the reader closed the portal are dropped
-    this.#received += 1;
-    if (!this.#closing) this.#rows.push(msg.fields);
+    this.#received += count;
+    this.#receivedBytes += end - start;
+    if (this.#closing || this.#ended) return;
+    this.#parts.push({ b, start, end, count });
+    this.#buffered += count;
     this.#serve();
+  }
+
+  /** A row the driver parsed: the tap let one through, which it never does while this statement is its sink. */
+  handleDataRow(): void {
+    this.handleError(new Error('a result row reached the driver instead of the statement'));
   }
 
   handlePortalSuspended(): void {
@@ -168,15 +200,22 @@ export class PortalQuery {
     // the server skips everything up to a Sync after an error: one is owed unless it was already sent
     if (!this.#synced && this.#connection?.stream.writable) this.#connection.sync();
     this.#synced = true;
-    this.#rows = [];
+    this.#parts = [];
+    this.#buffered = 0;
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(err);
     for (const resolve of this.#closed.splice(0)) resolve();
   }
 
-  /** Up to `max` rows; `done` once the last row was read and the server is ready for the next statement. */
-  read(max: number): Promise<{ rows: Row[]; done: boolean }> {
+  /** Up to `max` rows as text; `done` once the last row was read and the server is ready for the next statement. */
+  async read(max: number): Promise<{ rows: Row[]; done: boolean }> {
+    const batch = await this.readWire(max);
+    return { rows: decodeWireRows(batch.rows), done: batch.done };
+  }
+
+  /** Up to `max` rows as the server sent them; `done` as for `read`. */
+  readWire(max: number): Promise<{ rows: WireRows; done: boolean }> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#waiter) return Promise.reject(new Error('a read is already waiting on this portal'));
     return new Promise((resolve, reject) => {
@@ -190,7 +229,8 @@ export class PortalQuery {
   close(): Promise<void> {
     if (this.#ended) return Promise.resolve();
     this.#closing = true;
-    this.#rows = [];
+    this.#parts = [];
+    this.#buffered = 0;
     if (!this.#synced) {
       this.#synced = true;
       this.#connection?.close({ type: 'P' });
@@ -209,30 +249,65 @@ export class PortalQuery {
     }
   }
 
-  /** Answers a waiting read when it can be: a full request, a batch boundary with rows, or the end. */
-  #serve(boundary = false): void {
+  /**
+   * Answers a waiting read when it can be: a full request, a batch boundary with rows, or the end. No batch in flight
+   * counts as a boundary: a read that asks for more rows than the batches hold, made after the last one ended, gets
+   * what is there (no more would come without it, since nothing is fetched while a batch waits unread). Once the
+   * last batch came, the read waits for ReadyForQuery instead, so that a small result is one read, done.
+   */
+  #serve(boundary = !this.#fetching && !this.#complete): void {
     const waiter = this.#waiter;
     if (!waiter) return;
-    const rows = this.#rows;
-    const ready = rows.length >= waiter.max || this.#ended || (boundary && rows.length > 0);
+    const ready = this.#buffered >= waiter.max || this.#ended || (boundary && this.#buffered > 0);
     if (!ready) return;
     this.#waiter = undefined;
-    const taken = rows.length <= waiter.max ? rows : rows.splice(0, waiter.max);
-    if (taken === rows) this.#rows = [];
-    waiter.resolve({ rows: taken, done: this.#ended && this.#rows.length === 0 });
+    const rows = this.#take(waiter.max);
+    waiter.resolve({ rows, done: this.#ended && this.#buffered === 0 });
+  }
+
+  /** The oldest `max` rows buffered (or all of them), as slices of the buffers they arrived in. */
+  #take(max: number): WireRows {
+    const parts: Buffer[] = [];
+    let count = 0;
+    const queue = this.#parts;
+    let used = 0;
+    while (used < queue.length && count < max) {
+      const p = queue[used]!;
+      if (count + p.count <= max) {
+        parts.push(p.b.subarray(p.start, p.end));
+        count += p.count;
+        used++;
+        continue;
+      }
+      // the request ends inside this run: split it after the row that fills it
+      let o = p.start;
+      for (let k = max - count; k > 0; k--) o = nextMessage(p.b, o);
+      parts.push(p.b.subarray(p.start, o));
+      p.count -= max - count;
+      p.start = o;
+      count = max;
+    }
+    queue.splice(0, used);
+    this.#buffered -= count;
+    return { parts, count };
   }
 
   /** Keeps one batch in flight while at most one batch waits to be read. */
   #fetchAhead(): void {
     if (this.#fetching || this.#complete || this.#closing || this.#ended) return;
-    if (this.#rows.length > this.#spec.batchRows) return;
+    if (this.#buffered > this.#batch) return;
     const connection = this.#connection;
     if (!connection?.stream.writable) return;
     this.#fetching = true;
-    connection.stream.write(Buffer.concat([serialize.execute({ rows: this.#spec.batchRows }), serialize.flush()]));
+    const target = this.#spec.batchBytes;
+    if (target !== undefined && this.#received > 0) {
+      this.#batch = Math.max(1, Math.min(MAX_BATCH_ROWS, Math.floor(target / (this.#receivedBytes / this.#received))));
+    }
+    connection.stream.write(Buffer.concat([serialize.execute({ rows: this.#batch }), serialize.flush()]));
   }
 
   #detach(): void {
+    if (this.#spec.tap.sink === this) this.#spec.tap.sink = undefined;
     this.#connection?.off('noData', this.#onNoData);
     this.#connection?.off('parseComplete', this.#onParseComplete);
   }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { credentialV1 } from '@airlock/contracts';
 import { PortalQuery } from './portal.js';
+import { RowTap } from './row-tap.js';
 import type { ColumnInfo, ConnectOptions, UpstreamConnection, UpstreamEngine, UpstreamPortal } from '../engine.js';
 
 /** PostgreSQL type OIDs whose text form is free text. */
@@ -18,8 +19,13 @@ const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
-/** rows fetched per Execute: the most a statement holds in the proxy is two such batches */
+/** rows fetched by a statement's first Execute */
 const FETCH_ROWS = 1000;
+/**
+ * bytes each later Execute aims for, from the size of the rows so far: the most a statement holds in the proxy is two
+ * such batches (or two rows, when one row is larger)
+ */
+const FETCH_BYTES = 256 * 1024;
 /** named statements kept per connection; texts past this run as unnamed statements */
 const MAX_PREPARED = 256;
 
@@ -93,13 +99,16 @@ export class PostgresUpstream implements UpstreamConnection {
   readonly #startupTimeoutMs: number;
   #closed = false;
   readonly #statements = new StatementCache();
+  readonly #tap: RowTap;
 
   private constructor(client: pg.Client, grant: PgGrant, timeoutMs: number) {
     this.#client = client;
     this.#grant = grant;
     this.#timeoutMs = timeoutMs;
     this.#startupTimeoutMs = timeoutMs;
-    const connection = (client as unknown as { connection: NodeJS.EventEmitter }).connection;
+    const connection = (client as unknown as { connection: NodeJS.EventEmitter & { stream: NodeJS.EventEmitter & { destroy(err?: Error): void } } }).connection;
+    // result rows leave as the server sent them: the driver parses everything else
+    this.#tap = RowTap.install(connection.stream);
     connection.on('readyForQuery', (m: { status: string }) => {
       if (m.status === 'I' || m.status === 'T' || m.status === 'E') this.#txStatus = m.status;
     });
@@ -122,7 +131,13 @@ export class PostgresUpstream implements UpstreamConnection {
       connectionTimeoutMillis: 10_000,
     });
     await client.connect();
-    const upstream = new PostgresUpstream(client, grant, options.timeoutMs);
+    let upstream: PostgresUpstream;
+    try {
+      upstream = new PostgresUpstream(client, grant, options.timeoutMs);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     client.on('error', () => {
       upstream.#closed = true;
     });
@@ -158,6 +173,8 @@ export class PostgresUpstream implements UpstreamConnection {
       text: sql,
       values: params,
       batchRows: FETCH_ROWS,
+      batchBytes: FETCH_BYTES,
+      tap: this.#tap,
       closeStatements: statements.takeClosing(),
       ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
     });
@@ -180,19 +197,21 @@ export class PostgresUpstream implements UpstreamConnection {
       throw err;
     }
     const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
+    const read = async <R>(batch: Promise<{ rows: R; done: boolean }>): Promise<{ rows: R; done: boolean; tag: string | undefined }> => {
+      let b;
+      try {
+        b = await batch;
+      } catch (err) {
+        failed(err);
+        throw err;
+      }
+      if (b.done && query.tag !== undefined) this.#completed(query.tag);
+      return { rows: b.rows, done: b.done, tag: query.tag };
+    };
     return {
       columns,
-      read: async (max) => {
-        let batch;
-        try {
-          batch = await query.read(max);
-        } catch (err) {
-          failed(err);
-          throw err;
-        }
-        if (batch.done && query.tag !== undefined) this.#completed(query.tag);
-        return { rows: batch.rows, done: batch.done, tag: query.tag };
-      },
+      read: (max) => read(query.read(max)),
+      readWire: (max) => read(query.readWire(max)),
       close: () => query.close(),
     };
   }

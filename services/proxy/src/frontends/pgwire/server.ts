@@ -42,6 +42,9 @@ export interface PreAuthLimits {
 /** replies gathered past this size are sent without waiting for the end of the response */
 const FLUSH_BYTES = 64 * 1024;
 
+/** rows asked for per read of DataRow bytes: as many as the upstream's batch holds */
+const WIRE_READ_ROWS = 16_384;
+
 /** the largest message of an authenticated connection (a statement with its parameters) */
 const MAX_MESSAGE_AFTER_LOGIN = 64 * 1024 * 1024;
 
@@ -522,13 +525,31 @@ class PgConnection {
   async #stream(active: ActiveStatement, maxRows: number, formats: readonly number[] = []): Promise<boolean> {
     const batch = this.#options.batchRows ?? 1000;
     const oids = formats.some((f) => f === 1) ? pgFields(active.columns ?? []).map((f, i) => (P.formatOf(formats, i) === 1 ? f.typeOid : undefined)) : undefined;
+    // rows in text format leave as the DataRow messages the upstream sent, masked in place; binary columns are
+    // converted from the masked text
+    const readWire = oids === undefined ? active.readWire?.bind(active) : undefined;
+    // bytes are read as the upstream's batches end (it bounds them by size): one write per batch
+    const per = readWire ? WIRE_READ_ROWS : batch;
     let sent = 0;
     for (;;) {
-      const want = maxRows > 0 ? Math.min(batch, maxRows - sent) : batch;
-      const { rows, done, tag } = await active.read(want);
-      if (rows.length > 0) {
-        sent += rows.length;
-        await this.#writeAndDrain(P.dataRows(oids === undefined ? rows : rows.map((row) => row.map((v, i) => (v === null || oids[i] === undefined ? v : textToBinary(oids[i]!, v))))));
+      const want = maxRows > 0 ? Math.min(per, maxRows - sent) : per;
+      let done: boolean;
+      let tag: string | undefined;
+      if (readWire) {
+        const b = await readWire(want);
+        ({ done, tag } = b);
+        if (b.count > 0) {
+          sent += b.count;
+          await this.#writeAndDrain(...b.parts);
+        }
+      } else {
+        const b = await active.read(want);
+        ({ done, tag } = b);
+        if (b.rows.length > 0) {
+          const rows = b.rows;
+          sent += rows.length;
+          await this.#writeAndDrain(P.dataRows(oids === undefined ? rows : rows.map((row) => row.map((v, i) => (v === null || oids[i] === undefined ? v : textToBinary(oids[i]!, v))))));
+        }
       }
       if (done) {
         this.#write(P.commandComplete(tag ?? `SELECT ${sent}`));
@@ -625,8 +646,8 @@ class PgConnection {
   }
 
   /** Gathers a batch of rows; once enough is gathered it is sent, waiting for the client to take it: memory stays bounded. */
-  async #writeAndDrain(b: Buffer): Promise<void> {
-    this.#write(b);
+  async #writeAndDrain(...parts: Buffer[]): Promise<void> {
+    for (const b of parts) this.#write(b);
     if (this.#pendingBytes < FLUSH_BYTES || this.#flush()) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
