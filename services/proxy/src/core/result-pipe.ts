@@ -253,6 +253,7 @@ export class ResultPipe {
               bytes += masked.bytes;
               recordWire(masked.parts, batch.rows.count);
               if (batch.done) await finish(batch.tag);
+              else this.#deps.audit.onRowsSent(requestId);
               return { parts: masked.parts, count: batch.rows.count, done: batch.done, tag: batch.tag };
             },
           }
