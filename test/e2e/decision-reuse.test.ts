@@ -118,7 +118,8 @@ describe('decision reuse: a repeated statement is decided once per session and e
 
   it('records the start of a read whose rows reach the client before its end, ahead of its end', async () => {
     await startPolicy(cacheSeconds(300));
-    const sql = 'SELECT g FROM generate_series(1, 3000) AS g';
+    // about 1.5 MB: more than the first batch the proxy reads (1,000 rows, then about 256 KB at a time)
+    const sql = "SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 3000) AS g";
     const analyst = await t.token({ subject: 'agent-stream', groups: ['analysts'] });
     asked.length = 0;
     const c = await pgClient(t.pgUrl(analyst));

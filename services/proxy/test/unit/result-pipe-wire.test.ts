@@ -72,7 +72,10 @@ function portal(): UpstreamPortal & { closed: boolean } {
 function pipe(stored: () => Promise<void> = async () => undefined) {
   const results: ResultRecord[] = [];
   const failures: string[] = [];
+  /** batches that reached the front door before their statement's end */
+  const rowsSent: string[] = [];
   const audit = {
+    onRowsSent: (id: string) => void rowsSent.push(id),
     onResult: (_id: string, record: ResultRecord) => {
       results.push(record);
       return stored();
@@ -84,7 +87,7 @@ function pipe(stored: () => Promise<void> = async () => undefined) {
   const p = new ResultPipe({ tracing: new Tracing('test'), metrics: undefined, hashKey: 'k', connection: 'demo', recording: { rows: 4, bytes: 150 }, audit });
   const run = (): Run => ({ requestId: 'r1', ctx: newContext('r1'), started: performance.now(), leaseId: null });
   const ends = { ended: () => undefined, release: async () => undefined };
-  return { p, run, ends, results, failures };
+  return { p, run, ends, results, failures, rowsSent };
 }
 
 const readText = async (maxRows: number) => {
@@ -126,6 +129,11 @@ describe('the result pipe on DataRow bytes', () => {
     assert.deepEqual(w, t);
     assert.equal(w.rows, rows.length);
     assert.equal(w.bytes, text.out.flat().reduce((n, v) => n + (v === null ? 0 : Buffer.byteLength(v)), 0));
+    // every batch before the last reached the front door ahead of the statement's end: each says so to the audit
+    // (which writes a held start record before those rows), on both paths alike
+    const batches = Math.ceil(rows.length / 3);
+    assert.equal(wire.rowsSent.length, batches - 1);
+    assert.deepEqual(wire.rowsSent, text.rowsSent);
   });
 
   it('stops at the row limit: the statement fails, its portal is closed, nothing is recorded complete', async () => {
