@@ -26,7 +26,7 @@ const config: AirlockConfig = { ...demo, policies: [...demo.policies, { name: 'a
 const SERVICE_TESTS = readdirSync(join(root, 'services')).map((s) => `services/${s}/test`);
 const DIRS = ['test/e2e', 'test/faults', 'test/scale', 'test/browser', 'test/clients', ...SERVICE_TESTS, 'services/proxy/src/frontends/mcp', 'README.md'];
 /** Sent to the state database or the upstream directly, not through Airlock; or adversarial on purpose. */
-const NOT_THROUGH_AIRLOCK = /audit_events|\bleases\b|pooled_credentials|approval_|identity_|leftover_|pg_stat_activity|pg_proc|pg_auth|pg_roles|pg_database|information_schema/i;
+const NOT_THROUGH_AIRLOCK = /audit_events|\bleases\b|pg_advisory_|pooled_credentials|approval_|identity_|leftover_|pg_stat_activity|pg_proc|pg_auth|pg_roles|pg_database|information_schema/i;
 /** Statements outside the adversarial suites that a test sends to see them refused. */
 const ADVERSARIAL = /search_path = evil|standard_conforming_strings = off|FROM pg_stats$|FROM not_there$/;
 const SKIP_FILES = /(guardrails|side-channels[\w-]*|postgres-surface|postgres-upstream|allowlist-corpus|analysis-postgres|analysis-snowflake|masking-plan)\.test\.ts$|snowflake|\/node_modules\/|\/dist\//;
