@@ -263,7 +263,9 @@ export class LeaseHolder {
    * the client must ROLLBACK before anything else.
    */
   async retireAll(reason: string, idle = false): Promise<void> {
-    const entries = [...new Set([...this.#upstreams.values(), ...(this.tx ? [this.tx] : [])])];
+    // a per-statement lease whose statement still runs (cancelled by a closing session) is revoked here too: its own
+    // release comes only once its failure is recorded, which may be after the session and the proxy have closed
+    const entries = [...new Set([...this.#upstreams.values(), ...(this.tx ? [this.tx] : []), ...(this.running ? [this.running] : [])])];
     if (idle && this.tx) this.idleEndedTx = true;
     this.#upstreams.clear();
     this.tx = undefined;

@@ -683,7 +683,13 @@ class PgConnection {
       this.#write(P.errorResponse({ severity: 'FATAL', code: '57P01', message: 'Airlock is shutting down: this session ended and its database credential is revoked; connect again' }));
     }
     this.#flush();
-    if (!this.#socket.destroyed) this.#socket.end();
+    if (!this.#socket.destroyed) {
+      const socket = this.#socket;
+      socket.end();
+      // a peer that never closes its side (one that stopped mid-login, or ignores the FATAL) keeps neither the socket
+      // nor the listener's close, which waits for every socket: the auth deadline no longer runs to end it
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
     try {
       await this.#session?.close(reason);
     } finally {
