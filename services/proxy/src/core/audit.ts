@@ -102,9 +102,14 @@ export class SessionAudit {
     this.#started.set(requestId, this.#events.emit(proxyV1.queryStarted, { requestId, sessionId: this.#sessionId, connection: this.#connection, leaseId, ...(reused ? { reused } : {}) }, ctx));
   }
 
-  /** Rows of the statement are about to reach its client before its end: its start record is written first. */
-  onRowsSent(requestId: string): void {
+  /**
+   * Rows of the statement are about to reach its client before its end: its start record is written first, and
+   * resolves once stored (rejects after the bound), so that no row leaves before the log holds the statement.
+   */
+  onRowsSent(requestId: string): Promise<void> {
     this.#writeStart(requestId);
+    const started = this.#started.get(requestId);
+    return started ? this.#events.stored([started], durableWithinMs) : Promise.resolve();
   }
 
   /**

@@ -204,6 +204,24 @@ export class ResultPipe {
       const e = await this.failed(run, err, decision, sent());
       throw new AirlockError(e.code, e.message, { sqlState: e.sqlState, ...(e.hint ? { hint: e.hint } : {}), ...(e.snowflakeCode ? { snowflakeCode: e.snowflakeCode } : {}), requestId });
     };
+    /**
+     * Rows are about to reach the client before the statement's end: the statement's start is stored first, or none
+     * of them leaves and the statement fails as one whose record cannot be stored.
+     */
+    const startRecorded = async (): Promise<void> => {
+      try {
+        await this.#deps.audit.onRowsSent(requestId);
+      } catch {
+        await portal.close().catch(() => undefined);
+        await fail(
+          new AirlockError(
+            'runtime.unavailable',
+            'Airlock could not store the audit record of this statement in time (its event stream is unreachable), so it sends none of its rows; ' +
+              'the statement may have taken effect in the database: check before you send it again',
+          ),
+        );
+      }
+    };
     /** the portal's next batch, within the row limit: the limit's error when the result passes it */
     const next = async <B extends { done: boolean; tag: string | undefined }>(max: number, read: (max: number) => Promise<B>, count: (b: B) => number): Promise<B> => {
       let batch;
@@ -234,6 +252,7 @@ export class ResultPipe {
       columns,
       read: async (max) => {
         const batch = await next(max, (n) => portal.read(n), (b) => b.rows.length);
+        if (!batch.done) await startRecorded();
         for (const row of batch.rows) {
           masker?.maskRow(row);
           let size = 0;
@@ -242,18 +261,17 @@ export class ResultPipe {
           record(size, () => row.slice());
         }
         if (batch.done) await finish(batch.tag);
-        else this.#deps.audit.onRowsSent(requestId);
         return batch;
       },
       ...(readWire && wire
         ? {
             readWire: async (max: number) => {
               const batch = await next(max, readWire, (b) => b.rows.count);
+              if (!batch.done) await startRecorded();
               const masked = wire.mask(batch.rows);
               bytes += masked.bytes;
               recordWire(masked.parts, batch.rows.count);
               if (batch.done) await finish(batch.tag);
-              else this.#deps.audit.onRowsSent(requestId);
               return { parts: masked.parts, count: batch.rows.count, done: batch.done, tag: batch.tag };
             },
           }

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { policyV1, proxyV1 } from '@airlock/contracts';
 import { Bus, EventPublisher, createLogger, decodeJson, newContext } from '@airlock/runtime';
 import { deleteStream, natsUrl, uniqueSuffix } from '@airlock/testkit';
@@ -87,6 +87,25 @@ describe('SessionAudit records', () => {
       ['query-started', 'r-3', 'r-first'],
       ['query-completed', 'r-3', undefined],
     ]);
+  });
+
+  it('lets rows go before a read ends only once its start is stored, and refuses them while the stream cannot store it', async () => {
+    const audit = await session();
+    audit.onQuery('r-7', 'l-1', decision('select'), newContext('r-7'));
+    await audit.onRowsSent('r-7');
+    // resolved: the start is already in the stream, before any row could leave
+    assert.deepEqual(await recorded(), [['query-started', 'r-7', undefined]]);
+    const { messages } = (await jsm.streams.info(bus.streamName)).state;
+    await jsm.streams.update(bus.streamName, { max_msgs: messages, discard: DiscardPolicy.New });
+    try {
+      audit.onQuery('r-8', 'l-1', decision('select'), newContext('r-8'));
+      await assert.rejects(audit.onRowsSent('r-8'), (err: Error & { code?: string }) => err.code === 'runtime.unavailable');
+    } finally {
+      await jsm.streams.update(bus.streamName, { max_msgs: -1, discard: DiscardPolicy.Old });
+    }
+    // the start keeps being retried and is stored once the stream takes it again
+    await events.flush(10_000);
+    assert.deepEqual(await recorded(), [['query-started', 'r-8', undefined]]);
   });
 
   it('records the start of a read still running after the hold, while it runs', async () => {
