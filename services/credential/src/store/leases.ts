@@ -119,6 +119,19 @@ export class LeaseStore {
     row: Omit<PendingLease, 'username'>,
     maxWaitSeconds: number,
   ): Promise<({ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }) & { left: number }> {
+    // the pool's heartbeat locks its rows for a moment, and a take skips locked rows: a take that finds none while
+    // the pool holds some tries again shortly, so that a heartbeat does not pass for a drained pool
+    for (let attempt = 1; ; attempt++) {
+      const taken = await this.#takeFromPool(row, maxWaitSeconds);
+      if (!('drained' in taken) || taken.left === 0 || attempt === 3) return taken;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async #takeFromPool(
+    row: Omit<PendingLease, 'username'>,
+    maxWaitSeconds: number,
+  ): Promise<({ username: string } | { drained: true } | { replayed: true; orphan: string | undefined }) & { left: number }> {
     const { rows } = await this.#pool.query<{ taken: string | null; leased: string | null; replay: boolean; held: number }>(
       `WITH taken AS (
          DELETE FROM pooled_credentials WHERE username = (
