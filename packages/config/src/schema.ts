@@ -129,6 +129,17 @@ const Limits = Type.Object(
   { additionalProperties: false },
 );
 
+/** A connection's per-statement limits when `limits` leaves them out. */
+export const defaultStatementLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
+
+/** The limits every statement on a connection runs under: its `limits`, the defaults for what they leave out. */
+export function statementLimits(connection: { limits?: { maxRows?: number; timeoutMs?: number } } | undefined): { maxRows: number; timeoutMs: number } {
+  return {
+    maxRows: connection?.limits?.maxRows ?? defaultStatementLimits.maxRows,
+    timeoutMs: connection?.limits?.timeoutMs ?? defaultStatementLimits.timeoutMs,
+  };
+}
+
 const Detectors = Type.Object(
   {
     email: Type.Optional(Type.Boolean()),

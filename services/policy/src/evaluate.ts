@@ -1,4 +1,4 @@
-import { globMatch, type AirlockConfig, type Connection, type MaskingRuleConfig, type Policy } from '@airlock/config';
+import { defaultStatementLimits, globMatch, statementLimits, type AirlockConfig, type Connection, type MaskingRuleConfig, type Policy } from '@airlock/config';
 import type { Analysis, DetectorName, ErrorCode, MaskAction, Principal, policyV1 } from '@airlock/contracts';
 import { isErrorCode } from '@airlock/contracts';
 import { inspect, SqlParseError, type Catalog } from './analysis/index.js';
@@ -9,7 +9,7 @@ import { isSystemRelation, postgresSurface } from './allowlists/postgres-catalog
 import { statementKind } from './analysis/postgres.js';
 import { CACHE_MAX_CHARS, type AnalysisCache } from './analysis-cache.js';
 
-export const defaultLimits = { maxRows: 100_000, timeoutMs: 30_000 } as const;
+export const defaultLimits = defaultStatementLimits;
 const allDetectors: DetectorName[] = ['email', 'card', 'ssn', 'iban', 'phone', 'ip'];
 
 /** The masking rules of the config in the shape the plan builder takes: one rule per column pattern. */
@@ -204,7 +204,7 @@ function decideStatement(input: EvaluateInput): policyV1.Decision {
     analysis,
   });
   if (!connection) return deny('policy.unknown_connection', `connection "${input.connection}" is not configured`, null);
-  const limits = { maxRows: connection.limits?.maxRows ?? defaultLimits.maxRows, timeoutMs: connection.limits?.timeoutMs ?? defaultLimits.timeoutMs };
+  const limits = statementLimits(connection);
   const dialect = connection.type === 'postgres' ? 'postgres' : 'snowflake';
 
   const budget = analysisBudget(config);

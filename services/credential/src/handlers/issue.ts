@@ -86,6 +86,11 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
       if ('replayed' in took) throw refuse('the policy decision was already used for a lease (a replay)');
       if ('gone' in took) throw new AirlockError('credential.standby_gone', 'the standby credential was revoked or expired meanwhile; mint without it');
       parts.poolDraws.inc({ connection: req.connection, outcome: 'standby-taken' });
+      // the lease is recorded active: its issued event goes out while the role is granted, one wait instead of two (a
+      // grant that fails revokes the lease, and its revoked event follows)
+      const announced = issued(req.standby, took.username);
+      // awaited below on either path; handled here so that a failure while the grant still runs is not unhandled
+      announced.catch(() => undefined);
       let target: credentialV1.LeaseGrant['upstream'];
       try {
         target = await bus.tracing.run('mint', ctx, { attributes: { 'airlock.connection': req.connection, 'airlock.lease.mode': 'statement', 'airlock.lease.pooled': true } }, () =>
@@ -93,10 +98,11 @@ export function serveIssue(parts: CredentialParts, authorize: Authorize): void {
         );
       } catch (err) {
         logger.error({ connection: req.connection, leaseId: req.standby, err: err instanceof Error ? err.message : String(err) }, 'granting a standby credential its role failed');
+        await announced.catch(() => undefined);
         void parts.revoke(req.standby, 'mint-failed', ctx);
         throw new AirlockError('credential.mint_failed', `could not mint a credential on connection "${req.connection}"; retry shortly or tell the operator`);
       }
-      await issued(req.standby, took.username);
+      await announced;
       return { leaseId: req.standby, connection: req.connection, username: took.username, expiresAt: expiresAt.toISOString(), upstream: target };
     }
     // a per-statement lease takes a credential made ahead when the connection pools them

@@ -37,6 +37,12 @@ const readStartHeldMs = 50;
 /** Statement kinds that change nothing in the database: their start may wait for their end. */
 const readKinds: ReadonlySet<string> = new Set(['select', 'show', 'explain']);
 
+/** Whether policy found nothing in the statement but reads (a data-modifying WITH makes it a write). */
+export function onlyReads(decision: policyV1.Decision): boolean {
+  const kinds = decision.analysis?.kinds ?? [];
+  return kinds.length > 0 && kinds.every((k) => readKinds.has(k));
+}
+
 /** A read's start, held until it ends, sends rows, or runs longer than `readStartHeldMs`. */
 interface HeldStart {
   leaseId: string;
@@ -92,8 +98,7 @@ export class SessionAudit {
       this.#metadataReads += 1;
       return;
     }
-    const kinds = decision.analysis?.kinds ?? [];
-    if (kinds.length > 0 && kinds.every((k) => readKinds.has(k))) {
+    if (onlyReads(decision)) {
       const timer = setTimeout(() => this.#writeStart(requestId), readStartHeldMs);
       timer.unref();
       this.#held.set(requestId, { leaseId, reused, ctx, timer });

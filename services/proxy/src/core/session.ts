@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { credentialV1, policyV1, Principal, proxyV1 } from '@airlock/contracts';
 import { AirlockError, SpanKind, newContext } from '@airlock/runtime';
 import type { UpstreamPortal } from '../engines/engine.js';
-import { SessionAudit } from './audit.js';
+import { onlyReads, SessionAudit } from './audit.js';
 import { Gate, type OpenHooks } from './gate.js';
 import { LeaseHolder, type Upstream } from './lease-holder.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -133,7 +133,7 @@ export class Session {
     const airlock = { subject: this.principal.subject, requestId: run.requestId, leaseId: entry.lease.leaseId, session: this.id };
     try {
       const queryTag = JSON.stringify({ airlock, ...(clientTag === undefined ? {} : { client: clientTag }) });
-      const portal = await this.#ctx.bus.tracing.run('execute', run.ctx, {}, () => upstream.open(sql, params, { queryTag }));
+      const portal = await this.#ctx.bus.tracing.run('execute', run.ctx, {}, () => upstream.open(sql, params, { queryTag, read: onlyReads(decision) }));
       if (decision.rule === 'builtin:session') this.#gate.remember(sql, decision.analysis?.kind);
       return portal;
     } finally {

@@ -1,6 +1,6 @@
 import { credentialV1, type ErrorCode } from '@airlock/contracts';
 import { newContext, type Bus, type Logger } from '@airlock/runtime';
-import type { AirlockConfig } from '@airlock/config';
+import { statementLimits, type AirlockConfig } from '@airlock/config';
 import type { UpstreamConnection, UpstreamEngine } from '../engines/engine.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 
@@ -97,8 +97,9 @@ export class StandbyConnections {
         keeper.hold(lease.leaseId, () => this.#lost(connection, lease.leaseId));
         let upstream: UpstreamConnection;
         try {
-          // no statement timeout yet: each statement sets its own
-          upstream = await engines.postgres!.connect(lease, { applicationName: `airlock:${proxyId}`, timeoutMs: 0 });
+          // opened with the statement timeout policy gives every statement on the connection: the statement that
+          // takes it sets none of its own (a round trip less)
+          upstream = await engines.postgres!.connect(lease, { applicationName: `airlock:${proxyId}`, timeoutMs: statementLimits(this.#deps.config.connections[connection]).timeoutMs });
         } catch (err) {
           this.#deps.logger.warn({ connection, leaseId: lease.leaseId, err: errorText(err) }, 'opening a standby connection failed');
           await this.#revoke(lease.leaseId, 'connect-failed');

@@ -61,7 +61,11 @@ export interface UpstreamConnection {
   setTimeout(ms: number): Promise<void>;
   /** runs a statement whose result is not needed (a deferred BEGIN) */
   simple(sql: string): Promise<void>;
-  open(sql: string, params: Array<string | null>, context: { queryTag: string }): Promise<UpstreamPortal>;
+  /**
+   * `read`: policy found nothing in the statement but reads (select, show, explain), so stopping it early may cancel
+   * it (see the PostgreSQL engine's whole results)
+   */
+  open(sql: string, params: Array<string | null>, context: { queryTag: string; read: boolean }): Promise<UpstreamPortal>;
   /** asks the upstream to cancel the running statement */
   cancel(): Promise<void>;
   close(): Promise<void>;

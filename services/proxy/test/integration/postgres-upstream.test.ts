@@ -2,6 +2,7 @@
 // close, errors; and the masker's pass-through returns exactly what its per-cell path returns, for every type.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import pg from 'pg';
 import type { MaskingPlan } from '@airlock/contracts';
 import { allDetectors, createMasker } from '@airlock/masking';
@@ -288,5 +289,136 @@ describe('the PostgreSQL engine on a real server', () => {
     await assert.rejects(readAll(portal), (e: { code: string }) => e.code === '23505');
     assert.equal(upstream.txStatus, 'I');
     assert.deepEqual((await readAll(await upstream.open('SELECT count(*) FROM deferred_t', []))).rows, [['0']]);
+  });
+});
+
+describe('a read outside a transaction block, asked for whole', () => {
+  let upstream: PostgresUpstream;
+  let admin: pg.Client;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let relay: net.Server;
+  /** what the engine wrote to the server, one count per chunk, and the bytes the server sent back */
+  const seen = { writes: 0, bytesBack: 0 };
+
+  before(async () => {
+    db = await freshDatabase('airlock_whole');
+    const u = new URL(db.url);
+    // a relay between the engine and the server that counts what passes: one chunk per write of the engine (a second
+    // write can only follow the server's answer, so two writes never arrive as one chunk)
+    relay = net.createServer((client) => {
+      const server = net.connect(Number(u.port || 5432), u.hostname);
+      client.on('data', (chunk) => {
+        seen.writes += 1;
+        server.write(chunk);
+      });
+      server.on('data', (chunk) => {
+        seen.bytesBack += chunk.length;
+        if (!client.write(chunk)) server.pause();
+      });
+      client.on('drain', () => server.resume());
+      client.on('close', () => server.destroy());
+      server.on('close', () => client.destroy());
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    upstream = await PostgresUpstream.connect(
+      { type: 'postgres', host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port, database: u.pathname.slice(1) || 'postgres', password: decodeURIComponent(u.password), ssl: false },
+      decodeURIComponent(u.username),
+      { applicationName: 'airlock-whole-test', timeoutMs: 30_000 },
+    );
+    admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+  });
+  after(async () => {
+    await upstream?.close();
+    await admin?.end();
+    await new Promise((r) => relay?.close(r));
+    await db?.drop();
+  });
+
+  const read = { read: true };
+
+  it('goes out in one write and comes back in one read, done, with its tag; anything else takes a second write for its Sync', async () => {
+    let before = seen.writes;
+    const r = await readAll(await upstream.open('SELECT $1::int + 1 AS n', ['41'], read));
+    assert.deepEqual([r.rows, r.reads, r.tag], [[['42']], 1, 'SELECT 1']);
+    assert.equal(seen.writes - before, 1);
+    assert.equal(upstream.txStatus, 'I');
+
+    before = seen.writes;
+    const w = await readAll(await upstream.open('SELECT $1::int + 1 AS n', ['41']));
+    assert.deepEqual(w.rows, [['42']]);
+    assert.equal(seen.writes - before, 2, 'not a read: Execute, then Sync once the rows are in');
+  });
+
+  it('streams a large result in order while the server waits on its socket for a reader that does not read', { timeout: 60_000 }, async () => {
+    const rows = 3_000_000;
+    const bytesBefore = seen.bytesBack;
+    const portal = await upstream.open(`SELECT g, repeat('x', 100) FROM generate_series(1, ${rows}) g`, [], read);
+    const first = await portal.readWire!(1000);
+    assert.equal(first.rows.count, 1000);
+    // the reader stops: the server ends up blocked writing to its client, the result mostly still unsent
+    const backend = async () =>
+      (await admin.query<{ wait_event: string | null }>("SELECT wait_event FROM pg_stat_activity WHERE application_name = 'airlock-whole-test'")).rows[0]?.wait_event;
+    const deadline = Date.now() + 20_000;
+    while ((await backend()) !== 'ClientWrite') {
+      assert.ok(Date.now() < deadline, 'the server never waited on its socket');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = seen.bytesBack - bytesBefore;
+    // about 350 MB in all: what left the server is the proxy's two batches and the sockets' buffers, not the result
+    assert.ok(sent < 60 * 1024 * 1024, `${sent} bytes left the server for a reader that read 1,000 rows`);
+    // reading on gets every row, in order
+    let count = first.rows.count;
+    let last = '';
+    for (;;) {
+      const batch = await portal.read(50_000);
+      count += batch.rows.length;
+      if (batch.rows.length > 0) last = batch.rows[batch.rows.length - 1]![0]!;
+      if (batch.done) {
+        assert.equal(batch.tag, `SELECT ${rows}`);
+        break;
+      }
+    }
+    assert.deepEqual([count, last], [rows, String(rows)]);
+  });
+
+  it("stops early by a cancel, drained, and the cancel never reaches the connection's next statement", { timeout: 60_000 }, async () => {
+    for (let i = 0; i < 8; i++) {
+      const portal = await upstream.open('SELECT g FROM generate_series(1, 2000000) g', [], read);
+      assert.equal((await portal.read(10)).rows.length, 10);
+      await portal.close();
+      assert.equal(upstream.txStatus, 'I');
+      // at once, a statement that runs a while: a cancel that came late would end it with 57014
+      const next = await readAll(await upstream.open('SELECT count(*) FROM generate_series(1, 400000)', [], read));
+      assert.deepEqual(next.rows, [['400000']]);
+    }
+    // a result that arrived whole before the close needs no cancel, and still ends cleanly
+    const small = await upstream.open('SELECT g FROM generate_series(1, 5) g', [], read);
+    assert.equal((await small.read(2)).rows.length, 2);
+    await small.close();
+    assert.deepEqual((await readAll(await upstream.open('SELECT 7 AS seven', [], read))).rows, [['7']]);
+  });
+
+  it('inside a transaction block a read is fetched a batch at a time: stopping early keeps the transaction', async () => {
+    await readAll(await upstream.open('BEGIN', []));
+    const before = seen.writes;
+    const half = await upstream.open('SELECT g FROM generate_series(1, 100000) g', [], read);
+    assert.equal((await half.read(10)).rows.length, 10);
+    await half.close();
+    assert.equal(upstream.txStatus, 'T', 'no cancel: the transaction is still open and healthy');
+    assert.ok(seen.writes - before >= 2, 'the Sync went out only on close');
+    assert.deepEqual((await readAll(await upstream.open('SELECT 1 AS one', [], read))).rows, [['1']]);
+    await readAll(await upstream.open('ROLLBACK', []));
+    assert.equal(upstream.txStatus, 'I');
+  });
+
+  it("reports an error in the middle of a whole result with its SQLSTATE, and stays usable", async () => {
+    const failing = await upstream.open('SELECT CASE WHEN g < 3000 THEN g ELSE 1 / (g - g) END FROM generate_series(1, 4000) g', [], read);
+    await assert.rejects(readAll(failing), (e: { code: string }) => e.code === '22012');
+    assert.equal(upstream.txStatus, 'I');
+    assert.deepEqual((await readAll(await upstream.open('SELECT 2 AS two', [], read))).rows, [['2']]);
   });
 });

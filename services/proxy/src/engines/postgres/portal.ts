@@ -5,7 +5,7 @@ import type { RowSink, RowTap } from './row-tap.js';
 
 /** The part of node-postgres's connection a query drives: its socket, its message events, Sync and Close. */
 export interface PgConnection extends NodeJS.EventEmitter {
-  stream: { write(b: Buffer): boolean; writable: boolean };
+  stream: { write(b: Buffer): boolean; writable: boolean; pause(): unknown; resume(): unknown };
   sync(): void;
   close(msg: { type: 'P' | 'S'; name?: string }): void;
   sendCopyFail(message: string): void;
@@ -15,6 +15,9 @@ export type Row = Array<string | null>;
 
 /** the most rows one Execute asks for, however narrow they are */
 const MAX_BATCH_ROWS = 16_384;
+
+/** a whole result's batch for the reader when the spec gives no `batchBytes` */
+const DEFAULT_WHOLE_BATCH_BYTES = 256 * 1024;
 
 /** How a statement reaches the server: its text, parameters, and the named statement it may use or create. */
 export interface PortalSpec {
@@ -35,6 +38,14 @@ export interface PortalSpec {
   closeStatements?: string[];
   /** the named statement was created (ParseComplete): later statements with this text only Bind */
   onParsed?: () => void;
+  /**
+   * Asks for the whole result in the first write (Execute with no row limit, then Sync), for a read outside a
+   * transaction block: one round trip instead of two for a small result. The socket is paused while the rows not yet
+   * read hold twice `batchBytes`, so the server waits instead of the proxy buffering; a read stopped early is
+   * cancelled with `cancel` and the rest of its result drained. Only for statements that change nothing: a cancel that
+   * lands after the rows were sent may still roll the implicit transaction back.
+   */
+  whole?: { cancel(): Promise<void> };
 }
 
 /** A row description as node-postgres's parser reports it. */
@@ -60,7 +71,8 @@ interface PgField {
  * Each Execute is followed by Flush, not Sync: outside a transaction block Sync ends the implicit transaction and
  * drops a suspended portal, and the driver ends a query at its first ReadyForQuery. Sync is sent once, when the
  * statement completed, failed or was closed; the result is `done` only at ReadyForQuery, since the transaction
- * status and a failure at commit (a deferred constraint) arrive there.
+ * status and a failure at commit (a deferred constraint) arrive there. A read outside a transaction block asks for its
+ * `whole` result instead: one Execute with no row limit and the Sync in the first write, held back by the socket.
  *
  * Rows arrive as the server's DataRow messages, taken off the socket by the connection's `RowTap` before the driver
  * parses them: `readWire` hands them on as they are, `read` decodes them into text values.
@@ -78,6 +90,10 @@ export class PortalQuery implements RowSink {
   /** rows received and not yet read: runs of whole DataRow messages, oldest first */
   #parts: Array<{ b: Buffer; start: number; end: number; count: number }> = [];
   #buffered = 0;
+  /** the bytes of the rows buffered */
+  #bufferedBytes = 0;
+  /** the socket is paused: the rows not yet read hold enough (whole results only) */
+  #paused = false;
   /** rows the server sent, over every batch */
   #received = 0;
   /** the bytes of those rows' DataRow messages */
@@ -121,9 +137,14 @@ export class PortalQuery implements RowSink {
       // the server holds its replies until a Flush: without this one the row description of a long statement would
       // come only when its first batch is done, and the statement would not count as started (nor be cancelled) before
       serialize.flush(),
-      serialize.execute({ rows: batchRows }),
-      serialize.flush(),
     );
+    if (this.#spec.whole) {
+      // everything at once: the rows, the completion and ReadyForQuery come back without another write
+      messages.push(serialize.execute({ rows: 0 }), serialize.sync());
+      this.#synced = true;
+    } else {
+      messages.push(serialize.execute({ rows: batchRows }), serialize.flush());
+    }
     this.#spec.tap.sink = this;
     connection.once('noData', this.#onNoData);
     if (statement?.parse) connection.once('parseComplete', this.#onParseComplete);
@@ -152,7 +173,18 @@ export class PortalQuery implements RowSink {
     if (this.#closing || this.#ended) return;
     this.#parts.push({ b, start, end, count });
     this.#buffered += count;
+    this.#bufferedBytes += end - start;
+    if (this.#spec.whole && !this.#paused && this.#bufferedBytes >= 2 * this.#wholeBatchBytes) {
+      // the server waits on its socket until the reader catches up
+      this.#paused = true;
+      this.#connection?.stream.pause();
+    }
     this.#serve();
+  }
+
+  /** for a whole result, the bytes that make a batch for the reader */
+  get #wholeBatchBytes(): number {
+    return this.#spec.batchBytes ?? DEFAULT_WHOLE_BATCH_BYTES;
   }
 
   /** A row the driver parsed: the tap let one through, which it never does while this statement is its sink. */
@@ -202,6 +234,7 @@ export class PortalQuery implements RowSink {
     this.#synced = true;
     this.#parts = [];
     this.#buffered = 0;
+    this.#bufferedBytes = 0;
     const waiter = this.#waiter;
     this.#waiter = undefined;
     waiter?.reject(err);
@@ -225,12 +258,23 @@ export class PortalQuery implements RowSink {
     });
   }
 
-  /** Stops early: the portal is closed and the statement's implicit transaction ends at the Sync. */
+  /**
+   * Stops early: the portal is closed and the statement's implicit transaction ends at the Sync. A whole result still
+   * coming is cancelled and the rest of it drained (and dropped): resolves once the server is ready again and the
+   * cancel was delivered, so that it cannot reach the connection's next statement.
+   */
   close(): Promise<void> {
     if (this.#ended) return Promise.resolve();
     this.#closing = true;
     this.#parts = [];
     this.#buffered = 0;
+    this.#bufferedBytes = 0;
+    if (this.#spec.whole) {
+      this.#resume();
+      const ready = new Promise<void>((resolve) => this.#closed.push(resolve));
+      if (this.#complete) return ready;
+      return Promise.all([ready, this.#spec.whole.cancel()]).then(() => undefined);
+    }
     if (!this.#synced) {
       this.#synced = true;
       this.#connection?.close({ type: 'P' });
@@ -258,11 +302,20 @@ export class PortalQuery implements RowSink {
   #serve(boundary = !this.#fetching && !this.#complete): void {
     const waiter = this.#waiter;
     if (!waiter) return;
-    const ready = this.#buffered >= waiter.max || this.#ended || (boundary && this.#buffered > 0);
+    // a whole result has no batches: a reader is served by rows, by bytes or at the end
+    const ready =
+      this.#buffered >= waiter.max || this.#ended || (this.#spec.whole ? this.#bufferedBytes >= this.#wholeBatchBytes : boundary && this.#buffered > 0);
     if (!ready) return;
     this.#waiter = undefined;
     const rows = this.#take(waiter.max);
+    if (this.#paused && this.#bufferedBytes < this.#wholeBatchBytes) this.#resume();
     waiter.resolve({ rows, done: this.#ended && this.#buffered === 0 });
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#connection?.stream.resume();
   }
 
   /** The oldest `max` rows buffered (or all of them), as slices of the buffers they arrived in. */
@@ -275,6 +328,7 @@ export class PortalQuery implements RowSink {
       const p = queue[used]!;
       if (count + p.count <= max) {
         parts.push(p.b.subarray(p.start, p.end));
+        this.#bufferedBytes -= p.end - p.start;
         count += p.count;
         used++;
         continue;
@@ -283,6 +337,7 @@ export class PortalQuery implements RowSink {
       let o = p.start;
       for (let k = max - count; k > 0; k--) o = nextMessage(p.b, o);
       parts.push(p.b.subarray(p.start, o));
+      this.#bufferedBytes -= o - p.start;
       p.count -= max - count;
       p.start = o;
       count = max;
@@ -307,6 +362,8 @@ export class PortalQuery implements RowSink {
   }
 
   #detach(): void {
+    // the connection's next statement reads its socket again
+    this.#resume();
     if (this.#spec.tap.sink === this) this.#spec.tap.sink = undefined;
     this.#connection?.off('noData', this.#onNoData);
     this.#connection?.off('parseComplete', this.#onParseComplete);

@@ -165,8 +165,11 @@ export class PostgresUpstream implements UpstreamConnection {
     await this.#client.query(sql);
   }
 
-  async open(sql: string, params: Array<string | null>): Promise<UpstreamPortal> {
+  async open(sql: string, params: Array<string | null>, context: { read?: boolean } = {}): Promise<UpstreamPortal> {
     const statements = this.#statements;
+    // a read outside a transaction block asks for its whole result in one write; anything else a batch at a time, so
+    // that stopping early never cancels a write or aborts a transaction block
+    const whole = context.read === true && this.#txStatus === 'I';
     const statement = statements.statementFor(sql);
     // values stay as the server's text: the proxy re-encodes them unchanged, so nothing is parsed on the data path
     const query = new PortalQuery({
@@ -176,6 +179,7 @@ export class PostgresUpstream implements UpstreamConnection {
       batchBytes: FETCH_BYTES,
       tap: this.#tap,
       closeStatements: statements.takeClosing(),
+      ...(whole ? { whole: { cancel: () => this.cancel() } } : {}),
       ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
     });
     const failed = (err: unknown) => {
@@ -193,7 +197,7 @@ export class PostgresUpstream implements UpstreamConnection {
       failed(err);
       // a named statement whose table changed shape since it was prepared fails at Bind, before anything ran; outside
       // a transaction block nothing is lost, so it runs once more, prepared afresh (inside one the block is aborted)
-      if ((err as { code?: unknown })?.code === '0A000' && statement?.parse === false && before === 'I') return this.open(sql, params);
+      if ((err as { code?: unknown })?.code === '0A000' && statement?.parse === false && before === 'I') return this.open(sql, params, context);
       throw err;
     }
     const columns: ColumnInfo[] | null = fields?.map((f) => ({ name: f.name, textual: textualTypes.has(f.typeOid), structured: structuredTypes.has(f.typeOid), pg: f })) ?? null;
