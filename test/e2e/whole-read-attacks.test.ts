@@ -1,0 +1,146 @@
+// A read outside a transaction block is asked for whole upstream (cancelled when stopped early). Through the
+// PostgreSQL front door: the row limit, masking of every row of a large result, a client that leaves mid-stream, an
+// extended-protocol client that stops early, and psql's FETCH_COUNT (a cursor inside a transaction block).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
+
+const run = promisify(execFile);
+const MAX_ROWS = 60_000;
+const CUSTOMERS = 100_000;
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
+
+describe('a whole read through the PostgreSQL front door', () => {
+  let t: TestStack;
+  let analyst: string;
+  let admin: pg.Client;
+
+  before(async () => {
+    t = await startTestStack({
+      configure: (c) => {
+        c['connections']['demo']['limits'] = { maxRows: MAX_ROWS, timeoutMs: 60_000 };
+      },
+    });
+    analyst = await t.token({ subject: 'agent-whole', groups: ['analysts'] });
+    admin = await connect(t.demoUrl);
+    // many customers, each with an address, a card and an SSN the masker must hide
+    await admin.query(`
+      INSERT INTO customers
+      SELECT 1000 + g, 'Person ' || g, 'person' || g || '@example.com', '+1 555 ' || lpad(g::text, 7, '0'),
+             '4111 1111 ' || lpad((g % 10000)::text, 4, '0') || ' ' || lpad((g / 10000)::text, 4, '0'),
+             lpad((g % 1000)::text, 3, '0') || '-' || lpad((g % 100)::text, 2, '0') || '-' || lpad((g % 10000)::text, 4, '0'),
+             repeat('note ', 20)
+      FROM generate_series(1, ${CUSTOMERS}) g`);
+  });
+  after(async () => {
+    await admin?.end();
+    await t?.close();
+  });
+
+  it('refuses a result past the row limit, says nothing of its values, and the session runs its next statements', { timeout: 120_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      for (let i = 0; i < 4; i++) {
+        const err = await c.query('SELECT * FROM customers').then(
+          () => undefined,
+          (e: Error & { code?: string }) => e,
+        );
+        assert.ok(err, 'a result past the row limit was returned');
+        assert.match(err.message, new RegExp(`more than ${MAX_ROWS} rows`));
+        assert.doesNotMatch(err.message, /@example\.com|4111|Person \d/);
+        // at once, a statement that takes a while upstream: a cancel that came late would end it
+        const r = await c.query({ text: 'SELECT count(*) FROM customers a JOIN orders o ON o.customer_id = a.id', rowMode: 'array' });
+        assert.equal(r.rows.length, 1);
+        const again = await c.query({ text: 'SELECT id FROM customers WHERE id <= 1005 ORDER BY id', rowMode: 'array' });
+        assert.equal(again.rows.length, 55);
+      }
+      assert.doesNotMatch(t.logs.text(), /person\d+@example\.com/);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('masks every row of a large result', { timeout: 120_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      const r = await c.query({ text: `SELECT id, email, card_number, ssn FROM customers WHERE id > 1000 AND id <= ${1000 + MAX_ROWS} ORDER BY id`, rowMode: 'array' });
+      assert.equal(r.rows.length, MAX_ROWS);
+      let clear = 0;
+      for (const [id, email, card, ssn] of r.rows as string[][]) {
+        const g = Number(id) - 1000;
+        if (email === `person${g}@example.com` || String(card).replace(/\D/g, '').length >= 12 || /^\d{3}-\d{2}-\d{4}$/.test(ssn!)) clear++;
+      }
+      assert.equal(clear, 0, `${clear} rows came back with a value in clear`);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a cursor that stops early outside a transaction block closes cleanly and the session goes on', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      for (let i = 0; i < 5; i++) {
+        const cursor = c.query(new Cursor('SELECT id, email FROM customers WHERE id > 1000 ORDER BY id LIMIT 50000', [], { rowMode: 'array' }));
+        const first = await cursor.read(10);
+        assert.equal(first.length, 10);
+        assert.doesNotMatch(JSON.stringify(first), /person\d+@example\.com/);
+        await cursor.close();
+        const r = await c.query({ text: 'SELECT count(*) FROM customers a JOIN orders o ON o.customer_id = a.id', rowMode: 'array' });
+        assert.equal(r.rows.length, 1);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a client that leaves in the middle of a large result: its backend ends and its role is dropped', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    c.on('error', () => undefined);
+    const cursor = c.query(new Cursor(`SELECT * FROM customers WHERE id > 1000 AND id <= ${1000 + MAX_ROWS}`, [], { rowMode: 'array' }));
+    assert.equal((await cursor.read(5)).length, 5);
+    // the upstream fills its socket and waits
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await rolesWithPrefix(t.rolePrefix)).length, 1);
+    const gone = cursor.read(1000).catch(() => undefined);
+    (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    await gone;
+    await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'lease role dropped');
+    const pg0 = await connect(databaseUrl('postgres'));
+    try {
+      const left = await pg0.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
+      assert.equal(left.rows[0].n, 0);
+    } finally {
+      await pg0.end();
+    }
+    // the proxy still serves a new session
+    const d = await connect(t.pgUrl(analyst));
+    try {
+      assert.equal((await d.query('SELECT id FROM customers WHERE id = 1')).rows.length, 1);
+    } finally {
+      await d.end();
+    }
+  });
+
+  it("psql's FETCH_COUNT reads in a transaction block, a batch at a time, masked", { timeout: 60_000 }, async () => {
+    const url = t.pgUrl(analyst);
+    const out = await run('psql', [url, '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', '\\set FETCH_COUNT 1000', '-c', 'SELECT id, email FROM customers WHERE id > 1000 AND id <= 6000 ORDER BY id'], {
+      maxBuffer: 64 * 1024 * 1024,
+    }).then(
+      (r) => ({ ok: true as const, stdout: r.stdout, stderr: r.stderr }),
+      (e: { stdout: string; stderr: string }) => ({ ok: false as const, stdout: e.stdout, stderr: e.stderr }),
+    );
+    assert.ok(out.ok, out.stderr);
+    const lines = out.stdout.trim().split('\n');
+    assert.equal(lines.length, 5000);
+    assert.doesNotMatch(out.stdout, /person\d+@example\.com/);
+  });
+});
