@@ -28,6 +28,8 @@ describe('a whole read through the PostgreSQL front door', () => {
     t = await startTestStack({
       configure: (c) => {
         c['connections']['demo']['limits'] = { maxRows: MAX_ROWS, timeoutMs: 60_000 };
+        // a function the DBA wrote that records each customer it is called for: allowed by name
+        c['guardrails'] = { ...c['guardrails'], allowFunctions: ['touch_customer'] };
       },
     });
     analyst = await t.token({ subject: 'agent-whole', groups: ['analysts'] });
@@ -40,6 +42,12 @@ describe('a whole read through the PostgreSQL front door', () => {
              lpad((g % 1000)::text, 3, '0') || '-' || lpad((g % 100)::text, 2, '0') || '-' || lpad((g % 10000)::text, 4, '0'),
              repeat('note ', 20)
       FROM generate_series(1, ${CUSTOMERS}) g`);
+    await admin.query(`
+      CREATE TABLE touched (id int);
+      CREATE FUNCTION touch_customer(id int) RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+        AS $$ BEGIN INSERT INTO touched VALUES (id); RETURN id; END $$;
+      REVOKE ALL ON FUNCTION touch_customer(int) FROM PUBLIC;
+      GRANT EXECUTE ON FUNCTION touch_customer(int) TO demo_reader`);
   });
   after(async () => {
     await admin?.end();
@@ -142,5 +150,26 @@ describe('a whole read through the PostgreSQL front door', () => {
     const lines = out.stdout.trim().split('\n');
     assert.equal(lines.length, 5000);
     assert.doesNotMatch(out.stdout, /person\d+@example\.com/);
+  });
+
+  it('a read that calls a writing function, stopped early by a client told it ended, keeps what it did', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      const cursor = c.query(new Cursor('SELECT touch_customer(id) AS id FROM customers WHERE id > 1000', [], { rowMode: 'array' }));
+      const first = await cursor.read(5);
+      assert.equal(first.length, 5);
+      // Close and Sync: the client is told the portal closed and the implicit transaction ended without an error
+      await cursor.close();
+      assert.equal((await c.query({ text: 'SELECT id FROM customers WHERE id = 1', rowMode: 'array' })).rows.length, 1);
+    } finally {
+      await c.end();
+    }
+    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM touched');
+    // PostgreSQL runs the function for the rows executed and commits them at the Sync; fetched in batches, that is the
+    // batches fetched (some 17,000 here). Asked for whole, the statement is cancelled (none kept, although the client
+    // saw rows and no error) or, when it ended before the cancel, ran for every customer.
+    const n = Number(rows[0]!.n);
+    assert.ok(n >= 5, `the client got 5 rows from touch_customer() and closed its portal without an error, yet touched holds ${n} rows: rolled back`);
+    assert.ok(n < CUSTOMERS, `the client stopped after 5 rows, yet touch_customer() ran for all ${n} customers`);
   });
 });

@@ -114,6 +114,17 @@ describe('attacks on a whole read', () => {
     assert.equal((await readAll(await upstream.open(`SELECT g, repeat('q', 900) FROM generate_series(1, 3000) g`, [], read))).rows.length, 3000);
   });
 
+  it('runs a named statement again, prepared afresh, when its table changed shape, as a whole read', { timeout: 30_000 }, async () => {
+    await admin.query('CREATE TABLE shape (a int, b text); INSERT INTO shape SELECT g, g::text FROM generate_series(1, 3000) g');
+    const sql = 'SELECT * FROM shape ORDER BY a';
+    for (let i = 0; i < 3; i++) assert.equal((await readAll(await upstream.open(sql, [], read))).rows.length, 3000);
+    await admin.query('ALTER TABLE shape ALTER COLUMN b TYPE int USING b::int');
+    const r = await readAll(await upstream.open(sql, [], read));
+    assert.deepEqual([r.rows.length, r.rows[2999]], [3000, ['3000', '3000']]);
+    assert.equal(upstream.txStatus, 'I');
+    assert.deepEqual((await readAll(await upstream.open('SELECT 4 AS four', [], read))).rows, [['4']]);
+  });
+
   it('does not roll back what a read that calls a writing function did, once the client closed it early and was told it ended', { timeout: 60_000 }, async () => {
     await admin.query('TRUNCATE touched');
     // a client reads the first rows of a statement policy calls a read, then closes its portal: no error reaches it
