@@ -152,6 +152,33 @@ describe('a whole read through the PostgreSQL front door', () => {
     assert.doesNotMatch(out.stdout, /person\d+@example\.com/);
   });
 
+  it('after a deferred BEGIN a read stopped early is fetched in batches: the transaction goes on', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    try {
+      await c.query('BEGIN');
+      const cursor = c.query(new Cursor('SELECT id, email FROM customers WHERE id > 1000', [], { rowMode: 'array' }));
+      assert.equal((await cursor.read(5)).length, 5);
+      await cursor.close();
+      assert.equal((await c.query({ text: 'SELECT count(*) FROM customers', rowMode: 'array' })).rows[0][0], String(CUSTOMERS + 50));
+      await c.query('COMMIT');
+      assert.equal((await c.query({ text: 'SELECT 1 AS one FROM orders LIMIT 1', rowMode: 'array' })).rows.length, 1);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('masks a large whole result asked for in binary format', { timeout: 60_000 }, async () => {
+    const c = new pg.Client({ connectionString: t.pgUrl(analyst), binary: true } as pg.ClientConfig);
+    await c.connect();
+    try {
+      const r = await c.query({ text: 'SELECT id, email, ssn FROM customers WHERE id > 1000 AND id <= 41000', rowMode: 'array' });
+      assert.equal(r.rows.length, 40000);
+      assert.doesNotMatch(JSON.stringify(r.rows), /person\d+@example\.com|"\d{3}-\d{2}-\d{4}"/);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('a read that calls a writing function, stopped early by a client told it ended, keeps what it did', { timeout: 60_000 }, async () => {
     const c = await connect(t.pgUrl(analyst));
     try {

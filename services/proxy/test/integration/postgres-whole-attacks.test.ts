@@ -125,6 +125,17 @@ describe('attacks on a whole read', () => {
     assert.deepEqual((await readAll(await upstream.open('SELECT 4 AS four', [], read))).rows, [['4']]);
   });
 
+  it('stops early in a result of rows larger than its buffer, and the connection stays usable', { timeout: 60_000 }, async () => {
+    const portal = await upstream.open(`SELECT g, repeat('w', 8000000) FROM generate_series(1, 40) g`, [], read);
+    const first = await portal.read(1);
+    assert.equal(first.rows[0]![1]!.length, 8_000_000);
+    await new Promise((r) => setTimeout(r, 200));
+    await portal.close();
+    assert.equal(upstream.txStatus, 'I');
+    const all = await readAll(await upstream.open(`SELECT g, repeat('v', 3000000) FROM generate_series(1, 6) g`, [], read), 1);
+    assert.deepEqual(all.rows.map((r) => [r[0], r[1]!.length]), [1, 2, 3, 4, 5, 6].map((g) => [String(g), 3_000_000]));
+  });
+
   it('does not roll back what a read that calls a writing function did, once the client closed it early and was told it ended', { timeout: 60_000 }, async () => {
     await admin.query('TRUNCATE touched');
     // a client reads the first rows of a statement policy calls a read, then closes its portal: no error reaches it
