@@ -199,4 +199,28 @@ describe('a whole read through the PostgreSQL front door', () => {
     assert.ok(n >= 5, `the client got 5 rows from touch_customer() and closed its portal without an error, yet touched holds ${n} rows: rolled back`);
     assert.ok(n < CUSTOMERS, `the client stopped after 5 rows, yet touch_customer() ran for all ${n} customers`);
   });
+
+  it('a session whose upstream connection was lost keeps no credential once it ends', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    c.on('error', () => undefined);
+    try {
+      assert.equal((await c.query('SELECT id FROM orders WHERE id = 1')).rows.length, 1);
+      assert.equal((await rolesWithPrefix(t.rolePrefix)).length, 1);
+      // the upstream backend goes away under the session (a DBA, a failover, a network cut)
+      const pg0 = await connect(databaseUrl('postgres'));
+      try {
+        await pg0.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
+      } finally {
+        await pg0.end();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      await c.query('SELECT id FROM orders WHERE id = 2').catch(() => undefined);
+      assert.equal((await c.query('SELECT id FROM orders WHERE id = 3')).rows.length, 1);
+      // the lost connection's lease is revoked: only the new connection's role remains
+      await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length <= 1 ? true : undefined), 15_000, 'the lost lease role dropped while the session goes on');
+    } finally {
+      await c.end();
+    }
+    await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every lease role dropped');
+  });
 });

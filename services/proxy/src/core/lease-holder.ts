@@ -89,6 +89,15 @@ export class LeaseHolder {
       );
     }
     let entry = this.tx ?? (scope.leaseMode === 'session' ? this.#upstreams.get(scope.role) : undefined);
+    if (entry?.upstream.closed) {
+      // its connection was lost (the server ended it, the network failed): its lease is revoked now, not left
+      // heartbeated for as long as the proxy runs, and the statement takes a fresh one
+      const lost = entry;
+      entry = undefined;
+      if (this.#upstreams.get(lost.role) === lost) this.#upstreams.delete(lost.role);
+      if (this.tx === lost) this.tx = undefined;
+      await this.retire(lost, 'connection-lost', ctx);
+    }
     if (entry) seen(entry);
     if (!entry || entry.upstream.closed) {
       entry = await this.#mint(decision, ctx, grant);
