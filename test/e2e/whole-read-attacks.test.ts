@@ -223,4 +223,31 @@ describe('a whole read through the PostgreSQL front door', () => {
     }
     await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every lease role dropped');
   });
+
+  it('a transaction whose upstream connection was lost is not carried on outside a transaction block', { timeout: 60_000 }, async () => {
+    const c = await connect(t.pgUrl(analyst));
+    c.on('error', () => undefined);
+    try {
+      await c.query('BEGIN');
+      assert.equal((await c.query('SELECT id FROM orders WHERE id = 1')).rows.length, 1);
+      const pg0 = await connect(databaseUrl('postgres'));
+      try {
+        await pg0.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
+      } finally {
+        await pg0.end();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      // the client still believes it is in its transaction: what it sends next must not run on its own, committed
+      const next = await c.query('SELECT id FROM orders WHERE id = 2').then(
+        () => 'ran outside the transaction',
+        (e: Error) => e.message,
+      );
+      assert.notEqual(next, 'ran outside the transaction');
+      await c.query('ROLLBACK');
+      assert.equal((await c.query('SELECT id FROM orders WHERE id = 3')).rows.length, 1);
+    } finally {
+      await c.end();
+    }
+    await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every lease role dropped');
+  });
 });

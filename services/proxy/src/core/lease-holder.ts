@@ -51,6 +51,8 @@ export class LeaseHolder {
   running: Upstream | undefined;
   /** set when the idle limit ended an open transaction: the client must ROLLBACK before anything else */
   idleEndedTx = false;
+  /** set when the open transaction's upstream connection was lost: as after the idle limit, the client must ROLLBACK */
+  lostTx = false;
 
   constructor(deps: LeaseHolderDeps) {
     this.#deps = deps;
@@ -58,7 +60,7 @@ export class LeaseHolder {
 
   /** 'T' inside a transaction block, 'E' in a failed one, else 'I' */
   get txStatus(): 'I' | 'T' | 'E' {
-    if (this.idleEndedTx) return 'E';
+    if (this.idleEndedTx || this.lostTx) return 'E';
     if (this.tx) return this.tx.upstream.txStatus;
     return this.pendingBegin ? 'T' : 'I';
   }
@@ -95,8 +97,13 @@ export class LeaseHolder {
       const lost = entry;
       entry = undefined;
       if (this.#upstreams.get(lost.role) === lost) this.#upstreams.delete(lost.role);
-      if (this.tx === lost) this.tx = undefined;
       await this.retire(lost, 'connection-lost', ctx);
+      if (this.tx === lost) {
+        // the server rolled the transaction back: what the client sends in it next must not run on its own
+        this.tx = undefined;
+        this.lostTx = true;
+        this.acceptAfterIdleEnd(undefined, 0);
+      }
     }
     if (entry) seen(entry);
     if (!entry || entry.upstream.closed) {
@@ -237,18 +244,21 @@ export class LeaseHolder {
   }
 
   /**
-   * After the idle limit ended a transaction, only its COMMIT or ROLLBACK is accepted (and answered ROLLBACK): throws
-   * for anything else, and clears the mark for those.
+   * After the idle limit ended a transaction (or its connection was lost), only its COMMIT or ROLLBACK is accepted
+   * (and answered ROLLBACK): throws for anything else, and clears the mark for those.
    */
   acceptAfterIdleEnd(verb: Analysis['transaction'], idleSeconds: number): void {
     if (verb !== 'commit' && verb !== 'rollback') {
       throw new AirlockError(
         'proxy.transaction_not_allowed',
-        `the open transaction was rolled back and its credential revoked because the session was idle for more than ${idleSeconds} s; send ROLLBACK, then start again`,
+        this.lostTx
+          ? 'the open transaction was rolled back: its database connection was lost (the server ended it or the network failed); send ROLLBACK, then start again'
+          : `the open transaction was rolled back and its credential revoked because the session was idle for more than ${idleSeconds} s; send ROLLBACK, then start again`,
         { sqlState: '25P02' },
       );
     }
     this.idleEndedTx = false;
+    this.lostTx = false;
   }
 
   async #revoke(leaseId: string, reason: string, ctx: CallContext): Promise<void> {

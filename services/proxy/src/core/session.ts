@@ -86,7 +86,7 @@ export class Session {
     const leases = this.#leases;
     try {
       decision = await this.#gate.decide(sql, params, requestId, run.ctx);
-      if (leases.idleEndedTx) {
+      if (leases.idleEndedTx || leases.lostTx) {
         leases.acceptAfterIdleEnd(decision.analysis?.transaction, this.#idleMs / 1000);
         return this.#pipe.deferred(run, Promise.resolve(), 'ROLLBACK');
       }
