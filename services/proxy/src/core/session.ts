@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { credentialV1, policyV1, Principal, proxyV1 } from '@airlock/contracts';
 import { AirlockError, SpanKind, newContext } from '@airlock/runtime';
+import { globMatch } from '@airlock/config';
 import type { UpstreamPortal } from '../engines/engine.js';
 import { onlyReads, SessionAudit } from './audit.js';
 import { Gate, type OpenHooks } from './gate.js';
@@ -133,7 +134,8 @@ export class Session {
     const airlock = { subject: this.principal.subject, requestId: run.requestId, leaseId: entry.lease.leaseId, session: this.id };
     try {
       const queryTag = JSON.stringify({ airlock, ...(clientTag === undefined ? {} : { client: clientTag }) });
-      const portal = await this.#ctx.bus.tracing.run('execute', run.ctx, {}, () => upstream.open(sql, params, { queryTag, read: onlyReads(decision) }));
+      const read = onlyReads(decision) && !callsAllowedFunction(decision, this.#ctx.config.guardrails?.allowFunctions);
+      const portal = await this.#ctx.bus.tracing.run('execute', run.ctx, {}, () => upstream.open(sql, params, { queryTag, read }));
       if (decision.rule === 'builtin:session') this.#gate.remember(sql, decision.analysis?.kind);
       return portal;
     } finally {
@@ -210,4 +212,18 @@ export class Session {
     this.#pipe.endAll();
     this.#audit.onSessionEnd(reason);
   }
+}
+
+/**
+ * Whether the statement calls a function that only `guardrails.allowFunctions` lets through (a user-defined one, or
+ * one whose class policy refuses: side effects, session state): what it does is not known, so the statement is not a
+ * read that stopping early may cancel, which would roll back what it did behind a client told it ended.
+ */
+function callsAllowedFunction(decision: policyV1.Decision, allow: readonly string[] | undefined): boolean {
+  if (!allow || allow.length === 0) return false;
+  return (decision.analysis?.functions ?? []).some((called) => {
+    const name = called.toLowerCase();
+    const bare = name.slice(name.lastIndexOf('.') + 1);
+    return allow.some((glob) => globMatch(glob, name) || globMatch(glob, bare));
+  });
 }
