@@ -19,6 +19,9 @@ const MAX_BATCH_ROWS = 16_384;
 /** a whole result's batch for the reader when the spec gives no `batchBytes` */
 const DEFAULT_WHOLE_BATCH_BYTES = 256 * 1024;
 
+/** how long a whole result stopped early may drain after its cancel was delivered before its connection is given up */
+const CANCEL_GRACE_MS = 2000;
+
 /** How a statement reaches the server: its text, parameters, and the named statement it may use or create. */
 export interface PortalSpec {
   text: string;
@@ -42,10 +45,12 @@ export interface PortalSpec {
    * Asks for the whole result in the first write (Execute with no row limit, then Sync), for a read outside a
    * transaction block: one round trip instead of two for a small result. The socket is paused while the rows not yet
    * read hold twice `batchBytes`, so the server waits instead of the proxy buffering; a read stopped early is
-   * cancelled with `cancel` and the rest of its result drained. Only for statements that change nothing: a cancel that
-   * lands after the rows were sent may still roll the implicit transaction back.
+   * cancelled with `cancel` (true once the server took the request) and the rest of its result drained; when the
+   * cancel is not delivered, or the server is not ready again `CANCEL_GRACE_MS` after it, the connection is given up
+   * (`abandon`) rather than drained whole. Only for statements that change nothing: a cancel that lands after the rows
+   * were sent may still roll the implicit transaction back.
    */
-  whole?: { cancel(): Promise<void> };
+  whole?: { cancel(): Promise<boolean>; abandon(): void };
 }
 
 /** A row description as node-postgres's parser reports it. */
@@ -269,11 +274,20 @@ export class PortalQuery implements RowSink {
     this.#parts = [];
     this.#buffered = 0;
     this.#bufferedBytes = 0;
-    if (this.#spec.whole) {
+    const whole = this.#spec.whole;
+    if (whole) {
       this.#resume();
       const ready = new Promise<void>((resolve) => this.#closed.push(resolve));
       if (this.#complete) return ready;
-      return Promise.all([ready, this.#spec.whole.cancel()]).then(() => undefined);
+      return (async () => {
+        const delivered = await whole.cancel();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), delivered ? CANCEL_GRACE_MS : 0)));
+        const ended = await Promise.race([ready.then(() => true), late]);
+        clearTimeout(timer);
+        // bounded either way: a result that would not stop is not drained whole, its connection is given up instead
+        if (!ended) whole.abandon();
+      })();
     }
     if (!this.#synced) {
       this.#synced = true;

@@ -179,7 +179,7 @@ export class PostgresUpstream implements UpstreamConnection {
       batchBytes: FETCH_BYTES,
       tap: this.#tap,
       closeStatements: statements.takeClosing(),
-      ...(whole ? { whole: { cancel: () => this.cancel() } } : {}),
+      ...(whole ? { whole: { cancel: () => this.#cancel(), abandon: () => this.#abandon() } } : {}),
       ...(statement ? { statement, onParsed: () => statements.parsed(statement.name) } : {}),
     });
     const failed = (err: unknown) => {
@@ -231,22 +231,41 @@ export class PostgresUpstream implements UpstreamConnection {
   }
 
   /** Asks the server to cancel the running statement, over a separate connection as the protocol requires. */
-  cancel(): Promise<void> {
+  async cancel(): Promise<void> {
+    await this.#cancel();
+  }
+
+  /**
+   * The cancel request; true once the server closed its connection after reading it (it has signalled the backend by
+   * then), false when it could not be sent or the server did not answer in time.
+   */
+  #cancel(): Promise<boolean> {
     const c = this.#client as unknown as { processID: number | null; secretKey: number | null };
-    if (c.processID == null || c.secretKey == null) return Promise.resolve();
+    if (c.processID == null || c.secretKey == null) return Promise.resolve(false);
     return new Promise((resolve) => {
+      let failed = false;
+      let sent = false;
       const socket = net.connect(this.#grant.port, this.#grant.host, () => {
         const b = Buffer.alloc(16);
         b.writeInt32BE(16, 0);
         b.writeInt32BE(80877102, 4);
         b.writeInt32BE(c.processID!, 8);
         b.writeInt32BE(c.secretKey!, 12);
-        socket.end(b);
+        socket.end(b, () => (sent = true));
       });
-      socket.on('close', () => resolve());
-      socket.on('error', () => resolve());
-      socket.setTimeout(2000, () => socket.destroy());
+      socket.on('close', () => resolve(sent && !failed));
+      socket.on('error', () => (failed = true));
+      socket.setTimeout(2000, () => {
+        failed = true;
+        socket.destroy();
+      });
     });
+  }
+
+  /** Gives the connection up at once (a statement that would not stop): closed from now on, its socket destroyed. */
+  #abandon(): void {
+    this.#closed = true;
+    (this.#client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
   }
 
   async close(): Promise<void> {
