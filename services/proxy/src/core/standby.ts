@@ -59,7 +59,7 @@ export class StandbyConnections {
     for (const connection of this.#targets.keys()) this.#fill(connection);
   }
 
-  /** A standby connection of `connection`, no longer in the set, or undefined when none is open; starts a top-up. */
+  /** A standby connection of `connection`, no longer in the set, or undefined when none is open; starts a top-up when half are used. */
   take(connection: string): Standby | undefined {
     const ready = this.#ready.get(connection);
     if (!ready) return undefined;
@@ -69,7 +69,9 @@ export class StandbyConnections {
       if (next.upstream.closed) void this.#retire(next, 'standby-closed');
       else found = next;
     }
-    this.#fill(connection);
+    // topped up in batches, once down to half (or out): one request, one transaction and one message of grants per
+    // batch, not per statement
+    if (ready.length <= this.#targets.get(connection)! / 2) this.#fill(connection);
     return found;
   }
 
