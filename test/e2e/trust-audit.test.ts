@@ -91,10 +91,17 @@ describe('an audit log that cannot be rewritten quietly', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { seq: number; hash: string });
+  // each session's end and its lease's revocation: credential publishes the revocation without holding up the
+  // proxy, so it may be stored after the session's end
   const settled = async () =>
     eventually(async () => {
-      const { rows: r } = await state((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_events WHERE event_type = 'proxy.v1.session-closed'`));
-      return r[0]!.n >= closedSessions ? true : undefined;
+      const { rows: r } = await state((c) =>
+        c.query<{ closed: number; revoked: number }>(
+          `SELECT count(*) FILTER (WHERE event_type = 'proxy.v1.session-closed')::int AS closed,
+                  count(*) FILTER (WHERE event_type = 'credential.v1.revoked')::int AS revoked FROM audit_events`,
+        ),
+      );
+      return r[0]!.closed >= closedSessions && r[0]!.revoked >= closedSessions ? true : undefined;
     }, 20_000, 'the audit log caught up');
   let closedSessions = 0;
 

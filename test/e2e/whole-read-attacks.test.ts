@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
+import { Bus, newContext } from '@airlock/runtime';
+import { credentialV1 } from '@airlock/contracts';
 
 const run = promisify(execFile);
 const MAX_ROWS = 60_000;
@@ -220,6 +222,37 @@ describe('a whole read through the PostgreSQL front door', () => {
       await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length <= 1 ? true : undefined), 15_000, 'the lost lease role dropped while the session goes on');
     } finally {
       await c.end();
+    }
+    await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every lease role dropped');
+  });
+
+  it('a lease revoked by an operator ends the session at its next statement, which never runs on a fresh credential', { timeout: 60_000 }, async () => {
+    const subject = 'agent-revoked';
+    const c = await connect(t.pgUrl(await t.token({ subject, groups: ['analysts'] })));
+    const ended: Array<{ code?: string; message: string }> = [];
+    c.on('error', (e) => ended.push(e as { code?: string; message: string }));
+    const state = await connect(databaseUrl(t.stateDb));
+    const bus = await Bus.connect({ url: t.env['NATS_URL']!, root: t.root, service: 'test', logger: t.logger });
+    try {
+      assert.equal((await c.query('SELECT id FROM orders WHERE id = 1')).rows.length, 1);
+      const active = async () => (await state.query<{ id: string }>("SELECT id FROM leases WHERE subject = $1 AND state = 'active'", [subject])).rows;
+      const [lease] = await active();
+      // the revocation ends the lease's backends: the session's upstream connection is found closed before the
+      // proxy's next heartbeat says why
+      assert.deepEqual(await bus.call(credentialV1.revokeLease, { leaseId: lease!.id, reason: 'operator' }, newContext()), { leaseId: lease!.id, state: 'revoked' });
+      await new Promise((r) => setTimeout(r, 300));
+      const next = await c.query('SELECT id FROM orders WHERE id = 3').then(
+        () => 'ran on a fresh credential',
+        (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+      );
+      assert.match(next, /^57P01: Airlock ended this session: its database credential was revoked/);
+      assert.deepEqual(await active(), [], 'no lease minted after the revocation');
+      const { rows } = await state.query<{ n: number }>('SELECT count(*)::int AS n FROM leases WHERE subject = $1', [subject]);
+      assert.equal(rows[0]!.n, 1, 'one lease in all: the revoked one');
+    } finally {
+      await bus.close();
+      await state.end();
+      await c.end().catch(() => undefined);
     }
     await eventually(async () => ((await rolesWithPrefix(t.rolePrefix)).length === 0 ? true : undefined), 20_000, 'every lease role dropped');
   });

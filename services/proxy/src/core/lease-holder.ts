@@ -11,6 +11,15 @@ import { STANDBY_GONE, type StandbyConnections } from './standby.js';
  */
 export const MAX_RELEASING = 2;
 
+/** What a client whose session's credential was revoked is told. */
+export const SESSION_REVOKED =
+  'Airlock ended this session: its database credential was revoked (by an operator, or because its time ran out). Connect again to continue.';
+
+/** Whether a lease the credential service no longer knows ended before its time: revoked, not expired. */
+function revokedEarly(lease: credentialV1.LeaseGrant): boolean {
+  return Date.now() < Date.parse(lease.expiresAt) - 1000;
+}
+
 /** An upstream session and the lease it runs on. */
 export interface Upstream {
   role: string;
@@ -92,12 +101,10 @@ export class LeaseHolder {
     }
     let entry = this.tx ?? (scope.leaseMode === 'session' ? this.#upstreams.get(scope.role) : undefined);
     if (entry?.upstream.closed) {
-      // its connection was lost (the server ended it, the network failed): its lease is revoked now, not left
-      // heartbeated for as long as the proxy runs, and the statement takes a fresh one
       const lost = entry;
       entry = undefined;
       if (this.#upstreams.get(lost.role) === lost) this.#upstreams.delete(lost.role);
-      await this.retire(lost, 'connection-lost', ctx);
+      await this.#replaceLost(lost, ctx);
       if (this.tx === lost) {
         // the server rolled the transaction back: what the client sends in it next must not run on its own
         this.tx = undefined;
@@ -164,6 +171,30 @@ export class LeaseHolder {
     const status = entry.upstream.txStatus;
     if (status === 'I') this.tx = undefined;
     else if (completed) this.tx ??= status === 'T' ? entry : undefined;
+  }
+
+  /**
+   * An upstream connection found closed. Its lease revoked behind the session's back (an operator, the sweeper, which
+   * end its backends too) ends the session, as the keeper's next heartbeat would: the statement is refused, never run
+   * on a fresh credential. A connection lost otherwise (the server or the network ended it, or a read that would not
+   * stop gave it up) has its lease revoked now, not left heartbeated for as long as the proxy runs, and the statement
+   * takes a fresh one.
+   */
+  async #replaceLost(lost: Upstream, ctx: CallContext): Promise<void> {
+    const { keeper } = this.#deps;
+    let live: boolean;
+    try {
+      live = await keeper.live(lost.lease.leaseId);
+    } catch (err) {
+      await this.retire(lost, 'connection-lost', ctx);
+      throw err;
+    }
+    if (live) return this.retire(lost, 'connection-lost', ctx);
+    keeper.release(lost.lease.leaseId);
+    // a lease that reached its maximum lifetime is not a revocation: the statement takes a fresh one
+    if (!revokedEarly(lost.lease)) return;
+    this.#deps.onLost(lost.lease);
+    throw new AirlockError('proxy.session_ended', SESSION_REVOKED, { sqlState: '57P01' });
   }
 
   async #mint(decision: policyV1.Decision, ctx: CallContext, grant: string | undefined): Promise<Upstream> {
@@ -296,7 +327,7 @@ export class LeaseHolder {
    * reached its maximum lifetime only loses its upstream, and the session's next statement mints a fresh one.
    */
   async lost(lease: credentialV1.LeaseGrant): Promise<boolean> {
-    if (Date.now() < Date.parse(lease.expiresAt) - 1000) return true;
+    if (revokedEarly(lease)) return true;
     for (const [role, entry] of this.#upstreams) {
       if (entry.lease.leaseId !== lease.leaseId) continue;
       this.#upstreams.delete(role);

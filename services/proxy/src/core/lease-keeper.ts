@@ -53,6 +53,15 @@ export class LeaseKeeper {
     this.#held.delete(leaseId);
   }
 
+  /**
+   * Whether the credential service still knows `leaseId` as live (renewing it): false once it was revoked or expired.
+   * Rejects when the service cannot tell.
+   */
+  async live(leaseId: string): Promise<boolean> {
+    const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: [leaseId] }, newContext(), { timeoutMs: 5000 });
+    return !unknown.includes(leaseId);
+  }
+
   get size(): number {
     return this.#held.size;
   }

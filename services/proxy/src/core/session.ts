@@ -5,7 +5,7 @@ import { globMatch } from '@airlock/config';
 import type { UpstreamPortal } from '../engines/engine.js';
 import { onlyReads, SessionAudit } from './audit.js';
 import { Gate, type OpenHooks } from './gate.js';
-import { LeaseHolder, type Upstream } from './lease-holder.js';
+import { LeaseHolder, SESSION_REVOKED, type Upstream } from './lease-holder.js';
 import type { ProxyContext } from './proxy-context.js';
 import { ResultPipe, type ActiveStatement, type Run, type StatementEnds } from './result-pipe.js';
 
@@ -195,7 +195,7 @@ export class Session {
 
   async #credentialLost(lease: credentialV1.LeaseGrant): Promise<void> {
     if (this.#closed || !(await this.#leases.lost(lease))) return;
-    const message = 'Airlock ended this session: its database credential was revoked (by an operator, or because its time ran out). Connect again to continue.';
+    const message = SESSION_REVOKED;
     for (const l of this.#terminateListeners.splice(0)) l(message);
     await this.close('credential-revoked');
   }
