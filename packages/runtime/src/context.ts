@@ -1,4 +1,4 @@
-import { randomFillSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 
 /** What travels with every request and event across the bus: W3C trace context and the statement's request id. */
 export interface CallContext {
@@ -16,20 +16,15 @@ export interface CallContext {
 const traceparentPattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /**
- * Random bytes for trace and span ids, drawn from a pool filled in one call for 256 ids, as Node's own randomUUID
- * does: every statement starts a context, and two calls into the generator for each cost more than the rest of it.
+ * A new sampled traceparent. Its ids come from `randomUUID`, which Node serves from a cache of random bytes it
+ * refills in bulk: every statement starts a context, and two calls into the generator of their own cost more than the
+ * rest of it. The trace id is a UUID's 32 hex digits (122 of its bits random), the span id 16 random hex digits of
+ * another.
  */
-const idPool = Buffer.alloc(24 * 256);
-let idOffset = idPool.length;
-
 export function newTraceparent(): string {
-  if (idOffset === idPool.length) {
-    randomFillSync(idPool);
-    idOffset = 0;
-  }
-  const at = idOffset;
-  idOffset += 24;
-  return `00-${idPool.toString('hex', at, at + 16)}-${idPool.toString('hex', at + 16, at + 24)}-01`;
+  const trace = randomUUID();
+  const span = randomUUID();
+  return `00-${trace.slice(0, 8)}${trace.slice(9, 13)}${trace.slice(14, 18)}${trace.slice(19, 23)}${trace.slice(24)}-${span.slice(0, 8)}${span.slice(9, 13)}${span.slice(24, 28)}-01`;
 }
 
 export function traceIdOf(traceparent: string): string | undefined {
