@@ -51,6 +51,18 @@ describe('a whole read through the PostgreSQL front door', () => {
       REVOKE ALL ON FUNCTION touch_customer(int) FROM PUBLIC;
       GRANT EXECUTE ON FUNCTION touch_customer(int) TO demo_reader`);
   });
+  /** Ends every upstream backend of the stack's lease roles, as a DBA, a failover or a network cut would. */
+  const endLeaseBackends = async (): Promise<void> => {
+    const pg0 = await connect(databaseUrl('postgres'));
+    try {
+      await pg0.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
+    } finally {
+      await pg0.end();
+    }
+    // the proxy sees its connections close
+    await new Promise((r) => setTimeout(r, 300));
+  };
+
   after(async () => {
     await admin?.end();
     await t?.close();
@@ -209,13 +221,7 @@ describe('a whole read through the PostgreSQL front door', () => {
       assert.equal((await c.query('SELECT id FROM orders WHERE id = 1')).rows.length, 1);
       assert.equal((await rolesWithPrefix(t.rolePrefix)).length, 1);
       // the upstream backend goes away under the session (a DBA, a failover, a network cut)
-      const pg0 = await connect(databaseUrl('postgres'));
-      try {
-        await pg0.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
-      } finally {
-        await pg0.end();
-      }
-      await new Promise((r) => setTimeout(r, 300));
+      await endLeaseBackends();
       await c.query('SELECT id FROM orders WHERE id = 2').catch(() => undefined);
       assert.equal((await c.query('SELECT id FROM orders WHERE id = 3')).rows.length, 1);
       // the lost connection's lease is revoked: only the new connection's role remains
@@ -263,13 +269,7 @@ describe('a whole read through the PostgreSQL front door', () => {
     try {
       await c.query('BEGIN');
       assert.equal((await c.query('SELECT id FROM orders WHERE id = 1')).rows.length, 1);
-      const pg0 = await connect(databaseUrl('postgres'));
-      try {
-        await pg0.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE starts_with(usename, $1)', [t.rolePrefix]);
-      } finally {
-        await pg0.end();
-      }
-      await new Promise((r) => setTimeout(r, 300));
+      await endLeaseBackends();
       // the client still believes it is in its transaction: what it sends next must not run on its own, committed
       const next = await c.query('SELECT id FROM orders WHERE id = 2').then(
         () => 'ran outside the transaction',
