@@ -80,13 +80,28 @@ async function fill(bus: Bus, events: number): Promise<void> {
   await Promise.all(pending);
 }
 
-function startWriter(env: Record<string, string>): Promise<{ child: ChildProcess; go: () => void; stop: () => Promise<void> }> {
+interface WriterProcess {
+  child: ChildProcess;
+  go: () => void;
+  stop: () => Promise<void>;
+  /** rows this writer has appended so far (duplicates not counted), as it reports them after each batch */
+  appended: () => number;
+}
+
+function startWriter(env: Record<string, string>): Promise<WriterProcess> {
   const child = spawn(process.execPath, [...(process.env['AIRLOCK_BENCH_WRITER_ARGS']?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', fileURLToPath(import.meta.url), 'writer'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
+    let appended = 0;
+    let ready = false;
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('ready\n')) {
+      const lines = out.split('\n');
+      out = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith('appended ')) appended += Number(line.slice('appended '.length));
+        if (line !== 'ready' || ready) continue;
+        ready = true;
         resolve({
           child,
           go: () => child.stdin!.write('go\n'),
@@ -94,6 +109,7 @@ function startWriter(env: Record<string, string>): Promise<{ child: ChildProcess
             child.kill('SIGTERM');
             if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
           },
+          appended: () => appended,
         });
       }
     });
@@ -130,7 +146,7 @@ async function measure(writers: number, events: number): Promise<AuditThroughput
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   const bus = await Bus.connect({ url: natsUrl, root, service: 'bench', logger });
   const key = randomBytes(32);
-  const children: Awaited<ReturnType<typeof startWriter>>[] = [];
+  const children: WriterProcess[] = [];
   try {
     await migrateAudit(pool);
     await fill(bus, events);
@@ -144,16 +160,22 @@ async function measure(writers: number, events: number): Promise<AuditThroughput
     const cpuBefore = cpuByCommand(['postgres', 'nats-server']);
     const started = performance.now();
     for (const c of children) c.go();
+    // done once every event is in the table (as the writers report it) and acknowledged. The consumer is asked only
+    // then: on NATS 2.9 a consumer info request on a durable with a backlog stalls its deliveries, and asking every
+    // 20 ms while the writers drained held them to a third of their rate
+    while (children.reduce((n, c) => n + c.appended(), 0) < events) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (performance.now() - started > 600_000) throw new Error('the audit writers did not drain the stream in 10 minutes');
+    }
     for (;;) {
-      await new Promise((r) => setTimeout(r, 20));
       if (bulk) {
         const infos = await Promise.all(children.map((_, i) => jsm.consumers.info(bus.streamName, `writer-${i}`).catch(() => undefined)));
         if (infos.every((info) => info && info.num_pending === 0 && info.num_ack_pending === 0)) break;
-        continue;
+      } else {
+        const info = await jsm.consumers.info(bus.streamName, durable).catch(() => undefined);
+        if (info && info.ack_floor.stream_seq >= last) break;
       }
-      const info = await jsm.consumers.info(bus.streamName, durable).catch(() => undefined);
-      if (info && info.ack_floor.stream_seq >= last) break;
-      if (performance.now() - started > 600_000) throw new Error('the audit writers did not drain the stream in 10 minutes');
+      await new Promise((r) => setTimeout(r, 2));
     }
     const seconds = (performance.now() - started) / 1000;
     if (process.env['AIRLOCK_BENCH_VERBOSE']) {
@@ -230,7 +252,7 @@ async function writer(): Promise<void> {
         // a failed append is retried in place, never overtaken (as consumeBatches does)
         for (;;) {
           try {
-            await store.appendBatch(batch.map(event), (next ?? []).map(event));
+            process.stdout.write(`appended ${await store.appendBatch(batch.map(event), (next ?? []).map(event))}\n`);
             break;
           } catch {
             await new Promise((r) => setTimeout(r, 200));
@@ -243,9 +265,10 @@ async function writer(): Promise<void> {
     })();
   } else await bus.consumeBatches(durable, async (all, _working, next) => {
     const t = performance.now();
-    await store.appendBatch(all.map(incoming), next.map(incoming));
+    const added = await store.appendBatch(all.map(incoming), next.map(incoming));
     appending += performance.now() - t;
     batches += 1;
+    process.stdout.write(`appended ${added}\n`);
   }, {
     maxBatch,
     lookahead: true,
