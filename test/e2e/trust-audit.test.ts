@@ -149,7 +149,8 @@ describe('an audit log that cannot be rewritten quietly', () => {
     const out = await verify();
     assert.deepEqual(out.code, 0, out.lines.join('\n'));
     // the request itself adds an event (identity's token-verified for the auditor's token), which may be stored
-    // between the walk of the chain and the cross-check with the stream: asked again, a quiet log matches exactly
+    // between the read of the consumer's acknowledgements and the walk of the chain: counted in rows, not yet in the
+    // cross-check with the stream. Asked again, a quiet log matches exactly
     let body: { ok: boolean; rows: number; checkpoints: number; streamEvents: number } | undefined;
     await eventually(async () => {
       const res = await fetch(`http://127.0.0.1:${audit.ports['audit']}/v1/verify`, { headers: { authorization: `Bearer ${auditor}` } });

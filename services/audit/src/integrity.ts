@@ -87,11 +87,14 @@ export class Integrity {
    * which spans partitions, is left to the whole verification).
    */
   async verify(options: { partition?: number } = {}): Promise<VerifyResult> {
+    // what vouches for the table from outside it is read before the table: every row a checkpoint or an acknowledgement
+    // taken now vouches for was committed already, so a log still being written is never taken for a cut one
+    const lines = this.#lines();
+    const floor = options.partition === undefined ? await this.#ackFloor() : undefined;
     const { result: walked, heads, several } = await this.#deps.store.walk(options);
     if (!walked.ok) return walked;
     const chain: VerifyResult = several ? { ...walked, partitions: [...heads].map(([partition, h]) => ({ partition, rows: h.rows, lastSeq: h.seq })) } : walked;
     const bad = (firstBad: NonNullable<VerifyResult['firstBad']>, extra: Partial<VerifyResult> = {}): VerifyResult => ({ ...chain, ok: false, firstBad, ...extra });
-    const lines = this.#lines();
     for (const [i, line] of lines.entries()) {
       let claims: Record<string, unknown>;
       try {
@@ -129,20 +132,29 @@ export class Integrity {
         }
       }
     }
-    if (options.partition !== undefined) return { ...chain, checkpoints: lines.length };
-    return this.#crossCheck(chain, lines.length);
+    if (floor === undefined) return { ...chain, checkpoints: lines.length };
+    return this.#crossCheck(chain, lines.length, floor);
   }
 
-  /** Every event the audit consumer acknowledged, as the stream still holds it, must be in the table, unchanged. */
-  async #crossCheck(chain: VerifyResult, checkpoints: number): Promise<VerifyResult> {
+  /** The last stream sequence up to which the audit consumer acknowledged every event (0 before it exists). */
+  async #ackFloor(): Promise<number> {
     const { bus } = this.#deps;
     const jsm = await bus.js.jetstreamManager();
-    let floor: number;
     try {
-      floor = (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq;
+      return (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq;
     } catch {
-      return { ...chain, checkpoints, streamEvents: 0 };
+      return 0;
     }
+  }
+
+  /**
+   * Every event the audit consumer had acknowledged before the table was walked (up to `floor`), as the stream still
+   * holds it, must be in the table, unchanged.
+   */
+  async #crossCheck(chain: VerifyResult, checkpoints: number, floor: number): Promise<VerifyResult> {
+    const { bus } = this.#deps;
+    if (floor === 0) return { ...chain, checkpoints, streamEvents: 0 };
+    const jsm = await bus.js.jetstreamManager();
     // unnamed and ephemeral: the server names it, it cannot be a durable, and it goes away by itself once read
     const created = await jsm.consumers.add(bus.streamName, {
       ack_policy: AckPolicy.None,

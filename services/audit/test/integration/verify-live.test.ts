@@ -1,0 +1,129 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Bus, Signer, contextHeaders, createLogger, encodeJson, newContext, tokenKinds } from '@airlock/runtime';
+import { deleteStream, eventually, freshDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
+import { AuditStore, Integrity, migrateAudit, type Walk } from '../../src/index.js';
+
+/**
+ * Verification of a log that is still being written: events appended, acknowledged and checkpointed while the table
+ * is walked vouch for rows the walk did not reach. They must not be taken for a cut tail, nor counted as stream events
+ * checked against rows the walk never saw.
+ */
+
+const logger = createLogger({ service: 'audit-test', level: 'warn' });
+const event = (n: number) => ({ id: randomUUID(), time: new Date().toISOString(), sessionId: randomUUID(), requestId: randomUUID(), connection: 'demo', rows: n, command: 'SELECT 1' });
+
+/** A reader whose walk is followed, before it returns, by whatever `afterWalk` does (the writer going on meanwhile). */
+class WalkedWhileWritten extends AuditStore {
+  afterWalk: (() => Promise<void>) | undefined;
+  override async walk(options: { partition?: number } = {}): Promise<Walk> {
+    const walked = await super.walk(options);
+    const go = this.afterWalk;
+    this.afterWalk = undefined;
+    await go?.();
+    return walked;
+  }
+}
+
+describe('verifying an audit log while it is written', () => {
+  const root = `auditlive${uniqueSuffix()}`;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  const pools: pg.Pool[] = [];
+  let writerBus: Bus;
+  let bus: Bus;
+  let writer: AuditStore;
+  let reader: WalkedWhileWritten;
+  let integrity: Integrity;
+
+  const pool = () => {
+    const p = new pg.Pool({ connectionString: db.url, max: 3 });
+    pools.push(p);
+    return p;
+  };
+  const rowCount = async () => Number((await pools[0]!.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
+  const ackFloor = async () => (await (await bus.js.jetstreamManager()).consumers.info(bus.streamName, 'airlock-audit')).ack_floor.stream_seq;
+  /** publishes `n` events and resolves once the audit consumer acknowledged them all (so they are in the table) */
+  const written = async (n: number) => {
+    let last = 0;
+    for (let i = 0; i < n; i++) {
+      const payload = event(i);
+      last = (await bus.js.publish(`${root}.evt.proxy.v1.query-completed`, encodeJson(payload), { msgID: payload.id, headers: contextHeaders(newContext(payload.requestId)) })).seq;
+    }
+    await eventually(async () => ((await ackFloor()) >= last ? true : undefined), 30_000, 'the audit consumer acknowledged every event');
+  };
+
+  before(async () => {
+    db = await freshDatabase('airlock_auditlive');
+    const key = randomBytes(32);
+    await migrateAudit(pool());
+    writer = new AuditStore(pool(), key);
+    reader = new WalkedWhileWritten(pool(), key);
+    bus = await Bus.connect({ url: natsUrl, root, service: 'audit-test', logger });
+    writerBus = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
+    const signer = await Signer.load({ service: 'audit', env: { AIRLOCK_STATE_DIR: mkdtempSync(join(tmpdir(), 'airlock-auditlive-')) }, logger }, tokenKinds.checkpoint);
+    integrity = new Integrity({ bus, store: reader, signer, logger, checkpointFile: join(mkdtempSync(join(tmpdir(), 'airlock-auditlive-')), 'checkpoints.jsonl'), durable: 'airlock-audit' });
+    // the service's consumer, as the audit service runs it (its checkpoints are kept outside the log)
+    await writerBus.consumeBatches(
+      'airlock-audit',
+      async (all, _working, next) => {
+        const events = (batch: typeof all) =>
+          batch.filter((e) => e.subject !== integrity.checkpointSubject).map((e) => ({ subject: e.subject, payload: e.payload, streamSequence: e.streamSequence }));
+        await writer.appendBatch(events(all), events(next));
+      },
+      { maxBatch: 20, lookahead: true },
+    );
+  });
+  after(async () => {
+    await writerBus?.close();
+    await writer?.close();
+    await bus?.close();
+    for (const p of pools) await p.end();
+    await deleteStream(root);
+    await db?.drop();
+  });
+
+  it('takes neither a checkpoint nor acknowledgements made during the walk for rows cut off', async () => {
+    await written(40);
+    assert.ok(await integrity.checkpoint(), 'a first checkpoint was written');
+    const walkedRows = await rowCount();
+    // right after the walk: 25 more events appended and acknowledged, and a checkpoint signed over them
+    reader.afterWalk = async () => {
+      await written(25);
+      assert.ok(await integrity.checkpoint(), 'a checkpoint beyond the walk was written');
+    };
+    const during = await integrity.verify();
+    assert.equal(during.ok, true, JSON.stringify(during.firstBad));
+    assert.equal(during.rows, walkedRows);
+    // what was acknowledged before the walk, and nothing after it (the checkpoint events are not recorded)
+    assert.equal(during.streamEvents, 40);
+    assert.equal(during.checkpoints, 1);
+    // once quiet, the later rows, checkpoint and events are all checked
+    const quiet = await integrity.verify();
+    assert.equal(quiet.ok, true, JSON.stringify(quiet.firstBad));
+    assert.equal(quiet.rows, 65);
+    assert.equal(quiet.streamEvents, 65);
+    assert.equal(quiet.checkpoints, 2);
+  });
+
+  it('still finds the tail cut off a log that is being written', async () => {
+    const before = await integrity.verify();
+    assert.equal(before.ok, true, JSON.stringify(before.firstBad));
+    const c = await pools[0]!.connect();
+    try {
+      await c.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
+      await c.query('DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)');
+      await c.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
+    } finally {
+      c.release();
+    }
+    reader.afterWalk = () => written(5);
+    const cut = await integrity.verify();
+    assert.equal(cut.ok, false);
+    assert.equal(cut.firstBad?.problem, 'truncated');
+  });
+});
