@@ -8,6 +8,7 @@ import {
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
+  type ConsumerMessages,
   type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
@@ -422,6 +423,9 @@ export class Bus {
    * it while it handles the current one. Each message is still acknowledged on its own, once its batch's handler
    * resolved: several copies of a consumer share one durable, so acknowledging all up to a sequence could
    * acknowledge messages another copy has not made durable yet.
+   *
+   * A durable removed while it is read (by an operator, or with the server's state) is made again at once and read
+   * from the start of the stream, logged as an error: its events are handed over again, never skipped.
    */
   async consumeBatches(
     durable: string,
@@ -430,16 +434,50 @@ export class Bus {
   ): Promise<void> {
     await this.ensureStream();
     const maxBatch = options.maxBatch ?? 100;
-    await this.#ensureConsumer(durable, options.filterSubject ?? allEventsSubject(this.root), Math.max(1000, maxBatch * 4));
-    const consumer = await this.js.consumers.get(this.streamName, durable);
-    const messages = await consumer.consume({ max_messages: Math.max(256, maxBatch * 2) });
+    const filter = options.filterSubject ?? allEventsSubject(this.root);
     const stop = new AbortController();
+    /** the durable's messages as last opened; `removed` once the server said the durable is gone */
+    const open = async (): Promise<{ messages: ConsumerMessages; removed: () => boolean }> => {
+      await this.#ensureConsumer(durable, filter, Math.max(1000, maxBatch * 4));
+      const messages = await (await this.js.consumers.get(this.streamName, durable)).consume({ max_messages: Math.max(256, maxBatch * 2) });
+      let removed = false;
+      void (async () => {
+        for await (const s of messages.status()) {
+          // left alone, the client would wait for missed heartbeats and then for the durable to come back by itself
+          if (s.type === 'consumer_deleted' || s.type === 'consumer_not_found') {
+            removed = true;
+            await messages.close();
+            return;
+          }
+        }
+      })().catch(() => undefined);
+      return { messages, removed: () => removed };
+    };
+    let current = await open();
     const queue: JsMsg[] = [];
     let wake: (() => void) | undefined;
     const reader = (async () => {
-      for await (const m of messages) {
-        queue.push(m);
-        wake?.();
+      for (;;) {
+        for await (const m of current.messages) {
+          queue.push(m);
+          wake?.();
+        }
+        if (stop.signal.aborted || !current.removed()) return;
+        this.#logger.error({ durable }, 'the durable consumer was removed while it was read: made again, its events are read again from the start of the stream');
+        for (let attempt = 1; !stop.signal.aborted; attempt++) {
+          try {
+            current = await open();
+            break;
+          } catch (err) {
+            this.#logger.warn({ durable, attempt, err: err instanceof Error ? err.message : String(err) }, 'making the durable consumer again failed; retrying');
+            await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), stop.signal);
+          }
+        }
+        if (stop.signal.aborted) {
+          // stopped while it was being made again: what was opened is closed here, since the stop closed the old one
+          await current.messages.close();
+          return;
+        }
       }
     })().finally(() => wake?.());
     const take = (): Batch => {
@@ -480,7 +518,7 @@ export class Bus {
     this.#stops.push(async () => {
       stop.abort();
       wake?.();
-      await messages.close();
+      await current.messages.close();
       await worker.catch(() => undefined);
       await reader.catch(() => undefined);
     });

@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { allEventsSubject, auditV1, eventSubject } from '@airlock/contracts';
 import type { Bus, Logger, Signer } from '@airlock/runtime';
 import { canonicalJson, genesisHash } from './canonical.js';
@@ -133,17 +133,24 @@ export class Integrity {
       }
     }
     if (floor === undefined) return { ...chain, checkpoints: lines.length };
-    return this.#crossCheck(chain, lines.length, floor);
+    // the chain and checkpoints hold, but what the stream says was recorded cannot be known: said, never passed over
+    if ('unavailable' in floor) return { ...chain, checkpoints: lines.length, streamUnavailable: floor.unavailable };
+    return this.#crossCheck(chain, lines.length, floor.floor);
   }
 
-  /** The last stream sequence up to which the audit consumer acknowledged every event (0 before it exists). */
-  async #ackFloor(): Promise<number> {
+  /** The last stream sequence up to which the audit consumer acknowledged every event, or why it cannot be read. */
+  async #ackFloor(): Promise<{ floor: number } | { unavailable: string }> {
     const { bus } = this.#deps;
-    const jsm = await bus.js.jetstreamManager();
     try {
-      return (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq;
-    } catch {
-      return 0;
+      const jsm = await bus.js.jetstreamManager();
+      return { floor: (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq };
+    } catch (err) {
+      // the audit service creates its consumer before it appends anything: a log without one was not written by it,
+      // or the consumer was removed
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) {
+        return { unavailable: `the audit consumer ${this.#deps.durable} does not exist on stream ${bus.streamName}` };
+      }
+      return { unavailable: `the event stream could not be read (${err instanceof Error ? err.message : String(err)})` };
     }
   }
 

@@ -85,7 +85,35 @@ export function describeEvent(e: ApiEvent): string {
   return parts.join('  ');
 }
 
-/** `airlock audit tail|verify`. Returns the exit code: verify answers 1 when the chain is broken. */
+/**
+ * What `airlock audit verify` prints for a verification, and its exit code: 0 intact, 1 broken, 2 intact as far as it
+ * could be checked but not against the event stream (a verification that could not read the stream does not pass as
+ * whole).
+ */
+export function verifyReport(result: VerifyResult): { code: number; lines: string[] } {
+  if (!result.ok) {
+    const bad = result.firstBad!;
+    const where = bad.partition !== undefined ? ` in partition ${bad.partition}` : '';
+    return {
+      code: 1,
+      lines: [`audit chain broken at row ${bad.seq}${where} (${bad.problem}): ${bad.message}${bad.eventId ? ` [event ${bad.eventId}, ${bad.type}]` : ''}`, `${result.rows} rows verified before it`],
+    };
+  }
+  const lines = [`audit chain intact: ${result.rows} rows verified (last row ${result.lastSeq})`];
+  for (const p of result.partitions ?? []) lines.push(`partition ${p.partition}: ${p.rows} rows verified (last row ${p.lastSeq})`);
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const against = [plural(result.checkpoints ?? 0, 'signed checkpoint')];
+  if (result.streamEvents !== undefined) against.push(`${plural(result.streamEvents, 'acknowledged event')} of the stream`);
+  lines.push(`checked against ${against.join(' and ')}`);
+  if (result.streamUnavailable === undefined) return { code: 0, lines };
+  lines.push(`not checked against the event stream: ${result.streamUnavailable}`);
+  return { code: 2, lines };
+}
+
+/**
+ * `airlock audit tail|verify`. Returns the exit code: verify answers 1 when the chain is broken, 2 when it is intact but
+ * could not be checked against the event stream.
+ */
 export async function auditCommand(
   args: string[],
   env: Record<string, string | undefined>,
@@ -112,17 +140,9 @@ export async function auditCommand(
     case 'verify': {
       const api = auditClient(env, values.token);
       if (values.partition !== undefined && !/^[1-9][0-9]*$/.test(values.partition)) throw new Error('--partition must be a partition number, 1 or more');
-      const result = await api.get<VerifyResult>('/v1/verify', { partition: values.partition });
-      if (result.ok) {
-        out(`audit chain intact: ${result.rows} rows verified (last row ${result.lastSeq})`);
-        for (const p of result.partitions ?? []) out(`partition ${p.partition}: ${p.rows} rows verified (last row ${p.lastSeq})`);
-        return 0;
-      }
-      const bad = result.firstBad!;
-      const where = bad.partition !== undefined ? ` in partition ${bad.partition}` : '';
-      out(`audit chain broken at row ${bad.seq}${where} (${bad.problem}): ${bad.message}${bad.eventId ? ` [event ${bad.eventId}, ${bad.type}]` : ''}`);
-      out(`${result.rows} rows verified before it`);
-      return 1;
+      const report = verifyReport(await api.get<VerifyResult>('/v1/verify', { partition: values.partition }));
+      for (const line of report.lines) out(line);
+      return report.code;
     }
     case 'tail': {
       const api = auditClient(env, values.token);

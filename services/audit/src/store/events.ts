@@ -139,6 +139,8 @@ export interface VerifyResult {
   /** signed checkpoints checked against the table, and events of the stream cross-checked */
   checkpoints?: number;
   streamEvents?: number;
+  /** why the table could not be cross-checked against the event stream (the chain and checkpoints were still checked) */
+  streamUnavailable?: string;
 }
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

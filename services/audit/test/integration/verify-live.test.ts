@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Bus, Signer, contextHeaders, createLogger, encodeJson, newContext, tokenKinds } from '@airlock/runtime';
 import { deleteStream, eventually, freshDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
-import { AuditStore, Integrity, migrateAudit, type Walk } from '../../src/index.js';
+import { AuditStore, Integrity, migrateAudit, startAudit, type Walk } from '../../src/index.js';
+import { auditCommand } from '../../../../packages/cli/src/commands/audit.js';
 
 /**
  * Verification of a log that is still being written: events appended, acknowledged and checkpointed while the table
@@ -110,6 +111,25 @@ describe('verifying an audit log while it is written', () => {
     assert.equal(quiet.checkpoints, 2);
   });
 
+  it('answers intact with the reason when the audit consumer does not exist, and checks no stream event', async () => {
+    const lines = await pools[0]!.query<{ n: string }>('SELECT count(*) AS n FROM audit_events');
+    const absent = new Integrity({
+      bus,
+      store: reader,
+      signer: await Signer.load({ service: 'audit', env: { AIRLOCK_STATE_DIR: mkdtempSync(join(tmpdir(), 'airlock-auditlive-')) }, logger }, tokenKinds.checkpoint),
+      logger,
+      checkpointFile: join(mkdtempSync(join(tmpdir(), 'airlock-auditlive-')), 'checkpoints.jsonl'),
+      durable: 'airlock-audit-absent',
+    });
+    const out = await absent.verify();
+    assert.deepEqual(out, {
+      ok: true,
+      rows: Number(lines.rows[0]!.n),
+      lastSeq: out.lastSeq,
+      checkpoints: 0,
+      streamUnavailable: `the audit consumer airlock-audit-absent does not exist on stream ${bus.streamName}`,
+    });
+  });
   it('still finds the tail cut off a log that is being written', async () => {
     const before = await integrity.verify();
     assert.equal(before.ok, true, JSON.stringify(before.firstBad));
@@ -125,5 +145,72 @@ describe('verifying an audit log while it is written', () => {
     const cut = await integrity.verify();
     assert.equal(cut.ok, false);
     assert.equal(cut.firstBad?.problem, 'truncated');
+  });
+
+});
+
+describe('an audit service whose durable consumer is removed while it runs', () => {
+  const root = `auditgone${uniqueSuffix()}`;
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let pool: pg.Pool;
+  let bus: Bus;
+  let audit: Awaited<ReturnType<typeof startAudit>>;
+  before(async () => {
+    db = await freshDatabase('airlock_auditgone');
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    bus = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
+    const state = mkdtempSync(join(tmpdir(), 'airlock-auditgone-'));
+    audit = await startAudit({
+      bus,
+      pool,
+      logger,
+      http: { host: '127.0.0.1', port: 0 },
+      // the readers' tokens are the identity service's to verify: here one token stands for an auditor
+      authenticate: async (token) => {
+        if (token !== 'auditor-token') throw new Error('unknown token');
+        return { subject: 'auditor-1', groups: ['auditors'] };
+      },
+      readerGroups: ['auditors'],
+      chainKey: randomBytes(32),
+      signer: await Signer.load({ service: 'audit', env: { AIRLOCK_STATE_DIR: state }, logger }, tokenKinds.checkpoint),
+      checkpoint: { file: join(state, 'checkpoints.jsonl'), seconds: 3600 },
+    });
+  });
+  after(async () => {
+    await audit?.close();
+    await bus?.close();
+    await pool?.end();
+    await deleteStream(root);
+    await db?.drop();
+  });
+
+  it('makes the consumer again and records every event, none lost and none twice', async () => {
+    const publish = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const payload = event(i);
+        await bus.js.publish(`${root}.evt.proxy.v1.query-completed`, encodeJson(payload), { msgID: payload.id, headers: contextHeaders(newContext(payload.requestId)) });
+      }
+    };
+    const rows = async () => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM audit_events')).rows[0]!.n);
+    await publish(10);
+    await eventually(async () => ((await rows()) === 10 ? true : undefined), 30_000, 'the audit service recorded every event');
+
+    const jsm = await bus.js.jetstreamManager();
+    await jsm.consumers.delete(bus.streamName, 'airlock-audit');
+    await publish(5);
+    // the server tells the reader its durable was deleted; without making it again nothing more would be recorded
+    await eventually(async () => ((await rows()) === 15 ? true : undefined), 20_000, 'the events published after the consumer was removed recorded');
+    const stream = (await jsm.streams.info(bus.streamName)).state.last_seq;
+    await eventually(async () => ((await jsm.consumers.info(bus.streamName, 'airlock-audit')).ack_floor.stream_seq >= stream ? true : undefined), 20_000, 'the stream read again');
+    // read again from the start, the first ten were handed over again and recorded once
+    assert.equal(await rows(), 15);
+    // a batch handed over again may leave sequence numbers unused (a gap in seq is not a missing row: the chain says so)
+    const last = Number((await pool.query<{ m: string }>('SELECT max(seq) AS m FROM audit_events')).rows[0]!.m);
+    const lines: string[] = [];
+    const code = await auditCommand(['verify', '--token', 'auditor-token'], { AIRLOCK_AUDIT_URL: `http://127.0.0.1:${audit.port}` }, (l) => lines.push(l));
+    assert.deepEqual({ code, lines }, {
+      code: 0,
+      lines: [`audit chain intact: 15 rows verified (last row ${last})`, 'checked against 1 signed checkpoint and 15 acknowledged events of the stream'],
+    });
   });
 });
