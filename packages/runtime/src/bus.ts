@@ -424,8 +424,9 @@ export class Bus {
    * resolved: several copies of a consumer share one durable, so acknowledging all up to a sequence could
    * acknowledge messages another copy has not made durable yet.
    *
-   * A durable removed while it is read (by an operator, or with the server's state) is made again at once and read
-   * from the start of the stream, logged as an error: its events are handed over again, never skipped.
+   * A durable removed while it is read (by an operator), or whose reading fails, is opened again (made again when
+   * missing) and read from the start of the stream, logged as an error: its events are handed over again, never
+   * skipped, and nothing the old one delivered is acknowledged to the new one.
    */
   async consumeBatches(
     durable: string,
@@ -456,33 +457,52 @@ export class Bus {
     let current = await open();
     const queue: JsMsg[] = [];
     let wake: (() => void) | undefined;
+    /** bumped when the durable is opened again: what the old one delivered is not acknowledged to the new one */
+    let generation = 0;
     const reader = (async () => {
       for (;;) {
-        for await (const m of current.messages) {
-          queue.push(m);
-          wake?.();
+        let failure: unknown;
+        try {
+          for await (const m of current.messages) {
+            queue.push(m);
+            wake?.();
+          }
+        } catch (err) {
+          failure = err;
         }
-        if (stop.signal.aborted || !current.removed()) return;
-        this.#logger.error({ durable }, 'the durable consumer was removed while it was read: made again, its events are read again from the start of the stream');
-        for (let attempt = 1; !stop.signal.aborted; attempt++) {
+        if (stop.signal.aborted || this.nc.isClosed() || (!current.removed() && failure === undefined)) return;
+        // the new durable delivers from the start of the stream: what the old one delivered and no handler was given
+        // yet is dropped, and nothing the old one delivered is acknowledged (an acknowledgement names the durable, not
+        // which copy of it delivered the message, so it would count for the new one)
+        queue.length = 0;
+        generation += 1;
+        this.#logger.error(
+          { durable, ...(failure === undefined ? {} : { err: failure instanceof Error ? failure.message : String(failure) }) },
+          failure === undefined
+            ? 'the durable consumer was removed while it was read: made again, its events are read again from the start of the stream'
+            : 'reading the durable consumer failed: opened again, its events are read again from the start of the stream',
+        );
+        // a durable removed again and again is read from the start at most once a second
+        await sleep(1000, stop.signal);
+        for (let attempt = 1; !stop.signal.aborted && !this.nc.isClosed(); attempt++) {
           try {
             current = await open();
             break;
           } catch (err) {
-            this.#logger.warn({ durable, attempt, err: err instanceof Error ? err.message : String(err) }, 'making the durable consumer again failed; retrying');
+            this.#logger.warn({ durable, attempt, err: err instanceof Error ? err.message : String(err) }, 'opening the durable consumer again failed; retrying');
             await sleep(Math.min(5000, 100 * 2 ** Math.min(attempt, 6)), stop.signal);
           }
         }
-        if (stop.signal.aborted) {
-          // stopped while it was being made again: what was opened is closed here, since the stop closed the old one
-          await current.messages.close();
+        if (stop.signal.aborted || this.nc.isClosed()) {
+          // stopped while it was being opened again: what was opened is closed here, since the stop closed the old one
+          await current.messages.close().catch(() => undefined);
           return;
         }
       }
     })().finally(() => wake?.());
     const take = (): Batch => {
       const msgs = queue.splice(0, maxBatch);
-      return { msgs, events: msgs.map(consumedEvent) };
+      return { msgs, events: msgs.map(consumedEvent), generation };
     };
     const worker = (async () => {
       let next: Batch | undefined;
@@ -501,7 +521,7 @@ export class Bus {
         for (let attempt = 1; ; attempt++) {
           try {
             await handler(batch.events, working, upcoming?.events ?? []);
-            for (const m of batch.msgs) m.ack();
+            if (batch.generation === generation) for (const m of batch.msgs) m.ack();
             break;
           } catch (err) {
             this.#logger.warn(
@@ -525,18 +545,29 @@ export class Bus {
   }
 
   async #ensureConsumer(durable: string, filter: string, maxAckPending: number): Promise<void> {
+    let existing: Awaited<ReturnType<JetStreamManager['consumers']['info']>> | undefined;
     try {
-      await this.#jsm.consumers.info(this.streamName, durable);
+      existing = await this.#jsm.consumers.info(this.streamName, durable);
     } catch {
-      await this.#jsm.consumers.add(this.streamName, {
-        durable_name: durable,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        filter_subject: filter,
-        ack_wait: 30 * 1_000_000_000,
-        max_ack_pending: maxAckPending,
-      });
+      existing = undefined;
     }
+    if (existing) {
+      // a durable of this name made by someone else (reading only some subjects, acknowledging all up to a message)
+      // would be read as if it were ours: refused, loudly, rather than recording less than the stream holds
+      const { filter_subject: has, ack_policy: acks } = existing.config;
+      if ((has ?? '') !== filter || acks !== AckPolicy.Explicit) {
+        throw new Error(`the durable consumer ${durable} exists with filter "${has ?? ''}" and ack policy ${acks}, not "${filter}" and explicit: remove it, and it is made again`);
+      }
+      return;
+    }
+    await this.#jsm.consumers.add(this.streamName, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: filter,
+      ack_wait: 30 * 1_000_000_000,
+      max_ack_pending: maxAckPending,
+    });
   }
 
   /** Stops serving and consuming, waits for in-flight handlers, then drains the connection. */
@@ -549,10 +580,11 @@ export class Bus {
   }
 }
 
-/** Messages taken off the queue together, and their events, decoded once. */
+/** Messages taken off the queue together, their events (decoded once), and the opening of the durable they came from. */
 interface Batch {
   msgs: JsMsg[];
   events: ConsumedEvent[];
+  generation: number;
 }
 
 function consumedEvent(m: JsMsg): ConsumedEvent {
@@ -579,11 +611,15 @@ function decodeOrUndefined(data: Uint8Array): unknown {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolve();
+    const done = () => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    // the listener goes with the sleep: a long outage's retries do not pile listeners up on the signal
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 

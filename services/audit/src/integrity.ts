@@ -135,6 +135,10 @@ export class Integrity {
     if (floor === undefined) return { ...chain, checkpoints: lines.length };
     // the chain and checkpoints hold, but what the stream says was recorded cannot be known: said, never passed over
     if ('unavailable' in floor) return { ...chain, checkpoints: lines.length, streamUnavailable: floor.unavailable };
+    if (floor.floor === 0 && chain.rows > 0) {
+      // rows are appended before they are acknowledged: a consumer that acknowledged none was made again since
+      return { ...chain, checkpoints: lines.length, streamUnavailable: `the audit consumer ${this.#deps.durable} has acknowledged no event yet while the table holds ${chain.rows} rows (it was made again and is reading the stream from its start)` };
+    }
     return this.#crossCheck(chain, lines.length, floor.floor);
   }
 
@@ -143,7 +147,13 @@ export class Integrity {
     const { bus } = this.#deps;
     try {
       const jsm = await bus.js.jetstreamManager();
-      return { floor: (await jsm.consumers.info(bus.streamName, this.#deps.durable)).ack_floor.stream_seq };
+      const info = await jsm.consumers.info(bus.streamName, this.#deps.durable);
+      // what a consumer reading only some subjects acknowledged says nothing about the others
+      const filter = allEventsSubject(bus.root);
+      if ((info.config.filter_subject ?? '') !== filter || info.config.ack_policy !== AckPolicy.Explicit) {
+        return { unavailable: `the audit consumer ${this.#deps.durable} reads "${info.config.filter_subject ?? ''}" with ack policy ${info.config.ack_policy}, not every event ("${filter}") acknowledged one by one` };
+      }
+      return { floor: info.ack_floor.stream_seq };
     } catch (err) {
       // the audit service creates its consumer before it appends anything: a log without one was not written by it,
       // or the consumer was removed

@@ -45,7 +45,7 @@ table.grid th, table.grid td { text-align:left; padding:.35rem .5rem; border-bot
 .timeline { list-style:none; padding:0; margin:0; border-left:3px solid var(--line); }
 .timeline .step { margin-left:1rem; } .offset { font-family:ui-monospace, monospace; color:var(--muted); }
 .step > header { justify-content:flex-start; gap:1rem; }
-.verify.ok { border-left:6px solid var(--ok); } .verify.bad { border-left:6px solid var(--bad); }
+.verify.ok { border-left:6px solid var(--ok); } .verify.bad { border-left:6px solid var(--bad); } .verify.warn { border-left:6px solid var(--warn); }
 .live-dot { display:inline-block; width:.6rem; height:.6rem; border-radius:50%; background:#b9c1cc; vertical-align:middle; }
 body.live-on .live-dot { background:var(--ok); }
 @media (max-width: 640px) {

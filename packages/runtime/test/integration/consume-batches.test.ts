@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { allEventsSubject } from '@airlock/contracts';
 import { Bus, createLogger, encodeJson } from '@airlock/runtime';
 import { deleteStream, eventually, natsUrl, uniqueSuffix } from '@airlock/testkit';
@@ -55,5 +56,15 @@ describe('Bus.consumeBatches with lookahead', () => {
       if (handled[i - 1]!.upcoming.length > 0) assert.deepEqual(handled[i]!.batch, handled[i - 1]!.upcoming);
     }
     assert.ok(handled.some((c) => c.upcoming.length > 0), 'a batch was shown ahead');
+  });
+
+  it('refuses a durable of its name that reads only some subjects or acknowledges all up to a message', async () => {
+    await bus.ensureStream();
+    const jsm = await bus.js.jetstreamManager();
+    await jsm.consumers.add(bus.streamName, { durable_name: 'someone-elses', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, filter_subject: `${root}.evt.identity.>` });
+    await assert.rejects(
+      bus.consumeBatches('someone-elses', async () => undefined),
+      new Error(`the durable consumer someone-elses exists with filter "${root}.evt.identity.>" and ack policy all, not "${allEventsSubject(root)}" and explicit: remove it, and it is made again`),
+    );
   });
 });

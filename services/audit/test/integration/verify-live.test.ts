@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { Bus, Signer, contextHeaders, createLogger, encodeJson, newContext, tokenKinds } from '@airlock/runtime';
 import { deleteStream, eventually, freshDatabase, natsUrl, uniqueSuffix } from '@airlock/testkit';
 import { AuditStore, Integrity, migrateAudit, startAudit, type Walk } from '../../src/index.js';
@@ -130,13 +131,41 @@ describe('verifying an audit log while it is written', () => {
       streamUnavailable: `the audit consumer airlock-audit-absent does not exist on stream ${bus.streamName}`,
     });
   });
-  it('still finds the tail cut off a log that is being written', async () => {
-    const before = await integrity.verify();
-    assert.equal(before.ok, true, JSON.stringify(before.firstBad));
+  it('does not take a consumer that acknowledged nothing, or reads only some subjects, for the audit consumer', async () => {
+    const jsm = await bus.js.jetstreamManager();
+    const rows = await rowCount();
+    const under = async (durable: string) =>
+      new Integrity({
+        bus,
+        store: reader,
+        signer: await Signer.load({ service: 'audit', env: { AIRLOCK_STATE_DIR: mkdtempSync(join(tmpdir(), 'airlock-auditlive-')) }, logger }, tokenKinds.checkpoint),
+        logger,
+        checkpointFile: join(mkdtempSync(join(tmpdir(), 'airlock-auditlive-')), 'checkpoints.jsonl'),
+        durable,
+      }).verify();
+    // as the audit service makes its own, but made again and not read yet
+    await jsm.consumers.add(bus.streamName, { durable_name: 'airlock-audit-fresh', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: `${root}.evt.>` });
+    const fresh = await under('airlock-audit-fresh');
+    assert.equal(fresh.ok, true, JSON.stringify(fresh.firstBad));
+    assert.equal(fresh.streamEvents, undefined);
+    assert.equal(fresh.streamUnavailable, `the audit consumer airlock-audit-fresh has acknowledged no event yet while the table holds ${rows} rows (it was made again and is reading the stream from its start)`);
+    // a consumer of one event type, acknowledging all up to a message, that has read everything it sees
+    await jsm.consumers.add(bus.streamName, { durable_name: 'airlock-audit-partial', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, filter_subject: `${root}.evt.identity.>` });
+    const partial = await under('airlock-audit-partial');
+    assert.equal(partial.streamEvents, undefined);
+    assert.equal(partial.streamUnavailable, `the audit consumer airlock-audit-partial reads "${root}.evt.identity.>" with ack policy all, not every event ("${root}.evt.>") acknowledged one by one`);
+  });
+
+  it('finds the tail cut off after the last checkpoint, from the stream, while the log is being written', async () => {
+    // recorded and acknowledged, and in no checkpoint: only the stream vouches for these
+    await written(5);
+    const intact = await integrity.verify();
+    assert.equal(intact.ok, true, JSON.stringify(intact.firstBad));
+    const { rows } = await pools[0]!.query<{ seq: string; event_id: string }>('SELECT seq, event_id FROM audit_events ORDER BY seq DESC LIMIT 1');
     const c = await pools[0]!.connect();
     try {
       await c.query('ALTER TABLE audit_events DISABLE TRIGGER USER');
-      await c.query('DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)');
+      await c.query('DELETE FROM audit_events WHERE seq = $1', [rows[0]!.seq]);
       await c.query('ALTER TABLE audit_events ENABLE TRIGGER USER');
     } finally {
       c.release();
@@ -145,8 +174,9 @@ describe('verifying an audit log while it is written', () => {
     const cut = await integrity.verify();
     assert.equal(cut.ok, false);
     assert.equal(cut.firstBad?.problem, 'truncated');
+    assert.equal(cut.firstBad?.eventId, rows[0]!.event_id);
+    assert.match(cut.firstBad?.message ?? '', /^the table ends at row \d+ but the event stream holds later events it recorded, from event /);
   });
-
 });
 
 describe('an audit service whose durable consumer is removed while it runs', () => {
@@ -184,7 +214,7 @@ describe('an audit service whose durable consumer is removed while it runs', () 
     await db?.drop();
   });
 
-  it('makes the consumer again and records every event, none lost and none twice', async () => {
+  it('makes the consumer again and records every event published after it was removed', async () => {
     const publish = async (n: number) => {
       for (let i = 0; i < n; i++) {
         const payload = event(i);

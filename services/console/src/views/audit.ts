@@ -55,6 +55,10 @@ export interface VerifyResult {
   rows: number;
   lastSeq: number;
   firstBad?: { seq: number; problem: string; message: string };
+  checkpoints?: number;
+  streamEvents?: number;
+  /** why the table was not checked against the event stream */
+  streamUnavailable?: string;
 }
 
 export const sessionFilters = ['principal', 'connection', 'table', 'decision', 'outcome', 'from', 'to'] as const;
@@ -141,10 +145,12 @@ export function auditPage(viewer: Viewer, verify: VerifyResult, events: readonly
     active: '/audit',
     live: 'audit',
     body: html`<h1>Audit</h1>
-<section class="card verify ${verify.ok ? 'ok' : 'bad'}" id="chain-status">
-  ${verify.ok
-    ? html`<h2>Chain verified</h2><p>All ${verify.rows} events, up to sequence ${verify.lastSeq}, link and match their hashes.</p>`
-    : html`<h2>Chain broken</h2><p>${verify.rows} events verified; event ${verify.firstBad?.seq ?? '?'} is <b>${verify.firstBad?.problem ?? 'wrong'}</b>: ${verify.firstBad?.message ?? ''}</p>`}
+<section class="card verify ${!verify.ok ? 'bad' : verify.streamUnavailable === undefined ? 'ok' : 'warn'}" id="chain-status">
+  ${!verify.ok
+    ? html`<h2>Chain broken</h2><p>${verify.rows} events verified; event ${verify.firstBad?.seq ?? '?'} is <b>${verify.firstBad?.problem ?? 'wrong'}</b>: ${verify.firstBad?.message ?? ''}</p>`
+    : verify.streamUnavailable === undefined
+      ? html`<h2>Chain verified</h2><p>All ${verify.rows} events, up to sequence ${verify.lastSeq}, link and match their hashes${verify.streamEvents === undefined ? '' : html`; checked against ${verify.checkpoints ?? 0} signed checkpoints and ${verify.streamEvents} events of the event stream`}.</p>`
+      : html`<h2>Chain verified, event stream not checked</h2><p>All ${verify.rows} events, up to sequence ${verify.lastSeq}, link and match their hashes, but the table could not be checked against the event stream: ${verify.streamUnavailable}.</p>`}
 </section>
 <h2>Event stream <small class="live-dot" aria-hidden="true"></small></h2>
 <div class="scroll"><table class="grid" id="event-table"><thead><tr><th>Time</th><th>Type</th><th>Principal</th><th>Session</th></tr></thead>
