@@ -442,6 +442,7 @@ export class Bus {
       await this.#ensureConsumer(durable, filter, Math.max(1000, maxBatch * 4));
       const messages = await (await this.js.consumers.get(this.streamName, durable)).consume({ max_messages: Math.max(256, maxBatch * 2) });
       let removed = false;
+      let streamGone = false;
       void (async () => {
         for await (const s of messages.status()) {
           // left alone, the client would wait for missed heartbeats and then for the durable to come back by itself
@@ -449,6 +450,11 @@ export class Bus {
             removed = true;
             await messages.close();
             return;
+          }
+          // its events are gone with it, and no copy of a service makes it again: said once, loudly
+          if (s.type === 'stream_not_found' && !streamGone) {
+            streamGone = true;
+            this.#logger.error({ durable, stream: this.streamName }, 'the event stream was removed while it was read: nothing is consumed until it exists again');
           }
         }
       })().catch(() => undefined);
