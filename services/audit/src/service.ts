@@ -54,6 +54,14 @@ export async function startAudit(deps: AuditDeps): Promise<AuditService> {
   const tls = httpDoorTls({ door: 'audit API', host: deps.http.host, settings: deps.http, logger: deps.logger });
   if (deps.migrate !== false) await migrateAudit(deps.pool);
   const store = new AuditStore(deps.pool, deps.chainKey);
+  const foreign = await store.foreignHeads();
+  if (foreign.length > 0) {
+    // appended to, the chain would hold rows of two keys and no key would verify it whole: said before the first append
+    deps.logger.error(
+      { partitions: foreign },
+      'the audit table was written with another chain key: audit verify will name its rows as altered. Restore the key that wrote them (AIRLOCK_AUDIT_CHAIN_KEY_FILE), or export the log and start on a new state database (docs/audit.md)',
+    );
+  }
   const durable = deps.durableName ?? 'airlock-audit';
   const integrity = new Integrity({ bus: deps.bus, store, signer: deps.signer, logger: deps.logger, checkpointFile: deps.checkpoint.file, durable });
   serveKeys(deps.bus, deps.signer);

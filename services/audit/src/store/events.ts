@@ -483,6 +483,21 @@ export class AuditStore {
     return rows.map((r) => ({ partition: Number(r.partition), seq: Number(r.seq), hash: r.hash }));
   }
 
+  /**
+   * The partitions whose last row does not match its hash under this store's key: a table written with another chain
+   * key (a key lost, or a state folder made afresh over an old database), which `verify` would name as altered.
+   */
+  async foreignHeads(): Promise<number[]> {
+    const { rows } = await this.#pool.query<AuditRow>(
+      `SELECT h.* FROM unnest($1::smallint[]) AS p
+         CROSS JOIN LATERAL (SELECT * FROM audit_events WHERE partition = p ORDER BY seq DESC LIMIT 1) h ORDER BY h.partition`,
+      [await this.partitions()],
+    );
+    return rows
+      .filter((r) => chainHash(this.#key, r.prev_hash, { seq: Number(r.seq), partition: Number(r.partition), eventId: r.event_id, subject: r.subject, payload: r.payload }) !== r.hash)
+      .map((r) => Number(r.partition));
+  }
+
   /** The head of the log: its last row and hash (seq 0 when empty). */
   async head(): Promise<{ seq: number; hash: string }> {
     const { rows } = await this.#pool.query<{ seq: string; hash: string }>('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');

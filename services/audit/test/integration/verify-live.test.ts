@@ -112,6 +112,12 @@ describe('verifying an audit log while it is written', () => {
     assert.equal(quiet.checkpoints, 2);
   });
 
+  it('tells a table written with another chain key from one written with its own', async () => {
+    // what the audit service checks when it starts: a state folder made afresh over an old database has a new key
+    assert.deepEqual(await new AuditStore(pools[0]!, randomBytes(32)).foreignHeads(), [1]);
+    assert.deepEqual(await reader.foreignHeads(), []);
+  });
+
   it('answers intact with the reason when the audit consumer does not exist, and checks no stream event', async () => {
     const lines = await pools[0]!.query<{ n: string }>('SELECT count(*) AS n FROM audit_events');
     const absent = new Integrity({
