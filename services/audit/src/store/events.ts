@@ -324,6 +324,10 @@ export class AuditStore {
           // for the whole session: this connection runs nothing but this writer's appends, and is destroyed, never
           // pooled again, when the writer gives it up
           await client.query(`SET ROLE ${writerRole}`);
+          // Every statement of this connection finds rows by a unique key. Its prepared statements keep the plan
+          // PostgreSQL chose when the table was nearly empty, and with statistics not yet gathered (autovacuum off or
+          // behind) that plan scanned the whole table for the batch's ids, on every append, slower as the log grew.
+          await client.query('SET enable_seqscan = off');
           const writer: Writer = { partition: p, client, head: undefined, prepared: undefined, lost: false };
           // a claim lives as long as its connection: once that is gone another writer may take the partition
           client.on('error', () => void (writer.lost = true));

@@ -122,3 +122,42 @@ describe('audit appends: each event once', () => {
     await intact(14);
   });
 });
+
+describe('audit appends on a log that grew from empty', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let pool: pg.Pool;
+  let store: AuditStore;
+
+  before(async () => {
+    db = await freshDatabase('airlock_auditgrow');
+    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    await migrateAudit(pool);
+    store = new AuditStore(pool, randomBytes(32));
+  });
+  after(async () => {
+    await store?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  /**
+   * Rows the table's sequential scans have read so far, as the writer's backend last reported them: a backend reports
+   * its counts at the end of a transaction at most once a second, so one more append after a second's pause makes it
+   * report everything before it.
+   */
+  const scanned = async () => {
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await store.appendBatch([event()]), 1);
+    return Number((await pool.query<{ n: string }>("SELECT seq_tup_read AS n FROM pg_stat_user_tables WHERE relname = 'audit_events'")).rows[0]!.n);
+  };
+
+  it('looks the batch ids up by index, not by reading the whole table, after its plans were made on an empty table', async () => {
+    // the writer's prepared statements are planned while the table is nearly empty, with no statistics gathered
+    for (let i = 0; i < 12; i++) assert.equal(await store.appendBatch([event()]), 1);
+    assert.equal(await store.appendBatch(Array.from({ length: 3000 }, () => event())), 3000);
+    const before = await scanned();
+    for (let i = 0; i < 20; i++) assert.equal(await store.appendBatch([event()], [event()]), 1);
+    assert.equal((await scanned()) - before, 0);
+    assert.equal((await store.verify()).ok, true);
+  });
+});
