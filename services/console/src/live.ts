@@ -1,6 +1,6 @@
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { allEventsSubject } from '@airlock/contracts';
-import { decodeJson, type Bus, type Logger } from '@airlock/runtime';
+import { AirlockError, decodeJson, type Bus, type Logger } from '@airlock/runtime';
 
 /** What the console tells a browser about one event: its kind and ids, never its payload values. */
 export interface LiveEvent {
@@ -15,21 +15,69 @@ type Listener = (e: LiveEvent) => void;
 
 /**
  * Follows the event stream with one ephemeral ordered consumer per console (from now on: history is the audit API's
- * job) and fans each event out to the open Server-Sent Event connections.
+ * job) and fans each event out to the open Server-Sent Event connections. The consumer exists only while a connection
+ * listens: every event would otherwise cost the stream a delivery and this process a decode, statement after
+ * statement, for pages nobody has open.
  */
 export class LiveEvents {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #listeners = new Set<Listener>();
   #stop: (() => Promise<void>) | undefined;
+  /** opening and closing the consumer, one after the other: the last one settles what the listeners want */
+  #changing: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(bus: Bus, logger: Logger) {
     this.#bus = bus;
     this.#logger = logger;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Adds a listener; resolves once the stream is followed, so every event published after it resolves reaches the
+   * listener. Returns its removal; the consumer closes once the last listener is removed.
+   */
+  async subscribe(listener: Listener): Promise<() => void> {
+    if (this.#closed) throw new AirlockError('runtime.unavailable', 'the console is shutting down');
+    this.#listeners.add(listener);
+    try {
+      await this.#settle();
+    } catch (err) {
+      this.#listeners.delete(listener);
+      void this.#settle().catch(() => undefined);
+      throw err;
+    }
+    return () => {
+      if (!this.#listeners.delete(listener)) return;
+      this.#settle().catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'closing the live event consumer failed'));
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    await this.#settle().catch(() => undefined);
+  }
+
+  /** Opens the consumer when someone listens and none is open, closes it when nobody listens; one change at a time. */
+  #settle(): Promise<void> {
+    const next = this.#changing.then(async () => {
+      const wanted = this.#listeners.size > 0 && !this.#closed;
+      if (wanted && !this.#stop) this.#stop = await this.#open();
+      if (!wanted && this.#stop) {
+        const stop = this.#stop;
+        this.#stop = undefined;
+        await stop();
+      }
+    });
+    // a failed change does not stop the next one from being tried
+    this.#changing = next.catch(() => undefined);
+    return next;
+  }
+
+  async #open(): Promise<() => Promise<void>> {
     await this.#bus.ensureStream();
+    // the server makes the consumer, starting at the stream's next event, before this resolves
     const consumer = await this.#bus.js.consumers.get(this.#bus.streamName, {
       filter_subjects: allEventsSubject(this.#bus.root),
       deliver_policy: DeliverPolicy.New,
@@ -56,19 +104,11 @@ export class LiveEvents {
         for (const l of this.#listeners) l(event);
       }
     })().catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'live event stream ended'));
-    this.#stop = async () => {
+    return async () => {
       await messages.close();
       await loop;
+      // ephemeral: the server would drop it after its inactivity threshold anyway; removed now so nothing is held
+      await consumer.delete().catch(() => undefined);
     };
-  }
-
-  subscribe(listener: Listener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  async close(): Promise<void> {
-    this.#listeners.clear();
-    await this.#stop?.();
   }
 }

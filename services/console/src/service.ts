@@ -66,7 +66,6 @@ export async function startConsole(deps: ConsoleDeps): Promise<ConsoleService> {
   const oidc = cfg.oidc ? new OidcSignIn(cfg.oidc, cfg.oidc.clientSecret ? expandEnv(cfg.oidc.clientSecret, deps.env) : undefined, secrets, resources) : undefined;
   const saml = cfg.saml ? new SamlSignIn(cfg.saml, new SamlRequestCache(deps.pool, 600_000), skew) : undefined;
   const live = new LiveEvents(deps.bus, logger);
-  await live.start();
   const web = new ConsoleWeb(
     cfg,
     deps.bus,

@@ -20,14 +20,21 @@ export function liveRoutes(http: FastifyInstance, web: ConsoleWeb): Set<ServerRe
     const s = await web.signedIn(req);
     if (!s) throw new AirlockError('console.not_signed_in', 'sign in to the console first');
     if (!s.viewer.roles[topic.role]) throw new AirlockError('console.forbidden', `this stream needs the ${topic.role} role`);
-    reply.hijack();
+    // followed before the stream says it is ready: an event published after `ready` reaches this connection
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write('event: ready\ndata: {}\n\n');
-    const unsubscribe = web.live.subscribe((e) => {
-      if (!topic.match(e)) return;
+    let ready = false;
+    const unsubscribe = await web.live.subscribe((e) => {
+      if (!ready || !topic.match(e)) return;
       res.write(name === 'audit' ? `event: event\ndata: ${JSON.stringify(e)}\n\n` : `event: change\ndata: ${JSON.stringify({ type: e.type })}\n\n`);
     });
+    if (req.raw.destroyed) {
+      unsubscribe();
+      return;
+    }
+    reply.hijack();
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write('event: ready\ndata: {}\n\n');
+    ready = true;
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     const end = () => {
       clearInterval(heartbeat);
