@@ -8,7 +8,8 @@ import { deleteStream, eventually, natsUrl, uniqueSuffix } from '@airlock/testki
 /**
  * Bus.consumeBatches with lookahead, over the real NATS: the handler is shown the batch it gets next and then gets
  * exactly that batch; a batch whose handler throws comes back whole, with the same batch shown next; every message is
- * acknowledged once, after its batch's handler resolved.
+ * acknowledged once, after its batch's handler resolved. With gatherMs, a batch waits for more messages until it is full
+ * or that long has passed, and a stop cuts the wait short.
  */
 describe('Bus.consumeBatches with lookahead', () => {
   const logger = createLogger({ service: 'consume-test', level: 'error' });
@@ -66,5 +67,43 @@ describe('Bus.consumeBatches with lookahead', () => {
       bus.consumeBatches('someone-elses', async () => undefined),
       new Error(`the durable consumer someone-elses exists with filter "${root}.evt.identity.>" and ack policy all, not "${allEventsSubject(root)}" and explicit: remove it, and it is made again`),
     );
+  });
+
+  it('gathers what arrives within gatherMs of a batch\'s first message, and hands a full batch over at once', async () => {
+    const durable = 'gather';
+    const subject = allEventsSubject(root).replace('>', 'proxy.v1.query-completed');
+    const jsm = await bus.js.jetstreamManager();
+    const base = (await jsm.streams.info(bus.streamName)).state.last_seq;
+    await jsm.consumers.add(bus.streamName, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: allEventsSubject(root), max_ack_pending: 1000 });
+    const batches: number[][] = [];
+    await bus.consumeBatches(durable, async (events) => void batches.push(events.map((e) => (e.payload as { n: number }).n)), { maxBatch: 50, gatherMs: 2000 });
+    // one at a time, each stored before the next is sent: all arrive within the first one's 2 s
+    for (let i = 1; i <= 5; i++) await bus.js.publish(subject, encodeJson({ n: i }));
+    await eventually(async () => (batches.length === 1 ? true : undefined), 10_000, 'the first batch');
+    assert.deepEqual(batches, [[1, 2, 3, 4, 5]]);
+    await Promise.all(Array.from({ length: 120 }, (_, i) => bus.js.publish(subject, encodeJson({ n: 6 + i }))));
+    await eventually(async () => ((await jsm.consumers.info(bus.streamName, durable)).ack_floor.stream_seq === base + 125 ? true : undefined), 10_000, 'every message acknowledged');
+    assert.deepEqual(batches.map((b) => b.length), [5, 50, 50, 20]);
+    assert.deepEqual(batches.flat(), Array.from({ length: 125 }, (_, i) => i + 1));
+  });
+
+  it('stops while it gathers without handing the batch over or acknowledging it', async () => {
+    const own = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
+    const durable = 'gather-stop';
+    const subject = allEventsSubject(root).replace('>', 'proxy.v1.query-completed');
+    const jsm = await bus.js.jetstreamManager();
+    const last = (await jsm.streams.info(bus.streamName)).state.last_seq;
+    await jsm.consumers.add(bus.streamName, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: allEventsSubject(root), max_ack_pending: 1000 });
+    let handled = 0;
+    await own.consumeBatches(durable, async () => void (handled += 1), { gatherMs: 600_000 });
+    await bus.js.publish(subject, encodeJson({ n: 1 }));
+    await eventually(async () => ((await jsm.consumers.info(bus.streamName, durable)).num_ack_pending === 1 ? true : undefined), 10_000, 'the message delivered');
+    // within the test's own deadline, not the ten minutes the batch would wait
+    await own.close();
+    assert.equal(handled, 0);
+    const info = await jsm.consumers.info(bus.streamName, durable);
+    assert.equal(info.ack_floor.stream_seq, 0);
+    assert.equal(info.num_ack_pending, 1);
+    assert.equal(info.delivered.stream_seq, last + 1);
   });
 });

@@ -3,6 +3,14 @@ import type { Integrity } from '../integrity.js';
 import type { AuditStore, IncomingEvent } from '../store/events.js';
 
 /**
+ * How long the first event of a batch waits for others to join it. An event is durable once the stream stored it, so
+ * this delays only its row, while under a light load it turns one append (a transaction, a commit's flush) and one
+ * wake-up of this process per statement into one per few statements: at one client, measured on two cores, the
+ * writer's and PostgreSQL's CPU per statement fell by half and the statement's median by 0.1 to 0.3 ms.
+ */
+const gatherMs = 10;
+
+/**
  * Every event of the stream (`airlock.evt.>`), through the durable consumer, appended to the hash-chained table
  * exactly once and in stream order, in batches.
  */
@@ -38,7 +46,7 @@ export async function consumeEvents(
       appendSeconds.observe((performance.now() - started) / 1000);
       batchSize.observe(events.length);
     },
-    { maxBatch: parts.maxBatch, lookahead: true },
+    { maxBatch: parts.maxBatch, lookahead: true, gatherMs: gatherMs },
   );
 }
 
