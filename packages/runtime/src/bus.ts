@@ -30,6 +30,7 @@ import { isTraceparent, newContext, type CallContext } from './context.js';
 import type { Logger } from './logger.js';
 import { Counter, Histogram, Registry, latencyBuckets } from './metrics.js';
 import { SpanKind, Tracing } from './telemetry.js';
+import { StreamAcks } from './stream-acks.js';
 
 export interface BusOptions {
   url: string;
@@ -94,6 +95,9 @@ export class Bus {
   readonly #served: Counter<'operation' | 'code'>;
   readonly #serveSeconds: Histogram<'operation'>;
   #streamReady: Promise<void> | undefined;
+  readonly #inboxPrefix: string | undefined;
+  /** made at the first publish: a service that never publishes an event holds no reply subscription for one */
+  #acks: StreamAcks | undefined;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, options: BusOptions) {
     this.nc = nc;
@@ -103,6 +107,7 @@ export class Bus {
     this.service = options.service;
     this.#logger = options.logger;
     this.#retentionSeconds = options.eventRetentionSeconds ?? 0;
+    this.#inboxPrefix = options.user ? inboxPrefixOf(options.service) : undefined;
     this.tracing = new Tracing(options.service);
     const registers = [options.metrics ?? new Registry()];
     this.#served = new Counter({
@@ -130,7 +135,7 @@ export class Bus {
       // 2% of a busy process's CPU): a failed request still says what failed, it loses only the caller's async stack
       noAsyncTraces: true,
       // a per-service inbox prefix lets the server's permissions grant each user replies on its own inboxes only
-      ...(options.user ? { user: options.user, pass: options.pass ?? '', inboxPrefix: `_INBOX_${options.service}` } : {}),
+      ...(options.user ? { user: options.user, pass: options.pass ?? '', inboxPrefix: inboxPrefixOf(options.service) } : {}),
     });
     const jsm = await jetstreamManager(nc);
     const bus = new Bus(nc, jsm, options);
@@ -297,7 +302,7 @@ export class Bus {
   async publish<D extends EventDescriptor>(descriptor: D, input: EventInput<D>, ctx?: CallContext): Promise<PayloadOf<D>> {
     const prepared = this.#prepare(descriptor, input as EventInput<EventDescriptor>, ctx);
     await this.ensureStream();
-    await this.js.publish(prepared.subject, prepared.data, prepared.options);
+    await this.#streamAcks().publish(prepared.subject, prepared.data, prepared.headers);
     return prepared.payload as unknown as PayloadOf<D>;
   }
 
@@ -315,10 +320,11 @@ export class Bus {
       }
     });
     await this.ensureStream();
+    const acks = this.#streamAcks();
     return Promise.allSettled(
       prepared.map(async (p) => {
         if (p instanceof Error) throw p;
-        await this.js.publish(p.subject, p.data, p.options);
+        await acks.publish(p.subject, p.data, p.headers);
       }),
     );
   }
@@ -330,7 +336,13 @@ export class Bus {
     this.#validator.assert(descriptor.payload, payload, `${descriptor.family}.${descriptor.event} event`, 'runtime.internal');
     const requestId = (payload as { requestId?: string }).requestId;
     const headers = contextHeaders(ctx ?? newContext(requestId ?? id));
-    return { payload, subject: eventSubject(this.root, descriptor), data: encodeJson(payload), options: { msgID: id, headers } };
+    // the stream keeps one message per id within its duplicate window: a retried publish is stored once
+    headers.set('Nats-Msg-Id', id);
+    return { payload, subject: eventSubject(this.root, descriptor), data: encodeJson(payload), headers };
+  }
+
+  #streamAcks(): StreamAcks {
+    return (this.#acks ??= new StreamAcks(this.nc, this.streamName, this.#inboxPrefix));
   }
 
   /**
@@ -419,7 +431,9 @@ export class Bus {
    * unacknowledged message.
    *
    * With `gatherMs`, a batch is handed over once `maxBatch` messages have arrived or `gatherMs` after the first of them
-   * did: under a light load, one handler call for several messages instead of one for each.
+   * did: under a light load, one handler call for several messages instead of one for each. On a stop, every message
+   * delivered and not acknowledged (gathered, shown next, or in a batch being retried) is handed back to the stream at
+   * once (a negative acknowledgement) rather than left for the acknowledgement wait.
    *
    * With `lookahead`, the handler is also shown the batch it will get next when messages beyond the current batch have
    * arrived (`upcoming`, empty otherwise), and that batch is then handed over exactly as shown: a handler may prepare
@@ -527,8 +541,10 @@ export class Bus {
         wake = () => void (queue.length >= maxBatch && done());
         stop.signal.addEventListener('abort', done, { once: true });
       });
+    /** the batch being handled, and the one shown next: delivered, not acknowledged yet */
+    let handling: Batch | undefined;
+    let next: Batch | undefined;
     const worker = (async () => {
-      let next: Batch | undefined;
       while (!stop.signal.aborted) {
         if (!next && queue.length === 0) {
           await new Promise<void>((r) => (wake = r));
@@ -540,6 +556,7 @@ export class Bus {
           if (stop.signal.aborted) return;
         }
         const batch = next ?? take();
+        handling = batch;
         next = options.lookahead && queue.length > 0 ? take() : undefined;
         const upcoming = next;
         // a handler that takes long (retrying a webhook) keeps the batch (and the one shown next) from being
@@ -549,6 +566,7 @@ export class Bus {
           try {
             await handler(batch.events, working, upcoming?.events ?? []);
             if (batch.generation === generation) for (const m of batch.msgs) m.ack();
+            handling = undefined;
             break;
           } catch (err) {
             this.#logger.warn(
@@ -568,6 +586,10 @@ export class Bus {
       await current.messages.close();
       await worker.catch(() => undefined);
       await reader.catch(() => undefined);
+      // what this copy was given and did not acknowledge (a batch gathering, shown next, or failing) goes back to the
+      // stream now, for another copy or the next start, instead of after the acknowledgement wait
+      const unhandled = [handling, next].flatMap((b) => (b && b.generation === generation ? b.msgs : [])).concat(queue);
+      if (!this.nc.isClosed()) for (const m of unhandled) m.nak();
     });
   }
 
@@ -604,6 +626,8 @@ export class Bus {
     }
     await Promise.allSettled([...this.#inflight]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+    // what the drain let in was answered; anything still waiting never will be
+    this.#acks?.close();
   }
 }
 
@@ -648,6 +672,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** The inbox prefix of a service's connection when it logs in as its own user: its replies come only there. */
+function inboxPrefixOf(service: string): string {
+  return `_INBOX_${service}`;
 }
 
 export function contextHeaders(ctx: CallContext): MsgHdrs {

@@ -87,13 +87,13 @@ describe('Bus.consumeBatches with lookahead', () => {
     assert.deepEqual(batches.flat(), Array.from({ length: 125 }, (_, i) => i + 1));
   });
 
-  it('stops while it gathers without handing the batch over or acknowledging it', async () => {
+  it('stops while it gathers without handing the batch over, and hands its messages back to the stream at once', async () => {
     const own = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
     const durable = 'gather-stop';
     const subject = allEventsSubject(root).replace('>', 'proxy.v1.query-completed');
     const jsm = await bus.js.jetstreamManager();
     const last = (await jsm.streams.info(bus.streamName)).state.last_seq;
-    await jsm.consumers.add(bus.streamName, { durable_name: durable, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.New, filter_subject: allEventsSubject(root), max_ack_pending: 1000 });
+    await jsm.consumers.add(bus.streamName, { durable_name: durable, ack_policy: AckPolicy.Explicit, ack_wait: 30 * 1_000_000_000, deliver_policy: DeliverPolicy.New, filter_subject: allEventsSubject(root), max_ack_pending: 1000 });
     let handled = 0;
     await own.consumeBatches(durable, async () => void (handled += 1), { gatherMs: 600_000 });
     await bus.js.publish(subject, encodeJson({ n: 1 }));
@@ -101,9 +101,15 @@ describe('Bus.consumeBatches with lookahead', () => {
     // within the test's own deadline, not the ten minutes the batch would wait
     await own.close();
     assert.equal(handled, 0);
-    const info = await jsm.consumers.info(bus.streamName, durable);
-    assert.equal(info.ack_floor.stream_seq, 0);
-    assert.equal(info.num_ack_pending, 1);
-    assert.equal(info.delivered.stream_seq, last + 1);
+    // another copy gets it well before the 30 s acknowledgement wait would have given it back
+    const other = await Bus.connect({ url: natsUrl, root, service: 'audit', logger });
+    try {
+      const got: number[] = [];
+      await other.consumeBatches(durable, async (events) => void got.push(...events.map((e) => (e.payload as { n: number }).n)));
+      await eventually(async () => ((await jsm.consumers.info(bus.streamName, durable)).ack_floor.stream_seq === last + 1 ? true : undefined), 10_000, 'the message handled by the other copy');
+      assert.deepEqual(got, [1]);
+    } finally {
+      await other.close();
+    }
   });
 });
