@@ -554,6 +554,8 @@ export class Bus {
         if (!next && gatherMs > 0 && queue.length < maxBatch) {
           await gather();
           if (stop.signal.aborted) return;
+          // the durable was made again meanwhile and what it had delivered dropped: nothing to hand over
+          if (queue.length === 0) continue;
         }
         const batch = next ?? take();
         handling = batch;

@@ -23,7 +23,8 @@ export class LiveEvents {
   readonly #bus: Bus;
   readonly #logger: Logger;
   readonly #listeners = new Set<Listener>();
-  #stop: (() => Promise<void>) | undefined;
+  /** the open consumer: how to close it, and whether it ended on its own */
+  #open: { close(): Promise<void>; ended: boolean } | undefined;
   /** opening and closing the consumer, one after the other: the last one settles what the listeners want */
   #changing: Promise<void> = Promise.resolve();
   #closed = false;
@@ -42,6 +43,8 @@ export class LiveEvents {
     this.#listeners.add(listener);
     try {
       await this.#settle();
+      // closed while the consumer opened: the close has cleared the listeners and ended the streams already
+      if (this.#closed) throw new AirlockError('runtime.unavailable', 'the console is shutting down');
     } catch (err) {
       this.#listeners.delete(listener);
       void this.#settle().catch(() => undefined);
@@ -63,11 +66,11 @@ export class LiveEvents {
   #settle(): Promise<void> {
     const next = this.#changing.then(async () => {
       const wanted = this.#listeners.size > 0 && !this.#closed;
-      if (wanted && !this.#stop) this.#stop = await this.#open();
-      if (!wanted && this.#stop) {
-        const stop = this.#stop;
-        this.#stop = undefined;
-        await stop();
+      if (wanted && (!this.#open || this.#open.ended)) this.#open = await this.#follow();
+      if (!wanted && this.#open) {
+        const open = this.#open;
+        this.#open = undefined;
+        await open.close();
       }
     });
     // a failed change does not stop the next one from being tried
@@ -75,8 +78,11 @@ export class LiveEvents {
     return next;
   }
 
-  async #open(): Promise<() => Promise<void>> {
+  async #follow(): Promise<{ close(): Promise<void>; ended: boolean }> {
     await this.#bus.ensureStream();
+    // an ordered consumer made again before its first message (NATS restarted, say) starts over from the stream's
+    // first event: what was in the stream before it opened is history, not news, and is skipped
+    const before = (await (await this.#bus.js.jetstreamManager()).streams.info(this.#bus.streamName)).state.last_seq;
     // the server makes the consumer, starting at the stream's next event, before this resolves
     const consumer = await this.#bus.js.consumers.get(this.#bus.streamName, {
       filter_subjects: allEventsSubject(this.#bus.root),
@@ -84,8 +90,11 @@ export class LiveEvents {
     });
     const messages = await consumer.consume();
     const prefix = `${this.#bus.root}.evt.`;
+    let stopping = false;
+    const handle = { close: async () => undefined as void, ended: false };
     const loop = (async () => {
       for await (const m of messages) {
+        if (m.seq <= before) continue;
         let payload: Record<string, unknown> = {};
         try {
           const decoded = decodeJson(m.data);
@@ -103,12 +112,21 @@ export class LiveEvents {
         };
         for (const l of this.#listeners) l(event);
       }
-    })().catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'live event stream ended'));
-    return async () => {
+    })()
+      .catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'live event stream ended'))
+      .finally(() => {
+        handle.ended = true;
+        if (stopping) return;
+        // ended on its own (the library gave up making it again): the pages still open get a new one
+        this.#settle().catch((err: unknown) => this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'opening the live event consumer again failed'));
+      });
+    handle.close = async () => {
+      stopping = true;
       await messages.close();
       await loop;
       // ephemeral: the server would drop it after its inactivity threshold anyway; removed now so nothing is held
       await consumer.delete().catch(() => undefined);
     };
+    return handle;
   }
 }

@@ -84,7 +84,10 @@ describe('console live events', () => {
 
     await live.subscribe(() => undefined);
     assert.equal(await consumers(), 1);
+    // a page that asks while the console closes is refused, not told ready with nothing behind it
+    const late = live.subscribe(() => undefined);
     await live.close();
+    await assert.rejects(late, { code: 'runtime.unavailable', message: 'the console is shutting down' });
     assert.equal(await consumers(), 0);
     await assert.rejects(live.subscribe(() => undefined), { code: 'runtime.unavailable', message: 'the console is shutting down' });
     assert.equal(await consumers(), 0);
