@@ -28,7 +28,9 @@ export function liveRoutes(http: FastifyInstance, web: ConsoleWeb): Set<ServerRe
       res.write(name === 'audit' ? `event: event\ndata: ${JSON.stringify(e)}\n\n` : `event: change\ndata: ${JSON.stringify({ type: e.type })}\n\n`);
     });
     if (req.raw.destroyed) {
+      // the page left while the consumer opened: nothing to answer, and nothing for Fastify to answer either
       unsubscribe();
+      reply.hijack();
       return;
     }
     reply.hijack();
