@@ -306,18 +306,11 @@ describe('audit read side: session replay, search, tail, the SIEM stream and the
       'the session on the SIEM consumer',
     );
     // a read's start is recorded only when it runs longer than 50 ms (or streams): otherwise its end is its record
-    assert.deepEqual(
-      mine.map((e) => e.type).filter((type) => type !== 'proxy.v1.query-started'),
-      [
-        'identity.v1.token-verified',
-        'proxy.v1.session-opened',
-        'policy.v1.decided',
-        'credential.v1.issued',
-        'proxy.v1.query-completed',
-        'credential.v1.revoked',
-        'proxy.v1.session-closed',
-      ],
-    );
+    const types = mine.map((e) => e.type).filter((type) => type !== 'proxy.v1.query-started');
+    assert.deepEqual(types.slice(0, 5), ['identity.v1.token-verified', 'proxy.v1.session-opened', 'policy.v1.decided', 'credential.v1.issued', 'proxy.v1.query-completed']);
+    // the session's end and its lease's revocation come from two services, each publishing on its own connection
+    // (credential records the revocation without holding up the proxy): the stream may hold them in either order
+    assert.deepEqual(types.slice(5).sort(), ['credential.v1.revoked', 'proxy.v1.session-closed']);
     const completedAt = mine.findIndex((e) => e.type === 'proxy.v1.query-completed');
     assert.ok(mine.findIndex((e) => e.type === 'proxy.v1.query-started') <= completedAt);
     // what the SIEM got is what the audit table recorded
