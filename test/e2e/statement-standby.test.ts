@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { demoOrders } from '@airlock/cli';
 import { databaseUrl, eventually, rolesWithPrefix, startTestStack, type TestStack } from '@airlock/testkit';
+import { WARM_UP } from '../../services/proxy/src/engines/postgres/upstream.js';
 
 const SIZE = 4;
 const OPEN = 2;
@@ -45,6 +46,16 @@ describe('per-statement leases on upstream connections the proxy opened ahead un
 
   it('opens connections ahead under credentials that can read nothing: no membership, and the demo tables refused', async () => {
     const held = await standby();
+    // each was readied with the catalogue lookup (its last statement, which succeeded), so that the statement that takes
+    // it does not pay for a fresh server session's first query
+    const { rows: sessions } = await demo.query<{ usename: string; state: string; query: string }>(
+      'SELECT usename, state, query FROM pg_stat_activity WHERE usename = ANY($1) ORDER BY usename',
+      [held.map((h) => h.username)],
+    );
+    assert.deepEqual(
+      sessions,
+      held.map((h) => ({ usename: h.username, state: 'idle', query: WARM_UP })).sort((a, b) => (a.usename < b.usename ? -1 : 1)),
+    );
     for (const { username } of held) {
       const { rows: members } = await demo.query(
         'SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1',

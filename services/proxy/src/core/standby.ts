@@ -107,6 +107,13 @@ export class StandbyConnections {
           await this.#revoke(lease.leaseId, 'connect-failed');
           return;
         }
+        try {
+          await upstream.warm?.();
+        } catch (err) {
+          this.#deps.logger.warn({ connection, leaseId: lease.leaseId, err: errorText(err) }, 'readying a standby connection failed');
+          await this.#retire({ lease, upstream }, 'connect-failed');
+          return;
+        }
         if (this.#closed) await this.#retire({ lease, upstream }, 'proxy-shutdown');
         else ready.push({ lease, upstream });
       }),

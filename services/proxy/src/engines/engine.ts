@@ -68,6 +68,11 @@ export interface UpstreamConnection {
   open(sql: string, params: Array<string | null>, context: { queryTag: string; read: boolean }): Promise<UpstreamPortal>;
   /** asks the upstream to cancel the running statement */
   cancel(): Promise<void>;
+  /**
+   * Readies a connection opened ahead of any statement, with nothing the connection's role may not read, so that the
+   * statement that takes it does not pay for a fresh server session's first query (engines that need nothing omit it).
+   */
+  warm?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -17,6 +17,10 @@ export const PINNED_SETTINGS = '-c standard_conforming_strings=on -c backslash_q
 /** Of those, the ones whose text follows a grammar (json, jsonb, xml, text[], varchar[]). */
 const structuredTypes = new Set([114, 3802, 142, 1009, 1015]);
 
+/** The catalogue lookup that readies a connection opened ahead (`warm`). */
+export const WARM_UP =
+  'SELECT c.relname, a.attname, a.atttypid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid WHERE c.oid = $1::regclass AND a.attnum > 0';
+
 type PgGrant = Extract<credentialV1.LeaseGrant['upstream'], { type: 'postgres' }>;
 
 /** rows fetched by a statement's first Execute */
@@ -163,6 +167,16 @@ export class PostgresUpstream implements UpstreamConnection {
 
   async simple(sql: string): Promise<void> {
     await this.#client.query(sql);
+  }
+
+  /**
+   * A new server session reads the system catalogues into its caches on its first statements: measured on a role
+   * granted its rights after connecting (what a standby lease is), the first point select took 4.4 ms cold and 1.5 ms
+   * after this lookup, against 0.5 ms warm. The lookup reads only catalogue rows every role may read (pg_class's own),
+   * through an index and with a parameter, as most statements do, so its cost does not grow with the database.
+   */
+  async warm(): Promise<void> {
+    await this.#client.query({ text: WARM_UP, values: ['pg_catalog.pg_class'] });
   }
 
   async open(sql: string, params: Array<string | null>, context: { read?: boolean } = {}): Promise<UpstreamPortal> {
