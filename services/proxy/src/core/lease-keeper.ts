@@ -11,8 +11,11 @@ export interface IdleWatched {
  * Also asks every open session once a second to give up its leases if it has been idle past its limit.
  */
 export class LeaseKeeper {
-  /** held leases, each with what to do if the credential service no longer knows it as live */
-  readonly #held = new Map<string, (() => void) | undefined>();
+  /**
+   * held leases, each with what to do if the credential service no longer knows it as live; a hold is an object of its
+   * own, so that a lease held again (a standby lease a statement took) is told apart from the hold a heartbeat was for
+   */
+  readonly #held = new Map<string, { onLost: (() => void) | undefined }>();
   readonly #sessions = new Set<IdleWatched>();
   readonly #timer: NodeJS.Timeout;
   readonly #idleTimer: NodeJS.Timeout;
@@ -46,7 +49,7 @@ export class LeaseKeeper {
   }
 
   hold(leaseId: string, onLost?: () => void): void {
-    this.#held.set(leaseId, onLost);
+    this.#held.set(leaseId, { onLost });
   }
 
   release(leaseId: string): void {
@@ -69,14 +72,17 @@ export class LeaseKeeper {
   async beat(): Promise<void> {
     if (this.#held.size === 0) return;
     try {
-      const sent = [...this.#held.keys()];
-      const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: sent }, newContext(), { timeoutMs: 5000 });
+      const sent = new Map(this.#held);
+      const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: [...sent.keys()] }, newContext(), { timeoutMs: 5000 });
       for (const id of unknown) {
-        // still held after the answer: not released by its own session meanwhile, so it was revoked elsewhere
-        if (!this.#held.has(id)) continue;
-        const onLost = this.#held.get(id);
+        // still the hold the heartbeat was sent for: not released by its own session meanwhile, so it was revoked
+        // elsewhere. A lease held anew meanwhile is left to the next heartbeat: the credential service answers a lease
+        // whose row another transaction holds as unknown, and the standby lease a statement takes is such a row while
+        // it changes hands, which is no revocation.
+        const hold = this.#held.get(id);
+        if (hold === undefined || hold !== sent.get(id)) continue;
         this.#held.delete(id);
-        onLost?.();
+        hold.onLost?.();
       }
     } catch (err) {
       this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease heartbeat failed');

@@ -1,0 +1,96 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { credentialV1, policyV1 } from '@airlock/contracts';
+import { createLogger, newContext, type Bus } from '@airlock/runtime';
+import { service as policy } from '@airlock/policy';
+import { service as credential } from '@airlock/credential';
+import { databaseUrl, startTestStack, type TestStack } from '@airlock/testkit';
+import { LeaseKeeper } from '../../src/core/lease-keeper.js';
+
+/**
+ * The keeper against the real credential service, which answers a lease whose row another transaction holds as
+ * unknown (it skips locked rows rather than wait on a revocation). A standby lease that a statement takes is such a
+ * row while it changes hands, and the proxy holds it anew under the statement: a heartbeat sent before that must not
+ * end the statement's session.
+ */
+describe('LeaseKeeper heartbeats', () => {
+  const holder = 'keeper-test';
+  const logger = createLogger({ service: 'keeper-test', level: 'silent' });
+  let t: TestStack;
+  let bus: Bus;
+  let state: pg.Client;
+
+  before(async () => {
+    t = await startTestStack({ services: [policy, credential], env: { AIRLOCK_HEARTBEAT_GRACE_SECONDS: '3600' } });
+    bus = t.stack.services.find((s) => s.name === 'credential')!.host.bus;
+    state = new pg.Client({ connectionString: databaseUrl(t.stateDb) });
+    await state.connect();
+  });
+  after(async () => {
+    await state?.end();
+    await t?.close();
+  });
+
+  const issue = async (requestId: string) => {
+    const principal = { subject: 'agent-keeper', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] };
+    const d = await bus.call(
+      policyV1.decide,
+      { requestId, sessionId: `s-${requestId}`, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
+      newContext(),
+    );
+    return bus.call(
+      credentialV1.issueLease,
+      { requestId, sessionId: `s-${requestId}`, connection: 'demo', principal, scope: d.scope!, holder, decision: d.token! },
+      newContext(),
+      { timeoutMs: 20_000 },
+    );
+  };
+
+  it('leaves a lease held anew during a heartbeat to the next one, and reports it lost once it is revoked', async () => {
+    const lease = await issue('keeper-1');
+    const keeper = new LeaseKeeper(bus, holder, 3600, logger);
+    try {
+      const lost: string[] = [];
+      keeper.hold(lease.leaseId, () => lost.push('first hold'));
+      // another transaction holds the lease's row, as the statement taking a standby lease does for a moment
+      await state.query('BEGIN');
+      await state.query('SELECT 1 FROM leases WHERE id = $1 FOR UPDATE', [lease.leaseId]);
+      assert.deepEqual(await bus.call(credentialV1.heartbeat, { holder, leaseIds: [lease.leaseId] }, newContext()), { renewed: [], unknown: [lease.leaseId] });
+      // the heartbeat leaves with the first hold; the lease is held again before its answer arrives
+      const beat = keeper.beat();
+      keeper.hold(lease.leaseId, () => lost.push('second hold'));
+      await beat;
+      assert.deepEqual(lost, []);
+      assert.equal(keeper.size, 1);
+      await state.query('ROLLBACK');
+
+      await keeper.beat();
+      assert.deepEqual(lost, []);
+      assert.equal(keeper.size, 1);
+
+      assert.equal((await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'client-terminated' }, newContext())).state, 'revoked');
+      await keeper.beat();
+      assert.deepEqual(lost, ['second hold']);
+      assert.equal(keeper.size, 0);
+    } finally {
+      await state.query('ROLLBACK').catch(() => undefined);
+      keeper.stop();
+    }
+  });
+
+  it('reports a lease lost when the same hold is answered unknown', async () => {
+    const lease = await issue('keeper-2');
+    const keeper = new LeaseKeeper(bus, holder, 3600, logger);
+    try {
+      const lost: string[] = [];
+      keeper.hold(lease.leaseId, () => lost.push('hold'));
+      await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'client-terminated' }, newContext());
+      await keeper.beat();
+      assert.deepEqual(lost, ['hold']);
+      assert.equal(keeper.size, 0);
+    } finally {
+      keeper.stop();
+    }
+  });
+});
