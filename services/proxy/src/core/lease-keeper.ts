@@ -17,6 +17,8 @@ export class LeaseKeeper {
    */
   readonly #held = new Map<string, { onLost: (() => void) | undefined }>();
   readonly #sessions = new Set<IdleWatched>();
+  /** the last heartbeat request sent, settled or not (see `#heartbeat`) */
+  #previous: Promise<unknown> = Promise.resolve();
   readonly #timer: NodeJS.Timeout;
   readonly #idleTimer: NodeJS.Timeout;
   readonly #bus: Bus;
@@ -61,8 +63,19 @@ export class LeaseKeeper {
    * Rejects when the service cannot tell.
    */
   async live(leaseId: string): Promise<boolean> {
-    const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: [leaseId] }, newContext(), { timeoutMs: 5000 });
+    const { unknown } = await this.#heartbeat([leaseId]);
     return !unknown.includes(leaseId);
+  }
+
+  /**
+   * One heartbeat request, after the one before it was answered: the credential service answers a lease whose row
+   * another transaction holds as unknown, and two heartbeats of this proxy at once would each find the rows the other
+   * renews held.
+   */
+  #heartbeat(leaseIds: string[]): Promise<{ unknown: string[] }> {
+    const sent = this.#previous.then(() => this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds }, newContext(), { timeoutMs: 5000 }));
+    this.#previous = sent.catch(() => undefined);
+    return sent;
   }
 
   get size(): number {
@@ -73,7 +86,7 @@ export class LeaseKeeper {
     if (this.#held.size === 0) return;
     try {
       const sent = new Map(this.#held);
-      const { unknown } = await this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds: [...sent.keys()] }, newContext(), { timeoutMs: 5000 });
+      const { unknown } = await this.#heartbeat([...sent.keys()]);
       for (const id of unknown) {
         // still the hold the heartbeat was sent for: not released by its own session meanwhile, so it was revoked
         // elsewhere. A lease held anew meanwhile is left to the next heartbeat: the credential service answers a lease

@@ -79,6 +79,24 @@ describe('LeaseKeeper heartbeats', () => {
     }
   });
 
+  it('never answers its own heartbeats unknown: a check of one lease and the periodic heartbeat run one after the other', async () => {
+    const lease = await issue('keeper-3');
+    const keeper = new LeaseKeeper(bus, holder, 3600, logger);
+    try {
+      const lost: string[] = [];
+      keeper.hold(lease.leaseId, () => lost.push('hold'));
+      // two heartbeats at once would each find the row the other is renewing locked, and answer it unknown
+      for (let i = 0; i < 40; i++) {
+        const [live] = await Promise.all([keeper.live(lease.leaseId), keeper.beat(), keeper.beat()]);
+        assert.equal(live, true, `check ${i}`);
+      }
+      assert.deepEqual(lost, []);
+      assert.equal(keeper.size, 1);
+    } finally {
+      keeper.stop();
+    }
+  });
+
   it('reports a lease lost when the same hold is answered unknown', async () => {
     const lease = await issue('keeper-2');
     const keeper = new LeaseKeeper(bus, holder, 3600, logger);
