@@ -324,9 +324,15 @@ export class LeaseStore {
   async heartbeat(holder: string, ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.#pool.query<{ id: string }>(
-      // a lease locked by its revocation needs no renewal, and waiting for it would hold every other lease's lock
+      // A lease locked by its revocation (`withLock`: FOR UPDATE, for as long as the revocation runs) is answered
+      // unknown: it needs no renewal, and waiting for it would hold every other lease's lock. FOR KEY SHARE conflicts
+      // with that lock alone, not with the ones an ordinary UPDATE of the row takes (FOR NO KEY UPDATE: recording an
+      // upstream session, a revocation's reason, another heartbeat), which last one statement: the renewal waits for
+      // those, where FOR UPDATE SKIP LOCKED answered such a lease unknown and its proxy ended the session as revoked.
+      // A statement taking a standby lease writes its decision id, a key, and locks as a revocation does for a moment:
+      // the proxy reads an unknown lease it has held anew since as no revocation (`LeaseKeeper`).
       `UPDATE leases SET heartbeat_at = now()
-        WHERE id IN (SELECT id FROM leases WHERE id = ANY($1::uuid[]) AND holder = $2 AND state IN ('active', 'standby') FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT id FROM leases WHERE id = ANY($1::uuid[]) AND holder = $2 AND state IN ('active', 'standby') FOR KEY SHARE SKIP LOCKED)
         RETURNING id`,
       [ids, holder],
     );

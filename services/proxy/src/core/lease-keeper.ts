@@ -68,9 +68,8 @@ export class LeaseKeeper {
   }
 
   /**
-   * One heartbeat request, after the one before it was answered: the credential service answers a lease whose row
-   * another transaction holds as unknown, and two heartbeats of this proxy at once would each find the rows the other
-   * renews held.
+   * One heartbeat request, after the one before it was answered: two heartbeats of this proxy at once renew the same
+   * rows, each waiting for the other's (or, against an older credential service, answering them unknown).
    */
   #heartbeat(leaseIds: string[]): Promise<{ unknown: string[] }> {
     const sent = this.#previous.then(() => this.#bus.call(credentialV1.heartbeat, { holder: this.#holder, leaseIds }, newContext(), { timeoutMs: 5000 }));
