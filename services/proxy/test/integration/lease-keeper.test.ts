@@ -9,10 +9,10 @@ import { databaseUrl, startTestStack, type TestStack } from '@airlock/testkit';
 import { LeaseKeeper } from '../../src/core/lease-keeper.js';
 
 /**
- * The keeper against the real credential service, which answers a lease whose row another transaction holds as
- * unknown (it skips locked rows rather than wait on a revocation). A standby lease that a statement takes is such a
- * row while it changes hands, and the proxy holds it anew under the statement: a heartbeat sent before that must not
- * end the statement's session.
+ * The keeper against the real credential service, which answers a lease whose row is locked as a revocation locks it
+ * as unknown, without waiting. A standby lease that a statement takes is locked so for a moment (its decision id, a
+ * key, is written), and the proxy holds it anew under the statement: a heartbeat sent before that must not end the
+ * statement's session.
  */
 describe('LeaseKeeper heartbeats', () => {
   const holder = 'keeper-test';
@@ -85,7 +85,8 @@ describe('LeaseKeeper heartbeats', () => {
     try {
       const lost: string[] = [];
       keeper.hold(lease.leaseId, () => lost.push('hold'));
-      // two heartbeats at once would each find the row the other is renewing locked, and answer it unknown
+      // two heartbeats at once renew the same row: neither may answer it unknown (a credential service that skipped
+      // every locked row did, and the keeper still sends them one at a time for one)
       for (let i = 0; i < 40; i++) {
         const [live] = await Promise.all([keeper.live(lease.leaseId), keeper.beat(), keeper.beat()]);
         assert.equal(live, true, `check ${i}`);
