@@ -8,7 +8,8 @@ import { parse, stringify } from 'yaml';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { consoleApis, consoleResource, demoConfigPath, parseConfig, type AirlockConfig } from '@airlock/config';
-import { createLogger, ensureDatabase, streamName, type Logger, type ServiceDefinition } from '@airlock/runtime';
+import { credentialV1, policyV1 } from '@airlock/contracts';
+import { createLogger, ensureDatabase, newContext, streamName, type Bus, type Logger, type ServiceDefinition } from '@airlock/runtime';
 import { seedDemoDatabase, startDemoSignIn, startDemoWarehouse, type DemoSignIn, type DemoWarehouse } from '@airlock/demo';
 import { startStack, type Stack, type ServiceName } from '@airlock/stack';
 import { devIssuerSettings, loadOrCreateDevKey, mintDevToken, type DevTokenOptions } from '@airlock/identity';
@@ -287,6 +288,20 @@ async function dropRoles(prefix: string): Promise<void> {
 }
 
 /** Removes a test root's event stream. */
+/**
+ * A lease minted as the proxy mints one, on a stack running the policy and credential services: policy's signed
+ * decision for an analyst's read of `orders` on `demo`, then `credential.v1.issue` for `holder`.
+ */
+export async function issueDemoLease(bus: Bus, options: { requestId: string; holder: string; subject: string }): Promise<credentialV1.LeaseGrant> {
+  const { requestId, holder } = options;
+  const sessionId = `s-${requestId}`;
+  const principal = { subject: options.subject, issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] };
+  const d = await bus.call(policyV1.decide, { requestId, sessionId, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' }, newContext());
+  return bus.call(credentialV1.issueLease, { requestId, sessionId, connection: 'demo', principal, scope: d.scope!, holder, decision: d.token! }, newContext(), {
+    timeoutMs: 20_000,
+  });
+}
+
 export async function deleteStream(root: string): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { credentialV1, policyV1 } from '@airlock/contracts';
+import { credentialV1 } from '@airlock/contracts';
 import { newContext, type Bus } from '@airlock/runtime';
 import { service as policy } from '@airlock/policy';
-import { databaseUrl, startTestStack, type TestStack } from '@airlock/testkit';
+import { databaseUrl, issueDemoLease, startTestStack, type TestStack } from '@airlock/testkit';
 import { service as credential } from '../../src/definition.js';
 
 /**
@@ -29,20 +29,7 @@ describe('credential.v1.heartbeat', () => {
     await t?.close();
   });
 
-  const issue = async (requestId: string) => {
-    const principal = { subject: 'agent-heartbeat', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] };
-    const d = await bus.call(
-      policyV1.decide,
-      { requestId, sessionId: `s-${requestId}`, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
-      newContext(),
-    );
-    return bus.call(
-      credentialV1.issueLease,
-      { requestId, sessionId: `s-${requestId}`, connection: 'demo', principal, scope: d.scope!, holder, decision: d.token! },
-      newContext(),
-      { timeoutMs: 20_000 },
-    );
-  };
+  const issue = (requestId: string) => issueDemoLease(bus, { requestId, holder, subject: 'agent-heartbeat' });
   const heartbeat = (leaseIds: string[]) => bus.call(credentialV1.heartbeat, { holder, leaseIds }, newContext());
   const heartbeatAt = async (id: string) => (await state.query<{ at: Date }>('SELECT heartbeat_at AS at FROM leases WHERE id = $1', [id])).rows[0]!.at.getTime();
 

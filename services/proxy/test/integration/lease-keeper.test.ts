@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { credentialV1, policyV1 } from '@airlock/contracts';
+import { credentialV1 } from '@airlock/contracts';
 import { createLogger, newContext, type Bus } from '@airlock/runtime';
 import { service as policy } from '@airlock/policy';
 import { service as credential } from '@airlock/credential';
-import { databaseUrl, startTestStack, type TestStack } from '@airlock/testkit';
+import { databaseUrl, issueDemoLease, startTestStack, type TestStack } from '@airlock/testkit';
 import { LeaseKeeper } from '../../src/core/lease-keeper.js';
 
 /**
@@ -32,20 +32,7 @@ describe('LeaseKeeper heartbeats', () => {
     await t?.close();
   });
 
-  const issue = async (requestId: string) => {
-    const principal = { subject: 'agent-keeper', issuer: 'http://127.0.0.1:8083/dev', groups: ['analysts'] };
-    const d = await bus.call(
-      policyV1.decide,
-      { requestId, sessionId: `s-${requestId}`, principal, connection: 'demo', sql: 'SELECT id FROM orders', frontend: 'pgwire' },
-      newContext(),
-    );
-    return bus.call(
-      credentialV1.issueLease,
-      { requestId, sessionId: `s-${requestId}`, connection: 'demo', principal, scope: d.scope!, holder, decision: d.token! },
-      newContext(),
-      { timeoutMs: 20_000 },
-    );
-  };
+  const issue = (requestId: string) => issueDemoLease(bus, { requestId, holder, subject: 'agent-keeper' });
 
   it('leaves a lease held anew during a heartbeat to the next one, and reports it lost once it is revoked', async () => {
     const lease = await issue('keeper-1');
