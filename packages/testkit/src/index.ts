@@ -287,7 +287,6 @@ async function dropRoles(prefix: string): Promise<void> {
   }
 }
 
-/** Removes a test root's event stream. */
 /**
  * A lease minted as the proxy mints one, on a stack running the policy and credential services: policy's signed
  * decision for an analyst's read of `orders` on `demo`, then `credential.v1.issue` for `holder`.
@@ -302,6 +301,7 @@ export async function issueDemoLease(bus: Bus, options: { requestId: string; hol
   });
 }
 
+/** Removes a test root's event stream. */
 export async function deleteStream(root: string): Promise<void> {
   const nc = await connect({ servers: natsUrl });
   try {

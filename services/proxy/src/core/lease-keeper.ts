@@ -89,8 +89,8 @@ export class LeaseKeeper {
       for (const id of unknown) {
         // still the hold the heartbeat was sent for: not released by its own session meanwhile, so it was revoked
         // elsewhere. A lease held anew meanwhile is left to the next heartbeat: the credential service answers a lease
-        // whose row another transaction holds as unknown, and the standby lease a statement takes is such a row while
-        // it changes hands, which is no revocation.
+        // locked as its revocation locks it as unknown, and the standby lease a statement takes is locked so while it
+        // changes hands, which is no revocation.
         const hold = this.#held.get(id);
         if (hold === undefined || hold !== sent.get(id)) continue;
         this.#held.delete(id);
