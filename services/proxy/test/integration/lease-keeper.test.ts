@@ -33,20 +33,27 @@ describe('LeaseKeeper heartbeats', () => {
   });
 
   const issue = (requestId: string) => issueDemoLease(bus, { requestId, holder, subject: 'agent-keeper' });
-
-  it('leaves a lease held anew during a heartbeat to the next one, and reports it lost once it is revoked', async () => {
-    const lease = await issue('keeper-1');
+  /** a keeper of its own (its timer never fires in a test) holding a fresh lease, whose losses are recorded */
+  const withKeeper = async (requestId: string, test: (keeper: LeaseKeeper, leaseId: string, lost: string[]) => Promise<void>) => {
+    const lease = await issue(requestId);
     const keeper = new LeaseKeeper(bus, holder, 3600, logger);
     try {
-      const lost: string[] = [];
-      keeper.hold(lease.leaseId, () => lost.push('first hold'));
+      await test(keeper, lease.leaseId, []);
+    } finally {
+      keeper.stop();
+    }
+  };
+
+  it('leaves a lease held anew during a heartbeat to the next one, and reports it lost once it is revoked', async () => {
+    await withKeeper('keeper-1', async (keeper, leaseId, lost) => {
+      keeper.hold(leaseId, () => lost.push('first hold'));
       // another transaction holds the lease's row, as the statement taking a standby lease does for a moment
       await state.query('BEGIN');
-      await state.query('SELECT 1 FROM leases WHERE id = $1 FOR UPDATE', [lease.leaseId]);
-      assert.deepEqual(await bus.call(credentialV1.heartbeat, { holder, leaseIds: [lease.leaseId] }, newContext()), { renewed: [], unknown: [lease.leaseId] });
+      await state.query('SELECT 1 FROM leases WHERE id = $1 FOR UPDATE', [leaseId]);
+      assert.deepEqual(await bus.call(credentialV1.heartbeat, { holder, leaseIds: [leaseId] }, newContext()), { renewed: [], unknown: [leaseId] });
       // the heartbeat leaves with the first hold; the lease is held again before its answer arrives
       const beat = keeper.beat();
-      keeper.hold(lease.leaseId, () => lost.push('second hold'));
+      keeper.hold(leaseId, () => lost.push('second hold'));
       await beat;
       assert.deepEqual(lost, []);
       assert.equal(keeper.size, 1);
@@ -56,47 +63,34 @@ describe('LeaseKeeper heartbeats', () => {
       assert.deepEqual(lost, []);
       assert.equal(keeper.size, 1);
 
-      assert.equal((await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'client-terminated' }, newContext())).state, 'revoked');
+      assert.equal((await bus.call(credentialV1.revokeLease, { leaseId, reason: 'client-terminated' }, newContext())).state, 'revoked');
       await keeper.beat();
       assert.deepEqual(lost, ['second hold']);
       assert.equal(keeper.size, 0);
-    } finally {
-      await state.query('ROLLBACK').catch(() => undefined);
-      keeper.stop();
-    }
+    }).finally(() => state.query('ROLLBACK').catch(() => undefined));
   });
 
   it('never answers its own heartbeats unknown: a check of one lease and the periodic heartbeat run one after the other', async () => {
-    const lease = await issue('keeper-3');
-    const keeper = new LeaseKeeper(bus, holder, 3600, logger);
-    try {
-      const lost: string[] = [];
-      keeper.hold(lease.leaseId, () => lost.push('hold'));
+    await withKeeper('keeper-3', async (keeper, leaseId, lost) => {
+      keeper.hold(leaseId, () => lost.push('hold'));
       // two heartbeats at once renew the same row: neither may answer it unknown (a credential service that skipped
       // every locked row did, and the keeper still sends them one at a time for one)
       for (let i = 0; i < 40; i++) {
-        const [live] = await Promise.all([keeper.live(lease.leaseId), keeper.beat(), keeper.beat()]);
+        const [live] = await Promise.all([keeper.live(leaseId), keeper.beat(), keeper.beat()]);
         assert.equal(live, true, `check ${i}`);
       }
       assert.deepEqual(lost, []);
       assert.equal(keeper.size, 1);
-    } finally {
-      keeper.stop();
-    }
+    });
   });
 
   it('reports a lease lost when the same hold is answered unknown', async () => {
-    const lease = await issue('keeper-2');
-    const keeper = new LeaseKeeper(bus, holder, 3600, logger);
-    try {
-      const lost: string[] = [];
-      keeper.hold(lease.leaseId, () => lost.push('hold'));
-      await bus.call(credentialV1.revokeLease, { leaseId: lease.leaseId, reason: 'client-terminated' }, newContext());
+    await withKeeper('keeper-2', async (keeper, leaseId, lost) => {
+      keeper.hold(leaseId, () => lost.push('hold'));
+      await bus.call(credentialV1.revokeLease, { leaseId, reason: 'client-terminated' }, newContext());
       await keeper.beat();
       assert.deepEqual(lost, ['hold']);
       assert.equal(keeper.size, 0);
-    } finally {
-      keeper.stop();
-    }
+    });
   });
 });
